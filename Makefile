@@ -1,0 +1,101 @@
+# SPDX-License-Identifier: Apache-2.0
+#
+# make            build build/bpfprof
+# make deps       install the Debian packages the build and the tests need
+# make run        profile the bundled demo workload and print the top table
+# make test       unit tests (cmocka) and end-to-end tests (as root)
+# make bench      overhead benchmarks, printed as a table
+# make fmt        clang-format every C file
+
+ARCH      := x86
+OUT       := build
+CC        ?= gcc
+CLANG     ?= clang
+BPFTOOL   ?= bpftool
+CFLAGS    ?= -O2 -g
+WARN      := -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+DEPFLAGS   = -MMD -MP
+INCLUDES  := -Iuser -Iuser/include -I$(OUT)/skel
+LDLIBS    := -lbpf -lelf -ldw -lz -lstdc++
+
+BPF_SRCS  := $(wildcard bpf/*.bpf.c)
+BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUT)/bpf/%.bpf.o,$(BPF_SRCS))
+SKELS     := $(patsubst bpf/%.bpf.c,$(OUT)/skel/%.skel.h,$(BPF_SRCS))
+
+USER_SRCS := $(wildcard user/*.c user/*/*.c)
+USER_OBJS := $(patsubst %.c,$(OUT)/obj/%.o,$(USER_SRCS))
+LIB_OBJS  := $(filter-out $(OUT)/obj/user/main.o,$(USER_OBJS))
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
+
+WORKLOAD_SRCS := $(wildcard tests/workloads/*.c)
+WORKLOADS := $(patsubst tests/workloads/%.c,$(OUT)/workloads/%,$(WORKLOAD_SRCS))
+
+FIXTURE_SRCS := $(wildcard tests/fixtures/*.c)
+FIXTURES  := $(patsubst tests/fixtures/%.c,$(OUT)/fixtures/%,$(FIXTURE_SRCS))
+
+.PHONY: all deps run test unit e2e bench fmt fmt-check clean vmlinux
+.DELETE_ON_ERROR:
+
+all: $(OUT)/bpfprof $(WORKLOADS)
+
+deps:
+	@tools/install-deps.sh
+
+vmlinux:
+	tools/gen-vmlinux.sh vmlinux/$(ARCH)/vmlinux.h
+
+# BPF: CO-RE objects compiled against the committed vmlinux.h.
+$(OUT)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.bpf.h) $(wildcard user/include/bpfprof/*.h) vmlinux/$(ARCH)/vmlinux.h
+	@mkdir -p $(@D)
+	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Iuser/include -Ibpf \
+		-Wall -Wno-unused-function -c $< -o $@
+
+$(OUT)/skel/%.skel.h: $(OUT)/bpf/%.bpf.o
+	@mkdir -p $(@D)
+	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@.tmp && mv $@.tmp $@
+
+# Userspace: every object may include any skeleton.
+$(OUT)/obj/%.o: %.c $(SKELS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARN) $(DEPFLAGS) $(INCLUDES) -c $< -o $@
+
+$(OUT)/bpfprof: $(USER_OBJS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# Workloads keep frame pointers and avoid tail calls so stacks are exact
+# (see tests/workloads/README.md); fixtures are built as each one asks.
+$(OUT)/workloads/%: tests/workloads/%.c
+	@mkdir -p $(@D)
+	$(CC) -O1 -g -fno-omit-frame-pointer -fno-optimize-sibling-calls -fno-inline \
+		-o $@ $< -lpthread -lm
+
+$(OUT)/fixtures/%: tests/fixtures/%.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -o $@ $<
+
+$(OUT)/tests/%: tests/unit/%.c $(LIB_OBJS) $(FIXTURES)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) -o $@ $< $(LIB_OBJS) $(LDLIBS) -lcmocka
+
+run: deps all
+	@tools/run-demo.sh
+
+unit: $(UNIT_BINS)
+test: deps all $(UNIT_BINS) $(FIXTURES)
+	@tests/run.sh
+
+bench: deps all
+	@tools/bench.sh
+
+fmt:
+	clang-format -i $$(git ls-files '*.c' '*.h' | grep -v '^vmlinux/')
+
+fmt-check:
+	@clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h' | grep -v '^vmlinux/')
+
+clean:
+	rm -rf $(OUT)
+
+-include $(USER_OBJS:.o=.d)

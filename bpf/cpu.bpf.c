@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * CPU profile: a perf_event program on the cpu-clock software event of every
+ * CPU.  Each sample of a target task adds one to the count of its
+ * (pid, tid, user stack, kernel stack, comm) key; nothing is sent to
+ * userspace per sample.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+
+#include "bpfprof/common.h"
+#include "target.bpf.h"
+#include "stack.bpf.h"
+#include "follow.bpf.h"
+
+const volatile bool per_thread = true;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536); /* userspace sizes it before load */
+	__type(key, struct stack_key);
+	__type(value, __u64); /* samples */
+} counts SEC(".maps");
+
+SEC("perf_event")
+int on_cpu_sample(struct bpf_perf_event_data *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	struct stack_key key = {};
+	__u64 one = 1, *val;
+
+	if (!is_target(tgid))
+		return 0;
+	count(CNT_EVENTS);
+	note_process(tgid);
+
+	key.pid = tgid;
+	key.tid = per_thread ? (__u32)id : 0;
+	bpf_get_current_comm(&key.comm, sizeof(key.comm));
+	capture_stacks(ctx, &key, 0);
+
+	val = bpf_map_lookup_elem(&counts, &key);
+	if (val) {
+		__sync_fetch_and_add(val, 1);
+		return 0;
+	}
+	if (bpf_map_update_elem(&counts, &key, &one, BPF_NOEXIST)) {
+		/* Lost the race to another CPU, or the map is full. */
+		val = bpf_map_lookup_elem(&counts, &key);
+		if (val)
+			__sync_fetch_and_add(val, 1);
+		else
+			count(CNT_COUNTS_MAP_FULL);
+	}
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Process lifecycle of targets: follow the children of target processes
+ * (when asked) and tell userspace when a target execs, so it records the new
+ * image's mappings.  tp_btf programs; userspace falls back to the raw_tp
+ * variants where tp_btf does not load.
+ */
+#ifndef BPFPROF_FOLLOW_BPF_H
+#define BPFPROF_FOLLOW_BPF_H
+
+#include "target.bpf.h"
+
+const volatile bool follow_children = false;
+
+static __always_inline int on_fork(struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid = BPF_CORE_READ(parent, tgid);
+	__u32 cpid = BPF_CORE_READ(child, pid);
+	__u32 ctgid = BPF_CORE_READ(child, tgid);
+	__u8 one = 1;
+
+	if (!follow_children || target_mode != TARGET_PIDS || cpid != ctgid)
+		return 0; /* a new thread is covered by its tgid already */
+	if (!bpf_map_lookup_elem(&target_pids, &ptgid))
+		return 0;
+	if (bpf_map_update_elem(&target_pids, &ctgid, &one, BPF_ANY)) {
+		count(CNT_TARGET_PIDS_FULL);
+		return 0;
+	}
+	emit_proc_event(BPFPROF_PROC_FORK, ctgid, child);
+	return 0;
+}
+
+static __always_inline int on_exec(struct task_struct *task)
+{
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+
+	if (!is_target(tgid))
+		return 0;
+	/* Reported afresh: the next sample is taken in the new image. */
+	bpf_map_delete_elem(&seen_pids, &tgid);
+	emit_proc_event(BPFPROF_PROC_EXEC, tgid, task);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(fork_btf, struct task_struct *parent, struct task_struct *child)
+{
+	return on_fork(parent, child);
+}
+
+SEC("raw_tp/sched_process_fork")
+int BPF_PROG(fork_raw, struct task_struct *parent, struct task_struct *child)
+{
+	return on_fork(parent, child);
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(exec_btf, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	return on_exec(p);
+}
+
+SEC("raw_tp/sched_process_exec")
+int BPF_PROG(exec_raw, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	return on_exec(p);
+}
+
+#endif

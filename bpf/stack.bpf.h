@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Stack capture shared by every profile type.  A stack is copied into a
+ * per-CPU buffer, hashed, and stored once in the stacks map under its 64-bit
+ * hash, which aggregation keys use as the stack's id.  Unlike the kernel's
+ * stack trace map, whose buckets collide long before it is full, distinct
+ * stacks practically never share an id.
+ */
+#ifndef BPFPROF_STACK_BPF_H
+#define BPFPROF_STACK_BPF_H
+
+#include "counters.bpf.h"
+
+const volatile bool capture_user = true;
+const volatile bool capture_kernel = true;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 32768); /* userspace sizes it before load */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u64);
+	__type(value, struct stack_trace);
+} stacks SEC(".maps");
+
+/* Per-CPU scratch: a stack is too big for the 512-byte BPF stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct stack_trace);
+} stack_scratch SEC(".maps");
+
+static __always_inline __u64 hash_stack(const struct stack_trace *st, __u32 n)
+{
+	__u64 h = 0xcbf29ce484222325ULL; /* FNV-1a over the addresses */
+	__u32 i;
+
+	for (i = 0; i < BPFPROF_MAX_STACK_DEPTH; i++) {
+		if (i >= n)
+			break;
+		h = (h ^ st->ips[i]) * 0x100000001b3ULL;
+		h ^= h >> 32;
+	}
+	return h < STACK_ID_MIN ? h + STACK_ID_MIN : h;
+}
+
+/*
+ * Captures one stack (flags: BPF_F_USER_STACK or a kernel skip count) and
+ * returns its id, or a STACK_ID_* reason when there is none.
+ */
+static __always_inline __u64 capture_stack(void *ctx, __u64 flags, enum bpfprof_counter none)
+{
+	__u32 zero = 0, n;
+	struct stack_trace *st = bpf_map_lookup_elem(&stack_scratch, &zero);
+	long len;
+	__u64 id;
+
+	if (!st)
+		return STACK_ID_ERROR;
+	len = bpf_get_stack(ctx, st->ips, sizeof(st->ips), flags);
+	if (len <= 0) {
+		/* -EFAULT or nothing: the task had no such stack at this moment. */
+		count(none);
+		return len == 0 || len == -14 /* EFAULT */ ? STACK_ID_NONE : STACK_ID_ERROR;
+	}
+	n = len / sizeof(__u64);
+	/* bpf_get_stack leaves the rest of the buffer as it was: clear it. */
+	for (__u32 i = 0; i < BPFPROF_MAX_STACK_DEPTH; i++)
+		if (i >= n)
+			st->ips[i] = 0;
+	id = hash_stack(st, n);
+	if (bpf_map_lookup_elem(&stacks, &id))
+		return id; /* seen before: the common case */
+	len = bpf_map_update_elem(&stacks, &id, st, BPF_NOEXIST);
+	if (len == 0 || len == -17 /* EEXIST: another CPU stored it */)
+		return id;
+	count(CNT_STACK_MAP_FULL);
+	return STACK_ID_MAP_FULL;
+}
+
+/* Fills the stack ids of key; kskip kernel frames belong to BPF (tp_btf adds two). */
+static __always_inline void capture_stacks(void *ctx, struct stack_key *key, __u32 kskip)
+{
+	key->user_stack = capture_user ? capture_stack(ctx, BPF_F_USER_STACK, CNT_USTACK_NONE)
+				       : STACK_ID_NONE;
+	key->kern_stack = capture_kernel ? capture_stack(ctx, kskip & BPF_F_SKIP_FIELD_MASK,
+							 CNT_KSTACK_NONE)
+					 : STACK_ID_NONE;
+}
+
+#endif

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * "Is the current task a target?"  Set target_mode before load; fill
+ * target_pids or target_cgroup from userspace.  Processes are reported to
+ * userspace once, when first seen, so it can record their mappings while
+ * they live.
+ */
+#ifndef BPFPROF_TARGET_BPF_H
+#define BPFPROF_TARGET_BPF_H
+
+#include "counters.bpf.h"
+
+const volatile __u32 target_mode = TARGET_PIDS;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32); /* tgid */
+	__type(value, __u8);
+} target_pids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} target_cgroup SEC(".maps");
+
+/* Processes already reported to userspace. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u8);
+} seen_pids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} proc_events SEC(".maps");
+
+static __always_inline bool is_target(__u32 tgid)
+{
+	if (tgid == 0) /* the idle tasks */
+		return false;
+	switch (target_mode) {
+	case TARGET_ALL:
+		return true;
+	case TARGET_PIDS:
+		return bpf_map_lookup_elem(&target_pids, &tgid) != NULL;
+	case TARGET_CGROUP:
+		return bpf_current_task_under_cgroup(&target_cgroup, 0) == 1;
+	}
+	return false;
+}
+
+static __always_inline void emit_proc_event(__u32 type, __u32 tgid, struct task_struct *leader)
+{
+	struct bpfprof_proc_event *e = bpf_ringbuf_reserve(&proc_events, sizeof(*e), 0);
+
+	if (!e) {
+		count(CNT_PROC_EVENTS_LOST);
+		return;
+	}
+	e->type = type;
+	e->pid = tgid;
+	BPF_CORE_READ_STR_INTO(&e->comm, leader, comm);
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* Tells userspace about a target process the first time it is seen. */
+static __always_inline void note_process(__u32 tgid)
+{
+	__u8 one = 1;
+	struct task_struct *task;
+
+	if (bpf_map_lookup_elem(&seen_pids, &tgid))
+		return;
+	if (bpf_map_update_elem(&seen_pids, &tgid, &one, BPF_NOEXIST))
+		return; /* another CPU reported it just now */
+	task = (struct task_struct *)bpf_get_current_task();
+	emit_proc_event(BPFPROF_PROC_NEW, tgid, BPF_CORE_READ(task, group_leader));
+}
+
+#endif

@@ -1,0 +1,79 @@
+# SPDX-License-Identifier: Apache-2.0
+# Helpers for end-to-end tests: run as root from the repository root.
+# Each test script sources this, calls pass/fail (or check), and ends with
+# `finish`, which prints "e2e: N passed, N failed".
+
+BPFPROF=${BPFPROF:-build/bpfprof}
+WORKLOADS=${WORKLOADS:-build/workloads}
+E2E_PASSED=0
+E2E_FAILED=0
+E2E_PIDS=()
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/bpfprof-e2e.XXXXXX")
+export HOME=${HOME:-$TMP} PPROF_TMPDIR=$TMP
+
+cleanup() {
+	local pid
+	for pid in "${E2E_PIDS[@]}"; do
+		kill -9 "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+pass() {
+	E2E_PASSED=$((E2E_PASSED + 1))
+	echo "  ok   $*"
+}
+
+fail() {
+	E2E_FAILED=$((E2E_FAILED + 1))
+	echo "  FAIL $*"
+}
+
+# check NAME COMMAND...: passes when COMMAND succeeds.
+check() {
+	local name=$1
+	shift
+	if "$@"; then pass "$name"; else fail "$name"; fi
+}
+
+finish() {
+	echo "e2e: $E2E_PASSED passed, $E2E_FAILED failed"
+	[ "$E2E_FAILED" -eq 0 ]
+}
+
+# start_workload NAME ARGS...: starts a workload in the background, waits for
+# its "ready" line, and sets WPID.  Killed by PID at exit.
+start_workload() {
+	local name=$1 out
+	shift
+	out=$TMP/$name.$RANDOM.out
+	"$WORKLOADS/$name" "$@" >"$out" 2>&1 &
+	WPID=$!
+	E2E_PIDS+=("$WPID")
+	for _ in $(seq 100); do
+		grep -q '^ready' "$out" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	echo "workload $name did not start" >&2
+	return 1
+}
+
+stop_workload() {
+	kill -9 "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
+
+# pprof_share FILE FUNCTION [FIELD]: the cum% (or flat%: FIELD 2) of FUNCTION
+# as `go tool pprof -top` prints it, without the % sign; empty when absent.
+pprof_share() {
+	local file=$1 fn=$2 field=${3:-5}
+	go tool pprof -top -nodecount=1000 "$file" 2>/dev/null |
+		awk -v fn="$fn" -v f="$field" '$6 == fn { sub("%", "", $f); print $f; exit }'
+}
+
+# within A B TOLERANCE: |A - B| <= TOLERANCE (decimals allowed).
+within() {
+	awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && d <= t) }'
+}

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Burns CPU in three functions with a known split: burn_a 50%, burn_b 30%,
+ * burn_c 20% of the iterations, each iteration the same instructions, so the
+ * CPU time splits the same way.
+ *
+ * usage: cpu_split [SECONDS [THREADS]]   (SECONDS 0 = until killed)
+ * Prints "ready <pid>" on stderr once running.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CHUNK 200000UL /* iterations per share point */
+
+static volatile unsigned long sink;
+
+__attribute__((noinline)) static void keep(unsigned long x)
+{
+	sink = x;
+}
+
+/*
+ * The call to keep() makes each burner a non-leaf, so gcc gives it a frame
+ * and a frame-pointer walk finds its caller (gcc omits frames in leaves).
+ */
+#define BURNER(name)                                                                         \
+	__attribute__((noinline)) unsigned long name(unsigned long n, unsigned long x)      \
+	{                                                                                    \
+		for (unsigned long i = 0; i < n; i++)                                        \
+			x = x * 6364136223846793005UL + 1442695040888963407UL;               \
+		keep(x);                                                                     \
+		return x + 1;                                                                \
+	}
+
+BURNER(burn_a)
+BURNER(burn_b)
+BURNER(burn_c)
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double seconds;
+
+static void *worker(void *arg)
+{
+	double end = now() + seconds;
+	unsigned long x = (unsigned long)arg;
+
+	while (seconds == 0 || now() < end) {
+		x = burn_a(5 * CHUNK, x);
+		x = burn_b(3 * CHUNK, x);
+		x = burn_c(2 * CHUNK, x);
+	}
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	int threads = argc > 2 ? atoi(argv[2]) : 1;
+	pthread_t tids[64];
+	char name[16];
+	int i;
+
+	seconds = argc > 1 ? atof(argv[1]) : 0;
+	if (threads < 1 || threads > 64) {
+		fprintf(stderr, "cpu_split: THREADS must be 1..64\n");
+		return 2;
+	}
+	fprintf(stderr, "ready %d\n", getpid());
+	for (i = 1; i < threads; i++) {
+		pthread_create(&tids[i], NULL, worker, (void *)(unsigned long)i);
+		snprintf(name, sizeof(name), "burner-%d", i);
+		pthread_setname_np(tids[i], name);
+	}
+	worker(0);
+	for (i = 1; i < threads; i++)
+		pthread_join(tids[i], NULL);
+	return 0;
+}

@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cmd/cmd.h"
+#include "exitcode.h"
+#include "log.h"
+#include "pprof.h"
+#include "preflight.h"
+#include "profile.h"
+#include "report.h"
+#include "session.h"
+#include "util.h"
+
+enum {
+	OPT_CGROUP = 0x100,
+	OPT_TOP,
+};
+
+static const struct argp_option common_options[] = {
+	{ NULL, 0, NULL, 0, "Target (exactly one):", 1 },
+	{ "pid", 'p', "PID[,PID...]", 0, "Profile these processes, all their threads (repeatable)",
+	  1 },
+	{ "all", 'a', NULL, 0, "Profile the whole system", 1 },
+	{ "cgroup", OPT_CGROUP, "PATH", 0, "Profile the tasks of this cgroup v2 and below it", 1 },
+	{ NULL, 0, NULL, 0, "Capture and output:", 2 },
+	{ "duration", 'd', "SECONDS", 0,
+	  "Stop after this long (e.g. 30, 1.5, 500ms; default: until Ctrl-C or the "
+	  "target exits)",
+	  2 },
+	{ "output", 'o', "FILE", 0, "Write the profile here (gzipped profile.proto)", 2 },
+	{ "top", OPT_TOP, "N", 0, "Print the top N functions (default 10, 0 for none)", 2 },
+	{ "quiet", 'q', NULL, 0, "Print nothing but errors", 2 },
+	{ "verbose", 'v', NULL, 0, "Debug output, with libbpf's messages", 2 },
+	{ 0 },
+};
+
+void usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("bpfprof: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	exit(EXIT_USAGE);
+}
+
+static int add_kind(struct common_opts *o, struct argp_state *state, enum target_mode mode)
+{
+	/* -p may repeat; any other combination is two kinds. */
+	if (o->ntarget_kinds && !(mode == TARGET_PIDS && o->target.mode == TARGET_PIDS &&
+				  !o->target.argv))
+		usage_error("give exactly one target: -p PID, -a, --cgroup PATH or -- CMD");
+	if (!o->ntarget_kinds)
+		o->ntarget_kinds = 1;
+	o->target.mode = mode;
+	return 0;
+}
+
+static error_t parse_common(int key, char *arg, struct argp_state *state)
+{
+	struct common_opts *o = state->input;
+	long v;
+
+	switch (key) {
+	case 'p':
+		add_kind(o, state, TARGET_PIDS);
+		if (target__add_pids(&o->target, arg))
+			exit(EXIT_USAGE);
+		break;
+	case 'a':
+		add_kind(o, state, TARGET_ALL);
+		break;
+	case OPT_CGROUP:
+		add_kind(o, state, TARGET_CGROUP);
+		o->target.cgroup_path = arg;
+		break;
+	case 'd':
+		if (parse_duration_ns(arg, &o->duration_ns) || o->duration_ns <= 0)
+			usage_error("invalid duration '%s': expected seconds, e.g. 30, 1.5 or 500ms",
+				   arg);
+		break;
+	case 'o':
+		if (!*arg)
+			usage_error("empty output path");
+		o->output = arg;
+		break;
+	case OPT_TOP:
+		if (parse_long(arg, 0, INT_MAX, &v))
+			usage_error("invalid --top '%s': expected a number >= 0", arg);
+		o->top = v;
+		break;
+	case 'q':
+		o->quiet = true;
+		break;
+	case 'v':
+		o->verbose++;
+		break;
+	case ARGP_KEY_ARG:
+		/* The command to launch: this word and every word after it. */
+		if (o->ntarget_kinds)
+			usage_error("give exactly one target: -p PID, -a, --cgroup PATH or -- CMD");
+		o->ntarget_kinds = 1;
+		o->target.mode = TARGET_PIDS;
+		o->target.argv = &state->argv[state->next - 1];
+		state->next = state->argc;
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+const struct argp common_argp = {
+	.options = common_options,
+	.parser = parse_common,
+};
+
+void common_opts__init(struct common_opts *o, const char *default_output)
+{
+	memset(o, 0, sizeof(*o));
+	target__init(&o->target);
+	o->output = default_output;
+	o->top = 10;
+}
+
+/* Fails now, not after a long capture, when the profile could not be written. */
+static int check_output(const char *path)
+{
+	char *copy = strdup(path), *dir, tmp[PATH_MAX];
+	struct stat st;
+	int fd, err = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		free(copy);
+		return -EISDIR;
+	}
+	dir = dirname(copy);
+	snprintf(tmp, sizeof(tmp), "%s/.bpfprof-check-XXXXXX", dir);
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		err = -errno;
+	} else {
+		close(fd);
+		unlink(tmp);
+	}
+	free(copy);
+	return err;
+}
+
+int common_opts__check(struct common_opts *o, const char *cmd)
+{
+	int err;
+
+	if (o->quiet)
+		log_level = LOG_QUIET;
+	else if (o->verbose)
+		log_level = LOG_DEBUG;
+	if (!o->ntarget_kinds) {
+		pr_warn("%s: no target: give -p PID, -a, --cgroup PATH or -- CMD (see 'bpfprof %s "
+			"--help')\n",
+			cmd, cmd);
+		return EXIT_USAGE;
+	}
+	err = preflight_check();
+	if (err)
+		return err;
+	err = check_output(o->output);
+	if (err) {
+		pr_warn("cannot write %s: %s\n", o->output, strerror(-err));
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+int cmd_finish(struct common_opts *o, struct session *s, struct profile *p, int sample_index)
+{
+	int64_t total = 0;
+	size_t i;
+	int err;
+
+	err = pprof_write_file(p, o->output);
+	if (err) {
+		pr_warn("cannot write %s: %s\n", o->output, strerror(-err));
+		return EXIT_FAIL;
+	}
+	for (i = 0; i < p->nsamples; i++)
+		total += p->samples[i].values[0];
+	if (!o->quiet && o->top > 0 && p->nsamples)
+		report_top(stdout, p, sample_index, o->top);
+	if (!p->nsamples) {
+		char what[128];
+
+		pr_warn("no samples: %s did not run on a CPU during the capture; wrote an empty "
+			"profile to %s\n",
+			target__describe(s->target, what, sizeof(what)), o->output);
+	} else if (!o->quiet) {
+		fprintf(stdout, "wrote %s (%lld %s in %.1fs%s)\n", o->output, (long long)total,
+			s->noun, s->elapsed_ns / 1e9, s->interrupted ? ", stopped by signal" : "");
+	}
+	return EXIT_OK;
+}

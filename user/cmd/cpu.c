@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: Apache-2.0
+/* bpfprof cpu: where the CPU time goes, as Go's CPU profile. */
+#include <limits.h>
+#include <stdlib.h>
+
+#include "cmd/cmd.h"
+#include "collect/collect.h"
+#include "exitcode.h"
+#include "log.h"
+#include "profile.h"
+#include "session.h"
+#include "util.h"
+
+enum {
+	OPT_USER_ONLY = 0x200,
+	OPT_KERNEL_ONLY,
+	OPT_NO_TID,
+	OPT_CHILDREN,
+};
+
+struct cpu_env {
+	struct common_opts common;
+	struct cpu_opts cpu;
+	bool tid_set;
+};
+
+static const struct argp_option cpu_options[] = {
+	{ NULL, 0, NULL, 0, "CPU profile:", 3 },
+	{ "freq", 'F', "HZ", 0, "Samples per second on each CPU, 1..10000 (default 99)", 3 },
+	{ "user-only", OPT_USER_ONLY, NULL, 0, "Only user stacks (time in the kernel is "
+	  "attributed to the user code that entered it)", 3 },
+	{ "kernel-only", OPT_KERNEL_ONLY, NULL, 0, "Only samples taken in the kernel, "
+	  "kernel stacks", 3 },
+	{ "no-tid", OPT_NO_TID, NULL, 0, "No per-thread tid label (default for -a and --cgroup)",
+	  3 },
+	{ "children", OPT_CHILDREN, NULL, 0, "With -p, also profile processes the targets "
+	  "start (always on with -- CMD)", 3 },
+	{ 0 },
+};
+
+static error_t parse_cpu(int key, char *arg, struct argp_state *state)
+{
+	struct cpu_env *env = state->input;
+	long v;
+
+	switch (key) {
+	case ARGP_KEY_INIT:
+		state->child_inputs[0] = &env->common;
+		break;
+	case 'F':
+		if (parse_long(arg, 1, 10000, &v))
+			usage_error("invalid frequency '%s': expected 1..10000 Hz", arg);
+		env->cpu.freq = v;
+		break;
+	case OPT_USER_ONLY:
+		env->cpu.kernel = false;
+		break;
+	case OPT_KERNEL_ONLY:
+		env->cpu.user = false;
+		env->cpu.kernel_only = true;
+		break;
+	case OPT_NO_TID:
+		env->cpu.per_thread = false;
+		env->tid_set = true;
+		break;
+	case OPT_CHILDREN:
+		env->cpu.follow_children = true;
+		break;
+	case ARGP_KEY_END:
+		if (!env->cpu.user && !env->cpu.kernel)
+			usage_error("--user-only and --kernel-only exclude each other");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static const struct argp_child cpu_children[] = {
+	{ &common_argp, 0, NULL, 0 },
+	{ 0 },
+};
+
+static const struct argp cpu_argp = {
+	.options = cpu_options,
+	.parser = parse_cpu,
+	.args_doc = "[-- CMD [ARGS...]]",
+	.doc = "Sample the stacks of running threads (Go's CPU profile).\n"
+	       "\v"
+	       "Examples:\n"
+	       "  bpfprof cpu -p 1234 -d 30          profile pid 1234 for 30 seconds\n"
+	       "  bpfprof cpu -a -d 10 -F 999        the whole system at 999 Hz\n"
+	       "  bpfprof cpu -o app.pb.gz -- ./app  launch ./app, profile it until it exits\n"
+	       "  go tool pprof -http=:8080 cpu.pb.gz\n"
+	       "\n" EXIT_CODES_HELP,
+	.children = cpu_children,
+};
+
+int cmd_cpu(int argc, char **argv)
+{
+	struct cpu_env env = {
+		.cpu = { .freq = 99, .user = true, .kernel = true, .per_thread = true },
+	};
+	struct profile *p = NULL;
+	struct session s;
+	int ret;
+
+	common_opts__init(&env.common, "cpu.pb.gz");
+	if (argp_parse(&cpu_argp, argc, argv, ARGP_IN_ORDER, NULL, &env))
+		return EXIT_USAGE;
+	ret = common_opts__check(&env.common, "cpu");
+	if (ret)
+		return ret;
+	/* A system or cgroup has too many threads for a label each by default. */
+	if (!env.tid_set && env.common.target.mode != TARGET_PIDS)
+		env.cpu.per_thread = false;
+	if (env.common.target.argv)
+		env.cpu.follow_children = true;
+
+	ret = target__prepare(&env.common.target);
+	if (ret)
+		return ret;
+	if (session__init(&s, &env.common.target, env.common.duration_ns, env.common.quiet)) {
+		target__cleanup(&env.common.target);
+		return EXIT_FAIL;
+	}
+	collect_setup_libbpf();
+	ret = collect_cpu(&s, &env.cpu, &p);
+	if (!ret)
+		ret = cmd_finish(&env.common, &s, p, 1);
+	profile__free(p);
+	session__free(&s);
+	target__cleanup(&env.common.target);
+	return ret;
+}

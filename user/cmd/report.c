@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: Apache-2.0
+/* bpfprof report FILE: the top table of a profile written earlier (or by Go). */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+#include "exitcode.h"
+#include "log.h"
+#include "pprof.h"
+#include "profile.h"
+#include "report.h"
+#include "util.h"
+
+struct report_env {
+	const char *file;
+	const char *sample_index;
+	int top;
+};
+
+static const struct argp_option report_options[] = {
+	{ "top", 't', "N", 0, "Print the top N functions (default 10, 0 for all)", 0 },
+	{ "sample_index", 's', "TYPE", 0, "Sample type to report, e.g. samples or cpu", 0 },
+	{ 0 },
+};
+
+static error_t parse_report(int key, char *arg, struct argp_state *state)
+{
+	struct report_env *env = state->input;
+	long v;
+
+	switch (key) {
+	case 't':
+		if (parse_long(arg, 0, INT_MAX, &v))
+			usage_error("invalid --top '%s'", arg);
+		env->top = v;
+		break;
+	case 's':
+		env->sample_index = arg;
+		break;
+	case ARGP_KEY_ARG:
+		if (env->file)
+			usage_error("one profile file at a time");
+		env->file = arg;
+		break;
+	case ARGP_KEY_END:
+		if (!env->file)
+			usage_error("no profile file given");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static const struct argp report_argp = {
+	.options = report_options,
+	.parser = parse_report,
+	.args_doc = "FILE",
+	.doc = "Print the top functions of a profile (like go tool pprof -top).\v" EXIT_CODES_HELP,
+};
+
+int cmd_report(int argc, char **argv)
+{
+	struct report_env env = { .top = 10 };
+	struct profile *p = NULL;
+	int si, err;
+
+	if (argp_parse(&report_argp, argc, argv, 0, NULL, &env))
+		return EXIT_USAGE;
+	err = pprof_read_file(env.file, &p);
+	if (err) {
+		pr_warn("cannot read %s: %s\n", env.file,
+			err == -EINVAL ? "not a pprof profile" : strerror(-err));
+		return EXIT_USAGE;
+	}
+	si = env.sample_index ? profile__sample_type_index(p, env.sample_index)
+			      : report_default_index(p);
+	if (si < 0) {
+		pr_warn("%s has no sample type '%s'\n", env.file,
+			env.sample_index ? env.sample_index : "");
+		profile__free(p);
+		return EXIT_USAGE;
+	}
+	err = report_top(stdout, p, si, env.top);
+	profile__free(p);
+	return err ? EXIT_FAIL : EXIT_OK;
+}

@@ -1,0 +1,275 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "profile.h"
+#include "report.h"
+
+struct acc {
+	int64_t flat, cum;
+	size_t last_sample; /* sample index + 1 that last added to cum */
+	const char *name;
+};
+
+/* A location without lines is named by its address, as pprof does. */
+static const char *frame_name(const struct profile *p, const struct pf_location *loc, size_t line,
+			      char *buf, size_t len)
+{
+	const struct pf_function *f;
+
+	if (line < loc->nlines) {
+		f = profile__function(p, loc->lines[line].function_id);
+		if (f)
+			return profile__str(p, f->name);
+	}
+	snprintf(buf, len, "0x%" PRIx64, loc->address);
+	return buf;
+}
+
+/* One accumulator per distinct function name. */
+struct accs {
+	struct acc *a;
+	size_t n, cap;
+	size_t *slots; /* open addressing over a, by name hash; 0 = empty, else index + 1 */
+	size_t nslots;
+};
+
+static size_t str_hash(const char *s)
+{
+	size_t h = 1469598103934665603ULL;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+	return h;
+}
+
+static struct acc *acc_get(struct accs *t, const char *name)
+{
+	size_t i, mask;
+	char *copy;
+
+	if ((t->n + 1) * 2 > t->nslots) {
+		size_t nslots = t->nslots ? t->nslots * 2 : 1024, *slots, j;
+
+		slots = calloc(nslots, sizeof(*slots));
+		if (!slots)
+			return NULL;
+		for (j = 0; j < t->n; j++) {
+			i = str_hash(t->a[j].name) & (nslots - 1);
+			while (slots[i])
+				i = (i + 1) & (nslots - 1);
+			slots[i] = j + 1;
+		}
+		free(t->slots);
+		t->slots = slots;
+		t->nslots = nslots;
+	}
+	mask = t->nslots - 1;
+	for (i = str_hash(name) & mask; t->slots[i]; i = (i + 1) & mask)
+		if (strcmp(t->a[t->slots[i] - 1].name, name) == 0)
+			return &t->a[t->slots[i] - 1];
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 256;
+		struct acc *a = realloc(t->a, cap * sizeof(*a));
+
+		if (!a)
+			return NULL;
+		t->a = a;
+		t->cap = cap;
+	}
+	copy = strdup(name);
+	if (!copy)
+		return NULL;
+	t->a[t->n] = (struct acc){.name = copy};
+	t->slots[i] = ++t->n;
+	return &t->a[t->n - 1];
+}
+
+static int cmp_rows(const void *a, const void *b)
+{
+	const struct report_row *x = a, *y = b;
+
+	if (x->flat != y->flat)
+		return x->flat > y->flat ? -1 : 1;
+	if (x->cum != y->cum)
+		return x->cum > y->cum ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+static int add_sample(struct accs *t, const struct profile *p, size_t si, int64_t v)
+{
+	const struct pf_sample *s = &p->samples[si];
+	const struct pf_location *loc;
+	char buf[24];
+	struct acc *a;
+	size_t i, l;
+	bool leaf = true;
+
+	for (i = 0; i < s->nlocations; i++) {
+		loc = profile__location(p, s->location_ids[i]);
+		if (!loc)
+			return -EINVAL;
+		for (l = 0; l < (loc->nlines ? loc->nlines : 1); l++) {
+			a = acc_get(t, frame_name(p, loc, l, buf, sizeof(buf)));
+			if (!a)
+				return -ENOMEM;
+			if (leaf)
+				a->flat += v;
+			leaf = false;
+			/* Recursion: a function counts once per sample in cum. */
+			if (a->last_sample != si + 1) {
+				a->cum += v;
+				a->last_sample = si + 1;
+			}
+		}
+	}
+	return 0;
+}
+
+int report_functions(const struct profile *p, int si, struct report_row **rows, int64_t *total)
+{
+	struct accs t = {0};
+	struct report_row *r = NULL;
+	size_t i;
+	int err = 0;
+
+	*total = 0;
+	if (si < 0 || (size_t)si >= p->nsample_types)
+		return -EINVAL;
+	for (i = 0; i < p->nsamples && !err; i++) {
+		int64_t v = p->samples[i].values[si];
+
+		*total += v;
+		if (v)
+			err = add_sample(&t, p, i, v);
+	}
+	if (!err && t.n) {
+		r = malloc(t.n * sizeof(*r));
+		if (!r)
+			err = -ENOMEM;
+	}
+	for (i = 0; i < t.n; i++) {
+		if (r)
+			r[i] = (struct report_row){t.a[i].name, t.a[i].flat, t.a[i].cum};
+		else
+			free((char *)t.a[i].name);
+	}
+	free(t.a);
+	free(t.slots);
+	if (err)
+		return err;
+	if (r)
+		qsort(r, t.n, sizeof(*r), cmp_rows);
+	*rows = r;
+	return t.n;
+}
+
+static void trim_number(char *buf, size_t len, double v, const char *suffix)
+{
+	char num[32], *dot, *end;
+
+	snprintf(num, sizeof(num), "%.2f", v);
+	dot = strchr(num, '.');
+	if (dot) {
+		end = num + strlen(num) - 1;
+		while (end > dot && *end == '0')
+			*end-- = '\0';
+		if (end == dot)
+			*end = '\0';
+	}
+	snprintf(buf, len, "%s%s", num, suffix);
+}
+
+void report_format_value(char *buf, size_t len, int64_t v, const char *unit)
+{
+	static const struct {
+		const char *unit;
+		double scale;
+		const char *suffix;
+	} scales[] = {
+	    {"nanoseconds", 3600e9, "hrs"},
+	    {"nanoseconds", 60e9, "mins"},
+	    {"nanoseconds", 1e9, "s"},
+	    {"nanoseconds", 1e6, "ms"},
+	    {"nanoseconds", 1e3, "us"},
+	    {"nanoseconds", 1, "ns"},
+	    {"bytes", 1099511627776.0, "TB"},
+	    {"bytes", 1073741824.0, "GB"},
+	    {"bytes", 1048576.0, "MB"},
+	    {"bytes", 1024.0, "kB"},
+	    {"bytes", 1, "B"},
+	};
+	double a = v < 0 ? -(double)v : (double)v;
+	size_t i;
+
+	for (i = 0; i < sizeof(scales) / sizeof(scales[0]); i++) {
+		if (strcmp(unit, scales[i].unit))
+			continue;
+		if (a >= scales[i].scale || scales[i].scale == 1 || v == 0) {
+			if (v == 0)
+				snprintf(buf, len, "0");
+			else
+				trim_number(buf, len, v / scales[i].scale, scales[i].suffix);
+			return;
+		}
+	}
+	snprintf(buf, len, "%" PRId64, v);
+}
+
+int report_default_index(const struct profile *p)
+{
+	int i;
+
+	if (p->default_sample_type) {
+		i = profile__sample_type_index(p, profile__str(p, p->default_sample_type));
+		if (i >= 0)
+			return i;
+	}
+	return (int)p->nsample_types - 1;
+}
+
+static double pct(int64_t v, int64_t total)
+{
+	return total ? 100.0 * (double)v / (double)total : 0.0;
+}
+
+int report_top(FILE *out, const struct profile *p, int si, int n)
+{
+	struct report_row *rows = NULL;
+	char flat[32], cum[32], tot[32], shown[32];
+	const char *unit;
+	int64_t total, sum = 0;
+	int nrows, i;
+
+	nrows = report_functions(p, si, &rows, &total);
+	if (nrows < 0)
+		return nrows;
+	if (n <= 0 || n > nrows)
+		n = nrows;
+	unit = profile__str(p, p->sample_types[si].unit);
+	for (i = 0; i < n; i++)
+		sum += rows[i].flat;
+	report_format_value(shown, sizeof(shown), sum, unit);
+	report_format_value(tot, sizeof(tot), total, unit);
+	fprintf(out, "Showing nodes accounting for %s, %.2f%% of %s total\n", shown,
+		pct(sum, total), tot);
+	if (n < nrows)
+		fprintf(out, "Showing top %d nodes out of %d\n", n, nrows);
+	fprintf(out, "%10s %6s %6s %10s %6s\n", "flat", "flat%", "sum%", "cum", "cum%");
+	sum = 0;
+	for (i = 0; i < n; i++) {
+		sum += rows[i].flat;
+		report_format_value(flat, sizeof(flat), rows[i].flat, unit);
+		report_format_value(cum, sizeof(cum), rows[i].cum, unit);
+		fprintf(out, "%10s %5.2f%% %5.2f%% %10s %5.2f%%  %s\n", flat,
+			pct(rows[i].flat, total), pct(sum, total), cum, pct(rows[i].cum, total),
+			rows[i].name);
+	}
+	for (i = 0; i < nrows; i++)
+		free((char *)rows[i].name);
+	free(rows);
+	return 0;
+}

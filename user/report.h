@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Text reports of a profile, shaped like `go tool pprof`'s. */
+#ifndef BPFPROF_REPORT_H
+#define BPFPROF_REPORT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+struct profile;
+
+struct report_row {
+	const char *name;
+	int64_t flat;
+	int64_t cum;
+};
+
+/*
+ * Flat and cum per function for sample type index si, sorted as pprof's -top
+ * (flat descending, then cum, then name).  *rows is malloc'd; returns the
+ * number of rows or -errno.  total gets the sum over all samples.
+ */
+int report_functions(const struct profile *p, int si, struct report_row **rows, int64_t *total);
+
+/* Formats v in unit ("nanoseconds", "bytes", "count", ...) the way pprof does. */
+void report_format_value(char *buf, size_t len, int64_t v, const char *unit);
+
+/* Prints the top n functions like `go tool pprof -top`; n <= 0 prints all. */
+int report_top(FILE *out, const struct profile *p, int si, int n);
+
+/* The sample type a report shows by default: default_sample_type, else the last. */
+int report_default_index(const struct profile *p);
+
+#endif

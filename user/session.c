@@ -1,0 +1,327 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "log.h"
+#include "profile.h"
+#include "session.h"
+#include "symbolize/symbolize.h"
+#include "target.h"
+#include "util.h"
+
+volatile sig_atomic_t session_exiting;
+
+static void on_signal(int sig)
+{
+	static const char msg[] = "\nbpfprof: aborted, nothing written\n";
+
+	if (session_exiting) {
+		/* A second Ctrl-C: the user wants out now. */
+		if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
+			_exit(130);
+		_exit(130);
+	}
+	session_exiting = 1;
+}
+
+int session__init(struct session *s, struct target *t, int64_t duration_ns, bool quiet)
+{
+	struct sigaction sa = {.sa_handler = on_signal};
+
+	memset(s, 0, sizeof(*s));
+	s->target = t;
+	s->duration_ns = duration_ns;
+	s->progress = !quiet && isatty(STDERR_FILENO);
+	s->noun = "samples";
+	s->counters_fd = -1;
+	s->sym = symbolizer__new("/proc");
+	if (!s->sym)
+		return -errno;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	return 0;
+}
+
+void session__free(struct session *s)
+{
+	ring_buffer__free(s->rb);
+	symbolizer__free(s->sym);
+	free(s->procs);
+	memset(s, 0, sizeof(*s));
+}
+
+static struct proc_info *find_proc(struct session *s, int pid)
+{
+	size_t i;
+
+	/* Few processes, looked up once per event: a scan is enough here. */
+	for (i = 0; i < s->nprocs; i++)
+		if (s->procs[i].pid == pid)
+			return &s->procs[i];
+	return NULL;
+}
+
+static void exe_name(int pid, const char *comm, char *buf, size_t len)
+{
+	char path[64], exe[PATH_MAX];
+	ssize_t n;
+	char *base;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	n = readlink(path, exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		/* A replaced binary reads "/usr/bin/app (deleted)": keep the name. */
+		if (n > 10 && strcmp(exe + n - 10, " (deleted)") == 0)
+			exe[n - 10] = '\0';
+		base = strrchr(exe, '/');
+		snprintf(buf, len, "%.63s", base ? base + 1 : exe);
+		return;
+	}
+	snprintf(buf, len, "%s", comm && *comm ? comm : "[unknown]");
+}
+
+static void read_maps(struct session *s, struct proc_info *p, bool reset)
+{
+	int err;
+
+	err = reset ? symbolizer__reset_pid(s->sym, p->pid) : symbolizer__track_pid(s->sym, p->pid);
+	if (err)
+		pr_debug("pid %d: cannot record mappings: %s\n", p->pid, strerror(-err));
+	p->read_at = mono_ns();
+	if (reset)
+		p->first_at = p->read_at;
+}
+
+/*
+ * exec: the image changed, forget the old mappings.  Otherwise the maps are
+ * read again and merged, since a process seen at exec or at its first sample
+ * may not have mapped its libraries yet.
+ */
+static void track(struct session *s, int pid, const char *comm, bool exec)
+{
+	struct proc_info *p = find_proc(s, pid), *grown;
+
+	if (!p) {
+		if (s->nprocs == s->procs_cap) {
+			size_t cap = s->procs_cap ? s->procs_cap * 2 : 64;
+
+			grown = realloc(s->procs, cap * sizeof(*grown));
+			if (!grown)
+				return;
+			s->procs = grown;
+			s->procs_cap = cap;
+		}
+		p = &s->procs[s->nprocs++];
+		memset(p, 0, sizeof(*p));
+		p->pid = pid;
+		exec = true;
+	}
+	read_maps(s, p, exec);
+	if (exec || !p->name[0])
+		exe_name(pid, comm, p->name, sizeof(p->name));
+}
+
+void session__track(struct session *s, int pid, const char *comm)
+{
+	track(s, pid, comm, false);
+}
+
+const char *session__process_name(struct session *s, int pid)
+{
+	struct proc_info *p = find_proc(s, pid);
+
+	return p ? p->name : NULL;
+}
+
+static int on_proc_event(void *ctx, void *data, size_t len)
+{
+	struct session *s = ctx;
+	const struct bpfprof_proc_event *e = data;
+	char comm[BPFPROF_COMM_LEN + 1];
+
+	if (len < sizeof(*e))
+		return 0;
+	memcpy(comm, e->comm, BPFPROF_COMM_LEN);
+	comm[BPFPROF_COMM_LEN] = '\0';
+	pr_debug("process event %u: pid %u (%s)\n", e->type, e->pid, comm);
+	track(s, e->pid, comm, e->type == BPFPROF_PROC_EXEC);
+	return 0;
+}
+
+int session__watch_processes(struct session *s, int ringbuf_fd, int counters_fd)
+{
+	s->counters_fd = counters_fd;
+	s->rb = ring_buffer__new(ringbuf_fd, on_proc_event, s, NULL);
+	if (!s->rb)
+		return -errno;
+	return 0;
+}
+
+int session__counters(struct session *s, uint64_t out[CNT__MAX])
+{
+	int ncpus = libbpf_num_possible_cpus();
+	__u64 *vals;
+	__u32 key;
+	int i;
+
+	memset(out, 0, sizeof(uint64_t) * CNT__MAX);
+	if (s->counters_fd < 0 || ncpus <= 0)
+		return -EINVAL;
+	vals = calloc(ncpus, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	for (key = 0; key < CNT__MAX; key++) {
+		if (bpf_map_lookup_elem(s->counters_fd, &key, vals))
+			continue;
+		for (i = 0; i < ncpus; i++)
+			out[key] += vals[i];
+	}
+	free(vals);
+	return 0;
+}
+
+static void show_progress(struct session *s, int64_t now)
+{
+	uint64_t c[CNT__MAX];
+	long el = (now - s->start_mono) / 1000000000;
+
+	session__counters(s, c);
+	if (s->duration_ns)
+		fprintf(stderr, "\r\033[Kbpfprof: %lds / %llds, %" PRIu64 " %s", el,
+			(long long)((s->duration_ns + 999999999) / 1000000000), c[CNT_EVENTS],
+			s->noun);
+	else
+		fprintf(stderr, "\r\033[Kbpfprof: %lds, %" PRIu64 " %s (Ctrl-C to stop)", el,
+			c[CNT_EVENTS], s->noun);
+	fflush(stderr);
+}
+
+/*
+ * Mappings grow (the dynamic loader, dlopen): read them again while processes
+ * live, every second for young processes, every ten seconds for the others;
+ * all = true reads every live one now.
+ */
+static void refresh_mappings(struct session *s, bool all)
+{
+	int64_t now = mono_ns();
+	struct proc_info *p;
+	size_t i;
+
+	for (i = 0; i < s->nprocs; i++) {
+		p = &s->procs[i];
+		if (p->read_at == 0)
+			continue; /* gone */
+		if (!all && now - p->read_at <
+				(now - p->first_at < 10000000000LL ? 1000000000LL : 10000000000LL))
+			continue;
+		if (symbolizer__track_pid(s->sym, p->pid) == -ESRCH)
+			p->read_at = 0;
+		else
+			p->read_at = now;
+	}
+}
+
+int session__run(struct session *s)
+{
+	int64_t now, next_progress, next_refresh, deadline = 0;
+	int err = 0;
+
+	s->start_mono = mono_ns();
+	s->start_wall = wall_ns();
+	next_progress = s->start_mono;
+	next_refresh = s->start_mono + 1000000000LL;
+	if (s->duration_ns)
+		deadline = s->start_mono + s->duration_ns;
+
+	while (!session_exiting) {
+		now = mono_ns();
+		if (deadline && now >= deadline)
+			break;
+		if (target__gone(s->target)) {
+			s->target_gone = true;
+			break;
+		}
+		if (s->progress && now >= next_progress) {
+			show_progress(s, now);
+			next_progress += 1000000000;
+		}
+		if (now >= next_refresh) {
+			refresh_mappings(s, false);
+			next_refresh = now + 1000000000LL;
+		}
+		if (s->rb) {
+			err = ring_buffer__poll(s->rb, 100);
+			if (err == -EINTR) {
+				err = 0;
+				continue;
+			}
+			if (err < 0) {
+				pr_warn("cannot read process events: %s\n", strerror(-err));
+				break;
+			}
+			err = 0;
+		} else {
+			usleep(100000);
+		}
+	}
+	s->interrupted = session_exiting;
+	s->elapsed_ns = mono_ns() - s->start_mono;
+	if (s->rb)
+		ring_buffer__consume(s->rb);
+	refresh_mappings(s, true);
+	if (s->progress)
+		fprintf(stderr, "\r\033[K");
+	return err;
+}
+
+struct loss {
+	enum bpfprof_counter counter;
+	const char *what;
+};
+
+static const struct loss losses[] = {
+    {CNT_STACK_MAP_FULL, "stacks lost: stack map full"},
+    {CNT_STACK_ERROR, "stacks the kernel failed to capture"},
+    {CNT_COUNTS_MAP_FULL, "events dropped: aggregation map full"},
+    {CNT_PROC_EVENTS_LOST, "process events lost: ring buffer full"},
+    {CNT_TARGET_PIDS_FULL, "child processes not followed: pid map full"},
+};
+
+void session__report_losses(struct session *s, const uint64_t c[CNT__MAX], uint64_t unmapped,
+			    struct profile *p)
+{
+	char line[160];
+	size_t i;
+
+	snprintf(line, sizeof(line),
+		 "bpfprof: %" PRIu64 " %s, %" PRIu64 " without a user stack (kernel threads)",
+		 c[CNT_EVENTS], s->noun, c[CNT_USTACK_NONE]);
+	profile__add_comment(p, line);
+	for (i = 0; i < sizeof(losses) / sizeof(losses[0]); i++) {
+		uint64_t n = c[losses[i].counter];
+
+		if (!n)
+			continue;
+		snprintf(line, sizeof(line), "%" PRIu64 " %s (%.1f%% of %s)", n, losses[i].what,
+			 c[CNT_EVENTS] ? 100.0 * n / c[CNT_EVENTS] : 0.0, s->noun);
+		pr_warn("%s\n", line);
+		profile__add_comment(p, line);
+	}
+	if (unmapped) {
+		snprintf(line, sizeof(line),
+			 "%" PRIu64 " addresses in no known mapping (process gone before "
+			 "its mappings were read)",
+			 unmapped);
+		pr_warn("%s\n", line);
+		profile__add_comment(p, line);
+	}
+}

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * One capture, shared by every profile type: signals, the run loop (until
+ * the duration, Ctrl-C or the targets' exit), progress on a TTY, process
+ * events from BPF (so mappings are recorded while processes live), counters
+ * and the report of everything lost.
+ */
+#ifndef BPFPROF_SESSION_H
+#define BPFPROF_SESSION_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bpfprof/types.h"
+
+struct profile;
+struct symbolizer;
+struct target;
+struct ring_buffer;
+
+struct proc_info {
+	int pid;
+	char name[64];	  /* executable name */
+	int64_t read_at;  /* CLOCK_MONOTONIC ns when its maps were last read */
+	int64_t first_at; /* ... first read */
+};
+
+struct session {
+	struct target *target;
+	int64_t duration_ns; /* 0: until Ctrl-C or the targets' exit */
+	bool progress;	     /* show a progress line on stderr */
+	const char *noun;    /* what the events are called in progress: "samples" */
+	struct symbolizer *sym;
+	struct ring_buffer *rb;
+	int counters_fd;
+	int64_t start_mono;
+	int64_t start_wall;
+	int64_t elapsed_ns;
+	bool interrupted;	 /* stopped by Ctrl-C / SIGTERM */
+	bool target_gone;	 /* stopped because every target exited */
+	struct proc_info *procs; /* sorted by pid after session__run */
+	size_t nprocs, procs_cap;
+};
+
+extern volatile sig_atomic_t session_exiting;
+
+/* Installs the signal handlers and creates the symbolizer. */
+int session__init(struct session *s, struct target *t, int64_t duration_ns, bool quiet);
+void session__free(struct session *s);
+
+/* Follows the process events ring buffer of a loaded BPF object. */
+int session__watch_processes(struct session *s, int ringbuf_fd, int counters_fd);
+/* Records a process now (its mappings and name), e.g. a -p target before attach. */
+void session__track(struct session *s, int pid, const char *comm);
+/* Runs until the duration ends, a signal arrives or the targets are gone. */
+int session__run(struct session *s);
+/* Sums the per-CPU counters. */
+int session__counters(struct session *s, uint64_t out[CNT__MAX]);
+/*
+ * Tells the user on stderr about every loss in counters and adds the same
+ * as comments to p; unmapped counts addresses no recorded mapping held.
+ */
+void session__report_losses(struct session *s, const uint64_t counters[CNT__MAX], uint64_t unmapped,
+			    struct profile *p);
+/* The executable name of pid, or NULL when it was never seen. */
+const char *session__process_name(struct session *s, int pid);
+
+#endif

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * One cache of opened ELF files (libdw), shared by every process that maps
+ * the same file, keyed by file identity.
+ */
+#ifndef BPFPROF_SYMELF_H
+#define BPFPROF_SYMELF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "symbolize.h"
+
+struct symcache;
+struct sym_file;
+
+struct symcache *symcache__new(void);
+void symcache__free(struct symcache *c);
+
+/*
+ * Opens (or finds in the cache) the ELF file at path, e.g.
+ * /proc/PID/map_files/START-END or /proc/PID/root/usr/lib/...; dev and ino
+ * identify it for the cache.  NULL and errno when it is not a readable ELF.
+ */
+struct sym_file *symcache__open(struct symcache *c, const char *path, uint64_t dev, uint64_t ino);
+
+/* Hex GNU build id, or "". */
+const char *sym_file__build_id(const struct sym_file *f);
+bool sym_file__has_symbols(const struct sym_file *f);
+bool sym_file__has_dwarf(const struct sym_file *f);
+/* Maps a file offset to the ELF virtual address through PT_LOAD; -ENOENT if none. */
+int sym_file__offset_to_vaddr(const struct sym_file *f, uint64_t offset, uint64_t *vaddr);
+/*
+ * Frames (innermost inlined first) for the ELF virtual address vaddr; returns
+ * how many were written (0 when unknown).  Strings live as long as the cache.
+ */
+int sym_file__lookup(struct sym_file *f, uint64_t vaddr, struct sym_frame *frames, int max);
+
+#endif

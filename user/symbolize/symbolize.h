@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Address → (mapping, function, file:line, inline chain) for user processes
+ * and the kernel.  Knows nothing about profile types or pprof.
+ *
+ * Processes are tracked while they live (their maps are recorded and the
+ * mapped ELF files opened) so that addresses of processes that have exited
+ * since can still be symbolized.
+ */
+#ifndef BPFPROF_SYMBOLIZE_H
+#define BPFPROF_SYMBOLIZE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define SYM_MAX_INLINE 16
+
+struct sym_frame {
+	const char *function;	 /* demangled; NULL when unknown */
+	const char *system_name; /* raw symbol name; NULL when unknown */
+	const char *file;	 /* source file; NULL when unknown */
+	int line;		 /* 0 when unknown */
+	int start_line;		 /* of the function, 0 when unknown */
+};
+
+struct sym_loc {
+	/* The mapping the address is in, as the process saw it. */
+	uint64_t map_start;
+	uint64_t map_end;
+	uint64_t map_offset;
+	const char *map_file; /* path in the process ("[kernel.kallsyms]", "[vdso]", ...) */
+	const char *build_id; /* hex, or "" */
+	bool has_functions;   /* a symbol table was found */
+	bool has_lines;	      /* DWARF line info was found */
+	bool has_inlines;     /* DWARF inline info was found */
+	int nframes;	      /* 0 when the address could not be symbolized */
+	struct sym_frame frames[SYM_MAX_INLINE]; /* innermost first */
+};
+
+struct symbolizer;
+
+/* procfs is "/proc" except in tests.  NULL and errno on failure. */
+struct symbolizer *symbolizer__new(const char *procfs);
+void symbolizer__free(struct symbolizer *s);
+
+/*
+ * Records the current maps of pid and opens the ELF files it maps, keeping
+ * what was recorded before (dlopen adds, nothing is lost).  Call it when a
+ * process is first seen and whenever its mappings may have grown.
+ * -ESRCH when the process is gone.
+ */
+int symbolizer__track_pid(struct symbolizer *s, int pid);
+/* pid has exec'd: forget its old mappings, then track it afresh. */
+int symbolizer__reset_pid(struct symbolizer *s, int pid);
+
+/*
+ * Symbolizes a user address of pid.  Strings in out stay valid until the
+ * symbolizer is freed.  -ENOENT when no recorded mapping holds addr (out
+ * then has nframes 0 and no mapping).
+ */
+int symbolizer__user(struct symbolizer *s, int pid, uint64_t addr, struct sym_loc *out);
+/* Symbolizes a kernel address; -ENOENT when kallsyms are unavailable. */
+int symbolizer__kernel(struct symbolizer *s, uint64_t addr, struct sym_loc *out);
+
+#endif

@@ -1,0 +1,263 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/magic.h>
+
+#include "exitcode.h"
+#include "log.h"
+#include "target.h"
+#include "util.h"
+
+void target__init(struct target *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->mode = TARGET_PIDS;
+	t->cgroup_fd = -1;
+	t->gate_fd = -1;
+	t->exec_fd = -1;
+}
+
+int target__add_pids(struct target *t, const char *arg)
+{
+	char *copy = strdup(arg), *tok, *save = NULL;
+	long pid;
+	int err = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (parse_long(tok, 1, INT_MAX, &pid)) {
+			pr_warn("invalid pid '%s': expected a positive number\n", tok);
+			err = -EINVAL;
+			break;
+		}
+		if (t->npids == TARGET_MAX_PIDS) {
+			pr_warn("too many pids (at most %d)\n", TARGET_MAX_PIDS);
+			err = -E2BIG;
+			break;
+		}
+		t->pids[t->npids++] = pid;
+	}
+	if (!err && !t->npids) {
+		pr_warn("invalid pid list '%s'\n", arg);
+		err = -EINVAL;
+	}
+	free(copy);
+	return err;
+}
+
+static int check_pids(struct target *t)
+{
+	char path[64];
+	int i;
+
+	for (i = 0; i < t->npids; i++) {
+		snprintf(path, sizeof(path), "/proc/%d/status", t->pids[i]);
+		if (kill(t->pids[i], 0) && errno == ESRCH) {
+			pr_warn("no such process: pid %d\n", t->pids[i]);
+			return EXIT_TARGET;
+		}
+		if (access(path, R_OK)) {
+			pr_warn("no such process: pid %d\n", t->pids[i]);
+			return EXIT_TARGET;
+		}
+	}
+	return 0;
+}
+
+static int open_cgroup(struct target *t)
+{
+	struct statfs fs;
+	int fd;
+
+	fd = open(t->cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		pr_warn("cannot open cgroup %s: %s\n", t->cgroup_path, strerror(errno));
+		return EXIT_TARGET;
+	}
+	if (fstatfs(fd, &fs) || fs.f_type != CGROUP2_SUPER_MAGIC) {
+		pr_warn("%s is not a cgroup v2 directory (cgroup2 is usually mounted at "
+			"/sys/fs/cgroup or /sys/fs/cgroup/unified)\n",
+			t->cgroup_path);
+		close(fd);
+		return EXIT_TARGET;
+	}
+	t->cgroup_fd = fd;
+	return 0;
+}
+
+/* Whether argv[0] names a file we could exec, following $PATH as execvp does. */
+static bool command_exists(const char *cmd)
+{
+	const char *path = getenv("PATH");
+	char buf[PATH_MAX];
+	const char *p, *end;
+
+	if (strchr(cmd, '/'))
+		return access(cmd, X_OK) == 0;
+	if (!path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	for (p = path; *p; p = *end ? end + 1 : end) {
+		end = strchrnul(p, ':');
+		snprintf(buf, sizeof(buf), "%.*s/%s", (int)(end - p), *p && end > p ? p : ".", cmd);
+		if (access(buf, X_OK) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Forks the command and holds it before exec: it waits for the gate pipe to
+ * close, so the BPF programs are attached before its first instruction.
+ */
+static int launch(struct target *t)
+{
+	int gate[2], execp[2];
+	pid_t pid;
+	char c;
+
+	if (!command_exists(t->argv[0])) {
+		pr_warn("command not found: %s\n", t->argv[0]);
+		return EXIT_TARGET;
+	}
+	if (pipe2(gate, O_CLOEXEC) || pipe2(execp, O_CLOEXEC)) {
+		pr_warn("cannot create a pipe: %s\n", strerror(errno));
+		return EXIT_FAIL;
+	}
+	pid = fork();
+	if (pid < 0) {
+		pr_warn("cannot fork: %s\n", strerror(errno));
+		return EXIT_FAIL;
+	}
+	if (pid == 0) {
+		int err;
+
+		close(gate[1]);
+		close(execp[0]);
+		/* Wait for the parent: EOF when it closes the gate, or when it dies. */
+		if (read(gate[0], &c, 1) != 1 || c != 'g')
+			_exit(127);
+		execvp(t->argv[0], t->argv);
+		err = errno;
+		if (write(execp[1], &err, sizeof(err)) < 0)
+			_exit(127);
+		_exit(127);
+	}
+	close(gate[0]);
+	close(execp[1]);
+	t->child = pid;
+	t->gate_fd = gate[1];
+	t->exec_fd = execp[0];
+	t->pids[t->npids++] = pid;
+	return 0;
+}
+
+int target__prepare(struct target *t)
+{
+	switch (t->mode) {
+	case TARGET_ALL:
+		return 0;
+	case TARGET_CGROUP:
+		return open_cgroup(t);
+	case TARGET_PIDS:
+		if (t->argv)
+			return launch(t);
+		return check_pids(t);
+	}
+	return EXIT_USAGE;
+}
+
+int target__start(struct target *t)
+{
+	ssize_t n;
+	int err = 0;
+
+	if (t->gate_fd < 0)
+		return 0;
+	if (write(t->gate_fd, "g", 1) != 1)
+		return -errno;
+	close(t->gate_fd);
+	t->gate_fd = -1;
+	/* The exec pipe closes on a successful exec; an int arrives on failure. */
+	n = read(t->exec_fd, &err, sizeof(err));
+	close(t->exec_fd);
+	t->exec_fd = -1;
+	if (n == sizeof(err)) {
+		pr_warn("cannot run %s: %s\n", t->argv[0], strerror(err));
+		waitpid(t->child, NULL, 0);
+		t->child_exited = true;
+		return -err;
+	}
+	return 0;
+}
+
+bool target__gone(struct target *t)
+{
+	int i, status;
+
+	if (t->mode != TARGET_PIDS)
+		return false;
+	if (t->child) {
+		if (!t->child_exited && waitpid(t->child, &status, WNOHANG) == t->child) {
+			t->child_exited = true;
+			t->child_status = status;
+		}
+		return t->child_exited;
+	}
+	for (i = 0; i < t->npids; i++)
+		if (kill(t->pids[i], 0) == 0 || errno != ESRCH)
+			return false;
+	return true;
+}
+
+void target__cleanup(struct target *t)
+{
+	if (t->gate_fd >= 0) {
+		/* Never started: closing the gate makes the child exit. */
+		close(t->gate_fd);
+		t->gate_fd = -1;
+	}
+	if (t->exec_fd >= 0) {
+		close(t->exec_fd);
+		t->exec_fd = -1;
+	}
+	if (t->child && !t->child_exited) {
+		kill(t->child, SIGTERM);
+		waitpid(t->child, &t->child_status, 0);
+		t->child_exited = true;
+	}
+	if (t->cgroup_fd >= 0) {
+		close(t->cgroup_fd);
+		t->cgroup_fd = -1;
+	}
+}
+
+const char *target__describe(const struct target *t, char *buf, size_t len)
+{
+	switch (t->mode) {
+	case TARGET_ALL:
+		snprintf(buf, len, "the whole system");
+		break;
+	case TARGET_CGROUP:
+		snprintf(buf, len, "cgroup %s", t->cgroup_path);
+		break;
+	case TARGET_PIDS:
+		if (t->argv)
+			snprintf(buf, len, "%s (pid %d)", t->argv[0], t->child);
+		else if (t->npids == 1)
+			snprintf(buf, len, "pid %d", t->pids[0]);
+		else
+			snprintf(buf, len, "%d processes", t->npids);
+		break;
+	}
+	return buf;
+}

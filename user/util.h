@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Small helpers with no better home. */
+#ifndef BPFPROF_UTIL_H
+#define BPFPROF_UTIL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Whole decimal number in [min, max]; -EINVAL or -ERANGE otherwise. */
+int parse_long(const char *s, long min, long max, long *out);
+/*
+ * A duration: a number of seconds ("30", "1.5") or a number with a unit
+ * ("500ms", "2s", "1m", "10us"); result in nanoseconds.  -EINVAL otherwise.
+ */
+int parse_duration_ns(const char *s, int64_t *out);
+
+/* CLOCK_MONOTONIC and CLOCK_REALTIME in nanoseconds. */
+int64_t mono_ns(void);
+int64_t wall_ns(void);
+
+/* The online CPUs from /sys/devices/system/cpu/online; -errno on failure. */
+int online_cpus(bool **mask, int *ncpus);
+
+#endif
