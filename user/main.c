@@ -2,6 +2,7 @@
 /* bpfprof: pprof profiles of any running Linux process, with eBPF. */
 #include <argp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmd/cmd.h"
@@ -36,6 +37,11 @@ int main(int argc, char **argv)
 {
 	size_t i;
 
+	/*
+	 * libdw would fetch missing debug files over the network when this is
+	 * set: a profiler must not stall on that in the middle of an incident.
+	 */
+	unsetenv("DEBUGINFOD_URLS");
 	/* argp's own errors (unknown option, ...) exit like ours. */
 	argp_err_exit_status = EXIT_USAGE;
 	if (argc < 2) {

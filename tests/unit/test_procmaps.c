@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "symbolize/procmaps.h"
+
+#define PROCFS "tests/fixtures/proc"
+#define PID 4242
+
+static const struct vma *find(const struct vma_list *l, uint64_t addr)
+{
+	return procmaps__find(l, addr);
+}
+
+static int parse_string(const char *text, struct vma_list *l)
+{
+	FILE *f = fmemopen((void *)text, strlen(text), "r");
+	int err;
+
+	assert_non_null(f);
+	err = procmaps__parse(f, l);
+	fclose(f);
+	return err;
+}
+
+static void test_read_fixture(void **state)
+{
+	struct vma_list l = {};
+	const struct vma *v;
+
+	assert_int_equal(procmaps__read(PROCFS, PID, &l), 0);
+	assert_int_equal(l.n, 27);
+	for (size_t i = 1; i < l.n; i++)
+		assert_true(l.vmas[i - 1].start < l.vmas[i].start);
+
+	/* A path with a space, and every numeric field. */
+	v = find(&l, 0x55d4c3a02000);
+	assert_non_null(v);
+	assert_string_equal(v->path, "/opt/my app/bin/server");
+	assert_int_equal(v->start, 0x55d4c3a02000);
+	assert_int_equal(v->end, 0x55d4c3a08000);
+	assert_int_equal(v->offset, 0x2000);
+	assert_int_equal(v->dev_major, 0xfd);
+	assert_int_equal(v->dev_minor, 0x01);
+	assert_int_equal(v->inode, 1835013);
+	assert_true(v->read && !v->write && v->exec && !v->shared);
+	assert_false(v->deleted);
+	procmaps__free(&l);
+}
+
+static void test_special_paths(void **state)
+{
+	struct vma_list l = {};
+	const struct vma *v;
+
+	assert_int_equal(procmaps__read(PROCFS, PID, &l), 0);
+
+	v = find(&l, 0x7f3a34a01800);
+	assert_non_null(v);
+	assert_string_equal(v->path, "/tmp/libplugin.so");
+	assert_true(v->deleted);
+	assert_true(v->exec);
+	assert_int_equal(v->dev_major, 8);
+	assert_int_equal(v->dev_minor, 0x11);
+
+	v = find(&l, 0x7f3a34f0c000);
+	assert_non_null(v);
+	assert_string_equal(v->path, "/dev/shm/ring buffer");
+	assert_true(v->deleted && v->shared && v->write);
+
+	/* Anonymous: empty path, inode 0. */
+	v = find(&l, 0x7f3a30000010);
+	assert_non_null(v);
+	assert_string_equal(v->path, "");
+	assert_int_equal(v->inode, 0);
+	assert_true(v->exec && v->write);
+
+	v = find(&l, 0x7f3a2c021000);
+	assert_non_null(v);
+	assert_false(v->read || v->write || v->exec);
+
+	v = find(&l, 0x7ffd5c3f6abc);
+	assert_non_null(v);
+	assert_string_equal(v->path, "[vdso]");
+	v = find(&l, 0x7ffd5c200fff);
+	assert_non_null(v);
+	assert_string_equal(v->path, "[stack]");
+	v = find(&l, 0xffffffffff600000);
+	assert_non_null(v);
+	assert_string_equal(v->path, "[vsyscall]");
+	assert_true(v->exec && !v->read);
+	procmaps__free(&l);
+}
+
+static void test_find_bounds(void **state)
+{
+	struct vma_list l = {};
+
+	assert_int_equal(procmaps__read(PROCFS, PID, &l), 0);
+	assert_null(find(&l, 0));
+	assert_null(find(&l, 0x55d4c39fffff));
+	assert_ptr_equal(find(&l, 0x55d4c3a00000), &l.vmas[0]);
+	assert_ptr_equal(find(&l, 0x55d4c3a01fff), &l.vmas[0]);
+	/* end is exclusive: the next vma starts there. */
+	assert_ptr_equal(find(&l, 0x55d4c3a02000), &l.vmas[1]);
+	/* A gap between the binary and the heap. */
+	assert_null(find(&l, 0x55d4c3a0b000));
+	assert_null(find(&l, 0x7f3a34f09000));
+	assert_ptr_equal(find(&l, 0xffffffffff600fff), &l.vmas[l.n - 1]);
+	assert_null(find(&l, 0xffffffffff601000));
+	assert_null(find(&l, UINT64_MAX));
+	procmaps__free(&l);
+}
+
+static void test_parse_sorts(void **state)
+{
+	static const char text[] = "3000-4000 r-xp 00000000 00:00 0 \n"
+				   "1000-2000 r--p 00000000 fd:00 12 /a\n"
+				   "2000-3000 rw-p 00001000 fd:00 12 /a\n";
+	struct vma_list l = {};
+
+	assert_int_equal(parse_string(text, &l), 0);
+	assert_int_equal(l.n, 3);
+	assert_int_equal(l.vmas[0].start, 0x1000);
+	assert_int_equal(l.vmas[1].start, 0x2000);
+	assert_int_equal(l.vmas[1].offset, 0x1000);
+	assert_int_equal(l.vmas[2].start, 0x3000);
+	assert_string_equal(l.vmas[2].path, "");
+	assert_ptr_equal(find(&l, 0x2fff), &l.vmas[1]);
+	procmaps__free(&l);
+}
+
+static void test_parse_edge_lines(void **state)
+{
+	/* No trailing space or newline; a path ending in spaces; a name that is only the suffix. */
+	static const char text[] = "1000-2000 r--p 00000000 00:00 0\n"
+				   "2000-3000 r--p 00000000 fd:00 7 /x/trailing  \n"
+				   "3000-4000 r--p 00000000 fd:00 8 /x/a (deleted) (deleted)";
+	struct vma_list l = {};
+
+	assert_int_equal(parse_string(text, &l), 0);
+	assert_int_equal(l.n, 3);
+	assert_string_equal(l.vmas[0].path, "");
+	assert_string_equal(l.vmas[1].path, "/x/trailing  ");
+	assert_string_equal(l.vmas[2].path, "/x/a (deleted)");
+	assert_true(l.vmas[2].deleted);
+	procmaps__free(&l);
+}
+
+static void test_parse_empty(void **state)
+{
+	struct vma_list l = {.n = 99};
+
+	assert_int_equal(parse_string("", &l), 0);
+	assert_int_equal(l.n, 0);
+	assert_null(find(&l, 0x1000));
+	procmaps__free(&l);
+}
+
+static void test_malformed(void **state)
+{
+	static const char *const bad[] = {
+	    "",						 /* empty line */
+	    "1000-2000",				 /* truncated */
+	    "1000 2000 r-xp 00000000 00:00 0",		 /* no dash */
+	    "1000-2000 r-xq 00000000 00:00 0",		 /* bad share flag */
+	    "1000-2000 rwx 00000000 00:00 0",		 /* short perms */
+	    "2000-1000 r-xp 00000000 00:00 0",		 /* start after end */
+	    "1000-1000 r-xp 00000000 00:00 0",		 /* empty range */
+	    "1000-2000 r-xp zz000000 00:00 0",		 /* bad offset */
+	    "1000-2000 r-xp 00000000 0000 0",		 /* no minor */
+	    "1000-2000 r-xp 00000000 00:00 x /a",	 /* bad inode */
+	    "0x1000-2000 r-xp 00000000 00:00 0",	 /* prefix */
+	    " 1000-2000 r-xp 00000000 00:00 0",		 /* leading space */
+	    "10000000000000000-2 r-xp 00000000 00:00 0", /* overflow */
+	    "1000-2000 r-xp 00000000 100000000:00 0 /a", /* major too big */
+	};
+	char text[256];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct vma_list l = {};
+
+		/* A good line first: the error must not leak it. */
+		snprintf(text, sizeof(text), "1000-2000 r-xp 00000000 fd:00 1 /ok\n%s\n", bad[i]);
+		if (parse_string(text, &l) != -EINVAL)
+			fail_msg("accepted: \"%s\"", bad[i]);
+		assert_int_equal(l.n, 0);
+		assert_null(l.vmas);
+	}
+}
+
+static void test_missing_pid(void **state)
+{
+	struct vma_list l = {};
+
+	assert_int_equal(procmaps__read(PROCFS, 99999999, &l), -ESRCH);
+	assert_int_equal(procmaps__read("tests/fixtures/nonexistent", PID, &l), -ESRCH);
+	assert_int_equal(l.n, 0);
+}
+
+static void test_read_self(void **state)
+{
+	struct vma_list l = {};
+	const struct vma *v;
+
+	/* The live kernel format, through the same parser. */
+	assert_int_equal(procmaps__read("/proc", getpid(), &l), 0);
+	v = find(&l, (uint64_t)(uintptr_t)&test_read_self);
+	assert_non_null(v);
+	assert_true(v->exec);
+	assert_non_null(strstr(v->path, "test_procmaps"));
+	procmaps__free(&l);
+}
+
+static void test_free_null(void **state)
+{
+	struct vma_list l = {};
+
+	procmaps__free(NULL);
+	procmaps__free(&l);
+	procmaps__free(&l);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_read_fixture),     cmocka_unit_test(test_special_paths),
+	    cmocka_unit_test(test_find_bounds),	     cmocka_unit_test(test_parse_sorts),
+	    cmocka_unit_test(test_parse_edge_lines), cmocka_unit_test(test_parse_empty),
+	    cmocka_unit_test(test_malformed),	     cmocka_unit_test(test_missing_pid),
+	    cmocka_unit_test(test_read_self),	     cmocka_unit_test(test_free_null),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,568 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "elf.h"
+#include "log.h"
+#include "strpool.h"
+
+/* libstdc++'s demangler (C++ and legacy Rust names); the build links -lstdc++. */
+char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
+
+#define NBUCKETS 1024
+
+struct load_seg {
+	uint64_t offset;
+	uint64_t filesz;
+	uint64_t vaddr;
+};
+
+/* One symbolized address: frames[first .. first + n) of the file's pool. */
+struct addr_ent {
+	uint64_t vaddr;
+	uint32_t first;
+	uint8_t n;
+	bool used;
+};
+
+struct sym_file {
+	struct sym_file *next; /* hash chain, newest first */
+	struct symcache *cache;
+	uint64_t dev, ino;
+	off_t size;
+	struct timespec mtime;
+
+	Dwfl *dwfl; /* one per file: each module sits at its own link-time addresses */
+	Dwfl_Module *mod;
+	Dwarf_Addr bias; /* module address = ELF vaddr + bias */
+	char build_id[2 * 64 + 1];
+	struct load_seg *segs;
+	size_t nsegs;
+	bool has_symbols, has_dwarf;
+
+	/* Lookups repeat the same addresses: results are kept per vaddr. */
+	struct addr_ent *ents;
+	size_t ents_cap, nents; /* cap is a power of two */
+	struct sym_frame *pool;
+	size_t pool_cap, npool;
+};
+
+struct symcache {
+	struct sym_file *buckets[NBUCKETS];
+	struct strpool *strs;
+};
+
+/*
+ * Separate debug files are found by build id under /usr/lib/debug/.build-id,
+ * which is where Debian's -dbgsym and -dbg packages put them.
+ */
+static char *debuginfo_path;
+static const Dwfl_Callbacks dwfl_callbacks = {
+    .find_elf = dwfl_build_id_find_elf,
+    .find_debuginfo = dwfl_standard_find_debuginfo,
+    .section_address = dwfl_offline_section_address,
+    .debuginfo_path = &debuginfo_path,
+};
+
+struct symcache *symcache__new(void)
+{
+	struct symcache *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->strs = strpool__new();
+	if (!c->strs) {
+		free(c);
+		errno = ENOMEM;
+		return NULL;
+	}
+	elf_version(EV_CURRENT);
+	return c;
+}
+
+static void sym_file__free(struct sym_file *f)
+{
+	if (!f)
+		return;
+	if (f->dwfl)
+		dwfl_end(f->dwfl);
+	free(f->segs);
+	free(f->ents);
+	free(f->pool);
+	free(f);
+}
+
+void symcache__free(struct symcache *c)
+{
+	struct sym_file *f, *next;
+	size_t i;
+
+	if (!c)
+		return;
+	for (i = 0; i < NBUCKETS; i++) {
+		for (f = c->buckets[i]; f; f = next) {
+			next = f->next;
+			sym_file__free(f);
+		}
+	}
+	strpool__free(c->strs);
+	free(c);
+}
+
+static int read_segments(struct sym_file *f)
+{
+	size_t phnum, i;
+	GElf_Addr bias;
+	Elf *elf;
+
+	elf = dwfl_module_getelf(f->mod, &bias);
+	if (!elf || elf_getphdrnum(elf, &phnum))
+		return -ENOEXEC;
+	f->bias = bias;
+	f->segs = calloc(phnum ? phnum : 1, sizeof(*f->segs));
+	if (!f->segs)
+		return -ENOMEM;
+	for (i = 0; i < phnum; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_LOAD)
+			continue;
+		f->segs[f->nsegs++] = (struct load_seg){
+		    .offset = ph.p_offset,
+		    .filesz = ph.p_filesz,
+		    .vaddr = ph.p_vaddr,
+		};
+	}
+	return 0;
+}
+
+static void read_build_id(struct sym_file *f)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *bits;
+	GElf_Addr vaddr;
+	int len, i;
+
+	len = dwfl_module_build_id(f->mod, &bits, &vaddr);
+	for (i = 0; i < len && i < 64; i++) {
+		f->build_id[2 * i] = hex[bits[i] >> 4];
+		f->build_id[2 * i + 1] = hex[bits[i] & 0xf];
+	}
+	f->build_id[2 * (i > 0 ? i : 0)] = '\0';
+}
+
+/*
+ * Everything that may need the file's path (debug files found next to it or
+ * through it) happens here, while the process that maps it still exists.
+ */
+static int sym_file__load(struct sym_file *f, const char *path)
+{
+	Dwarf_Addr bias;
+	const char *name;
+	int fd, err;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	f->dwfl = dwfl_begin(&dwfl_callbacks);
+	if (!f->dwfl) {
+		close(fd);
+		return -ENOMEM;
+	}
+	name = strrchr(path, '/');
+	dwfl_report_begin(f->dwfl);
+	/* base 0 with add_p_vaddr: the module sits at the ELF's own vaddrs. */
+	f->mod = dwfl_report_elf(f->dwfl, name ? name + 1 : path, path, fd, 0, true);
+	if (!f->mod) {
+		pr_debug("%s: %s\n", path, dwfl_errmsg(-1));
+		close(fd); /* dwfl_report_elf consumes fd only on success */
+		return -ENOEXEC;
+	}
+	dwfl_report_end(f->dwfl, NULL, NULL);
+
+	err = read_segments(f);
+	if (err)
+		return err;
+	read_build_id(f);
+	f->has_symbols = dwfl_module_getsymtab(f->mod) > 0;
+	f->has_dwarf = dwfl_module_getdwarf(f->mod, &bias) != NULL;
+	return 0;
+}
+
+static struct sym_file **bucket_of(struct symcache *c, uint64_t dev, uint64_t ino)
+{
+	uint64_t h = (dev * 0x9e3779b97f4a7c15ull) ^ (ino * 0xc2b2ae3d27d4eb4full);
+
+	return &c->buckets[(h >> 32) % NBUCKETS];
+}
+
+struct sym_file *symcache__open(struct symcache *c, const char *path, uint64_t dev, uint64_t ino)
+{
+	struct sym_file **head = bucket_of(c, dev, ino), *f;
+	struct stat st;
+	int err;
+
+	if (stat(path, &st)) {
+		err = -errno;
+		goto fail;
+	}
+	for (f = *head; f; f = f->next) {
+		if (f->dev != dev || f->ino != ino)
+			continue;
+		/* The inode may have been freed and reused by a rebuilt file. */
+		if (f->size == st.st_size && f->mtime.tv_sec == st.st_mtim.tv_sec &&
+		    f->mtime.tv_nsec == st.st_mtim.tv_nsec)
+			return f;
+		break;
+	}
+
+	f = calloc(1, sizeof(*f));
+	if (!f) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	f->cache = c;
+	f->dev = dev;
+	f->ino = ino;
+	f->size = st.st_size;
+	f->mtime = st.st_mtim;
+	err = sym_file__load(f, path);
+	if (err) {
+		sym_file__free(f);
+		goto fail;
+	}
+	/* Older versions stay: processes tracked earlier still point at them. */
+	f->next = *head;
+	*head = f;
+	return f;
+fail:
+	pr_debug("cannot open %s: %s\n", path, strerror(-err));
+	errno = -err;
+	return NULL;
+}
+
+const char *sym_file__build_id(const struct sym_file *f)
+{
+	return f->build_id;
+}
+
+bool sym_file__has_symbols(const struct sym_file *f)
+{
+	return f->has_symbols;
+}
+
+bool sym_file__has_dwarf(const struct sym_file *f)
+{
+	return f->has_dwarf;
+}
+
+int sym_file__offset_to_vaddr(const struct sym_file *f, uint64_t offset, uint64_t *vaddr)
+{
+	size_t i;
+
+	for (i = 0; i < f->nsegs; i++) {
+		const struct load_seg *s = &f->segs[i];
+
+		if (offset >= s->offset && offset - s->offset < s->filesz) {
+			*vaddr = offset - s->offset + s->vaddr;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static const char *intern(struct sym_file *f, const char *s)
+{
+	return s ? strpool__add(f->cache->strs, s) : NULL;
+}
+
+/* The demangled form of a C++ (or legacy Rust) symbol; other names as they are. */
+static const char *demangle(struct sym_file *f, const char *name)
+{
+	const char *out;
+	char *d;
+	int status;
+
+	if (strncmp(name, "_Z", 2))
+		return intern(f, name);
+	d = __cxa_demangle(name, NULL, NULL, &status);
+	if (!d)
+		return intern(f, name);
+	out = intern(f, d);
+	free(d);
+	return out;
+}
+
+/*
+ * Names of a subprogram or an inlined instance.  Concrete and out-of-line
+ * instances carry their names only through DW_AT_abstract_origin or
+ * DW_AT_specification, which dwarf_attr_integrate follows.
+ */
+static void die_names(struct sym_file *f, Dwarf_Die *die, struct sym_frame *fr)
+{
+	Dwarf_Attribute attr;
+	const char *linkage, *name;
+
+	linkage = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &attr));
+	if (!linkage)
+		linkage =
+		    dwarf_formstring(dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr));
+	name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_name, &attr));
+	if (!linkage && !name)
+		return;
+	fr->system_name = intern(f, linkage ? linkage : name);
+	/*
+	 * A C linkage name is an asm label (glibc's __GI_qsort for qsort): the
+	 * source name reads better.  Mangled names demangle to the qualified one.
+	 */
+	if (linkage && (!name || !strncmp(linkage, "_Z", 2)))
+		fr->function = demangle(f, linkage);
+	else
+		fr->function = intern(f, name);
+}
+
+/* Where the inlined instance die was called from, in its caller. */
+static void call_site(struct sym_file *f, Dwarf_Die *die, struct sym_frame *fr)
+{
+	Dwarf_Attribute attr;
+	Dwarf_Files *files;
+	Dwarf_Word val;
+	Dwarf_Die cu;
+
+	if (!dwarf_formudata(dwarf_attr(die, DW_AT_call_line, &attr), &val))
+		fr->line = val;
+	if (!dwarf_formudata(dwarf_attr(die, DW_AT_call_file, &attr), &val) &&
+	    dwarf_diecu(die, &cu, NULL, NULL) && !dwarf_getsrcfiles(&cu, &files, NULL))
+		fr->file = intern(f, dwarf_filesrc(files, val, NULL, NULL));
+}
+
+static bool is_function_scope(Dwarf_Die *die)
+{
+	int tag = dwarf_tag(die);
+
+	return tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine ||
+	       tag == DW_TAG_entry_point;
+}
+
+/*
+ * dwarf_getscopes() leaves an inlined instance through the scopes of its
+ * abstract definition, not of its caller; dwarf_getscopes_die() on the
+ * innermost scope gives the nesting as laid out in the caller, as
+ * eu-addr2line -i does.  That walks the CU a second time, so only when an
+ * inlined instance is involved.
+ */
+static int physical_scopes(Dwarf_Die *cudie, Dwarf_Addr pc, Dwarf_Die **scopes)
+{
+	bool inlined = false;
+	Dwarf_Die inner;
+	int n, i;
+
+	*scopes = NULL;
+	n = dwarf_getscopes(cudie, pc, scopes);
+	for (i = 0; i < n && !inlined; i++)
+		inlined = dwarf_tag(&(*scopes)[i]) == DW_TAG_inlined_subroutine;
+	if (n > 0 && !inlined)
+		return n;
+	if (n > 0) {
+		inner = (*scopes)[0];
+		free(*scopes);
+		*scopes = NULL;
+		n = dwarf_getscopes_die(&inner, scopes);
+	}
+	if (n <= 0) {
+		free(*scopes);
+		*scopes = NULL;
+		return 0;
+	}
+	return n;
+}
+
+/*
+ * The inline chain at vaddr, innermost first: the innermost frame gets its
+ * line from the line table, each outer one the call site of the instance
+ * nested in it.  Too deep a chain keeps its innermost frames and the real
+ * function.
+ */
+static int resolve_dwarf(struct sym_file *f, uint64_t vaddr, struct sym_frame *out)
+{
+	Dwarf_Die *cudie, *scopes, *prev = NULL;
+	Dwarf_Addr bias, pc;
+	Dwarf_Line *line;
+	int nscopes, n = 0, i, lineno;
+
+	cudie = dwfl_module_addrdie(f->mod, vaddr + f->bias, &bias);
+	if (!cudie)
+		return 0;
+	pc = vaddr + f->bias - bias;
+	nscopes = physical_scopes(cudie, pc, &scopes);
+	for (i = 0; i < nscopes; i++) {
+		Dwarf_Die *die = &scopes[i];
+		struct sym_frame *fr = &out[n];
+		bool outermost;
+
+		if (!is_function_scope(die))
+			continue;
+		/* The real function (subprogram, entry point) ends the chain. */
+		outermost = dwarf_tag(die) != DW_TAG_inlined_subroutine;
+		if (n < SYM_MAX_INLINE - 1 || outermost) {
+			*fr = (struct sym_frame){};
+			die_names(f, die, fr);
+			if (!dwarf_decl_line(die, &lineno))
+				fr->start_line = lineno;
+			if (prev) {
+				call_site(f, prev, fr);
+			} else {
+				line = dwarf_getsrc_die(cudie, pc);
+				if (line && !dwarf_lineno(line, &lineno)) {
+					fr->line = lineno;
+					fr->file = intern(f, dwarf_linesrc(line, NULL, NULL));
+				}
+			}
+			n++;
+		}
+		prev = die;
+		if (outermost)
+			break;
+	}
+	free(scopes);
+	return n;
+}
+
+/* Without DWARF (or outside any CU): the ELF symbol table's name, no line. */
+static int resolve_symtab(struct sym_file *f, uint64_t vaddr, struct sym_frame *out)
+{
+	const char *name;
+	GElf_Addr bias;
+	GElf_Word shndx;
+	GElf_Off off;
+	GElf_Sym sym;
+	Elf *elf;
+
+	name = dwfl_module_addrinfo(f->mod, vaddr + f->bias, &off, &sym, &shndx, &elf, &bias);
+	if (!name || !name[0])
+		return 0;
+	*out = (struct sym_frame){
+	    .system_name = intern(f, name),
+	    .function = demangle(f, name),
+	};
+	return 1;
+}
+
+static int resolve(struct sym_file *f, uint64_t vaddr, struct sym_frame *out)
+{
+	int n = 0;
+
+	if (f->has_dwarf)
+		n = resolve_dwarf(f, vaddr, out);
+	/* A nameless DWARF function (asm, artificial code) still has its ELF symbol. */
+	if (n > 0 && !out[n - 1].function) {
+		struct sym_frame sym;
+
+		if (resolve_symtab(f, vaddr, &sym)) {
+			out[n - 1].function = sym.function;
+			out[n - 1].system_name = sym.system_name;
+		}
+	}
+	if (n == 0)
+		n = resolve_symtab(f, vaddr, out);
+	return n;
+}
+
+static size_t ent_slot(uint64_t vaddr, size_t cap)
+{
+	return (vaddr * 0x9e3779b97f4a7c15ull) >> 32 & (cap - 1);
+}
+
+static struct addr_ent *cache_find(struct sym_file *f, uint64_t vaddr)
+{
+	size_t i;
+
+	if (!f->ents_cap)
+		return NULL;
+	for (i = ent_slot(vaddr, f->ents_cap); f->ents[i].used; i = (i + 1) & (f->ents_cap - 1)) {
+		if (f->ents[i].vaddr == vaddr)
+			return &f->ents[i];
+	}
+	return NULL;
+}
+
+static int cache_grow(struct sym_file *f)
+{
+	size_t cap = f->ents_cap ? f->ents_cap * 2 : 256, i, j;
+	struct addr_ent *ents = calloc(cap, sizeof(*ents));
+
+	if (!ents)
+		return -ENOMEM;
+	for (i = 0; i < f->ents_cap; i++) {
+		if (!f->ents[i].used)
+			continue;
+		for (j = ent_slot(f->ents[i].vaddr, cap); ents[j].used; j = (j + 1) & (cap - 1))
+			;
+		ents[j] = f->ents[i];
+	}
+	free(f->ents);
+	f->ents = ents;
+	f->ents_cap = cap;
+	return 0;
+}
+
+static int cache_add(struct sym_file *f, uint64_t vaddr, const struct sym_frame *frames, int n)
+{
+	size_t i;
+
+	if ((f->nents + 1) * 2 > f->ents_cap && cache_grow(f))
+		return -ENOMEM;
+	if (f->npool + n > f->pool_cap) {
+		size_t cap = f->pool_cap ? f->pool_cap * 2 : 256;
+		struct sym_frame *pool;
+
+		while (cap < f->npool + n)
+			cap *= 2;
+		if (cap > UINT32_MAX)
+			return -E2BIG;
+		pool = realloc(f->pool, cap * sizeof(*pool));
+		if (!pool)
+			return -ENOMEM;
+		f->pool = pool;
+		f->pool_cap = cap;
+	}
+	if (n)
+		memcpy(f->pool + f->npool, frames, n * sizeof(*frames));
+	for (i = ent_slot(vaddr, f->ents_cap); f->ents[i].used; i = (i + 1) & (f->ents_cap - 1))
+		;
+	f->ents[i] = (struct addr_ent){.vaddr = vaddr, .first = f->npool, .n = n, .used = true};
+	f->npool += n;
+	f->nents++;
+	return 0;
+}
+
+int sym_file__lookup(struct sym_file *f, uint64_t vaddr, struct sym_frame *frames, int max)
+{
+	struct sym_frame tmp[SYM_MAX_INLINE];
+	const struct sym_frame *src = tmp;
+	struct addr_ent *e;
+	int n;
+
+	e = cache_find(f, vaddr);
+	if (e) {
+		src = f->pool + e->first;
+		n = e->n;
+	} else {
+		n = resolve(f, vaddr, tmp);
+		/* Without memory for the cache the result is still good, just not kept. */
+		cache_add(f, vaddr, tmp, n);
+	}
+	if (n > max)
+		n = max > 0 ? max : 0;
+	if (n)
+		memcpy(frames, src, n * sizeof(*frames));
+	return n;
+}
