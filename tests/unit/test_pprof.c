@@ -1,0 +1,676 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <dirent.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "failmalloc.h"
+#include "pprof.h"
+#include "profile.h"
+
+/* A profile with every field set, including negative and 64-bit values. */
+static struct profile *full_profile(void)
+{
+	struct profile *p = profile__new();
+	struct pf_mapping_desc exe = {.memory_start = 0x555555554000,
+				      .memory_limit = 0x555555600000,
+				      .file_offset = 0x1000,
+				      .filename = "/usr/bin/app",
+				      .build_id = "4f1c3a9e",
+				      .has_functions = true,
+				      .has_filenames = true,
+				      .has_line_numbers = true,
+				      .has_inline_frames = true};
+	struct pf_mapping_desc kernel = {.memory_start = 0xffffffff81000000,
+					 .memory_limit = 0xffffffffa0000000,
+					 .filename = "[kernel.kallsyms]",
+					 .has_functions = true};
+	struct pf_line_desc inl[2] = {
+	    {.function = "std::vector<int>::push_back",
+	     .system_name = "_ZNSt6vectorIiE9push_backEv",
+	     .filename = "vector.h",
+	     .line = 1200,
+	     .start_line = 1190},
+	    {.function = "main", .filename = "main.cc", .line = 42, .start_line = 30},
+	};
+	struct pf_line_desc sys = {.function = "do_syscall_64", .line = -1, .start_line = -7};
+	struct pf_label_desc labels[3] = {
+	    {.key = "thread", .str = "worker-1"},
+	    {.key = "bytes", .num = 1 << 20, .num_unit = "bytes"},
+	    {.key = "delta", .num = -5},
+	};
+	uint64_t m_exe, m_k, locs[4];
+	int64_t v1[2] = {3, 30000000}, v2[2] = {-1, (int64_t)1 << 40};
+
+	assert_non_null(p);
+	assert_int_equal(profile__add_sample_type(p, "samples", "count"), 0);
+	assert_int_equal(profile__add_sample_type(p, "cpu", "nanoseconds"), 0);
+	assert_int_equal(profile__set_period(p, "cpu", "nanoseconds", 10000000), 0);
+	assert_int_equal(profile__set_default_sample_type(p, "cpu"), 0);
+	assert_int_equal(profile__add_comment(p, "bpfprof test"), 0);
+	assert_int_equal(profile__add_comment(p, "second comment"), 0);
+	m_exe = profile__add_mapping(p, &exe);
+	m_k = profile__add_mapping(p, &kernel);
+	locs[0] = profile__add_location(p, m_exe, 0x555555555123, inl, 2);
+	locs[1] = profile__add_location(p, m_exe, 0x555555555456, inl + 1, 1);
+	locs[2] = profile__add_location(p, m_k, 0xffffffff81001234, &sys, 1);
+	locs[3] = profile__add_location(p, 0, 0, inl + 1, 1);
+	assert_true(m_exe && m_k && locs[0] && locs[1] && locs[2] && locs[3]);
+	assert_int_equal(profile__add_sample(p, locs, 4, v1, labels, 3), 0);
+	assert_int_equal(profile__add_sample(p, locs + 1, 1, v2, labels + 1, 1), 0);
+	assert_int_equal(profile__add_sample(p, NULL, 0, v1, NULL, 0), 0);
+	p->locations[1].is_folded = true;
+	p->drop_frames = profile__string(p, "runtime\\..*");
+	p->keep_frames = profile__string(p, "main");
+	p->time_nanos = 1700000000123456789;
+	p->duration_nanos = 5000000000;
+	return p;
+}
+
+static void assert_profiles_equal(const struct profile *a, const struct profile *b)
+{
+	size_t i, j;
+
+	assert_int_equal(a->nstrings, b->nstrings);
+	for (i = 0; i < a->nstrings; i++)
+		assert_string_equal(a->strings[i], b->strings[i]);
+	assert_int_equal(a->nsample_types, b->nsample_types);
+	assert_memory_equal(a->sample_types, b->sample_types,
+			    a->nsample_types * sizeof(*a->sample_types));
+	assert_int_equal(a->nsamples, b->nsamples);
+	for (i = 0; i < a->nsamples; i++) {
+		const struct pf_sample *x = &a->samples[i], *y = &b->samples[i];
+
+		assert_int_equal(x->nlocations, y->nlocations);
+		for (j = 0; j < x->nlocations; j++)
+			assert_int_equal(x->location_ids[j], y->location_ids[j]);
+		for (j = 0; j < a->nsample_types; j++)
+			assert_int_equal(x->values[j], y->values[j]);
+		assert_int_equal(x->nlabels, y->nlabels);
+		for (j = 0; j < x->nlabels; j++) {
+			assert_int_equal(x->labels[j].key, y->labels[j].key);
+			assert_int_equal(x->labels[j].str, y->labels[j].str);
+			assert_int_equal(x->labels[j].num, y->labels[j].num);
+			assert_int_equal(x->labels[j].num_unit, y->labels[j].num_unit);
+		}
+	}
+	assert_int_equal(a->nmappings, b->nmappings);
+	for (i = 0; i < a->nmappings; i++) {
+		const struct pf_mapping *x = &a->mappings[i], *y = &b->mappings[i];
+
+		assert_int_equal(x->id, y->id);
+		assert_int_equal(x->memory_start, y->memory_start);
+		assert_int_equal(x->memory_limit, y->memory_limit);
+		assert_int_equal(x->file_offset, y->file_offset);
+		assert_int_equal(x->filename, y->filename);
+		assert_int_equal(x->build_id, y->build_id);
+		assert_int_equal(x->has_functions, y->has_functions);
+		assert_int_equal(x->has_filenames, y->has_filenames);
+		assert_int_equal(x->has_line_numbers, y->has_line_numbers);
+		assert_int_equal(x->has_inline_frames, y->has_inline_frames);
+	}
+	assert_int_equal(a->nlocations, b->nlocations);
+	for (i = 0; i < a->nlocations; i++) {
+		const struct pf_location *x = &a->locations[i], *y = &b->locations[i];
+
+		assert_int_equal(x->id, y->id);
+		assert_int_equal(x->mapping_id, y->mapping_id);
+		assert_int_equal(x->address, y->address);
+		assert_int_equal(x->is_folded, y->is_folded);
+		assert_int_equal(x->nlines, y->nlines);
+		for (j = 0; j < x->nlines; j++) {
+			assert_int_equal(x->lines[j].function_id, y->lines[j].function_id);
+			assert_int_equal(x->lines[j].line, y->lines[j].line);
+		}
+	}
+	assert_int_equal(a->nfunctions, b->nfunctions);
+	for (i = 0; i < a->nfunctions; i++) {
+		const struct pf_function *x = &a->functions[i], *y = &b->functions[i];
+
+		assert_int_equal(x->id, y->id);
+		assert_int_equal(x->name, y->name);
+		assert_int_equal(x->system_name, y->system_name);
+		assert_int_equal(x->filename, y->filename);
+		assert_int_equal(x->start_line, y->start_line);
+	}
+	assert_int_equal(a->ncomments, b->ncomments);
+	for (i = 0; i < a->ncomments; i++)
+		assert_int_equal(a->comments[i], b->comments[i]);
+	assert_int_equal(a->drop_frames, b->drop_frames);
+	assert_int_equal(a->keep_frames, b->keep_frames);
+	assert_int_equal(a->time_nanos, b->time_nanos);
+	assert_int_equal(a->duration_nanos, b->duration_nanos);
+	assert_int_equal(a->period_type.type, b->period_type.type);
+	assert_int_equal(a->period_type.unit, b->period_type.unit);
+	assert_int_equal(a->period, b->period);
+	assert_int_equal(a->default_sample_type, b->default_sample_type);
+}
+
+static void encode(const struct profile *p, uint8_t **buf, size_t *len)
+{
+	assert_int_equal(pprof_encode(p, buf, len), 0);
+	assert_non_null(*buf);
+}
+
+static void test_roundtrip_all_fields(void **state)
+{
+	struct profile *p = full_profile(), *q = NULL;
+	uint8_t *buf, *buf2;
+	size_t len, len2;
+
+	encode(p, &buf, &len);
+	assert_int_equal(pprof_decode(buf, len, &q), 0);
+	assert_profiles_equal(p, q);
+	/* Spot checks that the comparison is not of two empty profiles. */
+	assert_int_equal(q->nsamples, 3);
+	assert_int_equal(q->samples[0].values[1], 30000000);
+	assert_int_equal(q->samples[1].values[0], -1);
+	assert_int_equal(q->samples[0].labels[2].num, -5);
+	assert_true(q->locations[1].is_folded);
+	assert_string_equal(profile__str(q, q->drop_frames), "runtime\\..*");
+	assert_int_equal(profile__function(q, 3)->start_line, -7);
+	/* And the decoded profile encodes to the same bytes. */
+	encode(q, &buf2, &len2);
+	assert_int_equal(len, len2);
+	assert_memory_equal(buf, buf2, len);
+	free(buf);
+	free(buf2);
+	profile__free(p);
+	profile__free(q);
+}
+
+/* The exact bytes for a small profile: field numbers, packing, omitted zeros. */
+static void test_encoding_bytes(void **state)
+{
+	static const uint8_t want[] = {
+	    0x0a, 0x04, 0x08, 0x01, 0x10, 0x02, /* sample_type {"cpu", "ns"} */
+	    0x0a, 0x04, 0x08, 0x03, 0x10, 0x02, /* sample_type {"n", "ns"} */
+	    /* sample {location_id [1, 2] packed, value [7, 127] packed} */
+	    0x12, 0x08, 0x0a, 0x02, 0x01, 0x02, 0x12, 0x02, 0x07, 0x7f, 0x22, 0x04, 0x08, 0x01,
+	    0x18, 0x10,				/* location {id 1, address 0x10} */
+	    0x22, 0x04, 0x08, 0x02, 0x18, 0x20, /* location {id 2, address 0x20} */
+	    0x32, 0x00,				/* string_table: "" */
+	    0x32, 0x03, 'c', 'p', 'u',		/* "cpu" */
+	    0x32, 0x02, 'n', 's',		/* "ns" */
+	    0x32, 0x01, 'n',			/* "n" */
+	    0x50, 0x05,				/* duration_nanos 5 */
+	};
+	struct profile *p = profile__new();
+	uint64_t locs[2];
+	int64_t v[2] = {7, 127};
+	uint8_t *buf;
+	size_t len;
+
+	assert_int_equal(profile__add_sample_type(p, "cpu", "ns"), 0);
+	assert_int_equal(profile__add_sample_type(p, "n", "ns"), 0);
+	locs[0] = profile__add_location(p, 0, 0x10, NULL, 0);
+	locs[1] = profile__add_location(p, 0, 0x20, NULL, 0);
+	assert_int_equal(profile__add_sample(p, locs, 2, v, NULL, 0), 0);
+	p->duration_nanos = 5;
+	encode(p, &buf, &len);
+	assert_int_equal(len, sizeof(want));
+	assert_memory_equal(buf, want, sizeof(want));
+	free(buf);
+	profile__free(p);
+}
+
+#define STRINGS                                                                                    \
+	0x32, 0x00, 0x32, 0x03, 'c', 'p', 'u', 0x32, 0x02, 'n', 's', 0x32, 0x04, 'm', 'a', 'i', 'n'
+#define CPU_NS 0x0a, 0x04, 0x08, 0x01, 0x10, 0x02
+
+/* Written by hand: unpacked and mixed repeated fields, unknown fields of every wire type. */
+static void test_decode_unpacked_and_unknown(void **state)
+{
+	static const uint8_t in[] = {
+	    STRINGS, CPU_NS, 0x2a, 0x04, 0x08, 0x05, 0x10, 0x03, /* function {id 5, name "main"} */
+	    /* location {id 7, address 0x90, line {function 5, line 42}} */
+	    0x22, 0x0b, 0x08, 0x07, 0x18, 0x90, 0x01, 0x22, 0x04, 0x08, 0x05, 0x10, 0x2a,
+	    /* sample: location 7 unpacked, then 7 7 packed, value 3 unpacked, unknown 15 */
+	    0x12, 0x0a, 0x08, 0x07, 0x0a, 0x02, 0x07, 0x07, 0x10, 0x03, 0x78, 0x01, 0x68, 0x03,
+	    0x68, 0x01,				/* comment 3, comment 1, unpacked */
+	    0x48, 0x2a,				/* time_nanos 42 */
+	    0xa0, 0x01, 0x05,			/* field 20, varint */
+	    0xa9, 0x01, 1, 2, 3, 4, 5, 6, 7, 8, /* field 21, fixed64 */
+	    0xb5, 0x01, 1, 2, 3, 4,		/* field 22, fixed32 */
+	    0xba, 0x01, 0x03, 'x', 'y', 'z',	/* field 23, bytes */
+	    0xc3, 0x01, 0x08, 0x01, 0xcb, 0x01, 0xcc, 0x01, 0xc4, 0x01, /* groups 24 { 25 {} } */
+	};
+	struct profile *p = NULL;
+	const struct pf_location *l;
+
+	assert_int_equal(pprof_decode(in, sizeof(in), &p), 0);
+	assert_int_equal(p->nstrings, 4);
+	assert_string_equal(p->strings[3], "main");
+	assert_int_equal(p->nsample_types, 1);
+	assert_string_equal(profile__str(p, p->sample_types[0].type), "cpu");
+	assert_string_equal(profile__str(p, p->sample_types[0].unit), "ns");
+	assert_int_equal(p->nfunctions, 1);
+	assert_string_equal(profile__str(p, profile__function(p, 5)->name), "main");
+	l = profile__location(p, 7);
+	assert_non_null(l);
+	assert_int_equal(l->address, 0x90);
+	assert_int_equal(l->nlines, 1);
+	assert_int_equal(l->lines[0].function_id, 5);
+	assert_int_equal(l->lines[0].line, 42);
+	assert_int_equal(p->nsamples, 1);
+	assert_int_equal(p->samples[0].nlocations, 3);
+	assert_int_equal(p->samples[0].location_ids[0], 7);
+	assert_int_equal(p->samples[0].location_ids[2], 7);
+	assert_int_equal(p->samples[0].values[0], 3);
+	assert_int_equal(p->ncomments, 2);
+	assert_int_equal(p->comments[0], 3);
+	assert_int_equal(p->comments[1], 1);
+	assert_int_equal(p->time_nanos, 42);
+	profile__free(p);
+}
+
+static int decode_bytes(const uint8_t *in, size_t len)
+{
+	struct profile *p = NULL;
+	int err = pprof_decode(in, len, &p);
+
+	if (!err)
+		profile__free(p);
+	return err;
+}
+
+#define assert_rejected(...)                                                                       \
+	do {                                                                                       \
+		static const uint8_t in_[] = {__VA_ARGS__};                                        \
+		assert_int_equal(decode_bytes(in_, sizeof(in_)), -EINVAL);                         \
+	} while (0)
+
+static void test_decode_rejects(void **state)
+{
+	uint8_t deep[160];
+	int i;
+
+	/* String indexes out of range, too large or negative. */
+	assert_rejected(STRINGS, 0x2a, 0x04, 0x08, 0x01, 0x10, 0x04);
+	assert_rejected(STRINGS, 0x0a, 0x0d, 0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+			0xff, 0x01, 0x10, 0x02);
+	assert_rejected(STRINGS, CPU_NS, 0x12, 0x07, 0x12, 0x01, 0x01, 0x1a, 0x02, 0x08, 0x09);
+	assert_rejected(STRINGS, 0x38, 0x04);			      /* drop_frames */
+	assert_rejected(STRINGS, 0x68, 0x01, 0x68, 0x05);	      /* comment */
+	assert_rejected(STRINGS, 0x1a, 0x04, 0x08, 0x01, 0x30, 0x07); /* mapping build_id */
+	assert_rejected(0x32, 0x01, 'x');			      /* string_table[0] != "" */
+	/* Sample values must match the sample types, and there must be some. */
+	assert_rejected(STRINGS, CPU_NS, 0x12, 0x04, 0x12, 0x02, 0x01, 0x02);
+	assert_rejected(STRINGS, 0x12, 0x00);
+	/* References and ids. */
+	assert_rejected(STRINGS, CPU_NS, 0x12, 0x04, 0x08, 0x09, 0x10, 0x01); /* no location 9 */
+	assert_rejected(STRINGS, 0x22, 0x06, 0x08, 0x01, 0x22, 0x02, 0x08,
+			0x03); /* no function 3 */
+	assert_rejected(STRINGS, 0x22, 0x02, 0x08, 0x04, 0x22, 0x02, 0x08,
+			0x04);				  /* duplicate ids */
+	assert_rejected(STRINGS, 0x2a, 0x02, 0x10, 0x03); /* function id 0 */
+	/* Wire format. */
+	assert_rejected(STRINGS, 0x4a, 0x00);	    /* time_nanos length-delimited */
+	assert_rejected(STRINGS, 0x0d, 0, 0, 0, 0); /* sample_type as fixed32 */
+	assert_rejected(0x0e);			    /* wire type 6 */
+	assert_rejected(0x00, 0x00);		    /* field 0 */
+	assert_rejected(0x48, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01);
+	assert_rejected(0x48, 0x80);	  /* truncated varint */
+	assert_rejected(0x32, 0x05, 'a'); /* length past the end */
+	assert_rejected(0x32, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01);
+	assert_rejected(0xa4, 0x01);				/* end group never started */
+	assert_rejected(0xa3, 0x01, 0x08, 0x01);		/* group never ended */
+	assert_rejected(0xa3, 0x01, 0xac, 0x01);		/* group ended by another number */
+	assert_rejected(STRINGS, 0x12, 0x03, 0x0a, 0x01, 0x80); /* packed ids truncated */
+	assert_rejected(0x49, 1, 2, 3);				/* fixed64 truncated */
+
+	/* Well-formed groups are skipped, unless nested deeper than the reader recurses. */
+	for (i = 0; i < 40; i++) {
+		deep[2 * i] = 0xa3;
+		deep[2 * i + 1] = 0x01;
+		deep[80 + 2 * i] = 0xa4;
+		deep[80 + 2 * i + 1] = 0x01;
+	}
+	assert_int_equal(decode_bytes(deep, 160), -EINVAL);
+	assert_int_equal(decode_bytes(deep + 30, 100), 0); /* 25 deep */
+}
+
+static void test_decode_empty(void **state)
+{
+	struct profile *p = NULL;
+
+	/* proto3: no fields is a valid, empty message. */
+	assert_int_equal(pprof_decode((const uint8_t *)"", 0, &p), 0);
+	assert_int_equal(p->nstrings, 1);
+	assert_string_equal(p->strings[0], "");
+	assert_int_equal(p->nsamples + p->nlocations + p->nsample_types, 0);
+	/* A decoded profile can be added to. */
+	assert_int_equal(profile__add_sample_type(p, "cpu", "ns"), 0);
+	assert_int_equal(profile__string(p, "cpu"), 1);
+	profile__free(p);
+}
+
+/* Every prefix and every single-byte corruption: an error or a profile, never a crash. */
+static void test_decode_truncated_and_corrupt(void **state)
+{
+	static const uint8_t flips[] = {0x01, 0x80, 0xff};
+	struct profile *p = full_profile();
+	uint8_t *buf, *copy;
+	size_t len, i, k, failed = 0;
+	int err;
+
+	encode(p, &buf, &len);
+	assert_int_equal(decode_bytes(buf, len), 0);
+	for (i = 0; i < len; i++) {
+		/* A copy of exactly i bytes, so that valgrind sees any overread. */
+		copy = malloc(i ? i : 1);
+		memcpy(copy, buf, i);
+		err = decode_bytes(copy, i);
+		assert_true(err == 0 || err == -EINVAL);
+		failed += err != 0;
+		free(copy);
+	}
+	/* Most prefixes cut a field, or drop the string table a field needs. */
+	assert_true(failed > len * 9 / 10);
+	copy = malloc(len);
+	for (i = 0; i < len; i++) {
+		for (k = 0; k < sizeof(flips); k++) {
+			memcpy(copy, buf, len);
+			copy[i] ^= flips[k];
+			err = decode_bytes(copy, len);
+			assert_true(err == 0 || err == -EINVAL);
+		}
+	}
+	free(copy);
+	free(buf);
+	profile__free(p);
+}
+
+static void test_gzip_roundtrip(void **state)
+{
+	size_t len = 1 << 20, zlen, outlen, i;
+	uint8_t *data = malloc(len), *z, *out;
+
+	for (i = 0; i < len; i++)
+		data[i] = (uint8_t)((i * 2654435761u) >> 27); /* some repetition */
+	assert_int_equal(pprof_gzip(data, len, &z, &zlen), 0);
+	assert_true(zlen > 18 && zlen < len);
+	assert_int_equal(z[0], 0x1f);
+	assert_int_equal(z[1], 0x8b);
+	assert_int_equal(z[2], 8); /* deflate */
+	assert_int_equal(pprof_gunzip(z, zlen, &out, &outlen), 0);
+	assert_int_equal(outlen, len);
+	assert_memory_equal(out, data, len);
+	free(out);
+	free(z);
+
+	/* Empty input too. */
+	assert_int_equal(pprof_gzip(data, 0, &z, &zlen), 0);
+	assert_int_equal(pprof_gunzip(z, zlen, &out, &outlen), 0);
+	assert_int_equal(outlen, 0);
+	free(out);
+	free(z);
+
+	/* Not gzip: returned as is. */
+	assert_int_equal(pprof_gunzip(data, 1000, &out, &outlen), 0);
+	assert_int_equal(outlen, 1000);
+	assert_memory_equal(out, data, 1000);
+	free(out);
+	free(data);
+}
+
+static void test_gunzip_rejects(void **state)
+{
+	const char *text = "hello, profile";
+	uint8_t *z, *z2, *both, *out;
+	size_t zlen, z2len, outlen, i;
+
+	assert_int_equal(pprof_gzip((const uint8_t *)text, strlen(text), &z, &zlen), 0);
+	/* Every prefix long enough to carry the magic is truncated gzip. */
+	for (i = 2; i < zlen; i++)
+		assert_int_equal(pprof_gunzip(z, i, &out, &outlen), -EINVAL);
+	/* A damaged CRC. */
+	z[zlen - 8] ^= 1;
+	assert_int_equal(pprof_gunzip(z, zlen, &out, &outlen), -EINVAL);
+	z[zlen - 8] ^= 1;
+
+	/* Concatenated members read as one, as gzip(1) and Go do; other trailing bytes fail. */
+	assert_int_equal(pprof_gzip((const uint8_t *)"!!", 2, &z2, &z2len), 0);
+	both = malloc(zlen + z2len + 1);
+	memcpy(both, z, zlen);
+	memcpy(both + zlen, z2, z2len);
+	assert_int_equal(pprof_gunzip(both, zlen + z2len, &out, &outlen), 0);
+	assert_int_equal(outlen, strlen(text) + 2);
+	assert_memory_equal(out, "hello, profile!!", outlen);
+	free(out);
+	both[zlen] = 0;
+	assert_int_equal(pprof_gunzip(both, zlen + 1, &out, &outlen), -EINVAL);
+	free(both);
+	free(z);
+	free(z2);
+}
+
+/* A temporary directory per test, removed (one level deep) even when the test fails. */
+static int tmpdir_setup(void **state)
+{
+	char *dir = strdup("/tmp/bpfprof-test-pprof-XXXXXX");
+
+	if (!dir || !mkdtemp(dir)) {
+		free(dir);
+		return -1;
+	}
+	*state = dir;
+	return 0;
+}
+
+static int tmpdir_teardown(void **state)
+{
+	char *dir = *state, path[512];
+	struct dirent *e;
+	DIR *d = opendir(dir);
+
+	while (d && (e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (unlink(path))
+			rmdir(path);
+	}
+	if (d)
+		closedir(d);
+	rmdir(dir);
+	free(dir);
+	return 0;
+}
+
+static int count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	closedir(d);
+	return n;
+}
+
+static void test_write_read_file(void **state)
+{
+	struct profile *p = full_profile(), *q = NULL;
+	const char *dir = *state;
+	char path[256], missing[256];
+	struct stat st;
+	uint8_t magic[2];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/cpu.pb.gz", dir);
+	assert_int_equal(pprof_write_file(p, path), 0);
+	/* Again, over the existing file. */
+	assert_int_equal(pprof_write_file(p, path), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0644);
+	assert_int_equal(count_entries(dir), 1); /* no temporary file left */
+	f = fopen(path, "rb");
+	assert_int_equal(fread(magic, 1, 2, f), 2);
+	fclose(f);
+	assert_int_equal(magic[0], 0x1f);
+	assert_int_equal(magic[1], 0x8b);
+
+	assert_int_equal(pprof_read_file(path, &q), 0);
+	assert_profiles_equal(p, q);
+	profile__free(q);
+
+	/* Not a profile. */
+	f = fopen(path, "wb");
+	fputs("this is not a profile\n", f);
+	fclose(f);
+	assert_int_equal(pprof_read_file(path, &q), -EINVAL);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(pprof_read_file(path, &q), -ENOENT);
+
+	/* A missing directory: -ENOENT, and nothing left behind. */
+	snprintf(missing, sizeof(missing), "%s/nodir/cpu.pb.gz", dir);
+	assert_int_equal(pprof_write_file(p, missing), -ENOENT);
+	assert_int_equal(count_entries(dir), 0);
+	/* rename() fails after the temporary file is written: it is removed. */
+	assert_int_equal(mkdir(path, 0755), 0);
+	assert_int_equal(pprof_write_file(p, path), -EISDIR);
+	assert_int_equal(count_entries(dir), 1);
+	assert_int_equal(rmdir(path), 0);
+	/* Root ignores directory permissions. */
+	if (geteuid() != 0) {
+		assert_int_equal(chmod(dir, 0555), 0);
+		assert_int_equal(pprof_write_file(p, path), -EACCES);
+		assert_int_equal(chmod(dir, 0755), 0);
+		assert_int_equal(count_entries(dir), 0);
+	}
+	profile__free(p);
+}
+
+/* Runs cmd, returning its exit status, with stderr captured into err. */
+static int run(const char *cmd, char *err, size_t errlen)
+{
+	FILE *f = popen(cmd, "r");
+	size_t n;
+	int status;
+
+	assert_non_null(f);
+	n = fread(err, 1, errlen - 1, f);
+	err[n] = '\0';
+	status = pclose(f);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* The real client: go tool pprof reads our file, and we read its re-encoding. */
+static void test_go_tool_pprof(void **state)
+{
+	struct profile *p = full_profile(), *q = NULL;
+	const char *dir = *state;
+	char path[256], reenc[256], cmd[1024], err[4096];
+	int64_t total_p = 0, total_q = 0;
+	size_t i;
+
+	if (system("command -v go >/dev/null 2>&1") != 0) {
+		profile__free(p);
+		skip();
+	}
+	snprintf(path, sizeof(path), "%s/cpu.pb.gz", dir);
+	snprintf(reenc, sizeof(reenc), "%s/go.pb.gz", dir);
+	assert_int_equal(pprof_write_file(p, path), 0);
+
+	/* stdout to /dev/null, stderr into the pipe: any warning is a failure. */
+	snprintf(cmd, sizeof(cmd), "go tool pprof -raw '%s' 2>&1 >/dev/null", path);
+	assert_int_equal(run(cmd, err, sizeof(err)), 0);
+	assert_string_equal(err, "");
+	snprintf(cmd, sizeof(cmd), "go tool pprof -proto '%s' 2>&1 >'%s'", path, reenc);
+	assert_int_equal(run(cmd, err, sizeof(err)), 0);
+	assert_string_equal(err, "");
+
+	/* Go's encoder writes short repeated fields unpacked; same totals either way. */
+	assert_int_equal(pprof_read_file(reenc, &q), 0);
+	assert_int_equal(q->nsample_types, 2);
+	assert_string_equal(profile__str(q, q->sample_types[1].type), "cpu");
+	/* pprof drops samples without locations; it may reorder the others. */
+	assert_int_equal(q->nsamples, p->nsamples - 1);
+	for (i = 0; i < p->nsamples; i++) {
+		if (p->samples[i].nlocations)
+			total_p += p->samples[i].values[1];
+	}
+	for (i = 0; i < q->nsamples; i++)
+		total_q += q->samples[i].values[1];
+	assert_int_equal(total_q, total_p);
+	assert_int_equal(q->nfunctions, p->nfunctions);
+	for (i = 0; i < q->nfunctions; i++) {
+		if (!strcmp(profile__str(q, q->functions[i].name), "std::vector<int>::push_back"))
+			break;
+	}
+	assert_true(i < q->nfunctions);
+	assert_string_equal(profile__str(q, q->functions[i].system_name),
+			    "_ZNSt6vectorIiE9push_backEv");
+	assert_int_equal(q->time_nanos, p->time_nanos);
+
+	profile__free(q);
+	profile__free(p);
+}
+
+/* Out of memory at each allocation of encode, gzip, gunzip and decode in turn. */
+static void test_out_of_memory(void **state)
+{
+	struct profile *p, *q;
+	uint8_t *raw, *z, *out;
+	size_t rawlen, zlen, outlen;
+	bool fired = true;
+	long n;
+	int err;
+
+	if (!failmalloc_active())
+		skip();
+	p = full_profile();
+	for (n = 0; fired; n++) {
+		raw = z = out = NULL;
+		q = NULL;
+		failmalloc_arm(n);
+		err = pprof_encode(p, &raw, &rawlen);
+		if (!err)
+			err = pprof_gzip(raw, rawlen, &z, &zlen);
+		if (!err)
+			err = pprof_gunzip(z, zlen, &out, &outlen);
+		if (!err)
+			err = pprof_decode(out, outlen, &q);
+		fired = failmalloc_disarm();
+		assert_int_equal(err, fired ? -ENOMEM : 0);
+		if (!err)
+			assert_profiles_equal(p, q);
+		profile__free(q);
+		free(raw);
+		free(z);
+		free(out);
+	}
+	assert_true(n > 20);
+	profile__free(p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_roundtrip_all_fields),
+	    cmocka_unit_test(test_encoding_bytes),
+	    cmocka_unit_test(test_decode_unpacked_and_unknown),
+	    cmocka_unit_test(test_decode_rejects),
+	    cmocka_unit_test(test_decode_empty),
+	    cmocka_unit_test(test_decode_truncated_and_corrupt),
+	    cmocka_unit_test(test_gzip_roundtrip),
+	    cmocka_unit_test(test_gunzip_rejects),
+	    cmocka_unit_test_setup_teardown(test_write_read_file, tmpdir_setup, tmpdir_teardown),
+	    cmocka_unit_test_setup_teardown(test_go_tool_pprof, tmpdir_setup, tmpdir_teardown),
+	    cmocka_unit_test(test_out_of_memory),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,375 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Field numbers are those of google/pprof's proto/profile.proto; the
+ * encoding follows Go's (github.com/google/pprof/profile/encode.go): zero
+ * scalars left out, repeated scalars packed, string_table[0] = "".  The
+ * decoder is in pprof_decode.c.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* mkostemp, asprintf */
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "log.h"
+#include "pb.h"
+#include "pprof.h"
+#include "profile.h"
+
+static void encode_value_type(struct pb_buf *b, uint32_t field, const struct pf_value_type *vt)
+{
+	size_t start = pb_begin(b);
+
+	pb_int64(b, 1, vt->type);
+	pb_int64(b, 2, vt->unit);
+	pb_end(b, field, start);
+}
+
+static void encode_sample(struct pb_buf *b, const struct profile *p, const struct pf_sample *s)
+{
+	size_t start = pb_begin(b), ls, i;
+
+	pb_packed_uint64(b, 1, s->location_ids, s->nlocations);
+	pb_packed_int64(b, 2, s->values, p->nsample_types);
+	for (i = 0; i < s->nlabels; i++) {
+		ls = pb_begin(b);
+		pb_int64(b, 1, s->labels[i].key);
+		pb_int64(b, 2, s->labels[i].str);
+		pb_int64(b, 3, s->labels[i].num);
+		pb_int64(b, 4, s->labels[i].num_unit);
+		pb_end(b, 3, ls);
+	}
+	pb_end(b, 2, start);
+}
+
+static void encode_mapping(struct pb_buf *b, const struct pf_mapping *m)
+{
+	size_t start = pb_begin(b);
+
+	pb_uint64(b, 1, m->id);
+	pb_uint64(b, 2, m->memory_start);
+	pb_uint64(b, 3, m->memory_limit);
+	pb_uint64(b, 4, m->file_offset);
+	pb_int64(b, 5, m->filename);
+	pb_int64(b, 6, m->build_id);
+	pb_bool(b, 7, m->has_functions);
+	pb_bool(b, 8, m->has_filenames);
+	pb_bool(b, 9, m->has_line_numbers);
+	pb_bool(b, 10, m->has_inline_frames);
+	pb_end(b, 3, start);
+}
+
+static void encode_location(struct pb_buf *b, const struct pf_location *l)
+{
+	size_t start = pb_begin(b), ls, i;
+
+	pb_uint64(b, 1, l->id);
+	pb_uint64(b, 2, l->mapping_id);
+	pb_uint64(b, 3, l->address);
+	for (i = 0; i < l->nlines; i++) {
+		ls = pb_begin(b);
+		pb_uint64(b, 1, l->lines[i].function_id);
+		pb_int64(b, 2, l->lines[i].line);
+		pb_end(b, 4, ls);
+	}
+	pb_bool(b, 5, l->is_folded);
+	pb_end(b, 4, start);
+}
+
+static void encode_function(struct pb_buf *b, const struct pf_function *f)
+{
+	size_t start = pb_begin(b);
+
+	pb_uint64(b, 1, f->id);
+	pb_int64(b, 2, f->name);
+	pb_int64(b, 3, f->system_name);
+	pb_int64(b, 4, f->filename);
+	pb_int64(b, 5, f->start_line);
+	pb_end(b, 5, start);
+}
+
+int pprof_encode(const struct profile *p, uint8_t **buf, size_t *len)
+{
+	struct pb_buf b = {0};
+	size_t i;
+
+	for (i = 0; i < p->nsample_types; i++)
+		encode_value_type(&b, 1, &p->sample_types[i]);
+	for (i = 0; i < p->nsamples; i++)
+		encode_sample(&b, p, &p->samples[i]);
+	for (i = 0; i < p->nmappings; i++)
+		encode_mapping(&b, &p->mappings[i]);
+	for (i = 0; i < p->nlocations; i++)
+		encode_location(&b, &p->locations[i]);
+	for (i = 0; i < p->nfunctions; i++)
+		encode_function(&b, &p->functions[i]);
+	for (i = 0; i < p->nstrings; i++)
+		pb_bytes(&b, 6, p->strings[i], strlen(p->strings[i]));
+	pb_int64(&b, 7, p->drop_frames);
+	pb_int64(&b, 8, p->keep_frames);
+	pb_int64(&b, 9, p->time_nanos);
+	pb_int64(&b, 10, p->duration_nanos);
+	if (p->period_type.type || p->period_type.unit)
+		encode_value_type(&b, 11, &p->period_type);
+	pb_int64(&b, 12, p->period);
+	pb_packed_int64(&b, 13, p->comments, p->ncomments);
+	pb_int64(&b, 14, p->default_sample_type);
+	if (b.err) {
+		free(b.data);
+		return b.err;
+	}
+	*buf = b.data;
+	*len = b.len;
+	return 0;
+}
+
+/* zlib counts in uInt; PPROF_MAX_SIZE keeps every buffer within one call. */
+_Static_assert(PPROF_MAX_SIZE <= UINT_MAX, "PPROF_MAX_SIZE must fit a uInt");
+
+int pprof_gzip(const uint8_t *in, size_t len, uint8_t **out, size_t *outlen)
+{
+	z_stream zs = {0};
+	uint8_t *buf = NULL;
+	size_t cap;
+	int ret, err = 0;
+
+	if (len > PPROF_MAX_SIZE)
+		return -EFBIG;
+	/* windowBits 15 + 16: a gzip header and trailer, as RFC 1952 files have. */
+	ret = deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+	if (ret != Z_OK)
+		return ret == Z_MEM_ERROR ? -ENOMEM : -EINVAL;
+	cap = deflateBound(&zs, len);
+	buf = malloc(cap);
+	if (!buf) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	zs.next_in = (Bytef *)in;
+	zs.avail_in = len;
+	zs.next_out = buf;
+	zs.avail_out = cap;
+	/* deflateBound() is an upper bound: one call finishes. */
+	ret = deflate(&zs, Z_FINISH);
+	if (ret != Z_STREAM_END) {
+		err = ret == Z_MEM_ERROR ? -ENOMEM : -EINVAL;
+		goto cleanup;
+	}
+	*out = buf;
+	*outlen = zs.total_out;
+	buf = NULL;
+cleanup:
+	deflateEnd(&zs);
+	free(buf);
+	return err;
+}
+
+static bool is_gzip(const uint8_t *in, size_t len)
+{
+	return len >= 2 && in[0] == 0x1f && in[1] == 0x8b;
+}
+
+/* Inflates all of zs's input into *buf, growing it; members may be concatenated. */
+static int inflate_all(z_stream *zs, uint8_t **buf, size_t *cap)
+{
+	uint8_t *grown;
+	int ret;
+
+	for (;;) {
+		if (!zs->avail_out) {
+			if (*cap >= PPROF_MAX_SIZE)
+				return -EFBIG; /* or a decompression bomb */
+			grown = realloc(*buf, *cap * 2);
+			if (!grown)
+				return -ENOMEM;
+			*buf = grown;
+			zs->next_out = grown + *cap;
+			zs->avail_out = *cap;
+			*cap *= 2;
+		}
+		ret = inflate(zs, Z_NO_FLUSH);
+		if (ret == Z_STREAM_END) {
+			if (!zs->avail_in)
+				return 0;
+			/* Like gzip(1) and Go, read concatenated members as one. */
+			if (!is_gzip(zs->next_in, zs->avail_in) || inflateReset(zs) != Z_OK)
+				return -EINVAL;
+			continue;
+		}
+		if (ret == Z_MEM_ERROR)
+			return -ENOMEM;
+		/* Z_BUF_ERROR with room left: the input ended mid-stream. */
+		if ((ret != Z_OK && ret != Z_BUF_ERROR) || (ret == Z_BUF_ERROR && zs->avail_out))
+			return -EINVAL;
+	}
+}
+
+int pprof_gunzip(const uint8_t *in, size_t len, uint8_t **out, size_t *outlen)
+{
+	z_stream zs = {0};
+	uint8_t *buf;
+	size_t cap;
+	int err;
+
+	if (len > PPROF_MAX_SIZE)
+		return -EFBIG;
+	if (!is_gzip(in, len)) {
+		buf = malloc(len ? len : 1);
+		if (!buf)
+			return -ENOMEM;
+		memcpy(buf, in, len);
+		*out = buf;
+		*outlen = len;
+		return 0;
+	}
+	cap = len < 16384 ? 65536 : len * 4;
+	if (cap > PPROF_MAX_SIZE)
+		cap = PPROF_MAX_SIZE;
+	buf = malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	/* windowBits 15 + 32: gzip or zlib, told apart by the header. */
+	if (inflateInit2(&zs, 15 + 32) != Z_OK) {
+		free(buf);
+		return -ENOMEM;
+	}
+	zs.next_in = (Bytef *)in;
+	zs.avail_in = len;
+	zs.next_out = buf;
+	zs.avail_out = cap;
+	err = inflate_all(&zs, &buf, &cap);
+	inflateEnd(&zs);
+	if (err) {
+		free(buf);
+		return err;
+	}
+	*out = buf;
+	*outlen = zs.next_out - buf; /* not total_out: inflateReset() clears it */
+	return 0;
+}
+
+static int write_all(int fd, const uint8_t *buf, size_t len)
+{
+	ssize_t n;
+
+	while (len) {
+		n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		buf += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int pprof_write_file(const struct profile *p, const char *path)
+{
+	uint8_t *raw = NULL, *gz = NULL;
+	size_t rawlen, gzlen;
+	char *tmp = NULL;
+	int fd = -1, err;
+
+	err = pprof_encode(p, &raw, &rawlen);
+	if (!err)
+		err = pprof_gzip(raw, rawlen, &gz, &gzlen);
+	if (err)
+		goto cleanup;
+	/* Same directory as path, so that rename() is atomic. */
+	if (asprintf(&tmp, "%s.tmpXXXXXX", path) < 0) {
+		tmp = NULL;
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		free(tmp);
+		tmp = NULL; /* nothing to remove */
+		goto cleanup;
+	}
+	err = write_all(fd, gz, gzlen);
+	/* mkstemp() makes 0600; a profile is no secret and is often copied. */
+	if (!err && fchmod(fd, 0644))
+		err = -errno;
+	if (close(fd) && !err)
+		err = -errno;
+	fd = -1;
+	if (!err && rename(tmp, path))
+		err = -errno;
+cleanup:
+	if (fd >= 0)
+		close(fd);
+	if (tmp && err)
+		unlink(tmp);
+	free(tmp);
+	free(raw);
+	free(gz);
+	return err;
+}
+
+static int read_all(int fd, uint8_t **out, size_t *outlen)
+{
+	size_t len = 0, cap = 65536;
+	uint8_t *buf = malloc(cap), *grown;
+	ssize_t n;
+	int err = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	/* To the end, not st_size: the file may be a pipe, or still growing. */
+	for (;;) {
+		if (len == cap) {
+			grown = cap <= PPROF_MAX_SIZE ? realloc(buf, cap * 2) : NULL;
+			if (!grown) {
+				err = cap <= PPROF_MAX_SIZE ? -ENOMEM : -EFBIG;
+				goto cleanup;
+			}
+			buf = grown;
+			cap *= 2;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = -errno;
+			goto cleanup;
+		}
+		if (!n)
+			break;
+		len += n;
+	}
+	*out = buf;
+	*outlen = len;
+	buf = NULL;
+cleanup:
+	free(buf);
+	return err;
+}
+
+int pprof_read_file(const char *path, struct profile **out)
+{
+	uint8_t *raw = NULL, *data = NULL;
+	size_t rawlen = 0, len = 0;
+	int fd, err;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	err = read_all(fd, &raw, &rawlen);
+	close(fd);
+	if (!err)
+		err = pprof_gunzip(raw, rawlen, &data, &len);
+	if (!err)
+		err = pprof_decode(data, len, out);
+	free(raw);
+	free(data);
+	return err;
+}
