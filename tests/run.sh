@@ -13,8 +13,9 @@ for t in build/tests/test_*; do
 	out=$("$t" 2>&1)
 	rc=$?
 	echo "$out" | grep -E '^\[  (FAILED|  OK  |PASSED)|^\[ (RUN|ERROR) ' | grep -vE '^\[ RUN' | sed "s|^|$(basename "$t"): |"
-	p=$(echo "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' | tail -n1)
-	f=$(echo "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' | tail -n1)
+	# A binary may run several groups: add up their summaries.
+	p=$(echo "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
+	f=$(echo "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
 	p=${p:-0}
 	f=${f:-0}
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then

@@ -299,7 +299,7 @@ static const struct loss losses[] = {
 void session__report_losses(struct session *s, const uint64_t c[CNT__MAX], uint64_t unmapped,
 			    struct profile *p)
 {
-	char line[160];
+	char line[256];
 	size_t i;
 
 	snprintf(line, sizeof(line),
@@ -318,8 +318,9 @@ void session__report_losses(struct session *s, const uint64_t c[CNT__MAX], uint6
 	}
 	if (unmapped) {
 		snprintf(line, sizeof(line),
-			 "%" PRIu64 " addresses in no known mapping (process gone before "
-			 "its mappings were read)",
+			 "%" PRIu64 " frames in no known mapping (a frame-pointer walk "
+			 "through code without frame pointers, or a process gone before "
+			 "its mappings were read; -v lists them)",
 			 unmapped);
 		pr_warn("%s\n", line);
 		profile__add_comment(p, line);

@@ -124,8 +124,11 @@ static uint64_t resolve(struct stack_resolver *r, uint32_t pid, uint64_t addr, b
 	memset(&l, 0, sizeof(l));
 	err =
 	    kernel ? symbolizer__kernel(r->sym, addr, &l) : symbolizer__user(r->sym, pid, addr, &l);
-	if (err == -ENOENT && !kernel)
+	if (err == -ENOENT && !kernel) {
+		pr_debug("pid %u: address 0x%llx in no recorded mapping\n", pid,
+			 (unsigned long long)addr);
 		r->unmapped++;
+	}
 	if (!err && l.map_file) {
 		if (kernel && r->kernel_mapping) {
 			mapping = r->kernel_mapping;
@@ -206,7 +209,7 @@ static int append_stack(struct stack_resolver *r, __u32 pid, __u64 id, bool kern
 	}
 	if (bpf_map_lookup_elem(r->stacks_fd, &id, &st))
 		return -errno;
-	for (i = 0; i < BPFPROF_MAX_STACK_DEPTH && st.ips[i] && *n < max; i++) {
+	for (i = 0; i < (int)st.nr && i < BPFPROF_MAX_STACK_DEPTH && *n < max; i++) {
 		/*
 		 * Every frame but the sampled one holds a return address: the
 		 * call is the instruction before it, and so is its line.

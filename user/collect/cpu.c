@@ -20,7 +20,22 @@
 #include "target.h"
 
 #define COUNTS_MAX_ENTRIES 65536
-#define STACKS_MAX_ENTRIES 65536
+
+/*
+ * The stacks map is preallocated (about 1 KiB an entry): size it for what
+ * the capture can produce, at most two new stacks a sample.
+ */
+static __u32 stacks_map_size(const struct session *s, const struct cpu_opts *o)
+{
+	double samples = (double)libbpf_num_possible_cpus() * o->freq * 2;
+
+	if (!s->duration_ns)
+		return 32768;
+	samples *= s->duration_ns / 1e9;
+	if (samples < 4096)
+		return 4096;
+	return samples > 131072 ? 131072 : (__u32)samples;
+}
 
 static struct cpu_bpf *open_and_load(struct session *s, const struct cpu_opts *o, bool btf,
 				     int *err)
@@ -37,7 +52,7 @@ static struct cpu_bpf *open_and_load(struct session *s, const struct cpu_opts *o
 	skel->rodata->per_thread = o->per_thread;
 	skel->rodata->follow_children = o->follow_children;
 	bpf_map__set_max_entries(skel->maps.counts, COUNTS_MAX_ENTRIES);
-	bpf_map__set_max_entries(skel->maps.stacks, STACKS_MAX_ENTRIES);
+	bpf_map__set_max_entries(skel->maps.stacks, stacks_map_size(s, o));
 	collect_select_tp(skel->obj, btf);
 	*err = cpu_bpf__load(skel);
 	if (*err) {

@@ -25,7 +25,7 @@ enum bpfprof_counter {
 	CNT_EVENTS = 0,		  /* events on a target task (CPU samples, ...) */
 	CNT_USTACK_NONE,	  /* no user stack (kernel thread, exiting task) */
 	CNT_KSTACK_NONE,	  /* no kernel stack (sample in user mode): normal */
-	CNT_STACK_MAP_FULL,	  /* stack map full: the stack is lost */
+	CNT_STACK_MAP_FULL,	  /* stack map full (or out of memory): the stack is lost */
 	CNT_STACK_ERROR,	  /* the kernel failed to capture a stack */
 	CNT_COUNTS_MAP_FULL,	  /* aggregation map full: the event is lost */
 	CNT_PROC_EVENTS_LOST,	  /* ring buffer full: a process event is lost */
@@ -43,8 +43,9 @@ enum bpfprof_counter {
 #define STACK_ID_ERROR 2     /* the kernel could not capture it */
 #define STACK_ID_MIN 4096
 
-/* The value of the stacks map: addresses, innermost first, 0-terminated. */
+/* The value of the stacks map: nr addresses, innermost first; the rest is garbage. */
 struct stack_trace {
+	__u64 nr;
 	__u64 ips[BPFPROF_MAX_STACK_DEPTH];
 };
 
