@@ -97,9 +97,9 @@ static __always_inline void capture_stacks(void *ctx, struct stack_key *key, __u
 {
 	key->user_stack = capture_user ? capture_stack(ctx, BPF_F_USER_STACK, CNT_USTACK_NONE)
 				       : STACK_ID_NONE;
-	key->kern_stack = capture_kernel ? capture_stack(ctx, kskip & BPF_F_SKIP_FIELD_MASK,
-							 CNT_KSTACK_NONE)
-					 : STACK_ID_NONE;
+	key->kern_stack =
+		capture_kernel ? capture_stack(ctx, kskip & BPF_F_SKIP_FIELD_MASK, CNT_KSTACK_NONE)
+			       : STACK_ID_NONE;
 }
 
 #endif

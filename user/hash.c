@@ -103,7 +103,7 @@ int hashtab__reserve(struct hashtab *t, size_t n)
 
 int hashtab__insert(struct hashtab *t, uint64_t hash, size_t idx)
 {
-	struct hashtab_slot s = {.hash = fold(hash)};
+	struct hashtab_slot s = { .hash = fold(hash) };
 	int err;
 
 	if (idx >= HASHTAB_MAX_ENTRIES)

@@ -16,8 +16,8 @@ static const struct command {
 	int (*run)(int argc, char **argv);
 	const char *summary;
 } commands[] = {
-    {"cpu", cmd_cpu, "sample on-CPU stacks (Go's CPU profile)"},
-    {"report", cmd_report, "print the top table of a profile file"},
+	{ "cpu", cmd_cpu, "sample on-CPU stacks (Go's CPU profile)" },
+	{ "report", cmd_report, "print the top table of a profile file" },
 };
 
 static void usage(FILE *out)

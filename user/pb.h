@@ -61,7 +61,7 @@ struct pb_field {
 
 static inline struct pb_reader pb_reader_init(const void *data, size_t len)
 {
-	struct pb_reader r = {data, (const uint8_t *)data + len};
+	struct pb_reader r = { data, (const uint8_t *)data + len };
 
 	return r;
 }

@@ -96,7 +96,7 @@ static void encode_function(struct pb_buf *b, const struct pf_function *f)
 
 int pprof_encode(const struct profile *p, uint8_t **buf, size_t *len)
 {
-	struct pb_buf b = {0};
+	struct pb_buf b = { 0 };
 	size_t i;
 
 	for (i = 0; i < p->nsample_types; i++)
@@ -134,7 +134,7 @@ _Static_assert(PPROF_MAX_SIZE <= UINT_MAX, "PPROF_MAX_SIZE must fit a uInt");
 
 int pprof_gzip(const uint8_t *in, size_t len, uint8_t **out, size_t *outlen)
 {
-	z_stream zs = {0};
+	z_stream zs = { 0 };
 	uint8_t *buf = NULL;
 	size_t cap;
 	int ret, err = 0;
@@ -212,7 +212,7 @@ static int inflate_all(z_stream *zs, uint8_t **buf, size_t *cap)
 
 int pprof_gunzip(const uint8_t *in, size_t len, uint8_t **out, size_t *outlen)
 {
-	z_stream zs = {0};
+	z_stream zs = { 0 };
 	uint8_t *buf;
 	size_t cap;
 	int err;

@@ -45,7 +45,7 @@ static int decode_flat(const struct pb_field *msg, uint64_t *v, uint32_t n)
 
 static int decode_value_type(const struct pb_field *msg, struct pf_value_type *vt)
 {
-	uint64_t v[2] = {0};
+	uint64_t v[2] = { 0 };
 	int err = decode_flat(msg, v, 2);
 
 	vt->type = (int64_t)v[0];
@@ -55,7 +55,7 @@ static int decode_value_type(const struct pb_field *msg, struct pf_value_type *v
 
 static int decode_label(const struct pb_field *msg, struct pf_label *l)
 {
-	uint64_t v[4] = {0};
+	uint64_t v[4] = { 0 };
 	int err = decode_flat(msg, v, 4);
 
 	l->key = (int64_t)v[0];
@@ -111,7 +111,7 @@ static int decode_sample(const struct pb_field *msg, struct pf_sample *s, size_t
 
 static int decode_mapping(const struct pb_field *msg, struct pf_mapping *m)
 {
-	uint64_t v[10] = {0};
+	uint64_t v[10] = { 0 };
 	int err = decode_flat(msg, v, 10);
 
 	m->id = v[0];
@@ -174,7 +174,7 @@ static int decode_location(const struct pb_field *msg, struct pf_location *l)
 
 static int decode_function(const struct pb_field *msg, struct pf_function *fn)
 {
-	uint64_t v[5] = {0};
+	uint64_t v[5] = { 0 };
 	int err = decode_flat(msg, v, 5);
 
 	fn->id = v[0];
@@ -378,7 +378,7 @@ static bool refs_ok(const struct profile *p)
 int pprof_decode(const uint8_t *buf, size_t len, struct profile **out)
 {
 	struct pb_reader r = pb_reader_init(buf, len);
-	struct counts c = {0};
+	struct counts c = { 0 };
 	struct profile *p;
 	struct pb_field f;
 	int err;

@@ -24,8 +24,8 @@ static bool has_cap(const struct __user_cap_data_struct *d, int cap)
 
 int preflight_check(void)
 {
-	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
-	struct __user_cap_data_struct data[2] = {0};
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = { 0 };
 
 	if (syscall(SYS_capget, &hdr, data)) {
 		pr_warn("cannot read this process's capabilities: %s\n", strerror(errno));

@@ -92,8 +92,8 @@ int64_t profile__string(struct profile *p, const char *s)
 	len = strlen(s);
 	copy = malloc(len + 1);
 	arr = copy && pfi_room(p, PFI_STRINGS, p->nstrings)
-		  ? grow(p->strings, &p->index->cap_strings, p->nstrings, sizeof(*arr))
-		  : NULL;
+		      ? grow(p->strings, &p->index->cap_strings, p->nstrings, sizeof(*arr))
+		      : NULL;
 	if (!arr) {
 		free(copy);
 		return -ENOMEM;
@@ -169,13 +169,13 @@ int profile__add_comment(struct profile *p, const char *comment)
 uint64_t profile__add_mapping(struct profile *p, const struct pf_mapping_desc *m)
 {
 	struct pf_mapping key = {
-	    .memory_start = m->memory_start,
-	    .memory_limit = m->memory_limit,
-	    .file_offset = m->file_offset,
-	    .has_functions = m->has_functions,
-	    .has_filenames = m->has_filenames,
-	    .has_line_numbers = m->has_line_numbers,
-	    .has_inline_frames = m->has_inline_frames,
+		.memory_start = m->memory_start,
+		.memory_limit = m->memory_limit,
+		.file_offset = m->file_offset,
+		.has_functions = m->has_functions,
+		.has_filenames = m->has_filenames,
+		.has_line_numbers = m->has_line_numbers,
+		.has_inline_frames = m->has_inline_frames,
 	};
 	struct pf_mapping *arr;
 	uint64_t h;
@@ -201,7 +201,7 @@ uint64_t profile__add_mapping(struct profile *p, const struct pf_mapping_desc *m
 uint64_t profile__add_function(struct profile *p, const char *name, const char *system_name,
 			       const char *filename, int64_t start_line)
 {
-	struct pf_function key = {.start_line = start_line}, *arr;
+	struct pf_function key = { .start_line = start_line }, *arr;
 	uint64_t h;
 	long i;
 
@@ -231,8 +231,8 @@ static struct pf_line *make_lines(struct profile *p, const struct pf_line_desc *
 
 	for (i = 0; out && i < n; i++) {
 		out[i].function_id =
-		    profile__add_function(p, lines[i].function, lines[i].system_name,
-					  lines[i].filename, lines[i].start_line);
+			profile__add_function(p, lines[i].function, lines[i].system_name,
+					      lines[i].filename, lines[i].start_line);
 		out[i].line = lines[i].line;
 		if (!out[i].function_id) {
 			free(out);
@@ -245,7 +245,7 @@ static struct pf_line *make_lines(struct profile *p, const struct pf_line_desc *
 uint64_t profile__add_location(struct profile *p, uint64_t mapping_id, uint64_t address,
 			       const struct pf_line_desc *lines, size_t nlines)
 {
-	struct pf_location key = {.mapping_id = mapping_id, .address = address}, *arr;
+	struct pf_location key = { .mapping_id = mapping_id, .address = address }, *arr;
 	uint64_t h = 0;
 	long i;
 
@@ -297,7 +297,8 @@ static int make_label(struct profile *p, const struct pf_label_desc *d, struct p
 static int new_sample(struct profile *p, const struct pf_sample *key, uint64_t h,
 		      const int64_t *values)
 {
-	struct pf_sample s = {.nlocations = key->nlocations, .nlabels = key->nlabels}, *arr = NULL;
+	struct pf_sample s = { .nlocations = key->nlocations, .nlabels = key->nlabels },
+			 *arr = NULL;
 
 	s.location_ids = memdup(key->location_ids, key->nlocations * sizeof(uint64_t));
 	s.values = memdup(values, p->nsample_types * sizeof(*values));
@@ -321,8 +322,9 @@ int profile__add_sample(struct profile *p, const uint64_t *location_ids, size_t 
 			const int64_t *values, const struct pf_label_desc *labels, size_t nlabels)
 {
 	struct pf_label stack_labels[8], *lab = stack_labels;
-	struct pf_sample key = {
-	    .location_ids = (uint64_t *)location_ids, .nlocations = nlocations, .nlabels = nlabels};
+	struct pf_sample key = { .location_ids = (uint64_t *)location_ids,
+				 .nlocations = nlocations,
+				 .nlabels = nlabels };
 	uint64_t h;
 	size_t j;
 	long i;
@@ -352,7 +354,7 @@ int profile__add_sample(struct profile *p, const uint64_t *location_ids, size_t 
 	/* Wrapping, not undefined, should a counter ever overflow. */
 	for (j = 0; j < p->nsample_types; j++)
 		p->samples[i].values[j] =
-		    (int64_t)((uint64_t)p->samples[i].values[j] + (uint64_t)values[j]);
+			(int64_t)((uint64_t)p->samples[i].values[j] + (uint64_t)values[j]);
 cleanup:
 	if (lab != stack_labels)
 		free(lab);

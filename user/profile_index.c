@@ -31,13 +31,13 @@ static bool string_eq(const void *ctx, size_t idx, const void *key)
 static uint64_t mapping_hash(const void *key)
 {
 	const struct pf_mapping *m = key;
-	uint64_t w[6] = {m->memory_start,
-			 m->memory_limit,
-			 m->file_offset,
-			 (uint64_t)m->filename,
-			 (uint64_t)m->build_id,
-			 m->has_functions | m->has_filenames << 1 | m->has_line_numbers << 2 |
-			     m->has_inline_frames << 3};
+	uint64_t w[6] = { m->memory_start,
+			  m->memory_limit,
+			  m->file_offset,
+			  (uint64_t)m->filename,
+			  (uint64_t)m->build_id,
+			  m->has_functions | m->has_filenames << 1 | m->has_line_numbers << 2 |
+				  m->has_inline_frames << 3 };
 
 	return hash_bytes(w, sizeof(w), 0);
 }
@@ -56,7 +56,7 @@ static bool mapping_eq(const void *ctx, size_t idx, const void *key)
 static uint64_t function_hash(const void *key)
 {
 	const struct pf_function *f = key;
-	int64_t w[4] = {f->name, f->system_name, f->filename, f->start_line};
+	int64_t w[4] = { f->name, f->system_name, f->filename, f->start_line };
 
 	return hash_bytes(w, sizeof(w), 0);
 }
@@ -73,7 +73,7 @@ static bool function_eq(const void *ctx, size_t idx, const void *key)
 static uint64_t location_hash(const void *key)
 {
 	const struct pf_location *l = key;
-	uint64_t w[2] = {l->mapping_id, l->address};
+	uint64_t w[2] = { l->mapping_id, l->address };
 	uint64_t h = hash_bytes(w, sizeof(w), 0);
 
 	return l->address ? h : hash_bytes(l->lines, l->nlines * sizeof(*l->lines), h);
@@ -110,9 +110,11 @@ static const struct {
 	uint64_t (*hash)(const void *key);
 	hashtab_eq_fn eq;
 } table_ops[PFI_NR] = {
-    [PFI_STRINGS] = {string_hash, string_eq},	    [PFI_MAPPINGS] = {mapping_hash, mapping_eq},
-    [PFI_FUNCTIONS] = {function_hash, function_eq}, [PFI_LOCATIONS] = {location_hash, location_eq},
-    [PFI_SAMPLES] = {sample_hash, sample_eq},
+	[PFI_STRINGS] = { string_hash, string_eq },
+	[PFI_MAPPINGS] = { mapping_hash, mapping_eq },
+	[PFI_FUNCTIONS] = { function_hash, function_eq },
+	[PFI_LOCATIONS] = { location_hash, location_eq },
+	[PFI_SAMPLES] = { sample_hash, sample_eq },
 };
 
 /* Table t of p as an array of n elements of size bytes. */
@@ -331,7 +333,7 @@ static int index_ids(struct profile *p, enum pfi_table t)
 
 int profile__index_ids(struct profile *p)
 {
-	static const enum pfi_table with_ids[] = {PFI_MAPPINGS, PFI_FUNCTIONS, PFI_LOCATIONS};
+	static const enum pfi_table with_ids[] = { PFI_MAPPINGS, PFI_FUNCTIONS, PFI_LOCATIONS };
 	size_t i;
 	int err = 0;
 

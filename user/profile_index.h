@@ -30,7 +30,7 @@ struct profile_index {
 	bool built;
 	struct hashtab tabs[PFI_NR];
 	size_t cap_strings, cap_sample_types, cap_samples, cap_mappings, cap_locations,
-	    cap_functions, cap_comments;
+		cap_functions, cap_comments;
 	struct id_map ids[PFI_NR]; /* mappings, functions and locations only */
 };
 

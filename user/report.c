@@ -83,7 +83,7 @@ static struct acc *acc_get(struct accs *t, const char *name)
 	copy = strdup(name);
 	if (!copy)
 		return NULL;
-	t->a[t->n] = (struct acc){.name = copy};
+	t->a[t->n] = (struct acc){ .name = copy };
 	t->slots[i] = ++t->n;
 	return &t->a[t->n - 1];
 }
@@ -131,7 +131,7 @@ static int add_sample(struct accs *t, const struct profile *p, size_t si, int64_
 
 int report_functions(const struct profile *p, int si, struct report_row **rows, int64_t *total)
 {
-	struct accs t = {0};
+	struct accs t = { 0 };
 	struct report_row *r = NULL;
 	size_t i;
 	int err = 0;
@@ -153,7 +153,7 @@ int report_functions(const struct profile *p, int si, struct report_row **rows, 
 	}
 	for (i = 0; i < t.n; i++) {
 		if (r)
-			r[i] = (struct report_row){t.a[i].name, t.a[i].flat, t.a[i].cum};
+			r[i] = (struct report_row){ t.a[i].name, t.a[i].flat, t.a[i].cum };
 		else
 			free((char *)t.a[i].name);
 	}
@@ -190,17 +190,17 @@ void report_format_value(char *buf, size_t len, int64_t v, const char *unit)
 		double scale;
 		const char *suffix;
 	} scales[] = {
-	    {"nanoseconds", 3600e9, "hrs"},
-	    {"nanoseconds", 60e9, "mins"},
-	    {"nanoseconds", 1e9, "s"},
-	    {"nanoseconds", 1e6, "ms"},
-	    {"nanoseconds", 1e3, "us"},
-	    {"nanoseconds", 1, "ns"},
-	    {"bytes", 1099511627776.0, "TB"},
-	    {"bytes", 1073741824.0, "GB"},
-	    {"bytes", 1048576.0, "MB"},
-	    {"bytes", 1024.0, "kB"},
-	    {"bytes", 1, "B"},
+		{ "nanoseconds", 3600e9, "hrs" },
+		{ "nanoseconds", 60e9, "mins" },
+		{ "nanoseconds", 1e9, "s" },
+		{ "nanoseconds", 1e6, "ms" },
+		{ "nanoseconds", 1e3, "us" },
+		{ "nanoseconds", 1, "ns" },
+		{ "bytes", 1099511627776.0, "TB" },
+		{ "bytes", 1073741824.0, "GB" },
+		{ "bytes", 1048576.0, "MB" },
+		{ "bytes", 1024.0, "kB" },
+		{ "bytes", 1, "B" },
 	};
 	double a = v < 0 ? -(double)v : (double)v;
 	size_t i;

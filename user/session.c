@@ -33,7 +33,7 @@ static void on_signal(int sig)
 
 int session__init(struct session *s, struct target *t, int64_t duration_ns, bool quiet)
 {
-	struct sigaction sa = {.sa_handler = on_signal};
+	struct sigaction sa = { .sa_handler = on_signal };
 
 	memset(s, 0, sizeof(*s));
 	s->target = t;
@@ -220,8 +220,8 @@ static void refresh_mappings(struct session *s, bool all)
 		p = &s->procs[i];
 		if (p->read_at == 0)
 			continue; /* gone */
-		if (!all && now - p->read_at <
-				(now - p->first_at < 10000000000LL ? 1000000000LL : 10000000000LL))
+		if (!all && now - p->read_at < (now - p->first_at < 10000000000LL ? 1000000000LL
+										  : 10000000000LL))
 			continue;
 		if (symbolizer__track_pid(s->sym, p->pid) == -ESRCH)
 			p->read_at = 0;
@@ -289,11 +289,11 @@ struct loss {
 };
 
 static const struct loss losses[] = {
-    {CNT_STACK_MAP_FULL, "stacks lost: stack map full"},
-    {CNT_STACK_ERROR, "stacks the kernel failed to capture"},
-    {CNT_COUNTS_MAP_FULL, "events dropped: aggregation map full"},
-    {CNT_PROC_EVENTS_LOST, "process events lost: ring buffer full"},
-    {CNT_TARGET_PIDS_FULL, "child processes not followed: pid map full"},
+	{ CNT_STACK_MAP_FULL, "stacks lost: stack map full" },
+	{ CNT_STACK_ERROR, "stacks the kernel failed to capture" },
+	{ CNT_COUNTS_MAP_FULL, "events dropped: aggregation map full" },
+	{ CNT_PROC_EVENTS_LOST, "process events lost: ring buffer full" },
+	{ CNT_TARGET_PIDS_FULL, "child processes not followed: pid map full" },
 };
 
 void session__report_losses(struct session *s, const uint64_t c[CNT__MAX], uint64_t unmapped,

@@ -99,15 +99,15 @@ static int slots_grow(struct stack_resolver *r)
 static uint64_t add_mapping(struct stack_resolver *r, const struct sym_loc *l)
 {
 	struct pf_mapping_desc m = {
-	    .memory_start = l->map_start,
-	    .memory_limit = l->map_end,
-	    .file_offset = l->map_offset,
-	    .filename = l->map_file,
-	    .build_id = l->build_id,
-	    .has_functions = l->has_functions,
-	    .has_filenames = l->has_lines,
-	    .has_line_numbers = l->has_lines,
-	    .has_inline_frames = l->has_inlines,
+		.memory_start = l->map_start,
+		.memory_limit = l->map_end,
+		.file_offset = l->map_offset,
+		.filename = l->map_file,
+		.build_id = l->build_id,
+		.has_functions = l->has_functions,
+		.has_filenames = l->has_lines,
+		.has_line_numbers = l->has_lines,
+		.has_inline_frames = l->has_inlines,
 	};
 
 	return profile__add_mapping(r->p, &m);
@@ -122,8 +122,8 @@ static uint64_t resolve(struct stack_resolver *r, uint32_t pid, uint64_t addr, b
 	int i, err;
 
 	memset(&l, 0, sizeof(l));
-	err =
-	    kernel ? symbolizer__kernel(r->sym, addr, &l) : symbolizer__user(r->sym, pid, addr, &l);
+	err = kernel ? symbolizer__kernel(r->sym, addr, &l)
+		     : symbolizer__user(r->sym, pid, addr, &l);
 	if (err == -ENOENT && !kernel) {
 		pr_debug("pid %u: address 0x%llx in no recorded mapping\n", pid,
 			 (unsigned long long)addr);
@@ -140,11 +140,11 @@ static uint64_t resolve(struct stack_resolver *r, uint32_t pid, uint64_t addr, b
 	}
 	for (i = 0; i < l.nframes; i++) {
 		lines[i] = (struct pf_line_desc){
-		    .function = l.frames[i].function,
-		    .system_name = l.frames[i].system_name,
-		    .filename = l.frames[i].file,
-		    .line = l.frames[i].line,
-		    .start_line = l.frames[i].start_line,
+			.function = l.frames[i].function,
+			.system_name = l.frames[i].system_name,
+			.filename = l.frames[i].file,
+			.line = l.frames[i].line,
+			.start_line = l.frames[i].start_line,
 		};
 	}
 	return profile__add_location(r->p, mapping, addr, lines, l.nframes);
@@ -169,7 +169,7 @@ static uint64_t location_for(struct stack_resolver *r, uint32_t pid, uint64_t ad
 			return id; /* uncached, still correct */
 		s = slot_find(r, pid, addr);
 	}
-	*s = (struct loc_slot){.addr = addr, .pid = pid, .id = id};
+	*s = (struct loc_slot){ .addr = addr, .pid = pid, .id = id };
 	r->used++;
 	return id;
 }
@@ -177,7 +177,7 @@ static uint64_t location_for(struct stack_resolver *r, uint32_t pid, uint64_t ad
 /* One frame named after why a stack is missing; none when it was not asked for. */
 static uint64_t marker(struct stack_resolver *r, __u64 id, bool kernel)
 {
-	struct pf_line_desc line = {0};
+	struct pf_line_desc line = { 0 };
 
 	switch (id) {
 	case STACK_ID_MAP_FULL:
@@ -238,7 +238,7 @@ int stack_resolver__locations(struct stack_resolver *r, __u32 pid, __u64 user_st
 	}
 	if (n == 0 && max > 0) {
 		/* e.g. a kernel thread with --user-only: keep its weight visible. */
-		struct pf_line_desc line = {.function = "[no stack]"};
+		struct pf_line_desc line = { .function = "[no stack]" };
 
 		ids[n] = profile__add_location(r->p, 0, 0, &line, 1);
 		if (!ids[n])

@@ -32,7 +32,8 @@ int parse_duration_ns(const char *s, int64_t *out)
 		const char *suffix;
 		double ns;
 	} units[] = {
-	    {"", 1e9}, {"s", 1e9}, {"ms", 1e6}, {"us", 1e3}, {"ns", 1}, {"m", 60e9}, {"h", 3600e9},
+		{ "", 1e9 }, { "s", 1e9 },  { "ms", 1e6 },   { "us", 1e3 },
+		{ "ns", 1 }, { "m", 60e9 }, { "h", 3600e9 },
 	};
 	char *end;
 	double v;

@@ -190,14 +190,14 @@ static void test_real_kallsyms(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_exact_and_inside), cmocka_unit_test(test_below_lowest),
-	    cmocka_unit_test(test_skips_non_text),   cmocka_unit_test(test_modules),
-	    cmocka_unit_test(test_shared_address),   cmocka_unit_test(test_range),
+		cmocka_unit_test(test_exact_and_inside), cmocka_unit_test(test_below_lowest),
+		cmocka_unit_test(test_skips_non_text),	 cmocka_unit_test(test_modules),
+		cmocka_unit_test(test_shared_address),	 cmocka_unit_test(test_range),
 	};
 	const struct CMUnitTest standalone[] = {
-	    cmocka_unit_test(test_hidden_addresses), cmocka_unit_test(test_missing_file),
-	    cmocka_unit_test(test_no_text_symbols),  cmocka_unit_test(test_malformed),
-	    cmocka_unit_test(test_real_kallsyms),
+		cmocka_unit_test(test_hidden_addresses), cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_no_text_symbols),	 cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_real_kallsyms),
 	};
 	int failed;
 

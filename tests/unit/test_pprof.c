@@ -21,35 +21,35 @@
 static struct profile *full_profile(void)
 {
 	struct profile *p = profile__new();
-	struct pf_mapping_desc exe = {.memory_start = 0x555555554000,
-				      .memory_limit = 0x555555600000,
-				      .file_offset = 0x1000,
-				      .filename = "/usr/bin/app",
-				      .build_id = "4f1c3a9e",
-				      .has_functions = true,
-				      .has_filenames = true,
-				      .has_line_numbers = true,
-				      .has_inline_frames = true};
-	struct pf_mapping_desc kernel = {.memory_start = 0xffffffff81000000,
-					 .memory_limit = 0xffffffffa0000000,
-					 .filename = "[kernel.kallsyms]",
-					 .has_functions = true};
+	struct pf_mapping_desc exe = { .memory_start = 0x555555554000,
+				       .memory_limit = 0x555555600000,
+				       .file_offset = 0x1000,
+				       .filename = "/usr/bin/app",
+				       .build_id = "4f1c3a9e",
+				       .has_functions = true,
+				       .has_filenames = true,
+				       .has_line_numbers = true,
+				       .has_inline_frames = true };
+	struct pf_mapping_desc kernel = { .memory_start = 0xffffffff81000000,
+					  .memory_limit = 0xffffffffa0000000,
+					  .filename = "[kernel.kallsyms]",
+					  .has_functions = true };
 	struct pf_line_desc inl[2] = {
-	    {.function = "std::vector<int>::push_back",
-	     .system_name = "_ZNSt6vectorIiE9push_backEv",
-	     .filename = "vector.h",
-	     .line = 1200,
-	     .start_line = 1190},
-	    {.function = "main", .filename = "main.cc", .line = 42, .start_line = 30},
+		{ .function = "std::vector<int>::push_back",
+		  .system_name = "_ZNSt6vectorIiE9push_backEv",
+		  .filename = "vector.h",
+		  .line = 1200,
+		  .start_line = 1190 },
+		{ .function = "main", .filename = "main.cc", .line = 42, .start_line = 30 },
 	};
-	struct pf_line_desc sys = {.function = "do_syscall_64", .line = -1, .start_line = -7};
+	struct pf_line_desc sys = { .function = "do_syscall_64", .line = -1, .start_line = -7 };
 	struct pf_label_desc labels[3] = {
-	    {.key = "thread", .str = "worker-1"},
-	    {.key = "bytes", .num = 1 << 20, .num_unit = "bytes"},
-	    {.key = "delta", .num = -5},
+		{ .key = "thread", .str = "worker-1" },
+		{ .key = "bytes", .num = 1 << 20, .num_unit = "bytes" },
+		{ .key = "delta", .num = -5 },
 	};
 	uint64_t m_exe, m_k, locs[4];
-	int64_t v1[2] = {3, 30000000}, v2[2] = {-1, (int64_t)1 << 40};
+	int64_t v1[2] = { 3, 30000000 }, v2[2] = { -1, (int64_t)1 << 40 };
 
 	assert_non_null(p);
 	assert_int_equal(profile__add_sample_type(p, "samples", "count"), 0);
@@ -192,21 +192,21 @@ static void test_roundtrip_all_fields(void **state)
 static void test_encoding_bytes(void **state)
 {
 	static const uint8_t want[] = {
-	    0x0a, 0x04, 0x08, 0x01, 0x10, 0x02, /* sample_type {"cpu", "ns"} */
-	    0x0a, 0x04, 0x08, 0x03, 0x10, 0x02, /* sample_type {"n", "ns"} */
-	    /* sample {location_id [1, 2] packed, value [7, 127] packed} */
-	    0x12, 0x08, 0x0a, 0x02, 0x01, 0x02, 0x12, 0x02, 0x07, 0x7f, 0x22, 0x04, 0x08, 0x01,
-	    0x18, 0x10,				/* location {id 1, address 0x10} */
-	    0x22, 0x04, 0x08, 0x02, 0x18, 0x20, /* location {id 2, address 0x20} */
-	    0x32, 0x00,				/* string_table: "" */
-	    0x32, 0x03, 'c', 'p', 'u',		/* "cpu" */
-	    0x32, 0x02, 'n', 's',		/* "ns" */
-	    0x32, 0x01, 'n',			/* "n" */
-	    0x50, 0x05,				/* duration_nanos 5 */
+		0x0a, 0x04, 0x08, 0x01, 0x10, 0x02, /* sample_type {"cpu", "ns"} */
+		0x0a, 0x04, 0x08, 0x03, 0x10, 0x02, /* sample_type {"n", "ns"} */
+		/* sample {location_id [1, 2] packed, value [7, 127] packed} */
+		0x12, 0x08, 0x0a, 0x02, 0x01, 0x02, 0x12, 0x02, 0x07, 0x7f, 0x22, 0x04, 0x08, 0x01,
+		0x18, 0x10,			    /* location {id 1, address 0x10} */
+		0x22, 0x04, 0x08, 0x02, 0x18, 0x20, /* location {id 2, address 0x20} */
+		0x32, 0x00,			    /* string_table: "" */
+		0x32, 0x03, 'c', 'p', 'u',	    /* "cpu" */
+		0x32, 0x02, 'n', 's',		    /* "ns" */
+		0x32, 0x01, 'n',		    /* "n" */
+		0x50, 0x05,			    /* duration_nanos 5 */
 	};
 	struct profile *p = profile__new();
 	uint64_t locs[2];
-	int64_t v[2] = {7, 127};
+	int64_t v[2] = { 7, 127 };
 	uint8_t *buf;
 	size_t len;
 
@@ -231,18 +231,20 @@ static void test_encoding_bytes(void **state)
 static void test_decode_unpacked_and_unknown(void **state)
 {
 	static const uint8_t in[] = {
-	    STRINGS, CPU_NS, 0x2a, 0x04, 0x08, 0x05, 0x10, 0x03, /* function {id 5, name "main"} */
-	    /* location {id 7, address 0x90, line {function 5, line 42}} */
-	    0x22, 0x0b, 0x08, 0x07, 0x18, 0x90, 0x01, 0x22, 0x04, 0x08, 0x05, 0x10, 0x2a,
-	    /* sample: location 7 unpacked, then 7 7 packed, value 3 unpacked, unknown 15 */
-	    0x12, 0x0a, 0x08, 0x07, 0x0a, 0x02, 0x07, 0x07, 0x10, 0x03, 0x78, 0x01, 0x68, 0x03,
-	    0x68, 0x01,				/* comment 3, comment 1, unpacked */
-	    0x48, 0x2a,				/* time_nanos 42 */
-	    0xa0, 0x01, 0x05,			/* field 20, varint */
-	    0xa9, 0x01, 1, 2, 3, 4, 5, 6, 7, 8, /* field 21, fixed64 */
-	    0xb5, 0x01, 1, 2, 3, 4,		/* field 22, fixed32 */
-	    0xba, 0x01, 0x03, 'x', 'y', 'z',	/* field 23, bytes */
-	    0xc3, 0x01, 0x08, 0x01, 0xcb, 0x01, 0xcc, 0x01, 0xc4, 0x01, /* groups 24 { 25 {} } */
+		STRINGS, CPU_NS, 0x2a, 0x04, 0x08, 0x05, 0x10,
+		0x03, /* function {id 5, name "main"} */
+		/* location {id 7, address 0x90, line {function 5, line 42}} */
+		0x22, 0x0b, 0x08, 0x07, 0x18, 0x90, 0x01, 0x22, 0x04, 0x08, 0x05, 0x10, 0x2a,
+		/* sample: location 7 unpacked, then 7 7 packed, value 3 unpacked, unknown 15 */
+		0x12, 0x0a, 0x08, 0x07, 0x0a, 0x02, 0x07, 0x07, 0x10, 0x03, 0x78, 0x01, 0x68, 0x03,
+		0x68, 0x01,			    /* comment 3, comment 1, unpacked */
+		0x48, 0x2a,			    /* time_nanos 42 */
+		0xa0, 0x01, 0x05,		    /* field 20, varint */
+		0xa9, 0x01, 1, 2, 3, 4, 5, 6, 7, 8, /* field 21, fixed64 */
+		0xb5, 0x01, 1, 2, 3, 4,		    /* field 22, fixed32 */
+		0xba, 0x01, 0x03, 'x', 'y', 'z',    /* field 23, bytes */
+		0xc3, 0x01, 0x08, 0x01, 0xcb, 0x01, 0xcc, 0x01, 0xc4,
+		0x01, /* groups 24 { 25 {} } */
 	};
 	struct profile *p = NULL;
 	const struct pf_location *l;
@@ -285,7 +287,7 @@ static int decode_bytes(const uint8_t *in, size_t len)
 
 #define assert_rejected(...)                                                                       \
 	do {                                                                                       \
-		static const uint8_t in_[] = {__VA_ARGS__};                                        \
+		static const uint8_t in_[] = { __VA_ARGS__ };                                      \
 		assert_int_equal(decode_bytes(in_, sizeof(in_)), -EINVAL);                         \
 	} while (0)
 
@@ -357,7 +359,7 @@ static void test_decode_empty(void **state)
 /* Every prefix and every single-byte corruption: an error or a profile, never a crash. */
 static void test_decode_truncated_and_corrupt(void **state)
 {
-	static const uint8_t flips[] = {0x01, 0x80, 0xff};
+	static const uint8_t flips[] = { 0x01, 0x80, 0xff };
 	struct profile *p = full_profile();
 	uint8_t *buf, *copy;
 	size_t len, i, k, failed = 0;
@@ -659,17 +661,18 @@ static void test_out_of_memory(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_roundtrip_all_fields),
-	    cmocka_unit_test(test_encoding_bytes),
-	    cmocka_unit_test(test_decode_unpacked_and_unknown),
-	    cmocka_unit_test(test_decode_rejects),
-	    cmocka_unit_test(test_decode_empty),
-	    cmocka_unit_test(test_decode_truncated_and_corrupt),
-	    cmocka_unit_test(test_gzip_roundtrip),
-	    cmocka_unit_test(test_gunzip_rejects),
-	    cmocka_unit_test_setup_teardown(test_write_read_file, tmpdir_setup, tmpdir_teardown),
-	    cmocka_unit_test_setup_teardown(test_go_tool_pprof, tmpdir_setup, tmpdir_teardown),
-	    cmocka_unit_test(test_out_of_memory),
+		cmocka_unit_test(test_roundtrip_all_fields),
+		cmocka_unit_test(test_encoding_bytes),
+		cmocka_unit_test(test_decode_unpacked_and_unknown),
+		cmocka_unit_test(test_decode_rejects),
+		cmocka_unit_test(test_decode_empty),
+		cmocka_unit_test(test_decode_truncated_and_corrupt),
+		cmocka_unit_test(test_gzip_roundtrip),
+		cmocka_unit_test(test_gunzip_rejects),
+		cmocka_unit_test_setup_teardown(test_write_read_file, tmpdir_setup,
+						tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_go_tool_pprof, tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test(test_out_of_memory),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

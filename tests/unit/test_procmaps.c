@@ -156,7 +156,7 @@ static void test_parse_edge_lines(void **state)
 
 static void test_parse_empty(void **state)
 {
-	struct vma_list l = {.n = 99};
+	struct vma_list l = { .n = 99 };
 
 	assert_int_equal(parse_string("", &l), 0);
 	assert_int_equal(l.n, 0);
@@ -167,20 +167,20 @@ static void test_parse_empty(void **state)
 static void test_malformed(void **state)
 {
 	static const char *const bad[] = {
-	    "",						 /* empty line */
-	    "1000-2000",				 /* truncated */
-	    "1000 2000 r-xp 00000000 00:00 0",		 /* no dash */
-	    "1000-2000 r-xq 00000000 00:00 0",		 /* bad share flag */
-	    "1000-2000 rwx 00000000 00:00 0",		 /* short perms */
-	    "2000-1000 r-xp 00000000 00:00 0",		 /* start after end */
-	    "1000-1000 r-xp 00000000 00:00 0",		 /* empty range */
-	    "1000-2000 r-xp zz000000 00:00 0",		 /* bad offset */
-	    "1000-2000 r-xp 00000000 0000 0",		 /* no minor */
-	    "1000-2000 r-xp 00000000 00:00 x /a",	 /* bad inode */
-	    "0x1000-2000 r-xp 00000000 00:00 0",	 /* prefix */
-	    " 1000-2000 r-xp 00000000 00:00 0",		 /* leading space */
-	    "10000000000000000-2 r-xp 00000000 00:00 0", /* overflow */
-	    "1000-2000 r-xp 00000000 100000000:00 0 /a", /* major too big */
+		"",					     /* empty line */
+		"1000-2000",				     /* truncated */
+		"1000 2000 r-xp 00000000 00:00 0",	     /* no dash */
+		"1000-2000 r-xq 00000000 00:00 0",	     /* bad share flag */
+		"1000-2000 rwx 00000000 00:00 0",	     /* short perms */
+		"2000-1000 r-xp 00000000 00:00 0",	     /* start after end */
+		"1000-1000 r-xp 00000000 00:00 0",	     /* empty range */
+		"1000-2000 r-xp zz000000 00:00 0",	     /* bad offset */
+		"1000-2000 r-xp 00000000 0000 0",	     /* no minor */
+		"1000-2000 r-xp 00000000 00:00 x /a",	     /* bad inode */
+		"0x1000-2000 r-xp 00000000 00:00 0",	     /* prefix */
+		" 1000-2000 r-xp 00000000 00:00 0",	     /* leading space */
+		"10000000000000000-2 r-xp 00000000 00:00 0", /* overflow */
+		"1000-2000 r-xp 00000000 100000000:00 0 /a", /* major too big */
 	};
 	char text[256];
 
@@ -231,11 +231,11 @@ static void test_free_null(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_read_fixture),     cmocka_unit_test(test_special_paths),
-	    cmocka_unit_test(test_find_bounds),	     cmocka_unit_test(test_parse_sorts),
-	    cmocka_unit_test(test_parse_edge_lines), cmocka_unit_test(test_parse_empty),
-	    cmocka_unit_test(test_malformed),	     cmocka_unit_test(test_missing_pid),
-	    cmocka_unit_test(test_read_self),	     cmocka_unit_test(test_free_null),
+		cmocka_unit_test(test_read_fixture),	 cmocka_unit_test(test_special_paths),
+		cmocka_unit_test(test_find_bounds),	 cmocka_unit_test(test_parse_sorts),
+		cmocka_unit_test(test_parse_edge_lines), cmocka_unit_test(test_parse_empty),
+		cmocka_unit_test(test_malformed),	 cmocka_unit_test(test_missing_pid),
+		cmocka_unit_test(test_read_self),	 cmocka_unit_test(test_free_null),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

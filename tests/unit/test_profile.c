@@ -93,12 +93,12 @@ static void test_mapping_dedup(void **state)
 {
 	struct profile *p = new_profile();
 	struct pf_mapping_desc base = {
-	    .memory_start = 0x400000,
-	    .memory_limit = 0x500000,
-	    .file_offset = 0x1000,
-	    .filename = "/bin/app",
-	    .build_id = "abcd",
-	    .has_functions = true,
+		.memory_start = 0x400000,
+		.memory_limit = 0x500000,
+		.file_offset = 0x1000,
+		.filename = "/bin/app",
+		.build_id = "abcd",
+		.has_functions = true,
 	};
 	struct pf_mapping_desc d;
 	const struct pf_mapping *m;
@@ -196,10 +196,10 @@ static void test_location_dedup(void **state)
 {
 	struct profile *p = new_profile();
 	struct pf_line_desc inl[2] = {
-	    {.function = "inner", .filename = "a.c", .line = 5, .start_line = 3},
-	    {.function = "outer", .filename = "a.c", .line = 20, .start_line = 18},
+		{ .function = "inner", .filename = "a.c", .line = 5, .start_line = 3 },
+		{ .function = "outer", .filename = "a.c", .line = 20, .start_line = 18 },
 	};
-	struct pf_line_desc other = {.function = "other", .line = 1};
+	struct pf_line_desc other = { .function = "other", .line = 1 };
 	const struct pf_location *l;
 	uint64_t id, id0;
 
@@ -243,15 +243,15 @@ static void test_location_dedup(void **state)
 static void test_sample_merge(void **state)
 {
 	struct profile *p = new_cpu_profile();
-	uint64_t stack[3] = {1, 2, 3}, reversed[3] = {3, 2, 1};
-	int64_t v1[2] = {1, 10}, v2[2] = {2, 20};
+	uint64_t stack[3] = { 1, 2, 3 }, reversed[3] = { 3, 2, 1 };
+	int64_t v1[2] = { 1, 10 }, v2[2] = { 2, 20 };
 	struct pf_label_desc ab[3] = {
-	    {.key = "pid", .num = 42, .num_unit = "pid"},
-	    {.key = "comm", .str = "app"},
-	    {.key = "thread", .str = "worker"},
+		{ .key = "pid", .num = 42, .num_unit = "pid" },
+		{ .key = "comm", .str = "app" },
+		{ .key = "thread", .str = "worker" },
 	};
-	struct pf_label_desc ba[3] = {ab[2], ab[0], ab[1]};
-	struct pf_label_desc other[3] = {ab[0], ab[1], {.key = "thread", .str = "main"}};
+	struct pf_label_desc ba[3] = { ab[2], ab[0], ab[1] };
+	struct pf_label_desc other[3] = { ab[0], ab[1], { .key = "thread", .str = "main" } };
 	const struct pf_sample *s;
 	size_t i;
 
@@ -303,13 +303,13 @@ static void test_sample_many_labels(void **state)
 	struct profile *p = new_cpu_profile();
 	struct pf_label_desc fwd[20], rev[20];
 	char keys[20][8];
-	int64_t v[2] = {1, 1};
+	int64_t v[2] = { 1, 1 };
 	uint64_t loc = 1;
 	int i;
 
 	for (i = 0; i < 20; i++) {
 		snprintf(keys[i], sizeof(keys[i]), "k%d", i);
-		fwd[i] = (struct pf_label_desc){.key = keys[i], .num = i};
+		fwd[i] = (struct pf_label_desc){ .key = keys[i], .num = i };
 		rev[19 - i] = fwd[i];
 	}
 	assert_int_equal(profile__add_sample(p, &loc, 1, v, fwd, 20), 0);
@@ -323,7 +323,7 @@ static void test_sample_many_labels(void **state)
 static void test_sample_types_fixed(void **state)
 {
 	struct profile *p = new_profile();
-	int64_t v[2] = {1, 2};
+	int64_t v[2] = { 1, 2 };
 	uint64_t loc = 1;
 
 	/* No sample types: a sample would have no values. */
@@ -365,13 +365,14 @@ static void test_metadata(void **state)
 static void test_scale(void **state)
 {
 	struct profile *p = new_cpu_profile();
-	struct pf_mapping_desc md = {
-	    .memory_start = 0x1000, .memory_limit = 0x100000000, .filename = "/bin/big"};
-	struct pf_line_desc line = {.filename = "big.c"};
-	struct pf_label_desc lab = {.key = "thread", .str = "t"};
+	struct pf_mapping_desc md = { .memory_start = 0x1000,
+				      .memory_limit = 0x100000000,
+				      .filename = "/bin/big" };
+	struct pf_line_desc line = { .filename = "big.c" };
+	struct pf_label_desc lab = { .key = "thread", .str = "t" };
 	enum { NLOC = 30000, NSAMPLES = 60000 };
 	uint64_t map, stack[4];
-	int64_t v[2] = {1, 100};
+	int64_t v[2] = { 1, 100 };
 	char name[32];
 	int i, j;
 
@@ -403,7 +404,7 @@ static void test_scale(void **state)
 static struct profile *decoded_like(void)
 {
 	struct profile *p = calloc(1, sizeof(*p));
-	const char *strs[] = {"", "cpu", "ns", "main", "/bin/app", "k", "v"};
+	const char *strs[] = { "", "cpu", "ns", "main", "/bin/app", "k", "v" };
 	size_t i;
 
 	assert_non_null(p);
@@ -413,22 +414,22 @@ static struct profile *decoded_like(void)
 		p->strings[i] = strdup(strs[i]);
 	p->nsample_types = 1;
 	p->sample_types = calloc(1, sizeof(*p->sample_types));
-	p->sample_types[0] = (struct pf_value_type){1, 2};
+	p->sample_types[0] = (struct pf_value_type){ 1, 2 };
 	p->nmappings = 1;
 	p->mappings = calloc(1, sizeof(*p->mappings));
-	p->mappings[0] = (struct pf_mapping){.id = 9, .memory_start = 0x1000, .filename = 4};
+	p->mappings[0] = (struct pf_mapping){ .id = 9, .memory_start = 0x1000, .filename = 4 };
 	p->nfunctions = 1;
 	p->functions = calloc(1, sizeof(*p->functions));
-	p->functions[0] = (struct pf_function){.id = 1, .name = 3, .system_name = 3};
+	p->functions[0] = (struct pf_function){ .id = 1, .name = 3, .system_name = 3 };
 	/* Sparse location ids, as another producer may write them. */
 	p->nlocations = 2;
 	p->locations = calloc(2, sizeof(*p->locations));
-	p->locations[0] = (struct pf_location){.id = 7, .mapping_id = 9, .address = 0x1010};
+	p->locations[0] = (struct pf_location){ .id = 7, .mapping_id = 9, .address = 0x1010 };
 	/* With a line: a location with an address is still known by the address alone. */
 	p->locations[0].nlines = 1;
 	p->locations[0].lines = calloc(1, sizeof(struct pf_line));
-	p->locations[0].lines[0] = (struct pf_line){.function_id = 1, .line = 12};
-	p->locations[1] = (struct pf_location){.id = 3, .mapping_id = 9, .address = 0x1020};
+	p->locations[0].lines[0] = (struct pf_line){ .function_id = 1, .line = 12 };
+	p->locations[1] = (struct pf_location){ .id = 3, .mapping_id = 9, .address = 0x1020 };
 	p->nsamples = 1;
 	p->samples = calloc(1, sizeof(*p->samples));
 	p->samples[0].nlocations = 2;
@@ -439,16 +440,16 @@ static struct profile *decoded_like(void)
 	p->samples[0].values[0] = 5;
 	p->samples[0].nlabels = 1;
 	p->samples[0].labels = calloc(1, sizeof(struct pf_label));
-	p->samples[0].labels[0] = (struct pf_label){.key = 5, .str = 6};
+	p->samples[0].labels[0] = (struct pf_label){ .key = 5, .str = 6 };
 	return p;
 }
 
 static void test_decoded_profile_lazy_index(void **state)
 {
 	struct profile *p = decoded_like();
-	struct pf_mapping_desc md = {.memory_start = 0x1000, .filename = "/bin/app"};
-	struct pf_label_desc lab = {.key = "k", .str = "v"};
-	uint64_t stack[2] = {7, 3};
+	struct pf_mapping_desc md = { .memory_start = 0x1000, .filename = "/bin/app" };
+	struct pf_label_desc lab = { .key = "k", .str = "v" };
+	uint64_t stack[2] = { 7, 3 };
 	int64_t v = 4;
 	uint64_t id;
 
@@ -512,27 +513,27 @@ static void test_index_ids_rejects(void **state)
 /* Every kind of addition, some repeated, some with many labels. */
 static void build(struct profile *p, bool ok)
 {
-	struct pf_mapping_desc md = {.memory_start = 0x1000,
-				     .memory_limit = 0x9000,
-				     .filename = "/bin/app",
-				     .build_id = "0badc0de"};
+	struct pf_mapping_desc md = { .memory_start = 0x1000,
+				      .memory_limit = 0x9000,
+				      .filename = "/bin/app",
+				      .build_id = "0badc0de" };
 	struct pf_line_desc lines[2] = {
-	    {.function = "inner", .filename = "a.c", .line = 5},
-	    {.function = "outer", .system_name = "_Z5outerv", .filename = "a.c", .line = 9},
+		{ .function = "inner", .filename = "a.c", .line = 5 },
+		{ .function = "outer", .system_name = "_Z5outerv", .filename = "a.c", .line = 9 },
 	};
 	struct pf_label_desc labels[10];
 	char keys[10][4];
-	uint64_t stack[3] = {0}, m;
-	int64_t v[2] = {1, 10};
+	uint64_t stack[3] = { 0 }, m;
+	int64_t v[2] = { 1, 10 };
 	int64_t s;
 	int i, err;
 
 	for (i = 0; i < 10; i++) {
 		snprintf(keys[i], sizeof(keys[i]), "k%d", i);
-		labels[i] = (struct pf_label_desc){.key = keys[i],
-						   .str = i % 2 ? "odd" : NULL,
-						   .num = i,
-						   .num_unit = i % 3 ? NULL : "bytes"};
+		labels[i] = (struct pf_label_desc){ .key = keys[i],
+						    .str = i % 2 ? "odd" : NULL,
+						    .num = i,
+						    .num_unit = i % 3 ? NULL : "bytes" };
 	}
 	/* Sample types are added once; they are fixed once samples exist. */
 	err = p->nsample_types < 1 ? profile__add_sample_type(p, "samples", "count") : 0;
@@ -604,20 +605,20 @@ static void test_out_of_memory(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_new_and_free),
-	    cmocka_unit_test(test_string_interning),
-	    cmocka_unit_test(test_string_interning_many),
-	    cmocka_unit_test(test_mapping_dedup),
-	    cmocka_unit_test(test_function_dedup),
-	    cmocka_unit_test(test_location_dedup),
-	    cmocka_unit_test(test_sample_merge),
-	    cmocka_unit_test(test_sample_many_labels),
-	    cmocka_unit_test(test_sample_types_fixed),
-	    cmocka_unit_test(test_metadata),
-	    cmocka_unit_test(test_scale),
-	    cmocka_unit_test(test_decoded_profile_lazy_index),
-	    cmocka_unit_test(test_index_ids_rejects),
-	    cmocka_unit_test(test_out_of_memory),
+		cmocka_unit_test(test_new_and_free),
+		cmocka_unit_test(test_string_interning),
+		cmocka_unit_test(test_string_interning_many),
+		cmocka_unit_test(test_mapping_dedup),
+		cmocka_unit_test(test_function_dedup),
+		cmocka_unit_test(test_location_dedup),
+		cmocka_unit_test(test_sample_merge),
+		cmocka_unit_test(test_sample_many_labels),
+		cmocka_unit_test(test_sample_types_fixed),
+		cmocka_unit_test(test_metadata),
+		cmocka_unit_test(test_scale),
+		cmocka_unit_test(test_decoded_profile_lazy_index),
+		cmocka_unit_test(test_index_ids_rejects),
+		cmocka_unit_test(test_out_of_memory),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -84,9 +84,9 @@ static void test_big_strings(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_same_string_same_pointer),
-	    cmocka_unit_test(test_many_strings_stay_put),
-	    cmocka_unit_test(test_big_strings),
+		cmocka_unit_test(test_same_string_same_pointer),
+		cmocka_unit_test(test_many_strings_stay_put),
+		cmocka_unit_test(test_big_strings),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -347,9 +347,9 @@ static void test_fixture_mappings(void **state)
 		void *fn = dlsym(vdso, "__vdso_clock_gettime");
 
 		assert_non_null(fn);
-		assert_int_equal(
-		    symbolizer__user(s, FIXTURE_PID, 0x7ffd5c3f6000 + ((uintptr_t)fn - own), &loc),
-		    0);
+		assert_int_equal(symbolizer__user(s, FIXTURE_PID,
+						  0x7ffd5c3f6000 + ((uintptr_t)fn - own), &loc),
+				 0);
 		assert_string_equal(loc.map_file, "[vdso]");
 		assert_int_equal(loc.nframes, 1);
 		assert_non_null(strstr(loc.frames[0].function, "clock_gettime"));
@@ -471,15 +471,15 @@ static void test_kernel_unavailable(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_teardown(test_child_process, kill_live_child),
-	    cmocka_unit_test_teardown(test_deleted_binary, kill_live_child),
-	    cmocka_unit_test(test_libc),
-	    cmocka_unit_test(test_own_vdso),
-	    cmocka_unit_test(test_fixture_mappings),
-	    cmocka_unit_test(test_merge_and_reset),
-	    cmocka_unit_test(test_many_pids),
-	    cmocka_unit_test(test_kernel),
-	    cmocka_unit_test(test_kernel_unavailable),
+		cmocka_unit_test_teardown(test_child_process, kill_live_child),
+		cmocka_unit_test_teardown(test_deleted_binary, kill_live_child),
+		cmocka_unit_test(test_libc),
+		cmocka_unit_test(test_own_vdso),
+		cmocka_unit_test(test_fixture_mappings),
+		cmocka_unit_test(test_merge_and_reset),
+		cmocka_unit_test(test_many_pids),
+		cmocka_unit_test(test_kernel),
+		cmocka_unit_test(test_kernel_unavailable),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,13 +27,13 @@ __attribute__((noinline)) static void keep(unsigned long x)
  * The call to keep() makes each burner a non-leaf, so gcc gives it a frame
  * and a frame-pointer walk finds its caller (gcc omits frames in leaves).
  */
-#define BURNER(name)                                                                         \
-	__attribute__((noinline)) unsigned long name(unsigned long n, unsigned long x)      \
-	{                                                                                    \
-		for (unsigned long i = 0; i < n; i++)                                        \
-			x = x * 6364136223846793005UL + 1442695040888963407UL;               \
-		keep(x);                                                                     \
-		return x + 1;                                                                \
+#define BURNER(name)                                                                               \
+	__attribute__((noinline)) unsigned long name(unsigned long n, unsigned long x)             \
+	{                                                                                          \
+		for (unsigned long i = 0; i < n; i++)                                              \
+			x = x * 6364136223846793005UL + 1442695040888963407UL;                     \
+		keep(x);                                                                           \
+		return x + 1;                                                                      \
 	}
 
 BURNER(burn_a)

@@ -58,8 +58,8 @@ void usage_error(const char *fmt, ...)
 static int add_kind(struct common_opts *o, struct argp_state *state, enum target_mode mode)
 {
 	/* -p may repeat; any other combination is two kinds. */
-	if (o->ntarget_kinds && !(mode == TARGET_PIDS && o->target.mode == TARGET_PIDS &&
-				  !o->target.argv))
+	if (o->ntarget_kinds &&
+	    !(mode == TARGET_PIDS && o->target.mode == TARGET_PIDS && !o->target.argv))
 		usage_error("give exactly one target: -p PID, -a, --cgroup PATH or -- CMD");
 	if (!o->ntarget_kinds)
 		o->ntarget_kinds = 1;
@@ -87,8 +87,9 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 		break;
 	case 'd':
 		if (parse_duration_ns(arg, &o->duration_ns) || o->duration_ns <= 0)
-			usage_error("invalid duration '%s': expected seconds, e.g. 30, 1.5 or 500ms",
-				   arg);
+			usage_error(
+				"invalid duration '%s': expected seconds, e.g. 30, 1.5 or 500ms",
+				arg);
 		break;
 	case 'o':
 		if (!*arg)

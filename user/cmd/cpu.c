@@ -27,14 +27,20 @@ struct cpu_env {
 static const struct argp_option cpu_options[] = {
 	{ NULL, 0, NULL, 0, "CPU profile:", 3 },
 	{ "freq", 'F', "HZ", 0, "Samples per second on each CPU, 1..10000 (default 99)", 3 },
-	{ "user-only", OPT_USER_ONLY, NULL, 0, "Only user stacks (time in the kernel is "
-	  "attributed to the user code that entered it)", 3 },
-	{ "kernel-only", OPT_KERNEL_ONLY, NULL, 0, "Only samples taken in the kernel, "
-	  "kernel stacks", 3 },
+	{ "user-only", OPT_USER_ONLY, NULL, 0,
+	  "Only user stacks (time in the kernel is "
+	  "attributed to the user code that entered it)",
+	  3 },
+	{ "kernel-only", OPT_KERNEL_ONLY, NULL, 0,
+	  "Only samples taken in the kernel, "
+	  "kernel stacks",
+	  3 },
 	{ "no-tid", OPT_NO_TID, NULL, 0, "No per-thread tid label (default for -a and --cgroup)",
 	  3 },
-	{ "children", OPT_CHILDREN, NULL, 0, "With -p, also profile processes the targets "
-	  "start (always on with -- CMD)", 3 },
+	{ "children", OPT_CHILDREN, NULL, 0,
+	  "With -p, also profile processes the targets "
+	  "start (always on with -- CMD)",
+	  3 },
 	{ 0 },
 };
 

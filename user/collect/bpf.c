@@ -42,7 +42,8 @@ void collect_select_tp(struct bpf_object *obj, bool btf)
 {
 	struct bpf_program *prog;
 
-	bpf_object__for_each_program(prog, obj) {
+	bpf_object__for_each_program(prog, obj)
+	{
 		const char *name = bpf_program__name(prog);
 
 		if (has_suffix(name, "_btf"))
@@ -192,7 +193,7 @@ int collect_key_labels(struct session *s, const struct stack_key *key, char *com
 	if (key->tid)
 		labels[n++] = (struct pf_label_desc){ .key = "tid", .num = key->tid };
 	labels[n++] = (struct pf_label_desc){ .key = "comm", .str = comm_buf };
-	labels[n++] = (struct pf_label_desc){ .key = "process",
-					      .str = process ? process : comm_buf };
+	labels[n++] =
+		(struct pf_label_desc){ .key = "process", .str = process ? process : comm_buf };
 	return n;
 }

@@ -19,11 +19,11 @@ struct stack_resolver;
 struct stack_key;
 
 struct cpu_opts {
-	int freq;	 /* samples per second per CPU */
-	bool user;	 /* capture user stacks */
-	bool kernel;	 /* capture kernel stacks */
+	int freq;	  /* samples per second per CPU */
+	bool user;	  /* capture user stacks */
+	bool kernel;	  /* capture kernel stacks */
 	bool kernel_only; /* sample only in kernel mode */
-	bool per_thread; /* keep a tid label per sample */
+	bool per_thread;  /* keep a tid label per sample */
 	bool follow_children;
 };
 

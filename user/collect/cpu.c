@@ -87,8 +87,8 @@ static int attach_lifecycle(struct cpu_bpf *skel, bool btf)
 }
 
 /* Reads every (key, count) and adds it to p as a sample. */
-static int build_samples(struct session *s, struct cpu_bpf *skel, struct profile *p,
-			 int64_t period, struct stack_resolver *r)
+static int build_samples(struct session *s, struct cpu_bpf *skel, struct profile *p, int64_t period,
+			 struct stack_resolver *r)
 {
 	int counts_fd = bpf_map__fd(skel->maps.counts);
 	struct stack_key key, next, *prev = NULL;

@@ -66,10 +66,10 @@ struct symcache {
  */
 static char *debuginfo_path;
 static const Dwfl_Callbacks dwfl_callbacks = {
-    .find_elf = dwfl_build_id_find_elf,
-    .find_debuginfo = dwfl_standard_find_debuginfo,
-    .section_address = dwfl_offline_section_address,
-    .debuginfo_path = &debuginfo_path,
+	.find_elf = dwfl_build_id_find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.section_address = dwfl_offline_section_address,
+	.debuginfo_path = &debuginfo_path,
 };
 
 struct symcache *symcache__new(void)
@@ -136,9 +136,9 @@ static int read_segments(struct sym_file *f)
 		if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_LOAD)
 			continue;
 		f->segs[f->nsegs++] = (struct load_seg){
-		    .offset = ph.p_offset,
-		    .filesz = ph.p_filesz,
-		    .vaddr = ph.p_vaddr,
+			.offset = ph.p_offset,
+			.filesz = ph.p_filesz,
+			.vaddr = ph.p_vaddr,
 		};
 	}
 	return 0;
@@ -314,7 +314,7 @@ static void die_names(struct sym_file *f, Dwarf_Die *die, struct sym_frame *fr)
 	linkage = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &attr));
 	if (!linkage)
 		linkage =
-		    dwarf_formstring(dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr));
+			dwarf_formstring(dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr));
 	name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_name, &attr));
 	if (!linkage && !name)
 		return;
@@ -450,8 +450,8 @@ static int resolve_symtab(struct sym_file *f, uint64_t vaddr, struct sym_frame *
 	if (!name || !name[0])
 		return 0;
 	*out = (struct sym_frame){
-	    .system_name = intern(f, name),
-	    .function = demangle(f, name),
+		.system_name = intern(f, name),
+		.function = demangle(f, name),
 	};
 	return 1;
 }
@@ -538,7 +538,7 @@ static int cache_add(struct sym_file *f, uint64_t vaddr, const struct sym_frame 
 		memcpy(f->pool + f->npool, frames, n * sizeof(*frames));
 	for (i = ent_slot(vaddr, f->ents_cap); f->ents[i].used; i = (i + 1) & (f->ents_cap - 1))
 		;
-	f->ents[i] = (struct addr_ent){.vaddr = vaddr, .first = f->npool, .n = n, .used = true};
+	f->ents[i] = (struct addr_ent){ .vaddr = vaddr, .first = f->npool, .n = n, .used = true };
 	f->npool += n;
 	f->nents++;
 	return 0;

@@ -195,7 +195,7 @@ static int finish(struct loader *ld, struct ksyms *ks)
 
 struct ksyms *ksyms__load(const char *path)
 {
-	struct loader ld = {.last_module = NO_MODULE};
+	struct loader ld = { .last_module = NO_MODULE };
 	struct ksyms *ks = NULL;
 	FILE *f;
 	int err;

@@ -9,14 +9,14 @@
 #include <stdio.h>
 
 struct vma {
-	uint64_t start; /* first byte */
-	uint64_t end;	/* one past the last byte */
+	uint64_t start;	 /* first byte */
+	uint64_t end;	 /* one past the last byte */
 	uint64_t offset; /* file offset of start */
 	uint64_t inode;
 	uint32_t dev_major;
 	uint32_t dev_minor;
 	bool read, write, exec, shared;
-	char *path; /* "" for anonymous, "[vdso]", "[stack]", ...; " (deleted)" stripped */
+	char *path;   /* "" for anonymous, "[vdso]", "[stack]", ...; " (deleted)" stripped */
 	bool deleted; /* the path had a " (deleted)" suffix */
 };
 

@@ -156,7 +156,7 @@ const char *strpool__addn(struct strpool *p, const char *s, size_t len)
 		errno = ENOMEM;
 		return NULL;
 	}
-	p->slots[i] = (struct slot){.s = dst, .hash = h, .len = len};
+	p->slots[i] = (struct slot){ .s = dst, .hash = h, .len = len };
 	p->n++;
 	return dst;
 }

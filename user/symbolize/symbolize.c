@@ -130,7 +130,7 @@ static struct proc *proc_get(struct symbolizer *s, int pid)
 		return NULL;
 	for (i = pid_slot(pid, s->procs_cap); s->procs[i].used; i = (i + 1) & (s->procs_cap - 1))
 		;
-	s->procs[i] = (struct proc){.pid = pid, .used = true};
+	s->procs[i] = (struct proc){ .pid = pid, .used = true };
 	s->nprocs++;
 	return &s->procs[i];
 }
@@ -235,12 +235,12 @@ static int record_vma(struct symbolizer *s, struct proc *p, int pid, const struc
 	const struct rec_vma *old;
 
 	*r = (struct rec_vma){
-	    .start = v->start,
-	    .end = v->end,
-	    .offset = v->offset,
-	    .dev = makedev(v->dev_major, v->dev_minor),
-	    .ino = v->inode,
-	    .path = strpool__add(s->strs, v->path),
+		.start = v->start,
+		.end = v->end,
+		.offset = v->offset,
+		.dev = makedev(v->dev_major, v->dev_minor),
+		.ino = v->inode,
+		.path = strpool__add(s->strs, v->path),
 	};
 	if (!r->path)
 		return -ENOMEM;
@@ -398,7 +398,7 @@ int symbolizer__kernel(struct symbolizer *s, uint64_t addr, struct sym_loc *out)
 	k = ksyms__find(s->ksyms, addr);
 	if (!k)
 		return 0;
-	out->frames[0] = (struct sym_frame){.function = k->name, .system_name = k->name};
+	out->frames[0] = (struct sym_frame){ .function = k->name, .system_name = k->name };
 	out->nframes = 1;
 	return 0;
 }

@@ -22,14 +22,14 @@ enum target_mode {
  * enum; userspace sums them and reports every loss.
  */
 enum bpfprof_counter {
-	CNT_EVENTS = 0,		  /* events on a target task (CPU samples, ...) */
-	CNT_USTACK_NONE,	  /* no user stack (kernel thread, exiting task) */
-	CNT_KSTACK_NONE,	  /* no kernel stack (sample in user mode): normal */
-	CNT_STACK_MAP_FULL,	  /* stack map full (or out of memory): the stack is lost */
-	CNT_STACK_ERROR,	  /* the kernel failed to capture a stack */
-	CNT_COUNTS_MAP_FULL,	  /* aggregation map full: the event is lost */
-	CNT_PROC_EVENTS_LOST,	  /* ring buffer full: a process event is lost */
-	CNT_TARGET_PIDS_FULL,	  /* a new child could not be followed */
+	CNT_EVENTS = 0,	      /* events on a target task (CPU samples, ...) */
+	CNT_USTACK_NONE,      /* no user stack (kernel thread, exiting task) */
+	CNT_KSTACK_NONE,      /* no kernel stack (sample in user mode): normal */
+	CNT_STACK_MAP_FULL,   /* stack map full (or out of memory): the stack is lost */
+	CNT_STACK_ERROR,      /* the kernel failed to capture a stack */
+	CNT_COUNTS_MAP_FULL,  /* aggregation map full: the event is lost */
+	CNT_PROC_EVENTS_LOST, /* ring buffer full: a process event is lost */
+	CNT_TARGET_PIDS_FULL, /* a new child could not be followed */
 	CNT__MAX
 };
 
@@ -38,9 +38,9 @@ enum bpfprof_counter {
  * stacks map.  Ids below STACK_ID_MIN are not stacks but say why there is
  * none, so userspace can show where stacks were lost.
  */
-#define STACK_ID_NONE 0	     /* not asked for, or empty */
-#define STACK_ID_MAP_FULL 1  /* the stacks map was full */
-#define STACK_ID_ERROR 2     /* the kernel could not capture it */
+#define STACK_ID_NONE 0	    /* not asked for, or empty */
+#define STACK_ID_MAP_FULL 1 /* the stacks map was full */
+#define STACK_ID_ERROR 2    /* the kernel could not capture it */
 #define STACK_ID_MIN 4096
 
 /* The value of the stacks map: nr addresses, innermost first; the rest is garbage. */
@@ -51,10 +51,10 @@ struct stack_trace {
 
 /* Aggregation key: one per (process, thread, user stack, kernel stack, thread name). */
 struct stack_key {
-	__u32 pid; /* tgid */
-	__u32 tid; /* 0 when not recorded per thread */
-	__u64 user_stack; /* stack id */
-	__u64 kern_stack; /* stack id */
+	__u32 pid;		     /* tgid */
+	__u32 tid;		     /* 0 when not recorded per thread */
+	__u64 user_stack;	     /* stack id */
+	__u64 kern_stack;	     /* stack id */
 	char comm[BPFPROF_COMM_LEN]; /* thread name */
 };
 
@@ -66,8 +66,8 @@ enum bpfprof_proc_event_type {
 };
 
 struct bpfprof_proc_event {
-	__u32 type; /* enum bpfprof_proc_event_type */
-	__u32 pid;  /* tgid */
+	__u32 type;		     /* enum bpfprof_proc_event_type */
+	__u32 pid;		     /* tgid */
 	char comm[BPFPROF_COMM_LEN]; /* of the process's main thread */
 };
 
