@@ -12,7 +12,7 @@ for t in build/tests/test_*; do
 	[ -x "$t" ] || continue
 	out=$("$t" 2>&1)
 	rc=$?
-	echo "$out" | grep -E '^\[  (FAILED|  OK  |PASSED)|^\[ (RUN|ERROR) ' | grep -vE '^\[ RUN' | sed "s|^|$(basename "$t"): |"
+	echo "$out" | grep -E '^\[  (FAILED|PASSED)|^\[ ERROR ' | sed "s|^|$(basename "$t"): |"
 	# A binary may run several groups: add up their summaries.
 	p=$(echo "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
 	f=$(echo "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
@@ -26,6 +26,17 @@ for t in build/tests/test_*; do
 	passed=$((passed + p))
 	failed=$((failed + f))
 done
+
+# House style: the tree is clang-formatted (make fmt).
+if command -v clang-format >/dev/null; then
+	if make -s fmt-check >/dev/null 2>&1; then
+		echo "format: ok"
+		passed=$((passed + 1))
+	else
+		echo "format: FAIL (run make fmt)"
+		failed=$((failed + 1))
+	fi
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "end-to-end tests need root: skipped"

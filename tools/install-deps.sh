@@ -5,7 +5,7 @@
 set -euo pipefail
 
 pkgs=(
-	clang llvm make gcc pkg-config
+	clang llvm make gcc pkg-config clang-format
 	libbpf-dev libelf-dev libdw-dev zlib1g-dev
 	bpftool
 	libcmocka-dev
