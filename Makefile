@@ -30,7 +30,8 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 
 WORKLOAD_SRCS := $(wildcard tests/workloads/*.c)
-WORKLOADS := $(patsubst tests/workloads/%.c,$(OUT)/workloads/%,$(WORKLOAD_SRCS))
+WORKLOADS := $(patsubst tests/workloads/%.c,$(OUT)/workloads/%,$(filter-out tests/workloads/lib%,$(WORKLOAD_SRCS))) \
+	     $(patsubst tests/workloads/%.c,$(OUT)/workloads/%.so,$(filter tests/workloads/lib%,$(WORKLOAD_SRCS)))
 
 FIXTURE_SRCS := $(wildcard tests/fixtures/*.c)
 FIXTURES  := $(patsubst tests/fixtures/%.c,$(OUT)/fixtures/%,$(FIXTURE_SRCS))
@@ -70,6 +71,15 @@ $(OUT)/workloads/%: tests/workloads/%.c
 	@mkdir -p $(@D)
 	$(CC) -O1 -g -fno-omit-frame-pointer -fno-optimize-sibling-calls -fno-inline \
 		-o $@ $< -lpthread -lm
+
+# nofp_*: release-style code without frame pointers, for the unwinding tests.
+$(OUT)/workloads/nofp_%: tests/workloads/nofp_%.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -fomit-frame-pointer -fno-optimize-sibling-calls -o $@ $< -ldl
+
+$(OUT)/workloads/libnofp_%.so: tests/workloads/libnofp_%.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -fomit-frame-pointer -fno-optimize-sibling-calls -shared -fPIC -o $@ $<
 
 $(OUT)/fixtures/%: tests/fixtures/%.c
 	@mkdir -p $(@D)

@@ -14,8 +14,7 @@
 #include "target.bpf.h"
 #include "stack.bpf.h"
 #include "follow.bpf.h"
-
-const volatile bool per_thread = true;
+#include "aggregate.bpf.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -30,31 +29,19 @@ int on_cpu_sample(struct bpf_perf_event_data *ctx)
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
 	struct stack_key key = {};
-	__u64 one = 1, *val;
+	__u64 zero = 0, *val;
 
 	if (!is_target(tgid))
 		return 0;
 	count(CNT_EVENTS);
 	note_process(tgid);
 
-	key.pid = tgid;
-	key.tid = per_thread ? (__u32)id : 0;
-	bpf_get_current_comm(&key.comm, sizeof(key.comm));
+	key_current(&key, tgid, (__u32)id);
 	capture_stacks(ctx, &key, 0);
 
-	val = bpf_map_lookup_elem(&counts, &key);
-	if (val) {
+	val = aggregate_slot(&counts, &key, &zero);
+	if (val)
 		__sync_fetch_and_add(val, 1);
-		return 0;
-	}
-	if (bpf_map_update_elem(&counts, &key, &one, BPF_NOEXIST)) {
-		/* Lost the race to another CPU, or the map is full. */
-		val = bpf_map_lookup_elem(&counts, &key);
-		if (val)
-			__sync_fetch_and_add(val, 1);
-		else
-			count(CNT_COUNTS_MAP_FULL);
-	}
 	return 0;
 }
 

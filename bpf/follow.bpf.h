@@ -43,6 +43,12 @@ static __always_inline int on_exec(struct task_struct *task)
 	return 0;
 }
 
+/*
+ * One fork program per object: a profile type that does more on fork
+ * defines BPFPROF_OWN_FORK_PROGRAMS and its own fork_btf/fork_raw, which
+ * call on_fork() too.
+ */
+#ifndef BPFPROF_OWN_FORK_PROGRAMS
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(fork_btf, struct task_struct *parent, struct task_struct *child)
 {
@@ -54,6 +60,7 @@ int BPF_PROG(fork_raw, struct task_struct *parent, struct task_struct *child)
 {
 	return on_fork(parent, child);
 }
+#endif
 
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(exec_btf, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)

@@ -10,9 +10,12 @@
 #define BPFPROF_STACK_BPF_H
 
 #include "counters.bpf.h"
+#include "unwind.bpf.h"
 
 const volatile bool capture_user = true;
 const volatile bool capture_kernel = true;
+/* Unwind user stacks with the CFI tables of user/unwind/ where they exist. */
+const volatile bool unwind_dwarf = false;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -62,16 +65,36 @@ static __always_inline __u64 hash_stack(struct stack_trace *st)
 	return c.h < STACK_ID_MIN ? c.h + STACK_ID_MIN : c.h;
 }
 
+static __always_inline struct stack_trace *stack_buffer(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&stack_scratch, &zero);
+}
+
+/* Stores the stack in st once, and returns its id. */
+static __always_inline __u64 store_stack(struct stack_trace *st)
+{
+	__u64 id = hash_stack(st);
+	long err;
+
+	if (bpf_map_lookup_elem(&stacks, &id))
+		return id; /* seen before: the common case */
+	err = bpf_map_update_elem(&stacks, &id, st, BPF_NOEXIST);
+	if (err == 0 || err == -17 /* EEXIST: another CPU stored it */)
+		return id;
+	count(CNT_STACK_MAP_FULL);
+	return STACK_ID_MAP_FULL;
+}
+
 /*
- * Captures one stack (flags: BPF_F_USER_STACK or a kernel skip count) and
- * returns its id, or a STACK_ID_* reason when there is none.
+ * Captures a stack with bpf_get_stack (flags: BPF_F_USER_STACK or a kernel
+ * skip count) and returns its id, or a STACK_ID_* reason when there is none.
  */
 static __always_inline __u64 capture_stack(void *ctx, __u64 flags, enum bpfprof_counter none)
 {
-	__u32 zero = 0;
-	struct stack_trace *st = bpf_map_lookup_elem(&stack_scratch, &zero);
+	struct stack_trace *st = stack_buffer();
 	long len;
-	__u64 id;
 
 	if (!st)
 		return STACK_ID_ERROR;
@@ -82,21 +105,51 @@ static __always_inline __u64 capture_stack(void *ctx, __u64 flags, enum bpfprof_
 		return len == 0 || len == -14 /* EFAULT */ ? STACK_ID_NONE : STACK_ID_ERROR;
 	}
 	st->nr = len / sizeof(__u64);
-	id = hash_stack(st);
-	if (bpf_map_lookup_elem(&stacks, &id))
-		return id; /* seen before: the common case */
-	len = bpf_map_update_elem(&stacks, &id, st, BPF_NOEXIST);
-	if (len == 0 || len == -17 /* EEXIST: another CPU stored it */)
-		return id;
-	count(CNT_STACK_MAP_FULL);
-	return STACK_ID_MAP_FULL;
+	st->flags = 0;
+	return store_stack(st);
+}
+
+/*
+ * The user stack of the current task.  The user registers are those saved
+ * at its last entry into the kernel (the sampling interrupt, a syscall, a
+ * fault): the top of the task's kernel stack, whatever the program type.
+ */
+static __always_inline __u64 capture_user_stack(void *ctx)
+{
+	struct task_struct *task;
+	struct stack_trace *st;
+	struct pt_regs *regs;
+	struct uregs r;
+	int n;
+
+	if (!unwind_dwarf)
+		return capture_stack(ctx, BPF_F_USER_STACK, CNT_USTACK_NONE);
+	task = bpf_get_current_task_btf();
+	st = stack_buffer();
+	if (!st)
+		return STACK_ID_ERROR;
+	if (!task->mm) {
+		count(CNT_USTACK_NONE); /* a kernel thread */
+		return STACK_ID_NONE;
+	}
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	r.ip = regs->ip;
+	r.sp = regs->sp;
+	r.bp = regs->bp;
+	n = unwind_user(&r, st);
+	if (n < 0) /* no tables for this process (yet): the kernel's walk */
+		return capture_stack(ctx, BPF_F_USER_STACK, CNT_USTACK_NONE);
+	if (n == 0) {
+		count(CNT_USTACK_NONE);
+		return STACK_ID_NONE;
+	}
+	return store_stack(st);
 }
 
 /* Fills the stack ids of key; kskip kernel frames belong to BPF (tp_btf adds two). */
 static __always_inline void capture_stacks(void *ctx, struct stack_key *key, __u32 kskip)
 {
-	key->user_stack = capture_user ? capture_stack(ctx, BPF_F_USER_STACK, CNT_USTACK_NONE)
-				       : STACK_ID_NONE;
+	key->user_stack = capture_user ? capture_user_stack(ctx) : STACK_ID_NONE;
 	key->kern_stack =
 		capture_kernel ? capture_stack(ctx, kskip & BPF_F_SKIP_FIELD_MASK, CNT_KSTACK_NONE)
 			       : STACK_ID_NONE;

@@ -17,6 +17,9 @@ static const struct command {
 	const char *summary;
 } commands[] = {
 	{ "cpu", cmd_cpu, "sample on-CPU stacks (Go's CPU profile)" },
+	{ "offcpu", cmd_offcpu, "time off the CPU per stack and state (Go's block profile)" },
+	{ "threadcreate", cmd_threadcreate, "stacks that create threads (Go's threadcreate)" },
+	{ "threads", cmd_threads, "every thread's state and stack, now (Go's goroutine profile)" },
 	{ "report", cmd_report, "print the top table of a profile file" },
 };
 

@@ -99,7 +99,28 @@ static int cmp_rows(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-static int add_sample(struct accs *t, const struct profile *p, size_t si, int64_t v)
+static bool is_kernel(const struct profile *p, const struct pf_location *loc)
+{
+	const struct pf_mapping *m = profile__mapping(p, loc->mapping_id);
+
+	return m && !strcmp(profile__str(p, m->filename), "[kernel.kallsyms]");
+}
+
+/* The first location of s to report: past the kernel frames when asked and some are user's. */
+static size_t first_location(const struct profile *p, const struct pf_sample *s, bool user_only)
+{
+	const struct pf_location *loc;
+	size_t i;
+
+	for (i = 0; user_only && i < s->nlocations; i++) {
+		loc = profile__location(p, s->location_ids[i]);
+		if (loc && !is_kernel(p, loc))
+			return i;
+	}
+	return 0;
+}
+
+static int add_sample(struct accs *t, const struct profile *p, size_t si, int64_t v, bool user_only)
 {
 	const struct pf_sample *s = &p->samples[si];
 	const struct pf_location *loc;
@@ -108,7 +129,7 @@ static int add_sample(struct accs *t, const struct profile *p, size_t si, int64_
 	size_t i, l;
 	bool leaf = true;
 
-	for (i = 0; i < s->nlocations; i++) {
+	for (i = first_location(p, s, user_only); i < s->nlocations; i++) {
 		loc = profile__location(p, s->location_ids[i]);
 		if (!loc)
 			return -EINVAL;
@@ -129,7 +150,8 @@ static int add_sample(struct accs *t, const struct profile *p, size_t si, int64_
 	return 0;
 }
 
-int report_functions(const struct profile *p, int si, struct report_row **rows, int64_t *total)
+static int functions(const struct profile *p, int si, bool user_only, struct report_row **rows,
+		     int64_t *total)
 {
 	struct accs t = { 0 };
 	struct report_row *r = NULL;
@@ -144,7 +166,7 @@ int report_functions(const struct profile *p, int si, struct report_row **rows, 
 
 		*total += v;
 		if (v)
-			err = add_sample(&t, p, i, v);
+			err = add_sample(&t, p, i, v, user_only);
 	}
 	if (!err && t.n) {
 		r = malloc(t.n * sizeof(*r));
@@ -165,6 +187,11 @@ int report_functions(const struct profile *p, int si, struct report_row **rows, 
 		qsort(r, t.n, sizeof(*r), cmp_rows);
 	*rows = r;
 	return t.n;
+}
+
+int report_functions(const struct profile *p, int si, struct report_row **rows, int64_t *total)
+{
+	return functions(p, si, false, rows, total);
 }
 
 static void trim_number(char *buf, size_t len, double v, const char *suffix)
@@ -236,7 +263,7 @@ static double pct(int64_t v, int64_t total)
 	return total ? 100.0 * (double)v / (double)total : 0.0;
 }
 
-int report_top(FILE *out, const struct profile *p, int si, int n)
+static int top(FILE *out, const struct profile *p, int si, int n, bool user_only)
 {
 	struct report_row *rows = NULL;
 	char flat[32], cum[32], tot[32], shown[32];
@@ -244,7 +271,7 @@ int report_top(FILE *out, const struct profile *p, int si, int n)
 	int64_t total, sum = 0;
 	int nrows, i;
 
-	nrows = report_functions(p, si, &rows, &total);
+	nrows = functions(p, si, user_only, &rows, &total);
 	if (nrows < 0)
 		return nrows;
 	if (n <= 0 || n > nrows)
@@ -272,4 +299,14 @@ int report_top(FILE *out, const struct profile *p, int si, int n)
 		free((char *)rows[i].name);
 	free(rows);
 	return 0;
+}
+
+int report_top(FILE *out, const struct profile *p, int si, int n)
+{
+	return top(out, p, si, n, false);
+}
+
+int report_top_user(FILE *out, const struct profile *p, int si, int n)
+{
+	return top(out, p, si, n, true);
 }

@@ -26,6 +26,12 @@ void report_format_value(char *buf, size_t len, int64_t v, const char *unit);
 
 /* Prints the top n functions like `go tool pprof -top`; n <= 0 prints all. */
 int report_top(FILE *out, const struct profile *p, int si, int n);
+/*
+ * The same, leaving out the kernel frames of samples that have user frames:
+ * for off-CPU profiles, whose stacks all start in the scheduler, so the
+ * innermost user function (the blocking call) gets the flat share.
+ */
+int report_top_user(FILE *out, const struct profile *p, int si, int n);
 
 /* The sample type a report shows by default: default_sample_type, else the last. */
 int report_default_index(const struct profile *p);

@@ -40,6 +40,7 @@ int session__init(struct session *s, struct target *t, int64_t duration_ns, bool
 	s->duration_ns = duration_ns;
 	s->progress = !quiet && isatty(STDERR_FILENO);
 	s->noun = "samples";
+	s->idle = "did not run on a CPU during the capture";
 	s->counters_fd = -1;
 	s->sym = symbolizer__new("/proc");
 	if (!s->sym)
@@ -99,6 +100,8 @@ static void read_maps(struct session *s, struct proc_info *p, bool reset)
 	p->read_at = mono_ns();
 	if (reset)
 		p->first_at = p->read_at;
+	if (!err && s->on_maps)
+		s->on_maps(s->on_maps_ctx, p->pid);
 }
 
 /*
@@ -223,10 +226,13 @@ static void refresh_mappings(struct session *s, bool all)
 		if (!all && now - p->read_at < (now - p->first_at < 10000000000LL ? 1000000000LL
 										  : 10000000000LL))
 			continue;
-		if (symbolizer__track_pid(s->sym, p->pid) == -ESRCH)
+		if (symbolizer__track_pid(s->sym, p->pid) == -ESRCH) {
 			p->read_at = 0;
-		else
-			p->read_at = now;
+			continue;
+		}
+		p->read_at = now;
+		if (s->on_maps)
+			s->on_maps(s->on_maps_ctx, p->pid);
 	}
 }
 
@@ -291,9 +297,13 @@ struct loss {
 static const struct loss losses[] = {
 	{ CNT_STACK_MAP_FULL, "stacks lost: stack map full" },
 	{ CNT_STACK_ERROR, "stacks the kernel failed to capture" },
+	{ CNT_UNWIND_TRUNCATED, "user stacks cut short: unreadable stack memory or depth limit "
+				"(marked [truncated])" },
 	{ CNT_COUNTS_MAP_FULL, "events dropped: aggregation map full" },
 	{ CNT_PROC_EVENTS_LOST, "process events lost: ring buffer full" },
 	{ CNT_TARGET_PIDS_FULL, "child processes not followed: pid map full" },
+	{ CNT_OFFCPU_STARTS_FULL, "off-CPU intervals lost: start map full" },
+	{ CNT_OFFCPU_UNPAIRED, "off-CPU intervals lost: the switch back in was not seen" },
 };
 
 void session__report_losses(struct session *s, const uint64_t c[CNT__MAX], uint64_t unmapped,

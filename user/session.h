@@ -18,6 +18,7 @@ struct profile;
 struct symbolizer;
 struct target;
 struct ring_buffer;
+struct unwinder;
 
 struct proc_info {
 	int pid;
@@ -31,14 +32,20 @@ struct session {
 	int64_t duration_ns; /* 0: until Ctrl-C or the targets' exit */
 	bool progress;	     /* show a progress line on stderr */
 	const char *noun;    /* what the events are called in progress: "samples" */
+	const char *idle;    /* why there may be no samples: "did not run on a CPU ..." */
+	bool top_user;	     /* the top table leaves kernel frames out (report_top_user) */
 	struct symbolizer *sym;
 	struct ring_buffer *rb;
 	int counters_fd;
 	int64_t start_mono;
 	int64_t start_wall;
 	int64_t elapsed_ns;
-	bool interrupted;	 /* stopped by Ctrl-C / SIGTERM */
-	bool target_gone;	 /* stopped because every target exited */
+	bool interrupted;	   /* stopped by Ctrl-C / SIGTERM */
+	bool target_gone;	   /* stopped because every target exited */
+	struct unwinder *unwinder; /* DWARF unwind tables fed to BPF, or NULL */
+	/* Called after a process's maps were (re)read, e.g. to update unwind tables. */
+	void (*on_maps)(void *ctx, int pid);
+	void *on_maps_ctx;
 	struct proc_info *procs; /* sorted by pid after session__run */
 	size_t nprocs, procs_cap;
 };

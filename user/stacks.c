@@ -220,6 +220,15 @@ static int append_stack(struct stack_resolver *r, __u32 pid, __u64 id, bool kern
 			return -ENOMEM;
 		ids[(*n)++] = loc;
 	}
+	if ((st.flags & STACK_TRUNCATED) && *n < max) {
+		/* The unwinder stopped early: show where the stack was cut. */
+		struct pf_line_desc line = { .function = "[truncated]" };
+
+		loc = profile__add_location(r->p, 0, 0, &line, 1);
+		if (!loc)
+			return -ENOMEM;
+		ids[(*n)++] = loc;
+	}
 	return 0;
 }
 
@@ -241,6 +250,44 @@ int stack_resolver__locations(struct stack_resolver *r, __u32 pid, __u64 user_st
 		struct pf_line_desc line = { .function = "[no stack]" };
 
 		ids[n] = profile__add_location(r->p, 0, 0, &line, 1);
+		if (!ids[n])
+			return -ENOMEM;
+		n++;
+	}
+	return n;
+}
+
+/* Raw addresses (no stacks map), with the same return-address convention as append_stack. */
+static int append_ips(struct stack_resolver *r, __u32 pid, const __u64 *ips, size_t nr, bool kernel,
+		      uint64_t *ids, size_t max, size_t *n)
+{
+	uint64_t loc;
+	size_t i;
+
+	for (i = 0; i < nr && *n < max; i++) {
+		loc = location_for(r, pid, i == 0 ? ips[i] : ips[i] - 1, kernel);
+		if (!loc)
+			return -ENOMEM;
+		ids[(*n)++] = loc;
+	}
+	return 0;
+}
+
+int stack_resolver__locations_ips(struct stack_resolver *r, __u32 pid, const __u64 *uips,
+				  size_t nuser, const __u64 *kips, size_t nkern, uint64_t *ids,
+				  size_t max)
+{
+	struct pf_line_desc none = { .function = "[no stack]" };
+	size_t n = 0;
+	int err;
+
+	err = append_ips(r, pid, kips, nkern, true, ids, max, &n);
+	if (!err)
+		err = append_ips(r, pid, uips, nuser, false, ids, max, &n);
+	if (err)
+		return err;
+	if (n == 0 && max > 0) {
+		ids[n] = profile__add_location(r->p, 0, 0, &none, 1);
 		if (!ids[n])
 			return -ENOMEM;
 		n++;

@@ -32,6 +32,15 @@ void stack_resolver__free(struct stack_resolver *r);
 int stack_resolver__locations(struct stack_resolver *r, __u32 pid, __u64 user_stack,
 			      __u64 kern_stack, uint64_t *ids, size_t max);
 
+/*
+ * The same for stacks given as addresses (innermost first) rather than ids,
+ * e.g. read from a task iterator: kernel frames, then user frames; every
+ * address but the first of each stack is a return address.
+ */
+int stack_resolver__locations_ips(struct stack_resolver *r, __u32 pid, const __u64 *uips,
+				  size_t nuser, const __u64 *kips, size_t nkern, uint64_t *ids,
+				  size_t max);
+
 /* Addresses that fell in no recorded mapping (their process was gone too soon). */
 uint64_t stack_resolver__unmapped(const struct stack_resolver *r);
 

@@ -77,3 +77,17 @@ pprof_share() {
 within() {
 	awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && d <= t) }'
 }
+
+# expect NAME CODE PATTERN -- COMMAND...: exit code CODE, one stderr line matching PATTERN.
+expect() {
+	local name=$1 code=$2 pattern=$3 rc lines
+	shift 4
+	timeout 20 "$@" >"$TMP/out" 2>"$TMP/err"
+	rc=$?
+	lines=$(wc -l <"$TMP/err")
+	if [ "$rc" -eq "$code" ] && [ "$lines" -eq 1 ] && grep -qE "$pattern" "$TMP/err"; then
+		pass "$name (exit $rc: $(cat "$TMP/err"))"
+	else
+		fail "$name: exit $rc (want $code), stderr: $(head -c 300 "$TMP/err")"
+	fi
+}

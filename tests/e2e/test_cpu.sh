@@ -109,10 +109,10 @@ else
 fi
 
 # --- a workload that exits mid-capture is still symbolized ---
-start_workload cpu_split 1 1 || exit 1
+start_workload cpu_split 2 1 || exit 1
 pid=$WPID
 out=$TMP/exit.pb.gz
-"$BPFPROF" cpu -p "$pid" -d 3 -q -o "$out" 2>"$TMP/exit.err"
+"$BPFPROF" cpu -p "$pid" -d 5 -q -o "$out" 2>"$TMP/exit.err"
 check "target exiting mid-capture: exit 0" test $? -eq 0
 check "target exiting mid-capture: still symbolized" \
 	sh -c "go tool pprof -top '$out' 2>/dev/null | grep -q ' burn_a$'"

@@ -8,20 +8,6 @@ cd "$(dirname "$0")/../.."
 
 echo "cpu: errors and signals"
 
-# expect NAME CODE PATTERN -- COMMAND...: exit code CODE, one stderr line matching PATTERN.
-expect() {
-	local name=$1 code=$2 pattern=$3 rc lines
-	shift 4
-	timeout 20 "$@" >"$TMP/out" 2>"$TMP/err"
-	rc=$?
-	lines=$(wc -l <"$TMP/err")
-	if [ "$rc" -eq "$code" ] && [ "$lines" -eq 1 ] && grep -qE "$pattern" "$TMP/err"; then
-		pass "$name (exit $rc: $(cat "$TMP/err"))"
-	else
-		fail "$name: exit $rc (want $code), stderr: $(head -c 300 "$TMP/err")"
-	fi
-}
-
 o=$TMP/x.pb.gz
 free_pid=$(( $(cat /proc/sys/kernel/pid_max) - 1 ))
 while [ -e "/proc/$free_pid" ]; do free_pid=$((free_pid - 1)); done

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "collect/collect.h"
 #include "target.h"
 
 struct common_opts {
@@ -28,6 +29,23 @@ void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), nore
 /* The shared options; its input is a struct common_opts. */
 extern const struct argp common_argp;
 
+/*
+ * --no-tid and --children, for the profile types keyed by stack and thread:
+ * an argp child whose input is a struct stack_args.
+ */
+struct stack_args {
+	struct stack_opts opts;
+	bool tid_set; /* --no-tid given */
+};
+
+extern const struct argp stack_argp;
+
+/*
+ * Defaults that depend on the target: no tid label for a system or a cgroup
+ * (too many threads), children followed for a launched command.
+ */
+void stack_args__resolve(struct stack_args *a, const struct common_opts *o);
+
 /* Sets defaults; default_output is the profile type's file, e.g. "cpu.pb.gz". */
 void common_opts__init(struct common_opts *o, const char *default_output);
 /*
@@ -44,7 +62,17 @@ struct profile;
 struct session;
 int cmd_finish(struct common_opts *o, struct session *s, struct profile *p, int sample_index);
 
+/*
+ * A whole capture after parsing: prepares the target and the session, runs
+ * collect(s, opts, &profile), then cmd_finish().  Returns the exit code.
+ */
+typedef int (*cmd_collect_fn)(struct session *s, const void *opts, struct profile **out);
+int cmd_capture(struct common_opts *o, cmd_collect_fn collect, const void *opts, int sample_index);
+
 int cmd_cpu(int argc, char **argv);
+int cmd_offcpu(int argc, char **argv);
+int cmd_threadcreate(int argc, char **argv);
+int cmd_threads(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 
 #endif

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "collect/collect.h"
 #include "exitcode.h"
 #include "log.h"
 #include "pprof.h"
@@ -23,6 +24,9 @@
 enum {
 	OPT_CGROUP = 0x100,
 	OPT_TOP,
+	OPT_NO_TID,
+	OPT_CHILDREN,
+	OPT_UNWIND,
 };
 
 static const struct argp_option common_options[] = {
@@ -127,6 +131,63 @@ const struct argp common_argp = {
 	.parser = parse_common,
 };
 
+static const struct argp_option stack_options[] = {
+	{ "no-tid", OPT_NO_TID, NULL, 0, "No per-thread tid label (default for -a and --cgroup)",
+	  3 },
+	{ "children", OPT_CHILDREN, NULL, 0,
+	  "With -p, also profile processes the targets "
+	  "start (always on with -- CMD)",
+	  3 },
+	{ "unwind", OPT_UNWIND, "MODE", 0,
+	  "User stacks: dwarf (default: CFI tables, full stacks without frame pointers) or fp "
+	  "(frame pointers only)",
+	  3 },
+	{ 0 },
+};
+
+static error_t parse_stack(int key, char *arg, struct argp_state *state)
+{
+	struct stack_args *a = state->input;
+
+	switch (key) {
+	case ARGP_KEY_INIT:
+		a->opts.per_thread = true;
+		a->opts.dwarf = true;
+		break;
+	case OPT_UNWIND:
+		if (!strcmp(arg, "dwarf"))
+			a->opts.dwarf = true;
+		else if (!strcmp(arg, "fp"))
+			a->opts.dwarf = false;
+		else
+			usage_error("invalid --unwind '%s': expected dwarf or fp", arg);
+		break;
+	case OPT_NO_TID:
+		a->opts.per_thread = false;
+		a->tid_set = true;
+		break;
+	case OPT_CHILDREN:
+		a->opts.follow_children = true;
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+const struct argp stack_argp = {
+	.options = stack_options,
+	.parser = parse_stack,
+};
+
+void stack_args__resolve(struct stack_args *a, const struct common_opts *o)
+{
+	if (!a->tid_set && o->target.mode != TARGET_PIDS)
+		a->opts.per_thread = false;
+	if (o->target.argv)
+		a->opts.follow_children = true;
+}
+
 void common_opts__init(struct common_opts *o, const char *default_output)
 {
 	memset(o, 0, sizeof(*o));
@@ -200,16 +261,38 @@ int cmd_finish(struct common_opts *o, struct session *s, struct profile *p, int 
 	for (i = 0; i < p->nsamples; i++)
 		total += p->samples[i].values[0];
 	if (!o->quiet && o->top > 0 && p->nsamples)
-		report_top(stdout, p, sample_index, o->top);
+		(s->top_user ? report_top_user : report_top)(stdout, p, sample_index, o->top);
 	if (!p->nsamples) {
 		char what[128];
 
-		pr_warn("no samples: %s did not run on a CPU during the capture; wrote an empty "
-			"profile to %s\n",
-			target__describe(s->target, what, sizeof(what)), o->output);
+		pr_warn("no samples: %s %s; wrote an empty profile to %s\n",
+			target__describe(s->target, what, sizeof(what)), s->idle, o->output);
 	} else if (!o->quiet) {
 		fprintf(stdout, "wrote %s (%lld %s in %.1fs%s)\n", o->output, (long long)total,
 			s->noun, s->elapsed_ns / 1e9, s->interrupted ? ", stopped by signal" : "");
 	}
 	return EXIT_OK;
+}
+
+int cmd_capture(struct common_opts *o, cmd_collect_fn collect, const void *opts, int sample_index)
+{
+	struct profile *p = NULL;
+	struct session s;
+	int ret;
+
+	ret = target__prepare(&o->target);
+	if (ret)
+		return ret;
+	if (session__init(&s, &o->target, o->duration_ns, o->quiet)) {
+		target__cleanup(&o->target);
+		return EXIT_FAIL;
+	}
+	collect_setup_libbpf();
+	ret = collect(&s, opts, &p);
+	if (!ret)
+		ret = cmd_finish(o, &s, p, sample_index);
+	profile__free(p);
+	session__free(&s);
+	target__cleanup(&o->target);
+	return ret;
 }

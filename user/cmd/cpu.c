@@ -14,14 +14,12 @@
 enum {
 	OPT_USER_ONLY = 0x200,
 	OPT_KERNEL_ONLY,
-	OPT_NO_TID,
-	OPT_CHILDREN,
 };
 
 struct cpu_env {
 	struct common_opts common;
+	struct stack_args stack;
 	struct cpu_opts cpu;
-	bool tid_set;
 };
 
 static const struct argp_option cpu_options[] = {
@@ -35,12 +33,6 @@ static const struct argp_option cpu_options[] = {
 	  "Only samples taken in the kernel, "
 	  "kernel stacks",
 	  3 },
-	{ "no-tid", OPT_NO_TID, NULL, 0, "No per-thread tid label (default for -a and --cgroup)",
-	  3 },
-	{ "children", OPT_CHILDREN, NULL, 0,
-	  "With -p, also profile processes the targets "
-	  "start (always on with -- CMD)",
-	  3 },
 	{ 0 },
 };
 
@@ -52,6 +44,7 @@ static error_t parse_cpu(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case ARGP_KEY_INIT:
 		state->child_inputs[0] = &env->common;
+		state->child_inputs[1] = &env->stack;
 		break;
 	case 'F':
 		if (parse_long(arg, 1, 10000, &v))
@@ -65,13 +58,6 @@ static error_t parse_cpu(int key, char *arg, struct argp_state *state)
 		env->cpu.user = false;
 		env->cpu.kernel_only = true;
 		break;
-	case OPT_NO_TID:
-		env->cpu.per_thread = false;
-		env->tid_set = true;
-		break;
-	case OPT_CHILDREN:
-		env->cpu.follow_children = true;
-		break;
 	case ARGP_KEY_END:
 		if (!env->cpu.user && !env->cpu.kernel)
 			usage_error("--user-only and --kernel-only exclude each other");
@@ -84,6 +70,7 @@ static error_t parse_cpu(int key, char *arg, struct argp_state *state)
 
 static const struct argp_child cpu_children[] = {
 	{ &common_argp, 0, NULL, 0 },
+	{ &stack_argp, 0, NULL, 0 },
 	{ 0 },
 };
 
@@ -102,13 +89,16 @@ static const struct argp cpu_argp = {
 	.children = cpu_children,
 };
 
+static int collect(struct session *s, const void *opts, struct profile **out)
+{
+	return collect_cpu(s, opts, out);
+}
+
 int cmd_cpu(int argc, char **argv)
 {
 	struct cpu_env env = {
-		.cpu = { .freq = 99, .user = true, .kernel = true, .per_thread = true },
+		.cpu = { .freq = 99, .user = true, .kernel = true },
 	};
-	struct profile *p = NULL;
-	struct session s;
 	int ret;
 
 	common_opts__init(&env.common, "cpu.pb.gz");
@@ -117,25 +107,7 @@ int cmd_cpu(int argc, char **argv)
 	ret = common_opts__check(&env.common, "cpu");
 	if (ret)
 		return ret;
-	/* A system or cgroup has too many threads for a label each by default. */
-	if (!env.tid_set && env.common.target.mode != TARGET_PIDS)
-		env.cpu.per_thread = false;
-	if (env.common.target.argv)
-		env.cpu.follow_children = true;
-
-	ret = target__prepare(&env.common.target);
-	if (ret)
-		return ret;
-	if (session__init(&s, &env.common.target, env.common.duration_ns, env.common.quiet)) {
-		target__cleanup(&env.common.target);
-		return EXIT_FAIL;
-	}
-	collect_setup_libbpf();
-	ret = collect_cpu(&s, &env.cpu, &p);
-	if (!ret)
-		ret = cmd_finish(&env.common, &s, p, 1);
-	profile__free(p);
-	session__free(&s);
-	target__cleanup(&env.common.target);
-	return ret;
+	stack_args__resolve(&env.stack, &env.common);
+	env.cpu.st = env.stack.opts;
+	return cmd_capture(&env.common, collect, &env.cpu, 1);
 }

@@ -53,6 +53,27 @@ void collect_select_tp(struct bpf_object *obj, bool btf)
 	}
 }
 
+void *collect_load(collect_open_load_fn open_load, struct session *s, const void *opts, int *ret)
+{
+	/* Tests set BPFPROF_RAW_TP=1 to exercise the fallback on kernels with tp_btf. */
+	const char *raw = getenv("BPFPROF_RAW_TP");
+	void *skel = NULL;
+	int err;
+
+	if (!raw || strcmp(raw, "1")) {
+		skel = open_load(s, opts, true, &err);
+		if (!skel)
+			pr_debug("tp_btf programs did not load (%s), trying raw tracepoints\n",
+				 strerror(-err));
+	}
+	if (!skel) {
+		skel = open_load(s, opts, false, &err);
+	}
+	if (!skel)
+		*ret = collect_explain("load the BPF program", err);
+	return skel;
+}
+
 int collect_explain(const char *what, int err)
 {
 	if (err == -EPERM || err == -EACCES) {
@@ -88,8 +109,27 @@ static long max_sample_rate(void)
 	return rate;
 }
 
+static int links_add(struct collect_links *l, struct bpf_link *link)
+{
+	struct bpf_link **grown;
+	int cap;
+
+	if (l->n == l->cap) {
+		cap = l->cap ? l->cap * 2 : 8;
+		grown = realloc(l->links, cap * sizeof(*grown));
+		if (!grown) {
+			bpf_link__destroy(link);
+			return -ENOMEM;
+		}
+		l->links = grown;
+		l->cap = cap;
+	}
+	l->links[l->n++] = link;
+	return 0;
+}
+
 int collect_attach_cpu_clock(struct bpf_program *prog, int freq, bool kernel_only,
-			     struct perf_links *out)
+			     struct collect_links *out)
 {
 	struct perf_event_attr attr = {
 		.type = PERF_TYPE_SOFTWARE,
@@ -99,58 +139,55 @@ int collect_attach_cpu_clock(struct bpf_program *prog, int freq, bool kernel_onl
 		.sample_freq = freq,
 		.exclude_user = kernel_only,
 	};
+	struct bpf_link *link;
 	bool *online = NULL;
-	int ncpus, cpu, fd, err;
+	int ncpus, cpu, fd, err, ret = 0;
 
 	err = online_cpus(&online, &ncpus);
 	if (err) {
 		pr_warn("cannot read the online CPUs: %s\n", strerror(-err));
 		return EXIT_FAIL;
 	}
-	out->links = calloc(ncpus, sizeof(*out->links));
-	out->n = 0;
-	if (!out->links) {
-		free(online);
-		return EXIT_FAIL;
-	}
-	for (cpu = 0; cpu < ncpus; cpu++) {
+	for (cpu = 0; cpu < ncpus && !ret; cpu++) {
 		if (!online[cpu])
 			continue;
 		fd = perf_event_open(&attr, cpu);
 		if (fd < 0) {
 			err = -errno;
-			free(online);
 			if (err == -EINVAL && max_sample_rate() > 0 && freq > max_sample_rate()) {
 				pr_warn("-F %d is above the kernel's limit of %ld "
 					"(kernel.perf_event_max_sample_rate)\n",
 					freq, max_sample_rate());
-				return EXIT_USAGE;
+				ret = EXIT_USAGE;
+			} else {
+				ret = collect_explain("open the cpu-clock perf event", err);
 			}
-			return collect_explain("open the cpu-clock perf event", err);
+			break;
 		}
-		out->links[out->n] = bpf_program__attach_perf_event(prog, fd);
-		if (!out->links[out->n]) {
+		link = bpf_program__attach_perf_event(prog, fd);
+		if (!link) {
 			err = -errno;
 			close(fd);
-			free(online);
-			return collect_explain("attach to the cpu-clock perf event", err);
+			ret = collect_explain("attach to the cpu-clock perf event", err);
+			break;
 		}
-		out->n++;
+		/* Destroying a perf_event link closes its event fd too. */
+		err = links_add(out, link);
+		if (err)
+			ret = collect_explain("attach to the cpu-clock perf event", err);
 	}
 	free(online);
-	return 0;
+	return ret;
 }
 
-void collect_detach(struct perf_links *l)
+void collect_detach(struct collect_links *l)
 {
 	int i;
 
-	/* Destroying a perf_event link closes its event fd too. */
 	for (i = 0; i < l->n; i++)
 		bpf_link__destroy(l->links[i]);
 	free(l->links);
-	l->links = NULL;
-	l->n = 0;
+	memset(l, 0, sizeof(*l));
 }
 
 int collect_fill_target(struct session *s, struct bpf_object *obj)
@@ -181,19 +218,65 @@ int collect_fill_target(struct session *s, struct bpf_object *obj)
 	return 0;
 }
 
-int collect_key_labels(struct session *s, const struct stack_key *key, char *comm_buf,
-		       struct pf_label_desc *labels)
+/* The tracepoint programs collect_select_tp() kept of obj. */
+static int attach_tracepoints(struct bpf_object *obj, struct collect_links *links)
 {
-	const char *process = session__process_name(s, key->pid);
-	int n = 0;
+	struct bpf_program *prog;
+	struct bpf_link *link;
+	const char *name;
+	int err;
 
-	memcpy(comm_buf, key->comm, BPFPROF_COMM_LEN);
-	comm_buf[BPFPROF_COMM_LEN] = '\0';
-	labels[n++] = (struct pf_label_desc){ .key = "pid", .num = key->pid };
-	if (key->tid)
-		labels[n++] = (struct pf_label_desc){ .key = "tid", .num = key->tid };
-	labels[n++] = (struct pf_label_desc){ .key = "comm", .str = comm_buf };
-	labels[n++] =
-		(struct pf_label_desc){ .key = "process", .str = process ? process : comm_buf };
-	return n;
+	bpf_object__for_each_program(prog, obj)
+	{
+		name = bpf_program__name(prog);
+		if (!bpf_program__autoload(prog) ||
+		    !(has_suffix(name, "_btf") || has_suffix(name, "_raw")))
+			continue;
+		link = bpf_program__attach(prog);
+		if (!link) {
+			err = -errno;
+			pr_debug("cannot attach %s: %s\n", name, strerror(-err));
+			return collect_explain("attach to the sched tracepoints", err);
+		}
+		err = links_add(links, link);
+		if (err)
+			return collect_explain("attach to the sched tracepoints", err);
+	}
+	return 0;
+}
+
+int collect_begin(struct session *s, struct bpf_object *obj, struct collect_links *links)
+{
+	struct bpf_map *events = bpf_object__find_map_by_name(obj, "proc_events");
+	struct bpf_map *counters = bpf_object__find_map_by_name(obj, "counters");
+	int ret, err, i;
+
+	ret = collect_fill_target(s, obj);
+	if (ret)
+		return ret;
+	if (!events || !counters)
+		return collect_explain("read process events", -ENOENT);
+	err = session__watch_processes(s, bpf_map__fd(events), bpf_map__fd(counters));
+	if (err)
+		return collect_explain("read process events", err);
+	err = collect_unwind_start(s, obj);
+	if (err)
+		return collect_explain("set up DWARF unwinding", err);
+	/* A launched command is still bpfprof's fork: it is tracked at its exec. */
+	for (i = 0; i < s->target->npids && !s->target->argv; i++)
+		session__track(s, s->target->pids[i], NULL);
+	return attach_tracepoints(obj, links);
+}
+
+int collect_run(struct session *s, struct collect_links *links)
+{
+	int err;
+
+	if (target__start(s->target))
+		return EXIT_TARGET;
+	err = session__run(s);
+	collect_detach(links);
+	if (err)
+		pr_warn("capture ended early: %s\n", strerror(-err));
+	return 0;
 }

@@ -2,13 +2,16 @@
 /*
  * Collectors: one per profile type.  Each loads its BPF program, attaches
  * it, runs the session and turns the kernel's aggregates into a profile.
- * Shared helpers for them live in collect/bpf.c.
+ * Shared helpers for them live in collect/bpf.c (loading, attaching, the
+ * capture) and collect/samples.c (aggregation maps → profile).
  */
 #ifndef BPFPROF_COLLECT_H
 #define BPFPROF_COLLECT_H
 
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "bpfprof/types.h"
 
 struct bpf_link;
 struct bpf_object;
@@ -17,18 +20,49 @@ struct profile;
 struct session;
 struct stack_resolver;
 struct stack_key;
+struct pf_label_desc;
+
+/* Options of every profile type keyed by stack and thread. */
+struct stack_opts {
+	bool dwarf;	      /* unwind user stacks with DWARF CFI tables (--unwind dwarf) */
+	bool per_thread;      /* keep a tid label per sample */
+	bool follow_children; /* also profile processes the targets start */
+};
 
 struct cpu_opts {
+	struct stack_opts st;
 	int freq;	  /* samples per second per CPU */
 	bool user;	  /* capture user stacks */
 	bool kernel;	  /* capture kernel stacks */
 	bool kernel_only; /* sample only in kernel mode */
-	bool per_thread;  /* keep a tid label per sample */
-	bool follow_children;
 };
 
-/* Returns 0 and a profile, or an exit code (exitcode.h) after printing why. */
+struct offcpu_opts {
+	struct stack_opts st;
+	int64_t min_block_ns; /* shorter off-CPU intervals are not recorded */
+	uint32_t states;      /* bit (1 << enum offcpu_state) per state recorded */
+};
+
+struct threadcreate_opts {
+	struct stack_opts st;
+};
+
+/* Each returns 0 and a profile, or an exit code (exitcode.h) after printing why. */
 int collect_cpu(struct session *s, const struct cpu_opts *o, struct profile **out);
+int collect_offcpu(struct session *s, const struct offcpu_opts *o, struct profile **out);
+int collect_threadcreate(struct session *s, const struct threadcreate_opts *o,
+			 struct profile **out);
+
+/*
+ * A snapshot of every target thread now: one sample per thread with its
+ * stacks and its state (collect/threads.c).  s->elapsed_ns gets how long
+ * the snapshot took.
+ */
+int collect_threads(struct session *s, struct profile **out);
+
+/* offcpu state names as in the `state` label: "sleeping", ...; -EINVAL if unknown. */
+int offcpu_state_parse(const char *name);
+const char *offcpu_state_name(int state);
 
 /* --- collect/bpf.c: shared by collectors --- */
 
@@ -41,12 +75,22 @@ void collect_setup_libbpf(void);
  */
 void collect_select_tp(struct bpf_object *obj, bool btf);
 
+/*
+ * Opens and loads a skeleton with open_load (which sets its rodata and map
+ * sizes, calls collect_select_tp(obj, btf) and loads), first with the tp_btf
+ * programs, else with their raw_tp twins.  Returns the skeleton, or NULL
+ * with *ret set to the exit code after printing why.
+ */
+typedef void *(*collect_open_load_fn)(struct session *s, const void *opts, bool btf, int *err);
+void *collect_load(collect_open_load_fn open_load, struct session *s, const void *opts, int *ret);
+
 /* Explains a failed BPF load/attach in one line; returns the exit code. */
 int collect_explain(const char *what, int err);
 
-struct perf_links {
+/* The BPF links of one capture, destroyed together. */
+struct collect_links {
 	struct bpf_link **links;
-	int n;
+	int n, cap;
 };
 
 /*
@@ -54,19 +98,103 @@ struct perf_links {
  * attaches prog to each.  Returns 0 or an exit code after printing why.
  */
 int collect_attach_cpu_clock(struct bpf_program *prog, int freq, bool kernel_only,
-			     struct perf_links *out);
-void collect_detach(struct perf_links *l);
+			     struct collect_links *out);
+void collect_detach(struct collect_links *l);
 
 /* Fills target maps (target_pids, target_cgroup) of obj from the session's target. */
 int collect_fill_target(struct session *s, struct bpf_object *obj);
+
+/*
+ * Prepares a capture with a loaded obj: fills its target maps, follows its
+ * process events, records the -p targets, and attaches every tracepoint
+ * program selected for loading (the "_btf" or "_raw" set).  Returns 0 or an
+ * exit code after printing why.
+ */
+int collect_begin(struct session *s, struct bpf_object *obj, struct collect_links *links);
+/*
+ * Starts a launched target, runs the session, then detaches every link so
+ * the maps hold still.  Returns 0 or an exit code after printing why.
+ */
+int collect_run(struct session *s, struct collect_links *links);
 
 /*
  * Adds the standard labels of a stack key: pid, tid (when non-zero), comm
  * and process.  Returns how many were written to labels (at most 4); the
  * strings point into key and the session.
  */
-struct pf_label_desc;
 int collect_key_labels(struct session *s, const struct stack_key *key, char *comm_buf,
 		       struct pf_label_desc *labels);
+
+/* --- collect/samples.c: aggregates → profile --- */
+
+struct value_type_desc {
+	const char *type; /* e.g. "cpu" */
+	const char *unit; /* e.g. "nanoseconds" */
+};
+
+/* The sample types and period of a profile type, as Go names them. */
+struct profile_shape {
+	const struct value_type_desc *types;
+	int ntypes;
+	struct value_type_desc period_type;
+	int64_t period;
+};
+
+/* What a collector adds samples to while its profile is built. */
+struct sample_sink {
+	struct session *s;
+	struct profile *p;
+	struct stack_resolver *r;
+	/* Kernel stacks taken in a tracepoint: trim its machinery off their top. */
+	bool trim_tracing;
+	/* The BPF counters, summed; fill may add losses it finds, all are reported. */
+	uint64_t counters[CNT__MAX];
+};
+
+#define COLLECT_MAX_EXTRA_LABELS 2
+
+/*
+ * Adds one sample for key (its stacks and standard labels) with values (one
+ * per sample type) and extra labels.  Samples with equal stacks and labels
+ * add up.  Returns 0 or -errno.
+ */
+int collect_add_sample(struct sample_sink *k, const struct stack_key *key, const int64_t *values,
+		       const struct pf_label_desc *extra, int nextra);
+
+/*
+ * For each entry of an aggregation map whose key starts with a struct
+ * stack_key: fills values (one per sample type) and up to
+ * COLLECT_MAX_EXTRA_LABELS extra labels from key and value, and returns how
+ * many labels, or -1 to skip the entry.
+ */
+typedef int (*collect_entry_fn)(const void *key, const void *value, int64_t *values,
+				struct pf_label_desc *extra, void *arg);
+/* Adds a sample per entry of the aggregation map map_fd.  Returns 0 or -errno. */
+int collect_add_map(struct sample_sink *k, int map_fd, collect_entry_fn fn, void *arg);
+
+/*
+ * Builds the profile of a finished capture: shape's types and period, the
+ * session's times, the samples that fill adds (stacks resolved from the
+ * stacks map), and the report of every loss.  Returns 0 or an exit code
+ * after printing why.
+ */
+typedef int (*collect_fill_fn)(struct sample_sink *k, void *arg);
+int collect_make_profile(struct session *s, const struct profile_shape *shape, int stacks_fd,
+			 collect_fill_fn fill, void *arg, struct profile **out);
+
+/* --- collect/unwind.c: DWARF unwinding of user stacks --- */
+
+struct unwinder;
+
+/* Before load: sizes the unwind maps of obj (tiny when dwarf is off). */
+int collect_unwind_configure(struct bpf_object *obj, bool dwarf);
+/*
+ * After load: when obj was configured for DWARF unwinding, starts feeding
+ * its unwinder the tables of every process the session tracks (s->unwinder).
+ * collect_begin calls it before the targets are tracked.  0 or -errno.
+ */
+int collect_unwind_start(struct session *s, struct bpf_object *obj);
+/* Reports table use on stderr (-v) and in p's comments, then frees the unwinder. */
+void collect_unwind_report(struct session *s, struct profile *p);
 
 #endif

@@ -16,7 +16,6 @@
 #include "log.h"
 #include "profile.h"
 #include "session.h"
-#include "stacks.h"
 #include "target.h"
 
 #define COUNTS_MAX_ENTRIES 65536
@@ -37,9 +36,9 @@ static __u32 stacks_map_size(const struct session *s, const struct cpu_opts *o)
 	return samples > 131072 ? 131072 : (__u32)samples;
 }
 
-static struct cpu_bpf *open_and_load(struct session *s, const struct cpu_opts *o, bool btf,
-				     int *err)
+static void *open_and_load(struct session *s, const void *opts, bool btf, int *err)
 {
+	const struct cpu_opts *o = opts;
 	struct cpu_bpf *skel = cpu_bpf__open();
 
 	if (!skel) {
@@ -49,8 +48,10 @@ static struct cpu_bpf *open_and_load(struct session *s, const struct cpu_opts *o
 	skel->rodata->target_mode = s->target->mode;
 	skel->rodata->capture_user = o->user;
 	skel->rodata->capture_kernel = o->kernel;
-	skel->rodata->per_thread = o->per_thread;
-	skel->rodata->follow_children = o->follow_children;
+	skel->rodata->per_thread = o->st.per_thread;
+	skel->rodata->follow_children = o->st.follow_children;
+	skel->rodata->unwind_dwarf = o->st.dwarf;
+	collect_unwind_configure(skel->obj, o->st.dwarf);
 	bpf_map__set_max_entries(skel->maps.counts, COUNTS_MAX_ENTRIES);
 	bpf_map__set_max_entries(skel->maps.stacks, stacks_map_size(s, o));
 	collect_select_tp(skel->obj, btf);
@@ -62,156 +63,54 @@ static struct cpu_bpf *open_and_load(struct session *s, const struct cpu_opts *o
 	return skel;
 }
 
-static int attach_lifecycle(struct cpu_bpf *skel, bool btf)
+/* counts: stack_key → samples; each sample stands for period ns. */
+static int count_entry(const void *key, const void *value, int64_t *values,
+		       struct pf_label_desc *extra, void *arg)
 {
-	struct bpf_program *fork = btf ? skel->progs.fork_btf : skel->progs.fork_raw;
-	struct bpf_program *exec = btf ? skel->progs.exec_btf : skel->progs.exec_raw;
-	struct bpf_link *l;
+	const __u64 *count = value;
+	const int64_t *period = arg;
 
-	/* The links live as long as the skeleton: kept in its link slots. */
-	l = bpf_program__attach(fork);
-	if (!l)
-		return -errno;
-	if (btf)
-		skel->links.fork_btf = l;
-	else
-		skel->links.fork_raw = l;
-	l = bpf_program__attach(exec);
-	if (!l)
-		return -errno;
-	if (btf)
-		skel->links.exec_btf = l;
-	else
-		skel->links.exec_raw = l;
+	values[0] = *count;
+	values[1] = *count * *period;
 	return 0;
 }
 
-/* Reads every (key, count) and adds it to p as a sample. */
-static int build_samples(struct session *s, struct cpu_bpf *skel, struct profile *p, int64_t period,
-			 struct stack_resolver *r)
+static int fill(struct sample_sink *k, void *arg)
 {
-	int counts_fd = bpf_map__fd(skel->maps.counts);
-	struct stack_key key, next, *prev = NULL;
-	uint64_t locs[STACKS_MAX_LOCATIONS];
-	char comm[BPFPROF_COMM_LEN + 1];
-	struct pf_label_desc labels[4];
-	int64_t values[2];
-	__u64 count;
-	int n, nlabels, err;
+	struct cpu_bpf *skel = arg;
+	int64_t period = k->p->period;
 
-	while (bpf_map_get_next_key(counts_fd, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(counts_fd, &key, &count))
-			continue;
-		n = stack_resolver__locations(r, key.pid, key.user_stack, key.kern_stack, locs,
-					      STACKS_MAX_LOCATIONS);
-		if (n < 0)
-			return n;
-		nlabels = collect_key_labels(s, &key, comm, labels);
-		values[0] = count;
-		values[1] = count * period;
-		err = profile__add_sample(p, locs, n, values, labels, nlabels);
-		if (err)
-			return err;
-	}
-	return 0;
-}
-
-static int make_profile(struct session *s, struct cpu_bpf *skel, const struct cpu_opts *o,
-			struct profile **out)
-{
-	int64_t period = 1000000000LL / o->freq;
-	uint64_t counters[CNT__MAX];
-	struct stack_resolver *r;
-	struct profile *p;
-	int err;
-
-	p = profile__new();
-	if (!p)
-		return -ENOMEM;
-	err = profile__add_sample_type(p, "samples", "count");
-	if (!err)
-		err = profile__add_sample_type(p, "cpu", "nanoseconds");
-	if (!err)
-		err = profile__set_period(p, "cpu", "nanoseconds", period);
-	if (err)
-		goto cleanup;
-	p->time_nanos = s->start_wall;
-	p->duration_nanos = s->elapsed_ns;
-
-	r = stack_resolver__new(p, s->sym, bpf_map__fd(skel->maps.stacks));
-	if (!r) {
-		err = -errno;
-		goto cleanup;
-	}
-	err = build_samples(s, skel, p, period, r);
-	if (!err) {
-		session__counters(s, counters);
-		session__report_losses(s, counters, stack_resolver__unmapped(r), p);
-	}
-	stack_resolver__free(r);
-cleanup:
-	if (err) {
-		profile__free(p);
-		return err;
-	}
-	*out = p;
-	return 0;
+	return collect_add_map(k, bpf_map__fd(skel->maps.counts), count_entry, &period);
 }
 
 int collect_cpu(struct session *s, const struct cpu_opts *o, struct profile **out)
 {
-	struct perf_links links = { 0 };
+	static const struct value_type_desc types[] = {
+		{ "samples", "count" },
+		{ "cpu", "nanoseconds" },
+	};
+	const struct profile_shape shape = {
+		.types = types,
+		.ntypes = 2,
+		.period_type = { "cpu", "nanoseconds" },
+		.period = 1000000000LL / o->freq,
+	};
+	struct collect_links links = { 0 };
 	struct cpu_bpf *skel;
-	bool btf = true;
-	int err, ret, i;
+	int ret;
 
-	skel = open_and_load(s, o, btf, &err);
-	if (!skel) {
-		pr_debug("tp_btf programs did not load (%s), trying raw tracepoints\n",
-			 strerror(-err));
-		btf = false;
-		skel = open_and_load(s, o, btf, &err);
-	}
+	skel = collect_load(open_and_load, s, o, &ret);
 	if (!skel)
-		return collect_explain("load the BPF program", err);
-
-	ret = collect_fill_target(s, skel->obj);
+		return ret;
+	ret = collect_begin(s, skel->obj, &links);
+	if (!ret)
+		ret = collect_attach_cpu_clock(skel->progs.on_cpu_sample, o->freq, o->kernel_only,
+					       &links);
+	if (!ret)
+		ret = collect_run(s, &links);
 	if (ret)
 		goto cleanup;
-	err = session__watch_processes(s, bpf_map__fd(skel->maps.proc_events),
-				       bpf_map__fd(skel->maps.counters));
-	if (err) {
-		ret = collect_explain("read process events", err);
-		goto cleanup;
-	}
-	for (i = 0; i < s->target->npids; i++)
-		session__track(s, s->target->pids[i], NULL);
-
-	err = attach_lifecycle(skel, btf);
-	if (err) {
-		ret = collect_explain("attach to the sched_process tracepoints", err);
-		goto cleanup;
-	}
-	ret = collect_attach_cpu_clock(skel->progs.on_cpu_sample, o->freq, o->kernel_only, &links);
-	if (ret)
-		goto cleanup;
-	if (target__start(s->target)) {
-		ret = EXIT_TARGET;
-		goto cleanup;
-	}
-
-	err = session__run(s);
-	/* Stop sampling before reading, so the maps hold still. */
-	collect_detach(&links);
-	if (err)
-		pr_warn("capture ended early: %s\n", strerror(-err));
-	err = make_profile(s, skel, o, out);
-	if (err) {
-		pr_warn("cannot build the profile: %s\n", strerror(-err));
-		ret = EXIT_FAIL;
-	}
+	ret = collect_make_profile(s, &shape, bpf_map__fd(skel->maps.stacks), fill, skel, out);
 cleanup:
 	collect_detach(&links);
 	cpu_bpf__destroy(skel);

@@ -22,14 +22,19 @@ enum target_mode {
  * enum; userspace sums them and reports every loss.
  */
 enum bpfprof_counter {
-	CNT_EVENTS = 0,	      /* events on a target task (CPU samples, ...) */
-	CNT_USTACK_NONE,      /* no user stack (kernel thread, exiting task) */
-	CNT_KSTACK_NONE,      /* no kernel stack (sample in user mode): normal */
-	CNT_STACK_MAP_FULL,   /* stack map full (or out of memory): the stack is lost */
-	CNT_STACK_ERROR,      /* the kernel failed to capture a stack */
-	CNT_COUNTS_MAP_FULL,  /* aggregation map full: the event is lost */
-	CNT_PROC_EVENTS_LOST, /* ring buffer full: a process event is lost */
-	CNT_TARGET_PIDS_FULL, /* a new child could not be followed */
+	CNT_EVENTS = 0,		/* events on a target task (CPU samples, ...) */
+	CNT_USTACK_NONE,	/* no user stack (kernel thread, exiting task) */
+	CNT_KSTACK_NONE,	/* no kernel stack (sample in user mode): normal */
+	CNT_STACK_MAP_FULL,	/* stack map full (or out of memory): the stack is lost */
+	CNT_STACK_ERROR,	/* the kernel failed to capture a stack */
+	CNT_COUNTS_MAP_FULL,	/* aggregation map full: the event is lost */
+	CNT_PROC_EVENTS_LOST,	/* ring buffer full: a process event is lost */
+	CNT_TARGET_PIDS_FULL,	/* a new child could not be followed */
+	CNT_OFFCPU_STARTS_FULL, /* offcpu: start map full, a switch-out is lost */
+	CNT_OFFCPU_UNPAIRED,	/* offcpu: a switch back in was not seen, interval lost */
+	CNT_UNWIND_FP_FALLBACK, /* a frame without CFI was unwound by frame pointer */
+	CNT_UNWIND_READ_FAILED, /* stack memory could not be read: stack cut */
+	CNT_UNWIND_TRUNCATED,	/* a stack was cut (read failure or depth limit) */
 	CNT__MAX
 };
 
@@ -43,9 +48,13 @@ enum bpfprof_counter {
 #define STACK_ID_ERROR 2    /* the kernel could not capture it */
 #define STACK_ID_MIN 4096
 
+/* The unwinder stopped early (unreadable stack, depth limit): the stack is cut. */
+#define STACK_TRUNCATED 1
+
 /* The value of the stacks map: nr addresses, innermost first; the rest is garbage. */
 struct stack_trace {
-	__u64 nr;
+	__u32 nr;
+	__u32 flags; /* STACK_TRUNCATED */
 	__u64 ips[BPFPROF_MAX_STACK_DEPTH];
 };
 
@@ -56,6 +65,96 @@ struct stack_key {
 	__u64 user_stack;	     /* stack id */
 	__u64 kern_stack;	     /* stack id */
 	char comm[BPFPROF_COMM_LEN]; /* thread name */
+};
+
+/*
+ * DWARF CFI unwinding (bpf/unwind.bpf.h, user/unwind/).  A table is an
+ * array of rows sorted by pc; a row holds from its pc to the next row's.
+ */
+enum unwind_cfa {
+	UNWIND_NONE = 0, /* no CFI here: fall back to frame pointers */
+	UNWIND_RSP = 1,	 /* CFA = rsp + cfa_off */
+	UNWIND_RBP = 2,	 /* CFA = rbp + cfa_off */
+	UNWIND_PLT = 3,	 /* PLT stub: CFA = rsp + 8, or + 16 after its push */
+	UNWIND_END = 4,	 /* the return address is undefined: outermost frame */
+};
+
+struct unwind_row {
+	__u32 pc;      /* ELF virtual address (files are below 4 GiB) */
+	__s16 cfa_off; /* bytes */
+	__u8 cfa;      /* enum unwind_cfa */
+	__s8 rbp_off;  /* caller's rbp saved at CFA + 8 * rbp_off; 0: rbp unchanged */
+};
+
+/*
+ * offcpu: what a task was doing when it was switched out.  Go's block
+ * profile has no such split; the `state` label carries it.
+ */
+enum offcpu_state {
+	OFFCPU_RUNNABLE = 0, /* preempted, or yielded: waiting for a CPU */
+	OFFCPU_SLEEPING = 1, /* interruptible sleep: locks, pipes, sockets, timers */
+	OFFCPU_DISK = 2,     /* uninterruptible sleep (D): disk I/O, some kernel locks */
+	OFFCPU_STOPPED = 3,  /* stopped, traced or frozen */
+	OFFCPU_STATE__MAX
+};
+
+/* offcpu aggregation key: where and in which state a task left the CPU. */
+struct offcpu_key {
+	struct stack_key key;
+	__u32 state; /* enum offcpu_state */
+	__u32 pad;
+};
+
+struct offcpu_val {
+	__u64 count;	/* off-CPU intervals */
+	__u64 total_ns; /* their summed length */
+};
+
+/* A target thread, by tid: when and where it last left the CPU. */
+struct offcpu_start {
+	__u64 ts_ns;	  /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) at switch-out; 0: on CPU */
+	__u64 runtime_ns; /* the task's CPU time then (se.sum_exec_runtime) */
+	struct offcpu_key key;
+};
+
+/* threadcreate: what a fork/clone of a target made. */
+enum threadcreate_kind {
+	CREATE_THREAD = 0,  /* the child shares the parent's tgid */
+	CREATE_PROCESS = 1, /* the child leads a new thread group */
+};
+
+struct threadcreate_key {
+	struct stack_key key; /* the parent's stack and thread */
+	__u32 kind;	      /* enum threadcreate_kind */
+	__u32 pad;
+};
+
+#define UNWIND_MAX_MAPS 64
+
+struct unwind_page_key {
+	__u32 file_id;
+	__u32 page; /* ELF address >> UNWIND_PAGE_SHIFT */
+};
+
+/* The rows of a file holding a page's addresses: unwind_rows[first, first + count). */
+struct unwind_page {
+	__u32 first;
+	__u32 count;
+};
+
+struct unwind_map {
+	__u64 start; /* runtime addresses [start, end) */
+	__u64 end;
+	__u64 bias;    /* ELF address = runtime address - bias */
+	__u32 file_id; /* 0: no table, use frame pointers */
+	__u32 pad;
+};
+
+/* A process's executable mappings. */
+struct unwind_proc {
+	__u32 n;
+	__u32 pad;
+	struct unwind_map maps[UNWIND_MAX_MAPS];
 };
 
 /* Events about target processes, so userspace can record their mappings. */

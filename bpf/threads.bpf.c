@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Thread snapshot: a sleepable task iterator writes one thread_record per
+ * target thread, with its kernel stack (bpf_get_task_stack) and its user
+ * stack walked by frame pointers from its saved user registers.  The kernel
+ * gives no user stack of another task (bpf_get_task_stack returns
+ * -EOPNOTSUPP for it), so the walk reads the task's memory itself with
+ * bpf_copy_from_user_task, which may fault pages in: hence sleepable.
+ * Nothing stops the threads; each is read where it stands.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+
+#include "bpfprof/common.h"
+#include "bpfprof/threads.h"
+#include "counters.bpf.h"
+
+#define PF_KTHREAD 0x00200000 /* include/linux/sched.h */
+/* Cgroup v2 nesting the target check follows upwards; deeper targets are not found. */
+#define CGROUP_MAX_DEPTH 32
+
+const volatile __u32 target_mode = TARGET_PIDS;
+const volatile __u64 target_cgroup_id; /* TARGET_CGROUP: kernfs id of the cgroup v2 */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32); /* tgid */
+	__type(value, __u8);
+} target_pids SEC(".maps");
+
+/* The record being built: too big for the 512-byte BPF stack. */
+struct scratch {
+	struct thread_record rec;
+	__u64 kips[BPFPROF_MAX_STACK_DEPTH];
+	__u64 uips[BPFPROF_MAX_STACK_DEPTH];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch SEC(".maps");
+
+static __always_inline bool in_target_cgroup(struct task_struct *task)
+{
+	struct cgroup *cg = BPF_CORE_READ(task, cgroups, dfl_cgrp);
+	int i;
+
+	for (i = 0; i < CGROUP_MAX_DEPTH && cg; i++) {
+		if (BPF_CORE_READ(cg, kn, id) == target_cgroup_id)
+			return true;
+		/* self is the first member of struct cgroup: its parent css is the parent cgroup. */
+		cg = (struct cgroup *)BPF_CORE_READ(cg, self.parent);
+	}
+	return false;
+}
+
+static __always_inline bool is_target_task(struct task_struct *task, __u32 tgid)
+{
+	switch (target_mode) {
+	case TARGET_ALL:
+		return true;
+	case TARGET_PIDS:
+		return bpf_map_lookup_elem(&target_pids, &tgid) != NULL;
+	case TARGET_CGROUP:
+		return in_target_cgroup(task);
+	}
+	return false;
+}
+
+struct walk {
+	struct task_struct *task;
+	__u64 *ips;
+	__u64 fp; /* address of the current frame record: saved rbp, then the return address */
+	__u32 n;
+};
+
+/*
+ * Step i stores the return address of frame i at ips[i + 1] (ips[0] is the
+ * ip).  Indexing by i, not by a count kept in w, keeps the verifier from
+ * following every iteration with an exact count: it would not converge.
+ */
+static long walk_step(__u64 i, void *data)
+{
+	struct walk *w = data;
+	__u64 frame[2];
+
+	if (i >= BPFPROF_MAX_STACK_DEPTH - 1)
+		return 1;
+	/* Unreadable: rbp was not a frame pointer (code without them), or the end. */
+	if (bpf_copy_from_user_task(frame, sizeof(frame), (void *)w->fp, w->task, 0))
+		return 1;
+	if (!frame[1])
+		return 1; /* the outermost frame */
+	w->ips[i + 1] = frame[1];
+	w->n = i + 2;
+	/* Frames lie at rising addresses: anything else is not a frame pointer. */
+	if (frame[0] <= w->fp || frame[0] & 7)
+		return 1;
+	w->fp = frame[0];
+	return 0;
+}
+
+/*
+ * The user stack from the registers the task saved when it last entered the
+ * kernel: the ip, then the return addresses found by following rbp.
+ */
+static __always_inline __u32 user_stack(struct task_struct *task, __u64 *ips)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	struct walk w = { .task = task, .ips = ips };
+
+	if (!regs)
+		return 0;
+	ips[0] = BPF_CORE_READ(regs, ip);
+	w.fp = BPF_CORE_READ(regs, bp);
+	w.n = 1;
+	if (w.fp && !(w.fp & 7))
+		bpf_loop(BPFPROF_MAX_STACK_DEPTH - 1, walk_step, &w, 0);
+	return w.n;
+}
+
+/*
+ * The scheduler clock now, as this CPU's run queue last read it (at most a
+ * tick ago: we are running here).  The rq is reached through our own task's
+ * cfs_rq: `runqueues` is a per-CPU symbol that kernels without
+ * CONFIG_KALLSYMS_ALL (this one) do not resolve for BPF.
+ */
+static __always_inline __u64 sched_now(void)
+{
+	struct task_struct *self = bpf_get_current_task_btf();
+
+	if (!bpf_core_field_exists(self->se.cfs_rq))
+		return 0;
+	return BPF_CORE_READ(self, se.cfs_rq, rq, clock);
+}
+
+/* What the scheduler knows about when the thread last ran or was queued. */
+static __always_inline void sched_times(struct task_struct *task, struct thread_record *r)
+{
+	__u32 policy = BPF_CORE_READ(task, policy);
+
+	r->now_ns = sched_now();
+	r->last_arrival = BPF_CORE_READ(task, sched_info.last_arrival);
+	r->last_queued = BPF_CORE_READ(task, sched_info.last_queued);
+	/* CFS restarts prev_sum_exec_runtime when it puts the task on a CPU. */
+	if (policy == 0 /* SCHED_NORMAL */ || policy == 3 /* SCHED_BATCH */ ||
+	    policy == 5 /* SCHED_IDLE */)
+		r->last_run_ns = BPF_CORE_READ(task, se.sum_exec_runtime) -
+				 BPF_CORE_READ(task, se.prev_sum_exec_runtime);
+	else
+		r->last_run_ns = 0;
+}
+
+SEC("iter.s/task")
+int snapshot_thread(struct bpf_iter__task *ctx)
+{
+	struct seq_file *seq = ctx->meta->seq;
+	struct task_struct *task = ctx->task;
+	struct thread_record *r;
+	struct scratch *s;
+	__u32 zero = 0, tgid, nk = 0, nu = 0;
+	long len;
+
+	if (!task)
+		return 0; /* the end of the iteration */
+	tgid = task->tgid;
+	if (tgid == 0 || !is_target_task(task, tgid))
+		return 0;
+	s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s)
+		return 0;
+	r = &s->rec;
+	r->pid = tgid;
+	r->tid = task->pid;
+	r->state = task->__state;
+	r->exit_state = task->exit_state;
+	r->flags = 0;
+	if (task->on_cpu)
+		r->flags |= THREAD_ON_CPU;
+	if (task->flags & PF_KTHREAD)
+		r->flags |= THREAD_KTHREAD;
+	if (!task->mm)
+		r->flags |= THREAD_NO_MM;
+	__builtin_memcpy(r->comm, task->comm, sizeof(r->comm));
+	sched_times(task, r);
+
+	/* A thread running elsewhere has no kernel stack to read: it is being used. */
+	if (!(r->flags & THREAD_ON_CPU) || task == bpf_get_current_task_btf()) {
+		len = bpf_get_task_stack(task, s->kips, sizeof(s->kips), 0);
+		if (len > 0)
+			nk = len / sizeof(__u64);
+		else if (len < 0 && len != -14 /* EFAULT: no stack */)
+			count(CNT_STACK_ERROR);
+	}
+	if (!(r->flags & (THREAD_KTHREAD | THREAD_NO_MM)))
+		nu = user_stack(task, s->uips);
+	if (nk > BPFPROF_MAX_STACK_DEPTH)
+		nk = BPFPROF_MAX_STACK_DEPTH;
+	if (nu > BPFPROF_MAX_STACK_DEPTH)
+		nu = BPFPROF_MAX_STACK_DEPTH;
+	r->nkern = nk;
+	r->nuser = nu;
+
+	/*
+	 * If the seq buffer overflows, the kernel drops all three and runs us
+	 * again for this task: so only failures are counted here, and userspace
+	 * counts threads and missing stacks from the records.
+	 */
+	bpf_seq_write(seq, r, sizeof(*r));
+	bpf_seq_write(seq, s->kips, nk * sizeof(__u64));
+	bpf_seq_write(seq, s->uips, nu * sizeof(__u64));
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

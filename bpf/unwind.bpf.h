@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * User stack unwinding from DWARF CFI tables (user/unwind/ builds them from
+ * .eh_frame / .debug_frame).  Frame by frame: find the mapping of the pc,
+ * find its table row, compute the CFA, read the return address and the
+ * caller's rbp, repeat.  A frame without a table falls back to the frame
+ * pointer.  Works on code without frame pointers (Debian's glibc, -O2).
+ */
+#ifndef BPFPROF_UNWIND_BPF_H
+#define BPFPROF_UNWIND_BPF_H
+
+#include "counters.bpf.h"
+
+#define UNWIND_PAGE_SHIFT 16
+/* Binary search steps within one page of rows: enough for 2^20 rows. */
+#define UNWIND_SEARCH_STEPS 20
+
+/* Every file's rows, one after the other; userspace writes it through mmap. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1); /* userspace sizes it before load */
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct unwind_row);
+} unwind_rows SEC(".maps");
+
+/* Where the rows of a 64 KiB page of a file's addresses are. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct unwind_page_key);
+	__type(value, struct unwind_page);
+} unwind_pages SEC(".maps");
+
+/* The executable mappings of each target process. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32); /* tgid */
+	__type(value, struct unwind_proc);
+} unwind_procs SEC(".maps");
+
+struct uregs {
+	__u64 ip, sp, bp;
+};
+
+struct unwind_ctx {
+	struct stack_trace *st;
+	struct unwind_proc *proc;
+	__u64 ip, sp, bp;
+	__u32 n;
+	bool truncated;
+};
+
+/* Mappings are sorted by start: a binary search, log2(UNWIND_MAX_MAPS) steps. */
+static __always_inline const struct unwind_map *find_map(struct unwind_proc *proc, __u64 pc)
+{
+	__u32 lo = 0, hi = proc->n, mid, i;
+
+	if (hi > UNWIND_MAX_MAPS)
+		return NULL;
+	for (i = 0; i < 7 && lo + 1 < hi; i++) {
+		mid = (lo + hi) / 2;
+		if (proc->maps[mid & (UNWIND_MAX_MAPS - 1)].start <= pc)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	if (hi == 0)
+		return NULL;
+	lo &= UNWIND_MAX_MAPS - 1;
+	if (pc < proc->maps[lo].start || pc >= proc->maps[lo].end)
+		return NULL;
+	return &proc->maps[lo];
+}
+_Static_assert(UNWIND_MAX_MAPS == 1 << 6, "find_map searches 64 mappings in 7 steps");
+
+/* The row of file_id holding the ELF address pc, or NULL. */
+static __always_inline struct unwind_row *find_row(__u32 file_id, __u64 pc)
+{
+	struct unwind_page_key pk = { .file_id = file_id, .page = pc >> UNWIND_PAGE_SHIFT };
+	struct unwind_page *page = bpf_map_lookup_elem(&unwind_pages, &pk);
+	__u32 lo, hi, mid, i;
+	struct unwind_row *row;
+
+	if (!page)
+		return NULL;
+	/* The last row with row->pc <= pc, in [first, first + count). */
+	lo = page->first;
+	hi = page->first + page->count;
+	for (i = 0; i < UNWIND_SEARCH_STEPS && lo + 1 < hi; i++) {
+		mid = lo + (hi - lo) / 2;
+		row = bpf_map_lookup_elem(&unwind_rows, &mid);
+		if (!row)
+			return NULL;
+		if (row->pc <= pc)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return bpf_map_lookup_elem(&unwind_rows, &lo);
+}
+
+static __always_inline bool read_user(__u64 *dst, __u64 addr)
+{
+	return bpf_probe_read_user(dst, sizeof(*dst), (void *)addr) == 0;
+}
+
+static long unwind_step(__u64 i, void *data)
+{
+	struct unwind_ctx *c = data;
+	const struct unwind_map *m;
+	struct unwind_row *row = NULL;
+	__u64 pc, cfa, ra;
+
+	if (c->n >= BPFPROF_MAX_STACK_DEPTH) {
+		c->truncated = true;
+		return 1;
+	}
+	c->st->ips[c->n] = c->ip;
+	/* Callers' pcs are return addresses: the call is the byte before. */
+	pc = c->n ? c->ip - 1 : c->ip;
+	c->n++;
+	m = find_map(c->proc, pc);
+	if (m && m->file_id)
+		row = find_row(m->file_id, pc - m->bias);
+	if (!row || row->cfa == UNWIND_NONE) {
+		/* No table: trust the frame pointer for this frame. */
+		count(CNT_UNWIND_FP_FALLBACK);
+		if (!c->bp || !read_user(&ra, c->bp + 8) || !read_user(&cfa, c->bp))
+			return 1;
+		c->sp = c->bp + 16;
+		c->bp = cfa;
+		c->ip = ra;
+		return ra ? 0 : 1;
+	}
+	switch (row->cfa) {
+	case UNWIND_END:
+		return 1;
+	case UNWIND_RSP:
+		cfa = c->sp + row->cfa_off;
+		break;
+	case UNWIND_RBP:
+		cfa = c->bp + row->cfa_off;
+		break;
+	case UNWIND_PLT:
+		cfa = c->sp + 8 + ((c->ip & 15) >= 11 ? 8 : 0);
+		break;
+	default:
+		return 1;
+	}
+	if (!read_user(&ra, cfa - 8)) {
+		count(CNT_UNWIND_READ_FAILED);
+		c->truncated = true;
+		return 1;
+	}
+	if (row->rbp_off && !read_user(&c->bp, cfa + 8 * (__s64)row->rbp_off)) {
+		count(CNT_UNWIND_READ_FAILED);
+		c->truncated = true;
+		return 1;
+	}
+	c->sp = cfa;
+	c->ip = ra;
+	return ra ? 0 : 1;
+}
+
+/*
+ * Unwinds the user stack of the current task from regs (user-mode
+ * registers) into st.  Returns the number of frames, or -1 when the process
+ * has no tables (the caller then uses the kernel's frame-pointer walk).
+ */
+static __always_inline int unwind_user(const struct uregs *regs, struct stack_trace *st)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct unwind_ctx c = {
+		.st = st,
+		.ip = regs->ip,
+		.sp = regs->sp,
+		.bp = regs->bp,
+	};
+
+	c.proc = bpf_map_lookup_elem(&unwind_procs, &tgid);
+	if (!c.proc)
+		return -1;
+	bpf_loop(BPFPROF_MAX_STACK_DEPTH + 1, unwind_step, &c, 0);
+	st->nr = c.n;
+	st->flags = c.truncated ? STACK_TRUNCATED : 0;
+	if (c.truncated)
+		count(CNT_UNWIND_TRUNCATED);
+	return c.n;
+}
+
+#endif

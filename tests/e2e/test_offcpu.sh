@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# bpfprof offcpu against offcpu_sites, whose threads wait in known functions
+# and measure their own waits: the delay per function must match (±10%), and
+# the state label must say how they waited.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/e2e/lib.sh
+
+echo "offcpu: end-to-end"
+
+# delay FILE FUNCTION [PPROF_FLAGS...]: cum delay of FUNCTION in ms; empty when absent.
+delay() {
+	local file=$1 fn=$2
+	shift 2
+	go tool pprof -top -nodecount=1000 -sample_index=delay -unit=ms "$@" "$file" 2>/dev/null |
+		awk -v fn="$fn" '$6 == fn { sub("ms$", "", $4); print $4; exit }'
+}
+
+# contentions FILE FUNCTION: cum count of off-CPU intervals under FUNCTION.
+contentions() {
+	go tool pprof -top -nodecount=1000 -sample_index=contentions "$1" 2>/dev/null |
+		awk -v fn="$2" '$6 == fn { print $4; exit }'
+}
+
+# measured RESULT SITE: what the workload measured for SITE, in ms.
+measured() {
+	awk -v s="$2" '$1 == s { printf "%.2f\n", $2 / 1e6 }' "$1"
+}
+
+# near NAME GOT WANT: GOT within 10% of WANT (both in ms, WANT > 0).
+near() {
+	if [ -n "$2" ] && awk -v g="$2" -v w="$3" \
+		'BEGIN { d = g - w; if (d < 0) d = -d; exit !(w > 0 && d <= 0.10 * w) }'; then
+		pass "$1: ${2} ms, workload measured ${3} ms"
+	else
+		fail "$1: ${2:-absent} ms, workload measured ${3:-nothing} ms (want ±10%)"
+	fi
+}
+
+# at_least NAME PART WHOLE SHARE: PART is at least SHARE (0..1) of WHOLE.
+at_least() {
+	if [ -n "$2" ] && [ -n "$3" ] && awk -v p="$2" -v w="$3" -v s="$4" \
+		'BEGIN { exit !(w > 0 && p >= s * w) }'; then
+		pass "$1: ${2} of ${3} ms"
+	else
+		fail "$1: ${2:-absent} of ${3:-absent} ms (want >= $4)"
+	fi
+}
+
+# --- blocking: sleep, pipe, mutex, vfork; launched with -- ---
+res=$TMP/block.res
+out=$TMP/block.pb.gz
+if "$BPFPROF" offcpu -o "$out" -- "$WORKLOADS/offcpu_sites" block 3 "$res" \
+	>"$TMP/block.txt" 2>"$TMP/block.err"; then
+	pass "offcpu -- CMD exits 0"
+else
+	fail "offcpu -- CMD exits 0: $(cat "$TMP/block.err")"
+fi
+for site in sleep_site pipe_site mutex_site; do
+	total=$(delay "$out" "$site")
+	near "$site delay" "$total" "$(measured "$res" "$site")"
+	at_least "$site waits are labelled state=sleeping" \
+		"$(delay "$out" "$site" -tagfocus=state=sleeping)" "$total" 0.9
+done
+# The parent of a vfork waits uninterruptibly (killable) for its child.
+near "vfork_site parent's wait, state=disk" "$(delay "$out" vfork_site -tagfocus=state=disk)" \
+	"$(measured "$res" vfork_site)"
+# The top table ranks the blocking user function: syscall() for sleep and read.
+check "the top table's first row is the user blocking call" \
+	sh -c "grep -A1 -E '^ +flat +flat%' '$TMP/block.txt' | tail -n1 | grep -qE 's +[0-9.]+% .* syscall\$'"
+check "offcpu prints the path it wrote" grep -q "wrote $out" "$TMP/block.txt"
+
+go tool pprof -raw "$out" >"$TMP/raw.txt" 2>"$TMP/raw.err"
+check "go tool pprof -raw reads it" test $? -eq 0
+check "go tool pprof -raw prints no warning" test ! -s "$TMP/raw.err"
+check "Go's block profile names: contentions/count delay/nanoseconds" \
+	grep -qE '^ *contentions/count delay/nanoseconds' "$TMP/raw.txt"
+check "period type contentions/count, period 1" \
+	sh -c "grep -q '^PeriodType: contentions count' '$TMP/raw.txt' && grep -q '^Period: 1\$' '$TMP/raw.txt'"
+check "state, comm and process labels" \
+	sh -c "grep -q 'state:\[sleeping\]' '$TMP/raw.txt' && grep -q 'comm:\[sleeper\]' '$TMP/raw.txt' && grep -q 'process:\[offcpu_sites\]' '$TMP/raw.txt'"
+check "pid and tid labels" grep -qE 'pid:\[[0-9]+\] tid:\[[0-9]+\]' "$TMP/raw.txt"
+# The first kernel frame is the scheduler, not BPF or tracepoint frames.
+go tool pprof -traces "$out" 2>/dev/null |
+	awk '/^ +[0-9.]+[a-zµ]*s +[^ ]/ { print $2 }' | sort -u >"$TMP/leaves"
+check "every stack starts at __schedule ($(tr '\n' ' ' <"$TMP/leaves"))" \
+	test "$(cat "$TMP/leaves")" = __schedule
+check "no BPF or tracepoint frames" \
+	sh -c "! go tool pprof -traces '$out' 2>/dev/null | grep -qE 'bpf_prog_|bpf_trace_run|__traceiter_'"
+check "the user stack goes on above the site: mutex_site <- waiter" \
+	sh -c "go tool pprof -traces -tagfocus=comm=waiter '$out' 2>/dev/null | grep -A1 -E ' mutex_site$' | grep -q ' waiter$'"
+
+# --- preemption: 3 busy threads on 2 CPUs wait on the run queue ---
+res=$TMP/busy.res
+out=$TMP/busy.pb.gz
+"$BPFPROF" offcpu -q -o "$out" -- "$WORKLOADS/offcpu_sites" busy 3 "$res" 2>"$TMP/busy.err"
+check "offcpu (busy) exits 0" test $? -eq 0
+total=$(delay "$out" burn_site)
+want=$(measured "$res" burn_site)
+at_least "the busy threads waited on a run queue (schedstat)" "$want" 500 1
+near "burn_site run-queue wait (schedstat run_delay)" \
+	"$(delay "$out" burn_site -tagfocus=state=runnable)" "$want"
+at_least "burn_site waits are labelled state=runnable" \
+	"$(delay "$out" burn_site -tagfocus=state=runnable)" "$total" 0.95
+
+# --- a wait still going on at the end counts up to the end ---
+res=$TMP/nap.res
+out=$TMP/nap.pb.gz
+"$BPFPROF" offcpu -q -d 1 -o "$out" -- "$WORKLOADS/offcpu_sites" nap 10 "$res" 2>"$TMP/nap.err"
+check "offcpu -d 1 on a longer command exits 0" test $? -eq 0
+dur=$(go tool pprof -raw "$out" 2>/dev/null | awk '/^Duration:/ { printf "%.2f\n", $2 * 1000 }')
+near "long_nap, asleep past the end: delay up to the end" "$(delay "$out" long_nap)" "$dur"
+check "long_nap is one interval" test "$(contentions "$out" long_nap)" = 1
+
+# --- by pid, with filters ---
+start_workload offcpu_sites block 60 "$TMP/pid.res" || exit 1
+pid=$WPID
+out=$TMP/pid.pb.gz
+"$BPFPROF" offcpu -p "$pid" -d 2 -q -o "$out" 2>"$TMP/pid.err"
+check "offcpu -p exits 0" test $? -eq 0
+for site in sleep_site pipe_site mutex_site; do
+	check "offcpu -p: $site present" test -n "$(delay "$out" "$site")"
+done
+check "offcpu -p: tid label of the sleeper thread" \
+	sh -c "go tool pprof -raw -tagfocus=comm=sleeper '$out' 2>/dev/null | grep -q 'tid:\['"
+check "bpfprof report reads it" sh -c "'$BPFPROF' report -t 0 '$out' | grep -q ' sleep_site$'"
+
+out=$TMP/min.pb.gz
+"$BPFPROF" offcpu -p "$pid" -d 1.5 -q --min-block 10ms -o "$out" 2>"$TMP/min.err"
+check "--min-block 10ms: 5 ms sleeps are gone" test -z "$(delay "$out" sleep_site)"
+check "--min-block 10ms: 18 ms mutex waits stay" test -n "$(delay "$out" mutex_site)"
+check "--min-block 10ms: 20 ms naps stay" test -n "$(delay "$out" holder_nap)"
+
+out=$TMP/state.pb.gz
+"$BPFPROF" offcpu -p "$pid" -d 1.5 -q --state disk -o "$out" 2>"$TMP/state.err"
+check "--state disk: the vfork parent's wait" test -n "$(delay "$out" vfork_site)"
+check "--state disk: no sleeps" test -z "$(delay "$out" sleep_site)"
+out=$TMP/states.pb.gz
+"$BPFPROF" offcpu -p "$pid" -d 1.5 -q --state sleeping,runnable --state stopped -o "$out" \
+	2>"$TMP/states.err"
+check "--state sleeping,runnable --state stopped: sleeps, no disk" \
+	sh -c "go tool pprof -raw '$out' 2>/dev/null | grep -q 'state:\[sleeping\]' && ! go tool pprof -raw '$out' 2>/dev/null | grep -q 'state:\[disk\]'"
+
+# The raw_tp fallback gives the same stacks.
+out=$TMP/raw.pb.gz
+BPFPROF_RAW_TP=1 "$BPFPROF" offcpu -p "$pid" -d 1.5 -q -o "$out" 2>"$TMP/rawtp.err"
+check "raw_tp fallback: exits 0, sleep_site present" test -n "$(delay "$out" sleep_site)"
+go tool pprof -traces "$out" 2>/dev/null |
+	awk '/^ +[0-9.]+[a-zµ]*s +[^ ]/ { print $2 }' | sort -u >"$TMP/leaves"
+check "raw_tp fallback: every stack starts at __schedule" test "$(cat "$TMP/leaves")" = __schedule
+
+# --- whole system ---
+out=$TMP/all.pb.gz
+"$BPFPROF" offcpu -a -d 1 -q -o "$out" 2>"$TMP/all.err"
+check "offcpu -a exits 0" test $? -eq 0
+check "offcpu -a: the workload's sleeps, by process label" \
+	test -n "$(delay "$out" sleep_site -tagfocus=process=offcpu_sites)"
+check "offcpu -a has no tid labels by default" \
+	sh -c "! go tool pprof -raw '$out' 2>/dev/null | grep -q 'tid:\['"
+stop_workload "$pid"
+
+# --- bad options: one line, exit 2 ---
+o=$TMP/x.pb.gz
+expect "--min-block nonsense" 2 "invalid --min-block 'soon'" -- "$BPFPROF" offcpu -a --min-block soon -o "$o"
+expect "--min-block negative" 2 "invalid --min-block '-1ms'" -- "$BPFPROF" offcpu -a --min-block -1ms -o "$o"
+expect "--state unknown" 2 "invalid --state 'idle'" -- "$BPFPROF" offcpu -a --state sleeping,idle -o "$o"
+expect "--state empty" 2 "invalid --state" -- "$BPFPROF" offcpu -a --state , -o "$o"
+
+finish

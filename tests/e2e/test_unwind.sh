@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Full user stacks through code without frame pointers: DWARF CFI unwinding
+# against nofp_chain (-O2 -fomit-frame-pointer, PIE), through Debian's glibc
+# (qsort calling back), and into a library dlopen'ed mid-capture.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/e2e/lib.sh
+
+echo "unwind: end-to-end"
+
+# complete FILE LEAF FN...: for the samples holding LEAF, the share that
+# also hold FN, the least over the FNs given (in percent).
+complete() {
+	local file=$1 leaf=$2
+	shift 2
+	go tool pprof -top -nodecount=1000 -focus="^$leaf\$" "$file" 2>/dev/null |
+		awk -v leaf="$leaf" -v fns="$*" '
+		BEGIN { n = split(fns, want, " ") }
+		{ sub("%", "", $5); cum[$6] = $5 }
+		END {
+			if (!cum[leaf]) { print 0; exit }
+			min = 100
+			for (i = 1; i <= n; i++) { r = 100 * cum[want[i]] / cum[leaf]; if (r < min) min = r }
+			printf "%.1f\n", min
+		}'
+}
+
+chain="chain8 chain7 chain6 chain5 chain4 chain3 chain2 chain1 run_chain main"
+
+out=$TMP/chain-dwarf.pb.gz
+"$BPFPROF" cpu -F 499 -q -o "$out" --unwind dwarf -- "$WORKLOADS/nofp_chain" 3 chain 2>"$TMP/err"
+check "chain, --unwind dwarf: exit 0" test $? -eq 0
+got=$(complete "$out" hot_leaf $chain)
+if within "$got" 100 5; then
+	pass "chain, --unwind dwarf: ${got}% of hot_leaf samples reach main through all 8 links (want >= 95)"
+else
+	fail "chain, --unwind dwarf: ${got}% of hot_leaf samples reach main through all 8 links (want >= 95)"
+fi
+
+out=$TMP/chain-fp.pb.gz
+"$BPFPROF" cpu -F 499 -q -o "$out" --unwind fp -- "$WORKLOADS/nofp_chain" 3 chain 2>/dev/null
+echo "  info chain, --unwind fp: $(complete "$out" hot_leaf $chain)% of hot_leaf samples reach main (frame pointers only)"
+
+out=$TMP/qsort.pb.gz
+"$BPFPROF" cpu -F 499 -q -o "$out" -- "$WORKLOADS/nofp_chain" 3 qsort 2>/dev/null
+got=$(complete "$out" cmp_inner cmp_outer run_qsort main)
+if within "$got" 100 5; then
+	pass "qsort through glibc (default unwinding): ${got}% of comparator samples reach main (want >= 95)"
+else
+	fail "qsort through glibc (default unwinding): ${got}% of comparator samples reach main (want >= 95)"
+fi
+out=$TMP/qsort-fp.pb.gz
+"$BPFPROF" cpu -F 499 -q -o "$out" --unwind fp -- "$WORKLOADS/nofp_chain" 3 qsort 2>/dev/null
+echo "  info qsort, --unwind fp: $(complete "$out" cmp_inner cmp_outer run_qsort main)% of comparator samples reach main"
+
+# A library that appears only after the capture started.
+out=$TMP/dlopen.pb.gz
+"$BPFPROF" cpu -F 499 -q -o "$out" -- "$WORKLOADS/nofp_chain" 4 dlopen "$PWD/$WORKLOADS/libnofp_lib.so" 2>/dev/null
+got=$(complete "$out" lib_leaf lib_middle lib_entry run_dlopen main)
+if within "$got" 100 5; then
+	pass "dlopen after start: ${got}% of lib_leaf samples reach main (want >= 95)"
+else
+	fail "dlopen after start: ${got}% of lib_leaf samples reach main (want >= 95)"
+fi
+
+# By pid, the workload started before bpfprof: tables built for a running process.
+start_workload nofp_chain 30 chain || exit 1
+out=$TMP/pid.pb.gz
+"$BPFPROF" cpu -p "$WPID" -d 2 -F 499 -q -o "$out" 2>/dev/null
+got=$(complete "$out" hot_leaf $chain)
+if within "$got" 100 5; then
+	pass "by pid: ${got}% of hot_leaf samples reach main (want >= 95)"
+else
+	fail "by pid: ${got}% of hot_leaf samples reach main (want >= 95)"
+fi
+stop_workload "$WPID"
+
+expect_bad() {
+	"$BPFPROF" cpu -a -d 1 -o "$TMP/x.pb.gz" --unwind sideways >/dev/null 2>"$TMP/err"
+	[ $? -eq 2 ] && [ "$(wc -l <"$TMP/err")" -eq 1 ] && grep -q "invalid --unwind" "$TMP/err"
+}
+check "--unwind with a bad mode: one line, exit 2" expect_bad
+
+finish

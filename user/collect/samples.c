@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * From the kernel's aggregates to a profile, for every collector: the
+ * profile's shape, one sample per aggregation map entry (its stacks resolved
+ * and its standard labels), and the loss report.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+
+#include "bpfprof/types.h"
+#include "collect/collect.h"
+#include "exitcode.h"
+#include "log.h"
+#include "profile.h"
+#include "session.h"
+#include "stacks.h"
+
+/* Sample types a profile type may have: enough for any Go profile. */
+#define MAX_SAMPLE_TYPES 8
+
+int collect_key_labels(struct session *s, const struct stack_key *key, char *comm_buf,
+		       struct pf_label_desc *labels)
+{
+	const char *process = session__process_name(s, key->pid);
+	int n = 0;
+
+	memcpy(comm_buf, key->comm, BPFPROF_COMM_LEN);
+	comm_buf[BPFPROF_COMM_LEN] = '\0';
+	labels[n++] = (struct pf_label_desc){ .key = "pid", .num = key->pid };
+	if (key->tid)
+		labels[n++] = (struct pf_label_desc){ .key = "tid", .num = key->tid };
+	labels[n++] = (struct pf_label_desc){ .key = "comm", .str = comm_buf };
+	labels[n++] =
+		(struct pf_label_desc){ .key = "process", .str = process ? process : comm_buf };
+	return n;
+}
+
+/*
+ * Tracepoint machinery at the top of a kernel stack: how many frames of it
+ * there are varies with how many programs use the tracepoint (one is called
+ * directly, several through __traceiter_*), so the BPF side skips only the
+ * frames always there and the rest go here.
+ */
+static bool is_tracing_frame(const struct profile *p, uint64_t loc_id)
+{
+	static const char *const prefixes[] = { "__traceiter_", "__bpf_trace_", "bpf_trace_run",
+						"bpf_prog_" };
+	const struct pf_location *loc = profile__location(p, loc_id);
+	const struct pf_function *fn;
+	const char *name;
+	size_t i;
+
+	if (!loc || loc->nlines == 0 || !(fn = profile__function(p, loc->lines[0].function_id)))
+		return false;
+	name = profile__str(p, fn->name);
+	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (!strncmp(name, prefixes[i], strlen(prefixes[i])))
+			return true;
+	return false;
+}
+
+int collect_add_sample(struct sample_sink *k, const struct stack_key *key, const int64_t *values,
+		       const struct pf_label_desc *extra, int nextra)
+{
+	struct pf_label_desc labels[4 + COLLECT_MAX_EXTRA_LABELS];
+	uint64_t locs[STACKS_MAX_LOCATIONS];
+	char comm[BPFPROF_COMM_LEN + 1];
+	int n, nlabels, i, skip;
+
+	n = stack_resolver__locations(k->r, key->pid, key->user_stack, key->kern_stack, locs,
+				      STACKS_MAX_LOCATIONS);
+	if (n < 0)
+		return n;
+	for (skip = 0; k->trim_tracing && skip < n - 1 && is_tracing_frame(k->p, locs[skip]);
+	     skip++)
+		;
+	nlabels = collect_key_labels(k->s, key, comm, labels);
+	for (i = 0; i < nextra && i < COLLECT_MAX_EXTRA_LABELS; i++)
+		labels[nlabels++] = extra[i];
+	return profile__add_sample(k->p, locs + skip, n - skip, values, labels, nlabels);
+}
+
+int collect_add_map(struct sample_sink *k, int map_fd, collect_entry_fn fn, void *arg)
+{
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
+	struct pf_label_desc extra[COLLECT_MAX_EXTRA_LABELS];
+	int64_t values[MAX_SAMPLE_TYPES];
+	void *key = NULL, *next = NULL, *val = NULL;
+	bool first = true;
+	int nextra, err;
+
+	if (bpf_obj_get_info_by_fd(map_fd, &info, &len))
+		return -errno;
+	if (info.key_size < sizeof(struct stack_key) || k->p->nsample_types > MAX_SAMPLE_TYPES)
+		return -EINVAL;
+	key = malloc(info.key_size);
+	next = malloc(info.key_size);
+	val = malloc(info.value_size);
+	if (!key || !next || !val) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	err = 0;
+	while (bpf_map_get_next_key(map_fd, first ? NULL : key, next) == 0) {
+		first = false;
+		memcpy(key, next, info.key_size);
+		if (bpf_map_lookup_elem(map_fd, key, val))
+			continue; /* deleted meanwhile */
+		memset(values, 0, sizeof(values));
+		nextra = fn(key, val, values, extra, arg);
+		if (nextra < 0)
+			continue;
+		err = collect_add_sample(k, key, values, extra, nextra);
+		if (err)
+			break;
+	}
+cleanup:
+	free(key);
+	free(next);
+	free(val);
+	return err;
+}
+
+static struct profile *new_profile(struct session *s, const struct profile_shape *shape)
+{
+	struct profile *p = profile__new();
+	int i, err = 0;
+
+	if (!p)
+		return NULL;
+	for (i = 0; i < shape->ntypes && !err; i++)
+		err = profile__add_sample_type(p, shape->types[i].type, shape->types[i].unit);
+	if (!err)
+		err = profile__set_period(p, shape->period_type.type, shape->period_type.unit,
+					  shape->period);
+	if (err) {
+		profile__free(p);
+		errno = -err;
+		return NULL;
+	}
+	p->time_nanos = s->start_wall;
+	p->duration_nanos = s->elapsed_ns;
+	return p;
+}
+
+int collect_make_profile(struct session *s, const struct profile_shape *shape, int stacks_fd,
+			 collect_fill_fn fill, void *arg, struct profile **out)
+{
+	struct sample_sink k = { .s = s };
+	int err;
+
+	k.p = new_profile(s, shape);
+	if (!k.p) {
+		err = -errno;
+		goto cleanup;
+	}
+	k.r = stack_resolver__new(k.p, s->sym, stacks_fd);
+	if (!k.r) {
+		err = -errno;
+		goto cleanup;
+	}
+	session__counters(s, k.counters);
+	err = fill(&k, arg);
+	if (!err) {
+		session__report_losses(s, k.counters, stack_resolver__unmapped(k.r), k.p);
+		collect_unwind_report(s, k.p);
+	}
+	stack_resolver__free(k.r);
+cleanup:
+	if (err) {
+		pr_warn("cannot build the profile: %s\n", strerror(-err));
+		profile__free(k.p);
+		return EXIT_FAIL;
+	}
+	*out = k.p;
+	return 0;
+}

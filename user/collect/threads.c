@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Thread snapshot collector: runs threads.bpf.c's task iterator once over
+ * the targets, reads one record per thread from the iterator's file, and
+ * makes one sample per thread.  Nothing stays attached: the links live only
+ * while their iterator is read.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "collect/collect.h"
+#include "exitcode.h"
+#include "log.h"
+#include "profile.h"
+#include "session.h"
+#include "stacks.h"
+#include "target.h"
+#include "thread_record.h"
+#include "threads.skel.h"
+#include "util.h"
+
+/* The records read from the iterator(s), back to back. */
+struct snapshot {
+	char *buf;
+	size_t len, cap;
+};
+
+static int snapshot_read(struct snapshot *snap, int fd)
+{
+	ssize_t n;
+	char *grown;
+
+	for (;;) {
+		if (snap->cap - snap->len < 65536) {
+			size_t cap = snap->cap ? snap->cap * 2 : 262144;
+
+			grown = realloc(snap->buf, cap);
+			if (!grown)
+				return -ENOMEM;
+			snap->buf = grown;
+			snap->cap = cap;
+		}
+		n = read(fd, snap->buf + snap->len, snap->cap - snap->len);
+		if (n == 0)
+			return 0;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		snap->len += n;
+	}
+}
+
+/*
+ * One pass of the iterator: over the threads of pid (kernel 6.1+), or over
+ * every task when pid is 0.  The program filters targets either way.
+ */
+static int iterate(struct bpf_program *prog, int pid, struct snapshot *snap)
+{
+	LIBBPF_OPTS(bpf_iter_attach_opts, opts);
+	union bpf_iter_link_info linfo;
+	struct bpf_link *link;
+	int fd, err;
+
+	memset(&linfo, 0, sizeof(linfo));
+	if (pid) {
+		linfo.task.pid = pid;
+		opts.link_info = &linfo;
+		opts.link_info_len = sizeof(linfo);
+	}
+	link = bpf_program__attach_iter(prog, pid ? &opts : NULL);
+	if (!link)
+		return -errno;
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0) {
+		err = -errno;
+	} else {
+		err = snapshot_read(snap, fd);
+		close(fd);
+	}
+	bpf_link__destroy(link);
+	return err;
+}
+
+static int take_snapshot(struct session *s, struct threads_bpf *skel, struct snapshot *snap)
+{
+	struct target *t = s->target;
+	int i, j, err = 0;
+
+	if (t->mode != TARGET_PIDS)
+		return iterate(skel->progs.snapshot_thread, 0, snap);
+	for (i = 0; i < t->npids; i++) {
+		for (j = 0; j < i && t->pids[j] != t->pids[i]; j++)
+			;
+		if (j < i)
+			continue; /* -p 42,42: once is enough */
+		err = iterate(skel->progs.snapshot_thread, t->pids[i], snap);
+		if (err == -EINVAL && i == 0) {
+			/* No per-process task iterator (before 6.1): one pass over all. */
+			pr_debug("per-process task iterator refused, iterating every task\n");
+			return iterate(skel->progs.snapshot_thread, 0, snap);
+		}
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static struct threads_bpf *load(struct session *s, int *ret)
+{
+	struct target *t = s->target;
+	struct threads_bpf *skel;
+	struct stat st;
+	int err;
+
+	skel = threads_bpf__open();
+	if (!skel) {
+		*ret = collect_explain("open the BPF program", -errno);
+		return NULL;
+	}
+	skel->rodata->target_mode = t->mode;
+	if (t->mode == TARGET_CGROUP) {
+		/* A cgroup v2 directory's inode number is its kernfs id. */
+		if (fstat(t->cgroup_fd, &st)) {
+			*ret = collect_explain("read the target cgroup", -errno);
+			goto fail;
+		}
+		skel->rodata->target_cgroup_id = st.st_ino;
+	}
+	err = threads_bpf__load(skel);
+	if (err) {
+		*ret = collect_explain("load the BPF program", err);
+		goto fail;
+	}
+	if (t->mode == TARGET_PIDS) {
+		*ret = collect_fill_target(s, skel->obj);
+		if (*ret)
+			goto fail;
+	}
+	return skel;
+fail:
+	threads_bpf__destroy(skel);
+	return NULL;
+}
+
+/* Reads the maps and names of every process in the snapshot while they live. */
+static int track_processes(struct session *s, const struct snapshot *snap)
+{
+	const struct thread_record *r;
+	const __u64 *kips, *uips;
+	char comm[BPFPROF_COMM_LEN + 1];
+	size_t off = 0;
+	int i, err;
+
+	while ((err = thread_record__next(snap->buf, snap->len, &off, &r, &kips, &uips)) > 0) {
+		if (session__process_name(s, r->pid))
+			continue;
+		memcpy(comm, r->comm, BPFPROF_COMM_LEN);
+		comm[BPFPROF_COMM_LEN] = '\0';
+		session__track(s, r->pid, comm);
+	}
+	/* The iterator of a pid that is gone just finds nothing: say so. */
+	for (i = 0; !err && s->target->mode == TARGET_PIDS && i < s->target->npids; i++)
+		if (!session__process_name(s, s->target->pids[i]))
+			pr_warn("pid %d exited before the snapshot\n", s->target->pids[i]);
+	return err;
+}
+
+static int add_thread(struct session *s, struct profile *p, struct stack_resolver *res,
+		      const struct thread_record *r, const __u64 *kips, const __u64 *uips)
+{
+	static const int64_t one = 1;
+	uint64_t locs[STACKS_MAX_LOCATIONS];
+	char comm[BPFPROF_COMM_LEN + 1];
+	struct pf_label_desc labels[6];
+	const char *process;
+	uint64_t in_state;
+	int n, nlabels = 0;
+
+	n = stack_resolver__locations_ips(res, r->pid, uips, r->nuser, kips, r->nkern, locs,
+					  STACKS_MAX_LOCATIONS);
+	if (n < 0)
+		return n;
+	memcpy(comm, r->comm, BPFPROF_COMM_LEN);
+	comm[BPFPROF_COMM_LEN] = '\0';
+	process = session__process_name(s, r->pid);
+	labels[nlabels++] = (struct pf_label_desc){ .key = "pid", .num = r->pid };
+	labels[nlabels++] = (struct pf_label_desc){ .key = "tid", .num = r->tid };
+	labels[nlabels++] = (struct pf_label_desc){ .key = "comm", .str = comm };
+	labels[nlabels++] =
+		(struct pf_label_desc){ .key = "process", .str = process ? process : comm };
+	labels[nlabels++] =
+		(struct pf_label_desc){ .key = "state", .str = thread_record__state(r) };
+	if (thread_record__state_ns(r, &in_state))
+		labels[nlabels++] = (struct pf_label_desc){ .key = "in_state",
+							    .num = (int64_t)in_state,
+							    .num_unit = "nanoseconds" };
+	return profile__add_sample(p, locs, n, &one, labels, nlabels);
+}
+
+static int add_threads(struct session *s, struct profile *p, const struct snapshot *snap)
+{
+	const struct thread_record *r;
+	const __u64 *kips, *uips;
+	struct stack_resolver *res;
+	uint64_t counters[CNT__MAX];
+	size_t off = 0;
+	int err;
+
+	res = stack_resolver__new(p, s->sym, -1);
+	if (!res)
+		return -errno;
+	session__counters(s, counters);
+	counters[CNT_EVENTS] = counters[CNT_USTACK_NONE] = counters[CNT_KSTACK_NONE] = 0;
+	while ((err = thread_record__next(snap->buf, snap->len, &off, &r, &kips, &uips)) > 0) {
+		counters[CNT_EVENTS]++;
+		counters[CNT_USTACK_NONE] += !r->nuser;
+		counters[CNT_KSTACK_NONE] += !r->nkern;
+		err = add_thread(s, p, res, r, kips, uips);
+		if (err)
+			break;
+	}
+	if (!err)
+		session__report_losses(s, counters, stack_resolver__unmapped(res), p);
+	stack_resolver__free(res);
+	return err;
+}
+
+static int make_profile(struct session *s, const struct snapshot *snap, struct profile **out)
+{
+	struct profile *p = profile__new();
+	int err;
+
+	if (!p)
+		return -ENOMEM;
+	err = profile__add_sample_type(p, "threads", "count");
+	if (!err)
+		err = profile__set_period(p, "threads", "count", 1);
+	if (!err) {
+		p->time_nanos = s->start_wall;
+		err = add_threads(s, p, snap);
+	}
+	if (err) {
+		profile__free(p);
+		return err;
+	}
+	*out = p;
+	return 0;
+}
+
+/* With -v: the program's run time per thread, from the kernel's BPF run-time stats. */
+static void report_run_time(struct threads_bpf *skel)
+{
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(bpf_program__fd(skel->progs.snapshot_thread), &info, &len) ||
+	    !info.run_cnt)
+		return;
+	pr_debug("snapshot: BPF ran %llu times, %.1f us each\n", (unsigned long long)info.run_cnt,
+		 info.run_time_ns / 1e3 / info.run_cnt);
+}
+
+int collect_threads(struct session *s, struct profile **out)
+{
+	struct snapshot snap = { 0 };
+	struct threads_bpf *skel;
+	int ret = 0, err, stats_fd = -1;
+
+	skel = load(s, &ret);
+	if (!skel)
+		return ret;
+	s->counters_fd = bpf_map__fd(skel->maps.counters);
+	if (log_level >= LOG_DEBUG)
+		stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	s->start_wall = wall_ns();
+	s->start_mono = mono_ns();
+	err = take_snapshot(s, skel, &snap);
+	s->elapsed_ns = mono_ns() - s->start_mono;
+	if (err) {
+		ret = collect_explain("take the thread snapshot", err);
+		goto cleanup;
+	}
+	pr_debug("snapshot: %zu bytes in %.3f ms\n", snap.len, s->elapsed_ns / 1e6);
+	if (stats_fd >= 0)
+		report_run_time(skel);
+	err = track_processes(s, &snap);
+	if (!err)
+		err = make_profile(s, &snap, out);
+	if (err) {
+		pr_warn("cannot build the profile: %s\n", strerror(-err));
+		ret = EXIT_FAIL;
+	}
+cleanup:
+	s->counters_fd = -1; /* the map goes with the skeleton */
+	if (stats_fd >= 0)
+		close(stats_fd);
+	threads_bpf__destroy(skel);
+	free(snap.buf);
+	return ret;
+}

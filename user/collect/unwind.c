@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * DWARF unwinding for every collector: sizes the BPF unwinder's maps before
+ * load, and afterwards keeps the tables of target processes current from
+ * the session's process tracking.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <bpf/libbpf.h>
+
+#include "collect/collect.h"
+#include "log.h"
+#include "profile.h"
+#include "session.h"
+#include "unwind/unwinder.h"
+
+/* 8 bytes a row: 32 MiB, enough for libLLVM (950k rows) and much more. */
+#define UNWIND_ROWS_DEFAULT (4u << 20)
+
+int collect_unwind_configure(struct bpf_object *obj, bool dwarf)
+{
+	struct bpf_map *rows = bpf_object__find_map_by_name(obj, "unwind_rows");
+
+	if (!rows)
+		return -ENOENT;
+	return bpf_map__set_max_entries(rows, dwarf ? UNWIND_ROWS_DEFAULT : 1);
+}
+
+static void on_maps(void *ctx, int pid)
+{
+	int err = unwinder__track_pid(ctx, pid);
+
+	if (err && err != -ESRCH)
+		pr_debug("pid %d: cannot update unwind tables: %s\n", pid, strerror(-err));
+}
+
+int collect_unwind_start(struct session *s, struct bpf_object *obj)
+{
+	struct bpf_map *rows = bpf_object__find_map_by_name(obj, "unwind_rows");
+	struct bpf_map *pages = bpf_object__find_map_by_name(obj, "unwind_pages");
+	struct bpf_map *procs = bpf_object__find_map_by_name(obj, "unwind_procs");
+	struct unwinder *u;
+
+	/* Not configured for DWARF unwinding: the kernel's frame-pointer walk. */
+	if (!rows || !pages || !procs || bpf_map__max_entries(rows) <= 1)
+		return 0;
+	u = unwinder__new("/proc", bpf_map__fd(rows), bpf_map__max_entries(rows),
+			  bpf_map__fd(pages), bpf_map__fd(procs));
+	if (!u)
+		return -errno;
+	s->unwinder = u;
+	s->on_maps = on_maps;
+	s->on_maps_ctx = u;
+	return 0;
+}
+
+void collect_unwind_report(struct session *s, struct profile *p)
+{
+	struct unwinder *u = s->unwinder;
+	struct unwinder_stats st;
+	uint64_t c[CNT__MAX];
+	char line[256];
+
+	if (!u)
+		return;
+	unwinder__stats(u, &st);
+	snprintf(line, sizeof(line),
+		 "unwind tables: %zu files, %zu rows (%.1f MiB of %.1f), built in %.0f ms; "
+		 "%zu executable files without CFI",
+		 st.files, st.rows, st.rows * 8 / 1048576.0, st.max_rows * 8 / 1048576.0,
+		 st.build_ms, st.files_no_cfi);
+	pr_info("%s\n", line);
+	profile__add_comment(p, line);
+	if (st.files_full) {
+		snprintf(line, sizeof(line),
+			 "%zu files got no unwind table: the rows map was full (their frames "
+			 "fall back to frame pointers)",
+			 st.files_full);
+		pr_warn("%s\n", line);
+		profile__add_comment(p, line);
+	}
+	if (st.maps_dropped) {
+		snprintf(line, sizeof(line),
+			 "%zu executable mappings beyond %d per process got no unwind table",
+			 st.maps_dropped, 64);
+		pr_warn("%s\n", line);
+		profile__add_comment(p, line);
+	}
+	session__counters(s, c);
+	if (c[CNT_UNWIND_FP_FALLBACK]) {
+		snprintf(line, sizeof(line),
+			 "%" PRIu64 " frames had no CFI and were unwound by frame pointer", c[CNT_UNWIND_FP_FALLBACK]);
+		pr_info("%s\n", line);
+		profile__add_comment(p, line);
+	}
+	s->on_maps = NULL;
+	s->unwinder = NULL;
+	unwinder__free(u);
+}

@@ -1,0 +1,367 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <errno.h>
+#include <gelf.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "unwind/table.h"
+
+/* x86-64 DWARF register numbers. */
+#define REG_RBP 6
+#define REG_RSP 7
+#define REG_RA 16
+
+struct builder {
+	struct unwind_table *t;
+	size_t cap;
+	int err;
+};
+
+static void add_row(struct builder *b, uint64_t pc, struct unwind_row row)
+{
+	struct unwind_row *last = b->t->n ? &b->t->rows[b->t->n - 1] : NULL;
+
+	if (b->err || pc > UINT32_MAX)
+		return;
+	row.pc = pc;
+	if (last && last->pc == row.pc) {
+		*last = row; /* an FDE starting where the previous one ended */
+		return;
+	}
+	if (last && last->cfa == row.cfa && last->cfa_off == row.cfa_off &&
+	    last->rbp_off == row.rbp_off)
+		return; /* same rule: the previous row covers it */
+	if (b->t->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 1024;
+		struct unwind_row *rows = realloc(b->t->rows, cap * sizeof(*rows));
+
+		if (!rows) {
+			b->err = -ENOMEM;
+			return;
+		}
+		b->t->rows = rows;
+		b->cap = cap;
+	}
+	b->t->rows[b->t->n++] = row;
+}
+
+/* Whether ops compute CFA + off (a register saved at an offset from the CFA). */
+static bool cfa_relative(const Dwarf_Op *ops, size_t nops, int64_t *off)
+{
+	if (nops < 1 || ops[0].atom != DW_OP_call_frame_cfa)
+		return false;
+	if (nops == 1) {
+		*off = 0;
+		return true;
+	}
+	if (nops == 2 && ops[1].atom == DW_OP_plus_uconst) {
+		*off = (int64_t)ops[1].number;
+		return true;
+	}
+	if (nops == 3 && ops[2].atom == DW_OP_plus) {
+		if (ops[1].atom == DW_OP_consts || ops[1].atom == DW_OP_const1s ||
+		    ops[1].atom == DW_OP_const2s || ops[1].atom == DW_OP_const4s ||
+		    ops[1].atom == DW_OP_const8s || ops[1].atom == DW_OP_constu) {
+			*off = (int64_t)ops[1].number;
+			return true;
+		}
+		if (ops[1].atom >= DW_OP_lit0 && ops[1].atom <= DW_OP_lit31) {
+			*off = ops[1].atom - DW_OP_lit0;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The rule of one frame state as a compact row. */
+static struct unwind_row frame_row(Dwarf_Frame *frame, struct unwind_table *t)
+{
+	struct unwind_row row = { .cfa = UNWIND_NONE };
+	Dwarf_Op mem[3], *ops;
+	size_t nops;
+	int64_t off, reg;
+
+	if (dwarf_frame_register(frame, REG_RA, mem, &ops, &nops) == 0 && nops == 0 &&
+	    ops == mem) {
+		row.cfa = UNWIND_END; /* return address undefined: the outermost frame */
+		return row;
+	}
+	if (dwarf_frame_cfa(frame, &ops, &nops) != 0 || nops == 0)
+		goto unsupported;
+	if (nops == 1 && ops[0].atom >= DW_OP_breg0 && ops[0].atom <= DW_OP_breg31) {
+		reg = ops[0].atom - DW_OP_breg0;
+		off = (int64_t)ops[0].number;
+	} else if (nops == 1 && ops[0].atom == DW_OP_bregx) {
+		reg = ops[0].number;
+		off = (int64_t)ops[0].number2;
+	} else if (nops >= 5 && ops[0].atom == DW_OP_breg7 && ops[1].atom == DW_OP_breg16) {
+		/* The PLT's expression: rsp + 8, + 8 more past the push of a lazy stub. */
+		row.cfa = UNWIND_PLT;
+		return row;
+	} else {
+		goto unsupported;
+	}
+	if ((reg != REG_RSP && reg != REG_RBP) || off < INT16_MIN || off > INT16_MAX)
+		goto unsupported;
+	row.cfa = reg == REG_RSP ? UNWIND_RSP : UNWIND_RBP;
+	row.cfa_off = off;
+
+	if (dwarf_frame_register(frame, REG_RBP, mem, &ops, &nops) == 0 && nops > 0 &&
+	    cfa_relative(ops, nops, &off) && off % 8 == 0 && off / 8 >= INT8_MIN &&
+	    off / 8 <= INT8_MAX && off != 0)
+		row.rbp_off = off / 8;
+	return row;
+unsupported:
+	t->nunsupported++;
+	row.cfa = UNWIND_NONE;
+	return row;
+}
+
+/* Rows for the function described by the FDE covering [start, end). */
+static void add_function(struct builder *b, Dwarf_CFI *cfi, uint64_t start, uint64_t end)
+{
+	uint64_t pc = start, lo, hi;
+	Dwarf_Frame *frame;
+	bool signal;
+
+	b->t->nfdes++;
+	while (pc < end && !b->err) {
+		if (dwarf_cfi_addrframe(cfi, pc, &frame) != 0)
+			break;
+		if (dwarf_frame_info(frame, &lo, &hi, &signal) < 0 || hi <= pc) {
+			free(frame);
+			break;
+		}
+		add_row(b, pc, frame_row(frame, b->t));
+		free(frame);
+		pc = hi;
+	}
+	/* Past the function (where its CFI stopped), until the next one: no CFI. */
+	if (pc > start)
+		add_row(b, pc, (struct unwind_row){ .cfa = UNWIND_NONE });
+}
+
+static Elf_Scn *find_section(Elf *elf, const char *name, GElf_Shdr *shdr)
+{
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+	const char *n;
+
+	if (elf_getshdrstrndx(elf, &shstrndx))
+		return NULL;
+	while ((scn = elf_nextscn(elf, scn))) {
+		if (!gelf_getshdr(scn, shdr))
+			continue;
+		n = elf_strptr(elf, shstrndx, shdr->sh_name);
+		if (n && strcmp(n, name) == 0 && shdr->sh_type != SHT_NOBITS)
+			return scn;
+	}
+	return NULL;
+}
+
+/* Reads one value encoded as DW_EH_PE_* (only the encodings linkers emit). */
+static bool read_encoded(const uint8_t **p, const uint8_t *end, uint8_t enc, uint64_t pcrel_base,
+			 uint64_t datarel_base, uint64_t *out)
+{
+	int64_t v;
+	size_t size;
+
+	switch (enc & 0x0f) {
+	case DW_EH_PE_udata4:
+	case DW_EH_PE_sdata4:
+		size = 4;
+		break;
+	case DW_EH_PE_udata8:
+	case DW_EH_PE_sdata8:
+	case DW_EH_PE_absptr:
+		size = 8;
+		break;
+	default:
+		return false;
+	}
+	if ((size_t)(end - *p) < size)
+		return false;
+	if (size == 4) {
+		int32_t s;
+		uint32_t u;
+
+		memcpy(&s, *p, 4);
+		memcpy(&u, *p, 4);
+		v = (enc & 0x0f) == DW_EH_PE_sdata4 ? s : (int64_t)u;
+	} else {
+		memcpy(&v, *p, 8);
+	}
+	*p += size;
+	switch (enc & 0x70) {
+	case DW_EH_PE_absptr:
+		break;
+	case DW_EH_PE_pcrel:
+		v += pcrel_base;
+		break;
+	case DW_EH_PE_datarel:
+		v += datarel_base;
+		break;
+	default:
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * FDE start addresses from .eh_frame_hdr's sorted search table; each
+ * function ends where libdw's CFI says, or at the next start.
+ */
+static int from_eh_frame(struct builder *b, Elf *elf)
+{
+	GElf_Shdr hdr_shdr;
+	Elf_Scn *scn = find_section(elf, ".eh_frame_hdr", &hdr_shdr);
+	const uint8_t *p, *end;
+	uint64_t eh_frame, count, *starts, fde, i;
+	Elf_Data *data;
+	Dwarf_CFI *cfi;
+	uint8_t enc_ptr, enc_count, enc_table;
+
+	if (!scn || !(data = elf_getdata(scn, NULL)) || data->d_size < 4)
+		return -ENOENT;
+	p = data->d_buf;
+	end = p + data->d_size;
+	if (p[0] != 1)
+		return -ENOTSUP;
+	enc_ptr = p[1];
+	enc_count = p[2];
+	enc_table = p[3];
+	p += 4;
+	if (!read_encoded(&p, end, enc_ptr, hdr_shdr.sh_addr + 4, hdr_shdr.sh_addr, &eh_frame) ||
+	    !read_encoded(&p, end, enc_count, 0, hdr_shdr.sh_addr, &count) || count > 10000000)
+		return -ENOTSUP;
+	starts = malloc((count + 1) * sizeof(*starts));
+	if (!starts)
+		return -ENOMEM;
+	for (i = 0; i < count; i++) {
+		if (!read_encoded(&p, end, enc_table, 0, hdr_shdr.sh_addr, &starts[i]) ||
+		    !read_encoded(&p, end, enc_table, 0, hdr_shdr.sh_addr, &fde)) {
+			free(starts);
+			return -ENOTSUP;
+		}
+	}
+	qsort(starts, count, sizeof(*starts), cmp_u64);
+	starts[count] = UINT64_MAX;
+	cfi = dwarf_getcfi_elf(elf);
+	if (!cfi) {
+		free(starts);
+		return -ENOENT;
+	}
+	for (i = 0; i < count && !b->err; i++)
+		add_function(b, cfi, starts[i], starts[i + 1]);
+	dwarf_cfi_end(cfi);
+	free(starts);
+	return b->err;
+}
+
+/* .debug_frame (Go binaries): FDEs hold absolute addresses. */
+static int from_debug_frame(struct builder *b, Elf *elf)
+{
+	GElf_Shdr shdr;
+	Elf_Scn *scn = find_section(elf, ".debug_frame", &shdr);
+	const unsigned char *ident = (const unsigned char *)elf_getident(elf, NULL);
+	Dwarf_Off off = 0, next;
+	Dwarf_CFI_Entry entry;
+	uint64_t start, len;
+	Elf_Data *data;
+	Dwarf_CFI *cfi;
+	Dwarf *dw;
+
+	if (!scn || !ident)
+		return -ENOENT;
+	if ((shdr.sh_flags & SHF_COMPRESSED) && elf_compress(scn, 0, 0) < 0)
+		return -ENOTSUP;
+	data = elf_getdata(scn, NULL);
+	dw = dwarf_begin_elf(elf, DWARF_C_READ, NULL);
+	cfi = dw ? dwarf_getcfi(dw) : NULL;
+	if (!data || !cfi) {
+		if (dw)
+			dwarf_end(dw);
+		return -ENOENT;
+	}
+	while (!b->err && dwarf_next_cfi(ident, data, false, off, &next, &entry) == 0) {
+		off = next;
+		if (entry.CIE_id == LIBDW_CIE_ID || entry.fde.end - entry.fde.start < 16)
+			continue;
+		memcpy(&start, entry.fde.start, 8);
+		memcpy(&len, entry.fde.start + 8, 8);
+		add_function(b, cfi, start, start + len);
+	}
+	dwarf_end(dw);
+	return b->err;
+}
+
+static int cmp_rows(const void *a, const void *b)
+{
+	const struct unwind_row *x = a, *y = b;
+
+	return x->pc < y->pc ? -1 : x->pc > y->pc;
+}
+
+int unwind_table__build(int fd, struct unwind_table *out)
+{
+	struct builder b = { .t = out };
+	Elf *elf;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	elf_version(EV_CURRENT);
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!elf)
+		return -EINVAL;
+	err = from_eh_frame(&b, elf);
+	if (err == -ENOENT || (!err && out->n == 0)) {
+		unwind_table__free(out);
+		b = (struct builder){ .t = out };
+		err = from_debug_frame(&b, elf);
+	}
+	elf_end(elf);
+	if (!err && out->n == 0)
+		err = -ENOENT;
+	if (err) {
+		unwind_table__free(out);
+		return err;
+	}
+	/* .debug_frame need not be sorted; merging kept equal neighbours only. */
+	qsort(out->rows, out->n, sizeof(*out->rows), cmp_rows);
+	return 0;
+}
+
+void unwind_table__free(struct unwind_table *t)
+{
+	if (!t)
+		return;
+	free(t->rows);
+	memset(t, 0, sizeof(*t));
+}
+
+const struct unwind_row *unwind_table__find(const struct unwind_table *t, uint32_t pc)
+{
+	size_t lo = 0, hi = t->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (t->rows[mid].pc <= pc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo ? &t->rows[lo - 1] : NULL;
+}

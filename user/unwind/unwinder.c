@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+
+#include "bpfprof/types.h"
+#include "log.h"
+#include "symbolize/procmaps.h"
+#include "unwind/table.h"
+#include "unwind/unwinder.h"
+#include "util.h"
+
+#define UNWIND_PAGE_SHIFT 16 /* as in bpf/unwind.bpf.h */
+#define MAX_SEGMENTS 8
+
+struct segment {
+	uint64_t offset, vaddr, filesz;
+};
+
+struct file {
+	uint64_t dev, ino;
+	uint32_t file_id; /* 0: no table */
+	struct segment segs[MAX_SEGMENTS];
+	int nsegs;
+};
+
+struct unwinder {
+	const char *procfs;
+	struct unwind_row *rows; /* the mmapped rows map */
+	size_t max_rows, used;
+	int pages_fd, procs_fd;
+	struct file *files;
+	size_t nfiles, cap;
+	struct unwinder_stats stats;
+};
+
+struct unwinder *unwinder__new(const char *procfs, int rows_fd, uint32_t max_rows, int pages_fd,
+			       int procs_fd)
+{
+	struct unwinder *u = calloc(1, sizeof(*u));
+	void *mem;
+
+	if (!u)
+		return NULL;
+	mem = mmap(NULL, (size_t)max_rows * sizeof(struct unwind_row), PROT_READ | PROT_WRITE,
+		   MAP_SHARED, rows_fd, 0);
+	if (mem == MAP_FAILED) {
+		free(u);
+		return NULL;
+	}
+	u->procfs = procfs;
+	u->rows = mem;
+	u->max_rows = max_rows;
+	u->pages_fd = pages_fd;
+	u->procs_fd = procs_fd;
+	u->stats.max_rows = max_rows;
+	return u;
+}
+
+void unwinder__free(struct unwinder *u)
+{
+	if (!u)
+		return;
+	munmap(u->rows, u->max_rows * sizeof(struct unwind_row));
+	free(u->files);
+	free(u);
+}
+
+void unwinder__stats(const struct unwinder *u, struct unwinder_stats *out)
+{
+	*out = u->stats;
+	out->rows = u->used;
+}
+
+static int read_segments(int fd, struct file *f)
+{
+	GElf_Phdr ph;
+	size_t n, i;
+	Elf *elf;
+
+	elf_version(EV_CURRENT);
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!elf)
+		return -EINVAL;
+	if (elf_getphdrnum(elf, &n)) {
+		elf_end(elf);
+		return -EINVAL;
+	}
+	for (i = 0; i < n && f->nsegs < MAX_SEGMENTS; i++) {
+		if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_LOAD)
+			continue;
+		f->segs[f->nsegs++] = (struct segment){ ph.p_offset, ph.p_vaddr, ph.p_filesz };
+	}
+	elf_end(elf);
+	return 0;
+}
+
+/* Publishes rows: the page index that lets BPF search a few rows only. */
+static int load_pages(struct unwinder *u, uint32_t file_id, const struct unwind_table *t)
+{
+	struct unwind_page_key key = { .file_id = file_id };
+	struct unwind_page page;
+	uint64_t p, last_page;
+	size_t i = 0, first;
+
+	last_page = t->rows[t->n - 1].pc >> UNWIND_PAGE_SHIFT;
+	for (p = t->rows[0].pc >> UNWIND_PAGE_SHIFT; p <= last_page; p++) {
+		uint64_t lo = p << UNWIND_PAGE_SHIFT, hi = (p + 1) << UNWIND_PAGE_SHIFT;
+
+		/* first: the last row starting at or before the page (it covers its start). */
+		while (i + 1 < t->n && t->rows[i + 1].pc <= lo)
+			i++;
+		first = i;
+		while (i + 1 < t->n && t->rows[i + 1].pc < hi)
+			i++;
+		key.page = p;
+		page.first = u->used + first;
+		page.count = i - first + 1;
+		if (bpf_map_update_elem(u->pages_fd, &key, &page, BPF_ANY))
+			return -errno;
+	}
+	return 0;
+}
+
+static void build_table(struct unwinder *u, int fd, struct file *f, const char *name)
+{
+	struct unwind_table t;
+	int64_t start = mono_ns();
+	int err;
+
+	err = unwind_table__build(fd, &t);
+	u->stats.build_ms += (mono_ns() - start) / 1e6;
+	if (err) {
+		pr_debug("%s: no unwind table: %s\n", name, strerror(-err));
+		u->stats.files_no_cfi++;
+		return;
+	}
+	if (u->used + t.n > u->max_rows) {
+		pr_debug("%s: unwind rows map full (%zu rows needed)\n", name, t.n);
+		u->stats.files_full++;
+		unwind_table__free(&t);
+		return;
+	}
+	memcpy(u->rows + u->used, t.rows, t.n * sizeof(*t.rows));
+	f->file_id = u->nfiles; /* the file's index + 1, as it was just appended */
+	err = load_pages(u, f->file_id, &t);
+	if (err) {
+		pr_debug("%s: cannot load unwind pages: %s\n", name, strerror(-err));
+		f->file_id = 0;
+		u->stats.files_full++;
+	} else {
+		u->used += t.n;
+		u->stats.files++;
+		pr_debug("%s: unwind table of %zu rows (%zu functions)\n", name, t.n, t.nfdes);
+	}
+	unwind_table__free(&t);
+}
+
+/* The cached file behind an executable mapping, its table built on first sight. */
+static struct file *file_for(struct unwinder *u, int pid, const struct vma *v)
+{
+	char path[128];
+	struct stat st;
+	struct file *f;
+	size_t i;
+	int fd;
+
+	for (i = 0; i < u->nfiles; i++)
+		if (u->files[i].dev == makedev(v->dev_major, v->dev_minor) &&
+		    u->files[i].ino == v->inode)
+			return &u->files[i];
+	/* map_files opens the very file mapped, even when deleted or replaced. */
+	snprintf(path, sizeof(path), "%s/%d/map_files/%llx-%llx", u->procfs, pid,
+		 (unsigned long long)v->start, (unsigned long long)v->end);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st)) {
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	if (u->nfiles == u->cap) {
+		size_t cap = u->cap ? u->cap * 2 : 64;
+		struct file *files = realloc(u->files, cap * sizeof(*files));
+
+		if (!files) {
+			close(fd);
+			return NULL;
+		}
+		u->files = files;
+		u->cap = cap;
+	}
+	f = &u->files[u->nfiles++];
+	memset(f, 0, sizeof(*f));
+	f->dev = makedev(v->dev_major, v->dev_minor);
+	f->ino = v->inode;
+	if (read_segments(fd, f) == 0)
+		build_table(u, fd, f, v->path);
+	close(fd);
+	return f;
+}
+
+/* ELF address = runtime address - bias, through the segment the mapping starts in. */
+static bool mapping_bias(const struct file *f, const struct vma *v, uint64_t *bias)
+{
+	int i;
+
+	for (i = 0; i < f->nsegs; i++) {
+		const struct segment *s = &f->segs[i];
+
+		if (v->offset >= s->offset && v->offset < s->offset + s->filesz) {
+			*bias = v->start - v->offset + s->offset - s->vaddr;
+			return true;
+		}
+	}
+	return false;
+}
+
+int unwinder__track_pid(struct unwinder *u, int pid)
+{
+	struct unwind_proc proc = { 0 };
+	struct vma_list vl;
+	uint64_t bias;
+	struct file *f;
+	size_t i;
+	int err;
+
+	err = procmaps__read(u->procfs, pid, &vl);
+	if (err)
+		return err;
+	for (i = 0; i < vl.n; i++) {
+		const struct vma *v = &vl.vmas[i];
+		struct unwind_map *m;
+
+		if (!v->exec || v->path[0] != '/' || !v->inode)
+			continue; /* anonymous, [vdso]: frame pointers */
+		f = file_for(u, pid, v);
+		if (!f || !f->file_id)
+			continue;
+		if (proc.n == UNWIND_MAX_MAPS) {
+			u->stats.maps_dropped++;
+			break;
+		}
+		m = &proc.maps[proc.n];
+		if (!mapping_bias(f, v, &bias))
+			continue;
+		m->bias = bias;
+		m->start = v->start;
+		m->end = v->end;
+		m->file_id = f->file_id;
+		proc.n++;
+	}
+	procmaps__free(&vl);
+	if (bpf_map_update_elem(u->procs_fd, &pid, &proc, BPF_ANY))
+		return -errno;
+	return 0;
+}

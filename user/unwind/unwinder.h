@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Feeds the BPF unwinder (bpf/unwind.bpf.h): builds the unwind table of
+ * every file a target maps (once per file, shared by all processes), writes
+ * it into the rows map, and keeps each process's mapping list current.
+ */
+#ifndef BPFPROF_UNWINDER_H
+#define BPFPROF_UNWINDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct unwinder;
+
+struct unwinder_stats {
+	size_t files;	     /* files with a table */
+	size_t files_no_cfi; /* executable files without usable CFI */
+	size_t files_full;   /* files left out: the rows map was full */
+	size_t rows;	     /* rows in use */
+	size_t max_rows;
+	double build_ms; /* time spent building tables */
+	size_t maps_dropped; /* mappings beyond UNWIND_MAX_MAPS per process */
+};
+
+/*
+ * rows_fd: the mmapable unwind_rows array of max_rows entries; pages_fd and
+ * procs_fd: unwind_pages and unwind_procs.  procfs is "/proc".
+ */
+struct unwinder *unwinder__new(const char *procfs, int rows_fd, uint32_t max_rows, int pages_fd,
+			       int procs_fd);
+void unwinder__free(struct unwinder *u);
+/* (Re)reads pid's maps, builds missing tables and updates its entry. */
+int unwinder__track_pid(struct unwinder *u, int pid);
+void unwinder__stats(const struct unwinder *u, struct unwinder_stats *out);
+
+#endif
