@@ -47,7 +47,7 @@ static __always_inline void on_create(void *ctx, struct task_struct *parent,
 	capture_stacks(ctx, &key.key, kskip);
 	/* A new thread joins its parent's group: its pid is not its tgid. */
 	key.kind = BPF_CORE_READ(child, pid) == BPF_CORE_READ(child, tgid) ? CREATE_PROCESS
-									  : CREATE_THREAD;
+									   : CREATE_THREAD;
 	v = aggregate_slot(&creates, &key, &zero);
 	if (v)
 		__sync_fetch_and_add(v, 1);

@@ -52,53 +52,83 @@ struct unwind_ctx {
 	bool truncated;
 };
 
-/* Mappings are sorted by start: a binary search, log2(UNWIND_MAX_MAPS) steps. */
+struct map_search {
+	struct unwind_proc *proc;
+	__u64 pc;
+	__u32 i;
+	bool found;
+};
+
+static long map_step(__u64 i, void *data)
+{
+	struct map_search *c = data;
+	struct unwind_map *m;
+
+	if (i >= c->proc->n || i >= UNWIND_MAX_MAPS)
+		return 1;
+	m = &c->proc->maps[i & (UNWIND_MAX_MAPS - 1)];
+	if (c->pc >= m->start && c->pc < m->end) {
+		c->i = i;
+		c->found = true;
+		return 1;
+	}
+	return 0;
+}
+
+/* The mapping holding pc: a bpf_loop of its own, to keep verification flat. */
 static __always_inline const struct unwind_map *find_map(struct unwind_proc *proc, __u64 pc)
 {
-	__u32 lo = 0, hi = proc->n, mid, i;
+	struct map_search c = { .proc = proc, .pc = pc };
 
-	if (hi > UNWIND_MAX_MAPS)
+	bpf_loop(UNWIND_MAX_MAPS, map_step, &c, 0);
+	if (!c.found)
 		return NULL;
-	for (i = 0; i < 7 && lo + 1 < hi; i++) {
-		mid = (lo + hi) / 2;
-		if (proc->maps[mid & (UNWIND_MAX_MAPS - 1)].start <= pc)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	if (hi == 0)
-		return NULL;
-	lo &= UNWIND_MAX_MAPS - 1;
-	if (pc < proc->maps[lo].start || pc >= proc->maps[lo].end)
-		return NULL;
-	return &proc->maps[lo];
+	return &proc->maps[c.i & (UNWIND_MAX_MAPS - 1)];
 }
-_Static_assert(UNWIND_MAX_MAPS == 1 << 6, "find_map searches 64 mappings in 7 steps");
 
-/* The row of file_id holding the ELF address pc, or NULL. */
+struct search_ctx {
+	__u32 lo, hi;
+	__u64 pc;
+};
+
+static long search_step(__u64 i, void *data)
+{
+	struct search_ctx *c = data;
+	struct unwind_row *row;
+	__u32 mid;
+
+	if (c->lo + 1 >= c->hi)
+		return 1;
+	mid = c->lo + (c->hi - c->lo) / 2;
+	row = bpf_map_lookup_elem(&unwind_rows, &mid);
+	if (!row)
+		return 1;
+	if (row->pc <= c->pc)
+		c->lo = mid;
+	else
+		c->hi = mid;
+	return 0;
+}
+
+/*
+ * The row of file_id holding the ELF address pc, or NULL.  The search is a
+ * bpf_loop of its own: as a plain loop inside the unwinding callback its
+ * branches multiplied the verifier's states, and loading took a second.
+ */
 static __always_inline struct unwind_row *find_row(__u32 file_id, __u64 pc)
 {
 	struct unwind_page_key pk = { .file_id = file_id, .page = pc >> UNWIND_PAGE_SHIFT };
 	struct unwind_page *page = bpf_map_lookup_elem(&unwind_pages, &pk);
-	__u32 lo, hi, mid, i;
-	struct unwind_row *row;
+	struct search_ctx c;
 
 	if (!page)
 		return NULL;
 	/* The last row with row->pc <= pc, in [first, first + count). */
-	lo = page->first;
-	hi = page->first + page->count;
-	for (i = 0; i < UNWIND_SEARCH_STEPS && lo + 1 < hi; i++) {
-		mid = lo + (hi - lo) / 2;
-		row = bpf_map_lookup_elem(&unwind_rows, &mid);
-		if (!row)
-			return NULL;
-		if (row->pc <= pc)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return bpf_map_lookup_elem(&unwind_rows, &lo);
+	c.lo = page->first;
+	c.hi = page->first + page->count;
+	c.pc = pc;
+	bpf_loop(UNWIND_SEARCH_STEPS, search_step, &c, 0);
+	return bpf_map_lookup_elem(&unwind_rows, &c.lo);
 }
 
 static __always_inline bool read_user(__u64 *dst, __u64 addr)

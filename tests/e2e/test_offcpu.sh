@@ -28,13 +28,14 @@ measured() {
 	awk -v s="$2" '$1 == s { printf "%.2f\n", $2 / 1e6 }' "$1"
 }
 
-# near NAME GOT WANT: GOT within 10% of WANT (both in ms, WANT > 0).
+# near NAME GOT WANT [WHAT]: GOT within 10% of WANT (both in ms, WANT > 0).
 near() {
+	local what=${4:-workload measured}
 	if [ -n "$2" ] && awk -v g="$2" -v w="$3" \
 		'BEGIN { d = g - w; if (d < 0) d = -d; exit !(w > 0 && d <= 0.10 * w) }'; then
-		pass "$1: ${2} ms, workload measured ${3} ms"
+		pass "$1: ${2} ms, $what ${3} ms"
 	else
-		fail "$1: ${2:-absent} ms, workload measured ${3:-nothing} ms (want ±10%)"
+		fail "$1: ${2:-absent} ms, $what ${3:-nothing} ms (want ±10%)"
 	fi
 }
 
@@ -110,7 +111,8 @@ out=$TMP/nap.pb.gz
 "$BPFPROF" offcpu -q -d 1 -o "$out" -- "$WORKLOADS/offcpu_sites" nap 10 "$res" 2>"$TMP/nap.err"
 check "offcpu -d 1 on a longer command exits 0" test $? -eq 0
 dur=$(go tool pprof -raw "$out" 2>/dev/null | awk '/^Duration:/ { printf "%.2f\n", $2 * 1000 }')
-near "long_nap, asleep past the end: delay up to the end" "$(delay "$out" long_nap)" "$dur"
+near "long_nap, asleep past the end: delay up to the end" "$(delay "$out" long_nap)" "$dur" \
+	"capture lasted"
 check "long_nap is one interval" test "$(contentions "$out" long_nap)" = 1
 
 # --- by pid, with filters ---

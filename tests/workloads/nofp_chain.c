@@ -37,12 +37,12 @@ NOINLINE unsigned long hot_leaf(unsigned long x)
 }
 
 /* Each link does work after its call, so no call is a tail call. */
-#define LINK(name, next)                                                                     \
-	NOINLINE unsigned long name(unsigned long x)                                        \
-	{                                                                                    \
-		unsigned long r = next(x + 1);                                               \
-		sink = r;                                                                    \
-		return r ^ x;                                                                \
+#define LINK(name, next)                                                                           \
+	NOINLINE unsigned long name(unsigned long x)                                               \
+	{                                                                                          \
+		unsigned long r = next(x + 1);                                                     \
+		sink = r;                                                                          \
+		return r ^ x;                                                                      \
 	}
 
 LINK(chain8, hot_leaf)

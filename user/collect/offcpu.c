@@ -88,7 +88,7 @@ static void *open_and_load(struct session *s, const void *opts, bool btf, int *e
 	skel->rodata->min_block_ns = o->min_block_ns;
 	skel->rodata->state_mask = o->states;
 	skel->rodata->prev_state_arg = has_prev_state_arg();
-	/* Threads off-CPU at once, and the stacks they left from. */
+	/* Target threads (an entry each while they live), and their stacks. */
 	bpf_map__set_max_entries(skel->maps.starts, system ? 65536 : 16384);
 	bpf_map__set_max_entries(skel->maps.stacks, system ? 32768 : 16384);
 	bpf_map__set_max_entries(skel->maps.blocks, BLOCKS_MAX_ENTRIES);

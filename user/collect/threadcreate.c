@@ -68,8 +68,7 @@ static int fill(struct sample_sink *k, void *arg)
 	return collect_add_map(k, bpf_map__fd(skel->maps.creates), create_entry, NULL);
 }
 
-int collect_threadcreate(struct session *s, const struct threadcreate_opts *o,
-			 struct profile **out)
+int collect_threadcreate(struct session *s, const struct threadcreate_opts *o, struct profile **out)
 {
 	/* Go's threadcreate profile. */
 	static const struct value_type_desc types[] = {

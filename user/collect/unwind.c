@@ -91,7 +91,8 @@ void collect_unwind_report(struct session *s, struct profile *p)
 	session__counters(s, c);
 	if (c[CNT_UNWIND_FP_FALLBACK]) {
 		snprintf(line, sizeof(line),
-			 "%" PRIu64 " frames had no CFI and were unwound by frame pointer", c[CNT_UNWIND_FP_FALLBACK]);
+			 "%" PRIu64 " frames had no CFI and were unwound by frame pointer",
+			 c[CNT_UNWIND_FP_FALLBACK]);
 		pr_info("%s\n", line);
 		profile__add_comment(p, line);
 	}

@@ -85,8 +85,7 @@ static struct unwind_row frame_row(Dwarf_Frame *frame, struct unwind_table *t)
 	size_t nops;
 	int64_t off, reg;
 
-	if (dwarf_frame_register(frame, REG_RA, mem, &ops, &nops) == 0 && nops == 0 &&
-	    ops == mem) {
+	if (dwarf_frame_register(frame, REG_RA, mem, &ops, &nops) == 0 && nops == 0 && ops == mem) {
 		row.cfa = UNWIND_END; /* return address undefined: the outermost frame */
 		return row;
 	}

@@ -18,7 +18,7 @@ struct unwinder_stats {
 	size_t files_full;   /* files left out: the rows map was full */
 	size_t rows;	     /* rows in use */
 	size_t max_rows;
-	double build_ms; /* time spent building tables */
+	double build_ms;     /* time spent building tables */
 	size_t maps_dropped; /* mappings beyond UNWIND_MAX_MAPS per process */
 };
 
