@@ -17,10 +17,10 @@ delay() {
 		awk -v fn="$fn" '$6 == fn { sub("ms$", "", $4); print $4; exit }'
 }
 
-# contentions FILE FUNCTION: cum count of off-CPU intervals under FUNCTION.
+# contentions FILE FUNCTION: cum count of off-CPU intervals under FUNCTION (0 when absent).
 contentions() {
 	go tool pprof -top -nodecount=1000 -sample_index=contentions "$1" 2>/dev/null |
-		awk -v fn="$2" '$6 == fn { print $4; exit }'
+		awk -v fn="$2" '$6 == fn && !v { v = $4 } END { print v + 0 }'
 }
 
 # measured RESULT SITE: what the workload measured for SITE, in ms.
@@ -129,10 +129,16 @@ check "offcpu -p: tid label of the sleeper thread" \
 check "bpfprof report reads it" sh -c "'$BPFPROF' report -t 0 '$out' | grep -q ' sleep_site$'"
 
 out=$TMP/min.pb.gz
-"$BPFPROF" offcpu -p "$pid" -d 1.5 -q --min-block 10ms -o "$out" 2>"$TMP/min.err"
-check "--min-block 10ms: 5 ms sleeps are gone" test -z "$(delay "$out" sleep_site)"
-check "--min-block 10ms: 18 ms mutex waits stay" test -n "$(delay "$out" mutex_site)"
-check "--min-block 10ms: 20 ms naps stay" test -n "$(delay "$out" holder_nap)"
+"$BPFPROF" offcpu -p "$pid" -d 1.5 -q --min-block 15ms -o "$out" 2>"$TMP/min.err"
+# Each sample sums intervals of 15 ms or more: delay >= 15 ms x contentions.
+short=$(go tool pprof -raw "$out" 2>/dev/null |
+	awk '/^Samples:/ { on = 1 } on && /^ +[0-9]+ +[0-9]+: / { n++; if ($2 + 0 < 15e6 * $1) bad++ }
+	     END { print n + 0, bad + 0 }')
+check "--min-block 15ms: every interval is 15 ms or more (${short% *} samples, ${short#* } not)" \
+	test "${short#* }" = 0 -a "${short% *}" -gt 0
+check "--min-block 15ms: 20 ms naps stay" test -n "$(delay "$out" holder_nap)"
+check "--min-block 15ms: the 5 ms sleeps are (nearly) all gone" \
+	test "$(contentions "$out" sleep_site)" -le 5
 
 out=$TMP/state.pb.gz
 "$BPFPROF" offcpu -p "$pid" -d 1.5 -q --state disk -o "$out" 2>"$TMP/state.err"

@@ -68,8 +68,8 @@ check "every stack starts at kernel_clone" test "$(cat "$TMP/leaves")" = kernel_
 check "threads come from clone3, processes from clone" \
 	sh -c "go tool pprof -traces -tagfocus=kind=thread '$out' 2>/dev/null | grep -q ' __do_sys_clone3$' && go tool pprof -traces -tagfocus=kind=process '$out' 2>/dev/null | grep -q ' __do_sys_clone$'"
 
-# --- by pid: the workload waits 2 s before creating ---
-start_workload threadcreate_sites 40 10 3 2 || exit 1
+# --- by pid: the workload waits 3 s before creating ---
+start_workload threadcreate_sites 40 10 3 3 || exit 1
 pid=$WPID
 out=$TMP/pid.pb.gz
 "$BPFPROF" threadcreate -p "$pid" -d 10 -q -o "$out" 2>"$TMP/pid.err"
@@ -104,9 +104,9 @@ check "raw_tp fallback: every stack starts at kernel_clone" test "$(cat "$TMP/le
 
 # --- whole system: the workload starts once the capture runs ---
 out=$TMP/all.pb.gz
-"$BPFPROF" threadcreate -a -d 4 -q -o "$out" 2>"$TMP/all.err" &
+"$BPFPROF" threadcreate -a -d 6 -q -o "$out" 2>"$TMP/all.err" &
 prof=$!
-sleep 2
+sleep 3
 "$WORKLOADS/threadcreate_sites" 6 5 1 2>/dev/null
 wait "$prof"
 check "threadcreate -a exits 0" test $? -eq 0

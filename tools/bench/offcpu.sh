@@ -50,14 +50,15 @@ run() {
 		pid=$!
 		;;
 	other)
-		build/bpfprof offcpu -q -p "$idle" -o "$tmp/o.pb.gz" "$@" &
+		build/bpfprof offcpu -q -p "$idle" -o "$tmp/o.pb.gz" "$@" 2>>"$tmp/log" &
 		prof=$!
 		sleep 2 # attached by then
 		"$work" "$WORK" >"$tmp/w.out" &
 		pid=$!
 		;;
 	*)
-		build/bpfprof offcpu -q -o "$tmp/o.pb.gz" "$@" -- "$work" "$WORK" >"$tmp/w.out" &
+		build/bpfprof offcpu -q -o "$tmp/o.pb.gz" "$@" -- "$work" "$WORK" >"$tmp/w.out" \
+			2>>"$tmp/log" &
 		pid=$!
 		;;
 	esac

@@ -132,16 +132,17 @@ const struct argp common_argp = {
 };
 
 static const struct argp_option stack_options[] = {
+	{ NULL, 0, NULL, 0, "Stacks and threads:", 4 },
 	{ "no-tid", OPT_NO_TID, NULL, 0, "No per-thread tid label (default for -a and --cgroup)",
-	  3 },
+	  4 },
 	{ "children", OPT_CHILDREN, NULL, 0,
 	  "With -p, also profile processes the targets "
 	  "start (always on with -- CMD)",
-	  3 },
+	  4 },
 	{ "unwind", OPT_UNWIND, "MODE", 0,
 	  "User stacks: dwarf (default: CFI tables, full stacks without frame pointers) or fp "
 	  "(frame pointers only)",
-	  3 },
+	  4 },
 	{ 0 },
 };
 

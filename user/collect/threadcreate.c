@@ -86,6 +86,8 @@ int collect_threadcreate(struct session *s, const struct threadcreate_opts *o, s
 
 	s->noun = "threads and processes created";
 	s->idle = "created no thread or process during the capture";
+	/* Every stack starts in kernel_clone: rank by the user function that called it. */
+	s->top_user = true;
 	skel = collect_load(open_and_load, s, o, &ret);
 	if (!skel)
 		return ret;
