@@ -76,6 +76,21 @@ else
 fi
 stop_workload "$WPID"
 
+# Bounded table memory: 1 MiB (131k rows) cannot hold perl's, git's and the
+# workload's tables at once; the least recently used are evicted, counted,
+# and the last process still unwinds fully.
+out=$TMP/evict.pb.gz
+"$BPFPROF" cpu --unwind-mem 1 -F 499 -q -o "$out" -- sh -c \
+	"perl -e 'for (1..2e7) {}'; head -c 300000000 /dev/zero | git hash-object --stdin >/dev/null; exec '$WORKLOADS/nofp_chain' 2 chain" \
+	2>"$TMP/evict.err"
+check "--unwind-mem 1: evictions are reported" grep -q 'unwind tables evicted to make room' "$TMP/evict.err"
+got=$(complete "$out" hot_leaf $chain)
+if within "$got" 100 5; then
+	pass "--unwind-mem 1: after evictions ${got}% of hot_leaf samples reach main (want >= 95)"
+else
+	fail "--unwind-mem 1: after evictions ${got}% of hot_leaf samples reach main (want >= 95)"
+fi
+
 expect_bad() {
 	"$BPFPROF" cpu -a -d 1 -o "$TMP/x.pb.gz" --unwind sideways >/dev/null 2>"$TMP/err"
 	[ $? -eq 2 ] && [ "$(wc -l <"$TMP/err")" -eq 1 ] && grep -q "invalid --unwind" "$TMP/err"

@@ -27,6 +27,7 @@ enum {
 	OPT_NO_TID,
 	OPT_CHILDREN,
 	OPT_UNWIND,
+	OPT_UNWIND_MEM,
 };
 
 static const struct argp_option common_options[] = {
@@ -143,17 +144,28 @@ static const struct argp_option stack_options[] = {
 	  "User stacks: dwarf (default: CFI tables, full stacks without frame pointers) or fp "
 	  "(frame pointers only)",
 	  4 },
+	{ "unwind-mem", OPT_UNWIND_MEM, "MIB", 0,
+	  "Memory for DWARF unwind tables, 1..4096 MiB (default 32); the least recently used "
+	  "tables are evicted when full",
+	  4 },
 	{ 0 },
 };
 
 static error_t parse_stack(int key, char *arg, struct argp_state *state)
 {
 	struct stack_args *a = state->input;
+	long v;
 
 	switch (key) {
 	case ARGP_KEY_INIT:
 		a->opts.per_thread = true;
 		a->opts.dwarf = true;
+		a->opts.unwind_mib = 32;
+		break;
+	case OPT_UNWIND_MEM:
+		if (parse_long(arg, 1, 4096, &v))
+			usage_error("invalid --unwind-mem '%s': expected 1..4096 MiB", arg);
+		a->opts.unwind_mib = v;
 		break;
 	case OPT_UNWIND:
 		if (!strcmp(arg, "dwarf"))

@@ -25,6 +25,7 @@ struct pf_label_desc;
 /* Options of every profile type keyed by stack and thread. */
 struct stack_opts {
 	bool dwarf;	      /* unwind user stacks with DWARF CFI tables (--unwind dwarf) */
+	uint32_t unwind_mib;  /* memory for unwind tables, MiB (--unwind-mem) */
 	bool per_thread;      /* keep a tid label per sample */
 	bool follow_children; /* also profile processes the targets start */
 };
@@ -186,8 +187,8 @@ int collect_make_profile(struct session *s, const struct profile_shape *shape, i
 
 struct unwinder;
 
-/* Before load: sizes the unwind maps of obj (tiny when dwarf is off). */
-int collect_unwind_configure(struct bpf_object *obj, bool dwarf);
+/* Before load: sizes the unwind maps of obj (tiny when st->dwarf is off). */
+int collect_unwind_configure(struct bpf_object *obj, const struct stack_opts *st);
 /*
  * After load: when obj was configured for DWARF unwinding, starts feeding
  * its unwinder the tables of every process the session tracks (s->unwinder).

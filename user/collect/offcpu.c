@@ -84,7 +84,7 @@ static void *open_and_load(struct session *s, const void *opts, bool btf, int *e
 	skel->rodata->per_thread = o->st.per_thread;
 	skel->rodata->follow_children = o->st.follow_children;
 	skel->rodata->unwind_dwarf = o->st.dwarf;
-	collect_unwind_configure(skel->obj, o->st.dwarf);
+	collect_unwind_configure(skel->obj, &o->st);
 	skel->rodata->min_block_ns = o->min_block_ns;
 	skel->rodata->state_mask = o->states;
 	skel->rodata->prev_state_arg = has_prev_state_arg();

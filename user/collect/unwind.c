@@ -10,22 +10,21 @@
 #include <string.h>
 #include <bpf/libbpf.h>
 
+#include "bpfprof/types.h"
 #include "collect/collect.h"
 #include "log.h"
 #include "profile.h"
 #include "session.h"
 #include "unwind/unwinder.h"
 
-/* 8 bytes a row: 32 MiB, enough for libLLVM (950k rows) and much more. */
-#define UNWIND_ROWS_DEFAULT (4u << 20)
-
-int collect_unwind_configure(struct bpf_object *obj, bool dwarf)
+int collect_unwind_configure(struct bpf_object *obj, const struct stack_opts *st)
 {
 	struct bpf_map *rows = bpf_object__find_map_by_name(obj, "unwind_rows");
+	uint64_t n = (uint64_t)st->unwind_mib * 1048576 / sizeof(struct unwind_row);
 
 	if (!rows)
 		return -ENOENT;
-	return bpf_map__set_max_entries(rows, dwarf ? UNWIND_ROWS_DEFAULT : 1);
+	return bpf_map__set_max_entries(rows, st->dwarf && n > 1 ? n : 1);
 }
 
 static void on_maps(void *ctx, int pid)
@@ -78,6 +77,15 @@ void collect_unwind_report(struct session *s, struct profile *p)
 			 "%zu files got no unwind table: the rows map was full (their frames "
 			 "fall back to frame pointers)",
 			 st.files_full);
+		pr_warn("%s\n", line);
+		profile__add_comment(p, line);
+	}
+	if (st.evictions) {
+		snprintf(line, sizeof(line),
+			 "%" PRIu64
+			 " unwind tables evicted to make room (least recently used), %zu "
+			 "built again; --unwind-mem raises the limit",
+			 st.evictions, st.rebuilds);
 		pr_warn("%s\n", line);
 		profile__add_comment(p, line);
 	}

@@ -14,6 +14,7 @@
 #include "bpfprof/types.h"
 #include "log.h"
 #include "symbolize/procmaps.h"
+#include "unwind/space.h"
 #include "unwind/table.h"
 #include "unwind/unwinder.h"
 #include "util.h"
@@ -27,7 +28,10 @@ struct segment {
 
 struct file {
 	uint64_t dev, ino;
-	uint32_t file_id; /* 0: no table */
+	uint32_t id;	  /* index + 1: its owner id in the row space */
+	uint32_t file_id; /* 0: no table (none, or evicted) */
+	bool evicted;	  /* had a table, lost it to a newer file */
+	uint32_t first_page, last_page;
 	struct segment segs[MAX_SEGMENTS];
 	int nsegs;
 };
@@ -35,12 +39,33 @@ struct file {
 struct unwinder {
 	const char *procfs;
 	struct unwind_row *rows; /* the mmapped rows map */
-	size_t max_rows, used;
+	size_t max_rows;
+	struct rowspace *space;
+	uint64_t tick; /* one per track: the clock of the row space's LRU */
+	uint32_t next_file_id;
 	int pages_fd, procs_fd;
 	struct file *files;
 	size_t nfiles, cap;
 	struct unwinder_stats stats;
 };
+
+/*
+ * A file's rows are about to be reused: unpublish its pages first, so BPF
+ * falls back to frame pointers for it instead of reading foreign rows.
+ */
+static void evict_file(void *ctx, uint32_t id)
+{
+	struct unwinder *u = ctx;
+	struct file *f = &u->files[id - 1];
+	struct unwind_page_key key = { .file_id = f->file_id };
+
+	for (key.page = f->first_page; key.page <= f->last_page; key.page++)
+		bpf_map_delete_elem(u->pages_fd, &key);
+	f->file_id = 0;
+	f->evicted = true;
+	pr_debug("unwind table of %llu:%llu evicted\n", (unsigned long long)f->dev,
+		 (unsigned long long)f->ino);
+}
 
 struct unwinder *unwinder__new(const char *procfs, int rows_fd, uint32_t max_rows, int pages_fd,
 			       int procs_fd)
@@ -53,6 +78,12 @@ struct unwinder *unwinder__new(const char *procfs, int rows_fd, uint32_t max_row
 	mem = mmap(NULL, (size_t)max_rows * sizeof(struct unwind_row), PROT_READ | PROT_WRITE,
 		   MAP_SHARED, rows_fd, 0);
 	if (mem == MAP_FAILED) {
+		free(u);
+		return NULL;
+	}
+	u->space = rowspace__new(max_rows, evict_file, u);
+	if (!u->space) {
+		munmap(mem, (size_t)max_rows * sizeof(struct unwind_row));
 		free(u);
 		return NULL;
 	}
@@ -70,6 +101,7 @@ void unwinder__free(struct unwinder *u)
 	if (!u)
 		return;
 	munmap(u->rows, u->max_rows * sizeof(struct unwind_row));
+	rowspace__free(u->space);
 	free(u->files);
 	free(u);
 }
@@ -77,7 +109,8 @@ void unwinder__free(struct unwinder *u)
 void unwinder__stats(const struct unwinder *u, struct unwinder_stats *out)
 {
 	*out = u->stats;
-	out->rows = u->used;
+	out->rows = rowspace__used(u->space);
+	out->evictions = rowspace__evictions(u->space);
 }
 
 static int read_segments(int fd, struct file *f)
@@ -104,7 +137,8 @@ static int read_segments(int fd, struct file *f)
 }
 
 /* Publishes rows: the page index that lets BPF search a few rows only. */
-static int load_pages(struct unwinder *u, uint32_t file_id, const struct unwind_table *t)
+static int load_pages(struct unwinder *u, uint32_t file_id, size_t base,
+		      const struct unwind_table *t)
 {
 	struct unwind_page_key key = { .file_id = file_id };
 	struct unwind_page page;
@@ -122,7 +156,7 @@ static int load_pages(struct unwinder *u, uint32_t file_id, const struct unwind_
 		while (i + 1 < t->n && t->rows[i + 1].pc < hi)
 			i++;
 		key.page = p;
-		page.first = u->used + first;
+		page.first = base + first;
 		page.count = i - first + 1;
 		if (bpf_map_update_elem(u->pages_fd, &key, &page, BPF_ANY))
 			return -errno;
@@ -134,6 +168,7 @@ static void build_table(struct unwinder *u, int fd, struct file *f, const char *
 {
 	struct unwind_table t;
 	int64_t start = mono_ns();
+	long base;
 	int err;
 
 	err = unwind_table__build(fd, &t);
@@ -143,22 +178,28 @@ static void build_table(struct unwinder *u, int fd, struct file *f, const char *
 		u->stats.files_no_cfi++;
 		return;
 	}
-	if (u->used + t.n > u->max_rows) {
-		pr_debug("%s: unwind rows map full (%zu rows needed)\n", name, t.n);
+	base = rowspace__alloc(u->space, t.n, f->id, u->tick);
+	if (base < 0) {
+		pr_debug("%s: no room for %zu unwind rows\n", name, t.n);
 		u->stats.files_full++;
 		unwind_table__free(&t);
 		return;
 	}
-	memcpy(u->rows + u->used, t.rows, t.n * sizeof(*t.rows));
-	f->file_id = u->nfiles; /* the file's index + 1, as it was just appended */
-	err = load_pages(u, f->file_id, &t);
+	memcpy(u->rows + base, t.rows, t.n * sizeof(*t.rows));
+	/* A new id for each build: pages of an evicted build must not alias. */
+	f->file_id = ++u->next_file_id;
+	f->first_page = t.rows[0].pc >> UNWIND_PAGE_SHIFT;
+	f->last_page = t.rows[t.n - 1].pc >> UNWIND_PAGE_SHIFT;
+	err = load_pages(u, f->file_id, base, &t);
 	if (err) {
 		pr_debug("%s: cannot load unwind pages: %s\n", name, strerror(-err));
-		f->file_id = 0;
+		evict_file(u, f->id);
 		u->stats.files_full++;
 	} else {
-		u->used += t.n;
 		u->stats.files++;
+		if (f->evicted)
+			u->stats.rebuilds++;
+		f->evicted = false;
 		pr_debug("%s: unwind table of %zu rows (%zu functions)\n", name, t.n, t.nfdes);
 	}
 	unwind_table__free(&t);
@@ -173,13 +214,23 @@ static struct file *file_for(struct unwinder *u, int pid, const struct vma *v)
 	size_t i;
 	int fd;
 
-	for (i = 0; i < u->nfiles; i++)
-		if (u->files[i].dev == makedev(v->dev_major, v->dev_minor) &&
-		    u->files[i].ino == v->inode)
-			return &u->files[i];
 	/* map_files opens the very file mapped, even when deleted or replaced. */
 	snprintf(path, sizeof(path), "%s/%d/map_files/%llx-%llx", u->procfs, pid,
 		 (unsigned long long)v->start, (unsigned long long)v->end);
+	for (i = 0; i < u->nfiles; i++) {
+		f = &u->files[i];
+		if (f->dev != makedev(v->dev_major, v->dev_minor) || f->ino != v->inode)
+			continue;
+		if (f->evicted) {
+			/* Still mapped by a live process: it needs its table back. */
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd >= 0) {
+				build_table(u, fd, f, v->path);
+				close(fd);
+			}
+		}
+		return f;
+	}
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st)) {
 		if (fd >= 0)
@@ -199,6 +250,7 @@ static struct file *file_for(struct unwinder *u, int pid, const struct vma *v)
 	}
 	f = &u->files[u->nfiles++];
 	memset(f, 0, sizeof(*f));
+	f->id = u->nfiles;
 	f->dev = makedev(v->dev_major, v->dev_minor);
 	f->ino = v->inode;
 	if (read_segments(fd, f) == 0)
@@ -235,6 +287,15 @@ int unwinder__track_pid(struct unwinder *u, int pid)
 	err = procmaps__read(u->procfs, pid, &vl);
 	if (err)
 		return err;
+	u->tick++;
+	/* Mark every table this process uses first, so building one cannot evict another. */
+	for (i = 0; i < vl.n; i++)
+		for (size_t j = 0; j < u->nfiles; j++)
+			if (u->files[j].ino == vl.vmas[i].inode && vl.vmas[i].exec &&
+			    u->files[j].dev ==
+				    makedev(vl.vmas[i].dev_major, vl.vmas[i].dev_minor) &&
+			    u->files[j].file_id)
+				rowspace__touch(u->space, u->files[j].id, u->tick);
 	for (i = 0; i < vl.n; i++) {
 		const struct vma *v = &vl.vmas[i];
 		struct unwind_map *m;
@@ -244,6 +305,7 @@ int unwinder__track_pid(struct unwinder *u, int pid)
 		f = file_for(u, pid, v);
 		if (!f || !f->file_id)
 			continue;
+		rowspace__touch(u->space, f->id, u->tick);
 		if (proc.n == UNWIND_MAX_MAPS) {
 			u->stats.maps_dropped++;
 			break;

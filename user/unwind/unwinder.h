@@ -20,6 +20,8 @@ struct unwinder_stats {
 	size_t max_rows;
 	double build_ms;     /* time spent building tables */
 	size_t maps_dropped; /* mappings beyond UNWIND_MAX_MAPS per process */
+	uint64_t evictions;  /* tables evicted to make room (least recently used) */
+	size_t rebuilds;     /* evicted tables built again for a live process */
 };
 
 /*
