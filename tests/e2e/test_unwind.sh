@@ -64,6 +64,17 @@ else
 	fail "dlopen after start: ${got}% of lib_leaf samples reach main (want >= 95)"
 fi
 
+# The vdso has no file: its table comes from bpfprof's own copy of the image.
+out=$TMP/vdso.pb.gz
+"$BPFPROF" cpu -F 499 -q -o "$out" -- "$WORKLOADS/nofp_chain" 2 vdso 2>/dev/null
+got=$(complete "$out" __vdso_clock_gettime run_vdso main)
+# A few samples stop in libc's clock_gettime (seen: 1-4%): 90 keeps it from flaking.
+if within "$got" 100 10; then
+	pass "through the vdso: ${got}% of __vdso_clock_gettime samples reach main (want >= 90)"
+else
+	fail "through the vdso: ${got}% of __vdso_clock_gettime samples reach main (want >= 90)"
+fi
+
 # By pid, the workload started before bpfprof: tables built for a running process.
 start_workload nofp_chain 30 chain || exit 1
 out=$TMP/pid.pb.gz

@@ -7,6 +7,7 @@
  *   chain          main -> run_chain -> chain1 .. chain8 -> hot_leaf
  *   qsort          main -> run_qsort -> qsort (libc) -> cmp_outer -> cmp_inner
  *   dlopen LIB     after 1 s: dlopen(LIB), then its lib_entry() -> ... in a loop
+ *   vdso           main -> run_vdso -> clock_gettime (libc) -> the vdso
  * Prints "ready <pid>" on stderr once running.
  */
 #include <dlfcn.h>
@@ -93,6 +94,13 @@ NOINLINE static void run_qsort(void)
 	}
 }
 
+NOINLINE static void run_vdso(void)
+{
+	/* now() reads the clock through the vdso: nearly all time is spent there. */
+	while (now() < deadline)
+		sink++;
+}
+
 NOINLINE static void run_dlopen(const char *lib)
 {
 	unsigned long (*entry)(unsigned long);
@@ -127,6 +135,8 @@ int main(int argc, char **argv)
 		run_chain();
 	else if (!strcmp(argv[2], "qsort"))
 		run_qsort();
+	else if (!strcmp(argv[2], "vdso"))
+		run_vdso();
 	else if (!strcmp(argv[2], "dlopen") && argc > 3)
 		run_dlopen(argv[3]);
 	else

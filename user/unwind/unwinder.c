@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -206,8 +207,50 @@ static void build_table(struct unwinder *u, int fd, struct file *f, const char *
 }
 
 /* The cached file behind an executable mapping, its table built on first sight. */
+/*
+ * The vdso is the same image in every process of this kernel: ours, copied
+ * to a memfd so the table builder reads it like a file.
+ */
+static int open_vdso(void)
+{
+	uintptr_t base = getauxval(AT_SYSINFO_EHDR);
+	struct vma_list self;
+	const struct vma *v;
+	int fd, err;
+
+	if (!base || procmaps__read("/proc", getpid(), &self))
+		return -1;
+	v = procmaps__find(&self, base);
+	fd = v ? memfd_create("vdso", MFD_CLOEXEC) : -1;
+	err = fd >= 0 && write(fd, (void *)base, v->end - base) != (ssize_t)(v->end - base);
+	procmaps__free(&self);
+	if (err) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static bool is_vdso(const struct vma *v)
+{
+	return strcmp(v->path, "[vdso]") == 0;
+}
+
+/* The identity of a mapped file; the vdso gets one of its own. */
+static void file_identity(const struct vma *v, uint64_t *dev, uint64_t *ino)
+{
+	*dev = is_vdso(v) ? 0 : makedev(v->dev_major, v->dev_minor);
+	*ino = is_vdso(v) ? 1 : v->inode;
+}
+
+static int open_mapping(const char *path, const struct vma *v)
+{
+	return is_vdso(v) ? open_vdso() : open(path, O_RDONLY | O_CLOEXEC);
+}
+
 static struct file *file_for(struct unwinder *u, int pid, const struct vma *v)
 {
+	uint64_t dev, ino;
 	char path[128];
 	struct stat st;
 	struct file *f;
@@ -217,13 +260,14 @@ static struct file *file_for(struct unwinder *u, int pid, const struct vma *v)
 	/* map_files opens the very file mapped, even when deleted or replaced. */
 	snprintf(path, sizeof(path), "%s/%d/map_files/%llx-%llx", u->procfs, pid,
 		 (unsigned long long)v->start, (unsigned long long)v->end);
+	file_identity(v, &dev, &ino);
 	for (i = 0; i < u->nfiles; i++) {
 		f = &u->files[i];
-		if (f->dev != makedev(v->dev_major, v->dev_minor) || f->ino != v->inode)
+		if (f->dev != dev || f->ino != ino)
 			continue;
 		if (f->evicted) {
 			/* Still mapped by a live process: it needs its table back. */
-			fd = open(path, O_RDONLY | O_CLOEXEC);
+			fd = open_mapping(path, v);
 			if (fd >= 0) {
 				build_table(u, fd, f, v->path);
 				close(fd);
@@ -231,7 +275,7 @@ static struct file *file_for(struct unwinder *u, int pid, const struct vma *v)
 		}
 		return f;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open_mapping(path, v);
 	if (fd < 0 || fstat(fd, &st)) {
 		if (fd >= 0)
 			close(fd);
@@ -251,8 +295,8 @@ static struct file *file_for(struct unwinder *u, int pid, const struct vma *v)
 	f = &u->files[u->nfiles++];
 	memset(f, 0, sizeof(*f));
 	f->id = u->nfiles;
-	f->dev = makedev(v->dev_major, v->dev_minor);
-	f->ino = v->inode;
+	f->dev = dev;
+	f->ino = ino;
 	if (read_segments(fd, f) == 0)
 		build_table(u, fd, f, v->path);
 	close(fd);
@@ -289,19 +333,22 @@ int unwinder__track_pid(struct unwinder *u, int pid)
 		return err;
 	u->tick++;
 	/* Mark every table this process uses first, so building one cannot evict another. */
-	for (i = 0; i < vl.n; i++)
+	for (i = 0; i < vl.n; i++) {
+		uint64_t dev, ino;
+
+		if (!vl.vmas[i].exec)
+			continue;
+		file_identity(&vl.vmas[i], &dev, &ino);
 		for (size_t j = 0; j < u->nfiles; j++)
-			if (u->files[j].ino == vl.vmas[i].inode && vl.vmas[i].exec &&
-			    u->files[j].dev ==
-				    makedev(vl.vmas[i].dev_major, vl.vmas[i].dev_minor) &&
-			    u->files[j].file_id)
+			if (u->files[j].ino == ino && u->files[j].dev == dev && u->files[j].file_id)
 				rowspace__touch(u->space, u->files[j].id, u->tick);
+	}
 	for (i = 0; i < vl.n; i++) {
 		const struct vma *v = &vl.vmas[i];
 		struct unwind_map *m;
 
-		if (!v->exec || v->path[0] != '/' || !v->inode)
-			continue; /* anonymous, [vdso]: frame pointers */
+		if (!v->exec || ((v->path[0] != '/' || !v->inode) && !is_vdso(v)))
+			continue; /* anonymous (JIT): frame pointers */
 		f = file_for(u, pid, v);
 		if (!f || !f->file_id)
 			continue;
