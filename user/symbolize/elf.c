@@ -13,6 +13,7 @@
 #include "elf.h"
 #include "log.h"
 #include "strpool.h"
+#include "plt.h"
 
 /* libstdc++'s demangler (C++ and legacy Rust names); the build links -lstdc++. */
 char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
@@ -456,6 +457,19 @@ static int resolve_symtab(struct sym_file *f, uint64_t vaddr, struct sym_frame *
 	return 1;
 }
 
+/* A PLT stub has no symbol: name it after the function it jumps to. */
+static int resolve_plt(struct sym_file *f, uint64_t vaddr, struct sym_frame *out)
+{
+	char name[256];
+	GElf_Addr bias;
+	Elf *elf = dwfl_module_getelf(f->mod, &bias);
+
+	if (!elf || plt_name(elf, vaddr, name, sizeof(name)))
+		return 0;
+	*out = (struct sym_frame){ .function = intern(f, name), .system_name = intern(f, name) };
+	return 1;
+}
+
 static int resolve(struct sym_file *f, uint64_t vaddr, struct sym_frame *out)
 {
 	int n = 0;
@@ -473,6 +487,8 @@ static int resolve(struct sym_file *f, uint64_t vaddr, struct sym_frame *out)
 	}
 	if (n == 0)
 		n = resolve_symtab(f, vaddr, out);
+	if (n == 0)
+		n = resolve_plt(f, vaddr, out);
 	return n;
 }
 
