@@ -33,6 +33,13 @@ WORKLOAD_SRCS := $(wildcard tests/workloads/*.c)
 WORKLOADS := $(patsubst tests/workloads/%.c,$(OUT)/workloads/%,$(filter-out tests/workloads/lib%,$(WORKLOAD_SRCS))) \
 	     $(patsubst tests/workloads/%.c,$(OUT)/workloads/%.so,$(filter tests/workloads/lib%,$(WORKLOAD_SRCS)))
 
+# The Go workload (tests/workloads/go), when a Go toolchain is installed.
+GO        ?= go
+GO_SRCS   := $(wildcard tests/workloads/go/*.go) tests/workloads/go/go.mod
+ifneq ($(shell command -v $(GO) 2>/dev/null),)
+WORKLOADS += $(OUT)/workloads/goburn
+endif
+
 FIXTURE_SRCS := $(wildcard tests/fixtures/*.c)
 FIXTURES  := $(patsubst tests/fixtures/%.c,$(OUT)/fixtures/%,$(FIXTURE_SRCS))
 
@@ -81,9 +88,27 @@ $(OUT)/workloads/libnofp_%.so: tests/workloads/libnofp_%.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -fomit-frame-pointer -fno-optimize-sibling-calls -shared -fPIC -o $@ $<
 
+# goburn: Go's own build, offline (no module to download), its caches
+# under build/, not stripped.  CGO_ENABLED=0: cgo is not needed, and its
+# probe `cc -Wl,... -o /dev/null` deletes /dev/null when run as root and the
+# link fails (as happens here).
+$(OUT)/workloads/goburn: $(GO_SRCS)
+	@mkdir -p $(@D) $(OUT)/go
+	cd tests/workloads/go && GOCACHE=$(abspath $(OUT))/go/cache GOPATH=$(abspath $(OUT))/go/path \
+		GOPROXY=off GOFLAGS= GOTOOLCHAIN=local GOWORK=off GO111MODULE=on CGO_ENABLED=0 \
+		$(GO) build -o $(abspath $@) .
+
 $(OUT)/fixtures/%: tests/fixtures/%.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -o $@ $<
+
+# cfimixed: half its code with .eh_frame, half with only .debug_frame.
+$(OUT)/fixtures/cfimixed: tests/fixtures/cfimixed.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -DCFI_PART=1 -c -o $@-1.o $<
+	$(CC) -O2 -g -DCFI_PART=2 -fno-asynchronous-unwind-tables -c -o $@-2.o $<
+	$(CC) -o $@ $@-1.o $@-2.o
+	rm -f $@-1.o $@-2.o
 
 $(OUT)/tests/%: tests/unit/%.c $(LIB_OBJS) $(FIXTURES)
 	@mkdir -p $(@D)

@@ -18,23 +18,33 @@
 struct builder {
 	struct unwind_table *t;
 	size_t cap;
+	size_t fn_first; /* the current function's first row */
 	int err;
 };
 
+static bool same_rule(const struct unwind_row *a, const struct unwind_row *b)
+{
+	return a->cfa == b->cfa && a->cfa_off == b->cfa_off && a->rbp_off == b->rbp_off;
+}
+
+/*
+ * Appends the rule that holds from pc on.  Rows merge only within the
+ * current function: functions may come in any order (.debug_frame, or two
+ * sections), and normalize() merges across them once the rows are sorted.
+ */
 static void add_row(struct builder *b, uint64_t pc, struct unwind_row row)
 {
-	struct unwind_row *last = b->t->n ? &b->t->rows[b->t->n - 1] : NULL;
+	struct unwind_row *last = b->t->n > b->fn_first ? &b->t->rows[b->t->n - 1] : NULL;
 
 	if (b->err || pc > UINT32_MAX)
 		return;
 	row.pc = pc;
 	if (last && last->pc == row.pc) {
-		*last = row; /* an FDE starting where the previous one ended */
+		*last = row;
 		return;
 	}
-	if (last && last->cfa == row.cfa && last->cfa_off == row.cfa_off &&
-	    last->rbp_off == row.rbp_off)
-		return; /* same rule: the previous row covers it */
+	if (last && same_rule(last, &row))
+		return; /* the previous row covers it */
 	if (b->t->n == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 1024;
 		struct unwind_row *rows = realloc(b->t->rows, cap * sizeof(*rows));
@@ -128,6 +138,7 @@ static void add_function(struct builder *b, Dwarf_CFI *cfi, uint64_t start, uint
 	bool signal;
 
 	b->t->nfdes++;
+	b->fn_first = b->t->n;
 	while (pc < end && !b->err) {
 		if (dwarf_cfi_addrframe(cfi, pc, &frame) != 0)
 			break;
@@ -269,27 +280,85 @@ static int from_eh_frame(struct builder *b, Elf *elf)
 	return b->err;
 }
 
-/* .debug_frame (Go binaries): FDEs hold absolute addresses. */
-static int from_debug_frame(struct builder *b, Elf *elf)
+/*
+ * Whether an .eh_frame rule covers pc: the rows [0, n) are sorted, and each
+ * function's rows end with one of "no CFI".
+ */
+static bool covered(const struct unwind_table *t, size_t n, uint64_t pc)
+{
+	struct unwind_table eh = { .rows = t->rows, .n = n };
+	const struct unwind_row *r;
+
+	if (pc > UINT32_MAX)
+		return false;
+	r = unwind_table__find(&eh, pc);
+	return r && r->cfa != UNWIND_NONE;
+}
+
+/*
+ * The .debug_frame section, or GNU's compressed ".zdebug_frame".  Go
+ * compresses its DWARF: as ".zdebug_*" since Go 1.11, with SHF_COMPRESSED
+ * in the Go 1.19 here; objcopy makes either.
+ */
+static Elf_Scn *debug_frame_section(Elf *elf, GElf_Shdr *shdr, bool *gnu)
+{
+	Elf_Scn *scn = find_section(elf, ".debug_frame", shdr);
+
+	*gnu = !scn;
+	return scn ? scn : find_section(elf, ".zdebug_frame", shdr);
+}
+
+/*
+ * The .debug_frame section, uncompressed.  libdw decompresses it in place
+ * when it opens the file; this is only a fallback for a section it skipped.
+ */
+static Elf_Data *debug_frame_data(Elf *elf)
 {
 	GElf_Shdr shdr;
-	Elf_Scn *scn = find_section(elf, ".debug_frame", &shdr);
+	bool gnu;
+	Elf_Scn *scn = debug_frame_section(elf, &shdr, &gnu);
+
+	if (!scn)
+		return NULL;
+	if ((shdr.sh_flags & SHF_COMPRESSED) && elf_compress(scn, 0, 0) < 0)
+		return NULL;
+	if (gnu) {
+		Elf_Data *raw = elf_getdata(scn, NULL);
+
+		if (raw && raw->d_size >= 4 && !memcmp(raw->d_buf, "ZLIB", 4) &&
+		    elf_compress_gnu(scn, 0, 0) < 0)
+			return NULL;
+	}
+	return elf_getdata(scn, NULL);
+}
+
+/*
+ * .debug_frame: Go's CFI (the Go linker writes no .eh_frame), also code
+ * built with -fno-asynchronous-unwind-tables -g.  FDEs hold absolute 8-byte
+ * addresses.  A Go binary linked with cgo has both sections: .eh_frame for
+ * the C code, .debug_frame for the Go code; the first neh rows are those of
+ * .eh_frame, which wins where both describe a function.
+ */
+static int from_debug_frame(struct builder *b, Elf *elf, size_t neh)
+{
 	const unsigned char *ident = (const unsigned char *)elf_getident(elf, NULL);
 	Dwarf_Off off = 0, next;
 	Dwarf_CFI_Entry entry;
 	uint64_t start, len;
 	Elf_Data *data;
 	Dwarf_CFI *cfi;
+	GElf_Shdr shdr;
 	Dwarf *dw;
+	bool gnu;
 
-	if (!scn || !ident)
+	/* libdw decompresses every DWARF section it opens: only when there is CFI. */
+	if (!ident || !debug_frame_section(elf, &shdr, &gnu))
 		return -ENOENT;
-	if ((shdr.sh_flags & SHF_COMPRESSED) && elf_compress(scn, 0, 0) < 0)
-		return -ENOTSUP;
-	data = elf_getdata(scn, NULL);
+	/* Opened first: libdw decompresses the section in place, once. */
 	dw = dwarf_begin_elf(elf, DWARF_C_READ, NULL);
 	cfi = dw ? dwarf_getcfi(dw) : NULL;
-	if (!data || !cfi) {
+	data = cfi ? debug_frame_data(elf) : NULL;
+	if (!data) {
 		if (dw)
 			dwarf_end(dw);
 		return -ENOENT;
@@ -300,6 +369,8 @@ static int from_debug_frame(struct builder *b, Elf *elf)
 			continue;
 		memcpy(&start, entry.fde.start, 8);
 		memcpy(&len, entry.fde.start + 8, 8);
+		if (len == 0 || covered(b->t, neh, start))
+			continue;
 		add_function(b, cfi, start, start + len);
 	}
 	dwarf_end(dw);
@@ -310,7 +381,34 @@ static int cmp_rows(const void *a, const void *b)
 {
 	const struct unwind_row *x = a, *y = b;
 
-	return x->pc < y->pc ? -1 : x->pc > y->pc;
+	if (x->pc != y->pc)
+		return x->pc < y->pc ? -1 : 1;
+	/* At one pc, a rule before "no CFI" (a function starting where one ends). */
+	if ((x->cfa == UNWIND_NONE) != (y->cfa == UNWIND_NONE))
+		return x->cfa == UNWIND_NONE ? 1 : -1;
+	if (x->cfa != y->cfa)
+		return x->cfa < y->cfa ? -1 : 1;
+	if (x->cfa_off != y->cfa_off)
+		return x->cfa_off < y->cfa_off ? -1 : 1;
+	return x->rbp_off < y->rbp_off ? -1 : x->rbp_off > y->rbp_off;
+}
+
+/* Sorts the rows by pc; keeps one row per pc, and none that repeats the rule before it. */
+static void normalize(struct unwind_table *t)
+{
+	size_t i, n = 0;
+	uint32_t pc = 0;
+
+	qsort(t->rows, t->n, sizeof(*t->rows), cmp_rows);
+	for (i = 0; i < t->n; i++) {
+		if (i && t->rows[i].pc == pc)
+			continue; /* the first of a pc sorts best */
+		pc = t->rows[i].pc;
+		if (n && same_rule(&t->rows[n - 1], &t->rows[i]))
+			continue;
+		t->rows[n++] = t->rows[i];
+	}
+	t->n = n;
 }
 
 int unwind_table__build(int fd, struct unwind_table *out)
@@ -325,10 +423,11 @@ int unwind_table__build(int fd, struct unwind_table *out)
 	if (!elf)
 		return -EINVAL;
 	err = from_eh_frame(&b, elf);
-	if (err == -ENOENT || (!err && out->n == 0)) {
-		unwind_table__free(out);
-		b = (struct builder){ .t = out };
-		err = from_debug_frame(&b, elf);
+	if (!err || err == -ENOENT) {
+		normalize(out);
+		err = from_debug_frame(&b, elf, out->n);
+		if (err == -ENOENT)
+			err = 0;
 	}
 	elf_end(elf);
 	if (!err && out->n == 0)
@@ -337,8 +436,7 @@ int unwind_table__build(int fd, struct unwind_table *out)
 		unwind_table__free(out);
 		return err;
 	}
-	/* .debug_frame need not be sorted; merging kept equal neighbours only. */
-	qsort(out->rows, out->n, sizeof(*out->rows), cmp_rows);
+	normalize(out);
 	return 0;
 }
 

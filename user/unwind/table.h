@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Compact unwind tables from an ELF file's .eh_frame (through
- * .eh_frame_hdr) or .debug_frame (Go): per address range, how to find the
- * CFA and the caller's rbp on x86-64.  Built with libdw's CFI interpreter.
+ * .eh_frame_hdr) and .debug_frame (Go; both in a Go binary linked with
+ * cgo): per address range, how to find the CFA and the caller's rbp on
+ * x86-64.  Built with libdw's CFI interpreter.
  */
 #ifndef BPFPROF_UNWIND_TABLE_H
 #define BPFPROF_UNWIND_TABLE_H

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# A Go program profiled twice at once: by itself (runtime/pprof) and by
+# bpfprof, which unwinds it from its .debug_frame.  The cum% of each of its
+# functions must agree within 3 points, and the stacks of its frameless
+# leaves must keep their callers all the way to main.main.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/e2e/lib.sh
+
+echo "go: end-to-end"
+
+if ! command -v go >/dev/null; then
+	echo "  skip no Go toolchain (golang-go, installed by make deps)"
+	finish
+	exit
+fi
+
+GOBURN=$WORKLOADS/goburn
+SECONDS_RUN=8
+TOLERANCE=3
+
+[ -x "$GOBURN" ] || make -s build/workloads/goburn >/dev/null
+check "goburn is built" test -x "$GOBURN"
+[ -x "$GOBURN" ] || {
+	finish
+	exit
+}
+
+# cum_shares FILE: "function cum%" for every main.* function in FILE.
+cum_shares() {
+	go tool pprof -top -nodecount=1000 "$1" 2>/dev/null |
+		awk '$6 ~ /^main\./ { sub("%", "", $5); print $6, $5 }'
+}
+
+# total FILE: the profile's total, as go tool pprof prints it.
+total() {
+	go tool pprof -top "$1" 2>/dev/null | sed -n 's/.*Total samples = \([^ ]*\).*/\1/p'
+}
+
+# complete FILE LEAF CHAIN...: of the samples whose stack holds LEAF, the
+# share (percent) in which LEAF is followed, towards the root, by one of the
+# CHAINs (callers separated by spaces).
+complete() {
+	local file=$1 leaf=$2
+	shift 2
+	go tool pprof -traces -unit=ms "$file" 2>/dev/null |
+		awk -v leaf="$leaf" -v chains="$(printf '%s|' "$@")" '
+		function flush(   i, n, at, rest, want) {
+			if (w == "" || !index(stack " ", " " leaf " ")) { w = ""; return }
+			total += w
+			at = index(stack " ", " " leaf " ")
+			rest = substr(stack " ", at + 1)
+			n = split(chains, want, "|")
+			for (i = 1; i <= n; i++)
+				if (want[i] != "" && index(rest, leaf " " want[i] " ") == 1) { ok += w; break }
+			w = ""
+		}
+		/^-+\+-+$/ { flush(); next }
+		/^ +[0-9.]+ms +[^ ]+$/ { flush(); w = $1; sub("ms", "", w); stack = " " $2; next }
+		NF == 1 && w != "" { stack = stack " " $1 }
+		END { flush(); if (total > 0) printf "%.1f\n", 100 * ok / total; else print 0 }'
+}
+
+out=$TMP/bpfprof.pb.gz
+own=$TMP/go.pprof
+timeout 120 "$BPFPROF" cpu -F 499 -q -o "$out" -- "$GOBURN" "$SECONDS_RUN" "$own" \
+	>"$TMP/run.out" 2>"$TMP/run.err"
+rc=$?
+check "bpfprof cpu -- goburn: exit 0" test "$rc" -eq 0
+check "goburn wrote its own profile" test -s "$own"
+check "goburn ran to the end" grep -q '^done [0-9]* rounds' "$TMP/run.err"
+
+cum_shares "$own" | sort >"$TMP/go.cum"
+cum_shares "$out" | sort >"$TMP/bpf.cum"
+echo "  info $(grep -c . "$TMP/go.cum") main.* functions in Go's profile;" \
+	"sampled: $(total "$own") by Go (100 Hz), $(total "$out") by bpfprof (499 Hz)"
+for fn in main.main main.run main.direct main.outer main.middle main.inner main.leaf main.self; do
+	check "Go's own profile has $fn" grep -q "^$fn " "$TMP/go.cum"
+done
+# Every function of the program that Go's profile shows, bpfprof shows with the same cum%.
+while read -r fn want; do
+	got=$(awk -v fn="$fn" '$1 == fn { print $2 }' "$TMP/bpf.cum")
+	if within "$got" "$want" "$TOLERANCE"; then
+		pass "$fn: cum ${got}% in bpfprof's profile, ${want}% in Go's (within $TOLERANCE)"
+	else
+		fail "$fn: cum ${got:-absent}% in bpfprof's profile, ${want}% in Go's (want within $TOLERANCE)"
+	fi
+done <"$TMP/go.cum"
+
+# The frameless leaves keep their callers: a frame-pointer walk skips the
+# caller of each (main.direct or main.inner under main.leaf, main.run under
+# main.self).  Samples taken before bpfprof has loaded the new process's
+# tables are walked by frame pointers (its first 20-30 ms here, 0.3-1% of
+# main.leaf's samples), hence 95, not 100.
+leaf_chains=("main.direct main.run main.main" "main.inner main.middle main.outer main.run main.main")
+for file in "$own" "$out"; do
+	[ "$file" = "$own" ] && who="Go's profile" || who="bpfprof"
+	got=$(complete "$file" main.leaf "${leaf_chains[@]}")
+	if within "$got" 100 5; then
+		pass "$who: ${got}% of main.leaf samples have their full chain to main.main (want >= 95)"
+	else
+		fail "$who: ${got}% of main.leaf samples have their full chain to main.main (want >= 95)"
+	fi
+	got=$(complete "$file" main.self "main.run main.main")
+	if within "$got" 100 5; then
+		pass "$who: ${got}% of main.self samples have main.run <- main.main (want >= 95)"
+	else
+		fail "$who: ${got}% of main.self samples have main.run <- main.main (want >= 95)"
+	fi
+done
+check "the chain main.leaf <- main.inner <- main.middle <- main.outer <- main.run <- main.main" \
+	sh -c "go tool pprof -traces '$out' 2>/dev/null | tr -s ' \n' ' ' |
+		grep -q 'main.leaf main.inner main.middle main.outer main.run main.main runtime.main'"
+
+finish
