@@ -14,8 +14,6 @@
 
 const volatile bool capture_user = true;
 const volatile bool capture_kernel = true;
-/* Unwind user stacks with the CFI tables of user/unwind/ where they exist. */
-const volatile bool unwind_dwarf = false;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -136,7 +134,7 @@ static __always_inline __u64 capture_user_stack(void *ctx)
 	r.ip = regs->ip;
 	r.sp = regs->sp;
 	r.bp = regs->bp;
-	n = unwind_user(&r, st);
+	n = unwind_user(&r, bpf_get_current_pid_tgid() >> 32, task, st);
 	if (n < 0) /* no tables for this process (yet): the kernel's walk */
 		return capture_stack(ctx, BPF_F_USER_STACK, CNT_USTACK_NONE);
 	if (n == 0) {

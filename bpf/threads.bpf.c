@@ -2,11 +2,12 @@
 /*
  * Thread snapshot: a sleepable task iterator writes one thread_record per
  * target thread, with its kernel stack (bpf_get_task_stack) and its user
- * stack walked by frame pointers from its saved user registers.  The kernel
- * gives no user stack of another task (bpf_get_task_stack returns
- * -EOPNOTSUPP for it), so the walk reads the task's memory itself with
- * bpf_copy_from_user_task, which may fault pages in: hence sleepable.
- * Nothing stops the threads; each is read where it stands.
+ * stack unwound from its saved user registers: with the shared DWARF
+ * unwinder (unwind.bpf.h) where userspace loaded the process's tables, else
+ * by frame pointers.  The kernel gives no user stack of another task
+ * (bpf_get_task_stack returns -EOPNOTSUPP for it), so both read the task's
+ * memory themselves with bpf_copy_from_user_task, which may fault pages in:
+ * hence sleepable.  Nothing stops the threads; each is read where it stands.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -16,6 +17,9 @@
 #include "bpfprof/common.h"
 #include "bpfprof/threads.h"
 #include "counters.bpf.h"
+/* This program reads other tasks' stacks, and may sleep doing so. */
+#define UNWIND_OTHER_TASKS
+#include "unwind.bpf.h"
 
 #define PF_KTHREAD 0x00200000 /* include/linux/sched.h */
 /* Cgroup v2 nesting the target check follows upwards; deeper targets are not found. */
@@ -23,6 +27,12 @@
 
 const volatile __u32 target_mode = TARGET_PIDS;
 const volatile __u64 target_cgroup_id; /* TARGET_CGROUP: kernfs id of the cgroup v2 */
+/*
+ * Set by userspace for a first pass that only lists the target processes
+ * (records without stacks), so it can load their unwind tables before the
+ * pass that unwinds.
+ */
+bool list_only;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -35,7 +45,7 @@ struct {
 struct scratch {
 	struct thread_record rec;
 	__u64 kips[BPFPROF_MAX_STACK_DEPTH];
-	__u64 uips[BPFPROF_MAX_STACK_DEPTH];
+	struct stack_trace ustack;
 };
 
 struct {
@@ -105,23 +115,45 @@ static long walk_step(__u64 i, void *data)
 	return 0;
 }
 
-/*
- * The user stack from the registers the task saved when it last entered the
- * kernel: the ip, then the return addresses found by following rbp.
- */
-static __always_inline __u32 user_stack(struct task_struct *task, __u64 *ips)
+/* The ip, then the return addresses found by following rbp. */
+static __always_inline __u32 fp_stack(struct task_struct *task, const struct uregs *regs,
+				      __u64 *ips)
 {
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
-	struct walk w = { .task = task, .ips = ips };
+	struct walk w = { .task = task, .ips = ips, .fp = regs->bp, .n = 1 };
 
-	if (!regs)
-		return 0;
-	ips[0] = BPF_CORE_READ(regs, ip);
-	w.fp = BPF_CORE_READ(regs, bp);
-	w.n = 1;
+	ips[0] = regs->ip;
 	if (w.fp && !(w.fp & 7))
 		bpf_loop(BPFPROF_MAX_STACK_DEPTH - 1, walk_step, &w, 0);
 	return w.n;
+}
+
+/*
+ * The user stack from the registers the task saved when it last entered the
+ * kernel: unwound with its process's CFI tables when userspace loaded them
+ * (--unwind dwarf), else by frame pointers.  Notes how in *flags.
+ */
+static __always_inline __u32 user_stack(struct task_struct *task, __u32 tgid,
+					struct stack_trace *st, __u32 *flags)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	struct uregs r;
+	int n;
+
+	if (!regs)
+		return 0;
+	r.ip = BPF_CORE_READ(regs, ip);
+	r.sp = BPF_CORE_READ(regs, sp);
+	r.bp = BPF_CORE_READ(regs, bp);
+	if (unwind_dwarf) {
+		n = unwind_user(&r, tgid, task, st);
+		if (n >= 0) {
+			*flags |= THREAD_USTACK_CFI;
+			if (st->flags & STACK_TRUNCATED)
+				*flags |= THREAD_USTACK_TRUNCATED;
+			return n;
+		}
+	}
+	return fp_stack(task, &r, st->ips);
 }
 
 /*
@@ -163,7 +195,9 @@ int snapshot_thread(struct bpf_iter__task *ctx)
 	struct task_struct *task = ctx->task;
 	struct thread_record *r;
 	struct scratch *s;
-	__u32 zero = 0, tgid, nk = 0, nu = 0;
+	__u32 zero = 0, tgid;
+	/* 64-bit, so the bound checked below is the value used by bpf_seq_write. */
+	__u64 nk = 0, nu = 0;
 	long len;
 
 	if (!task)
@@ -188,6 +222,13 @@ int snapshot_thread(struct bpf_iter__task *ctx)
 		r->flags |= THREAD_NO_MM;
 	__builtin_memcpy(r->comm, task->comm, sizeof(r->comm));
 	sched_times(task, r);
+	if (list_only) {
+		if (r->flags & (THREAD_KTHREAD | THREAD_NO_MM))
+			return 0; /* nothing to unwind */
+		r->nkern = r->nuser = 0;
+		bpf_seq_write(seq, r, sizeof(*r));
+		return 0;
+	}
 
 	/* A thread running elsewhere has no kernel stack to read: it is being used. */
 	if (!(r->flags & THREAD_ON_CPU) || task == bpf_get_current_task_btf()) {
@@ -198,7 +239,7 @@ int snapshot_thread(struct bpf_iter__task *ctx)
 			count(CNT_STACK_ERROR);
 	}
 	if (!(r->flags & (THREAD_KTHREAD | THREAD_NO_MM)))
-		nu = user_stack(task, s->uips);
+		nu = user_stack(task, tgid, &s->ustack, &r->flags);
 	if (nk > BPFPROF_MAX_STACK_DEPTH)
 		nk = BPFPROF_MAX_STACK_DEPTH;
 	if (nu > BPFPROF_MAX_STACK_DEPTH)
@@ -213,7 +254,7 @@ int snapshot_thread(struct bpf_iter__task *ctx)
 	 */
 	bpf_seq_write(seq, r, sizeof(*r));
 	bpf_seq_write(seq, s->kips, nk * sizeof(__u64));
-	bpf_seq_write(seq, s->uips, nu * sizeof(__u64));
+	bpf_seq_write(seq, s->ustack.ips, nu * sizeof(__u64));
 	return 0;
 }
 

@@ -5,11 +5,23 @@
  * find its table row, compute the CFA, read the return address and the
  * caller's rbp, repeat.  A frame without a table falls back to the frame
  * pointer.  Works on code without frame pointers (Debian's glibc, -O2).
+ *
+ * Two variants, chosen at compile time.  By default the stack is read with
+ * bpf_probe_read_user: the current task (sampling, tracepoints), any program
+ * type.  A program that defines UNWIND_OTHER_TASKS before including this
+ * reads the stack of the task given to unwind_user() with
+ * bpf_copy_from_user_task, which may fault pages in and so is allowed only
+ * in sleepable programs (the threads iterator).  A compile-time choice, not
+ * a branch on the task: a non-sleepable program that could reach that
+ * helper would not load.
  */
 #ifndef BPFPROF_UNWIND_BPF_H
 #define BPFPROF_UNWIND_BPF_H
 
 #include "counters.bpf.h"
+
+/* Unwind user stacks with the CFI tables of user/unwind/ where they exist. */
+const volatile bool unwind_dwarf = false;
 
 #define UNWIND_PAGE_SHIFT 16
 /* Binary search steps within one page of rows: enough for 2^20 rows. */
@@ -47,6 +59,13 @@ struct uregs {
 struct unwind_ctx {
 	struct stack_trace *st;
 	struct unwind_proc *proc;
+#ifdef UNWIND_OTHER_TASKS
+	/*
+	 * Whose stack.  Only in this variant: a task pointer kept in the loop
+	 * state costs the current-task variant 50% more verifier work.
+	 */
+	struct task_struct *task;
+#endif
 	__u64 ip, sp, bp;
 	__u32 n;
 	bool truncated;
@@ -131,9 +150,13 @@ static __always_inline struct unwind_row *find_row(__u32 file_id, __u64 pc)
 	return bpf_map_lookup_elem(&unwind_rows, &c.lo);
 }
 
-static __always_inline bool read_user(__u64 *dst, __u64 addr)
+static __always_inline bool read_user(const struct unwind_ctx *c, __u64 *dst, __u64 addr)
 {
+#ifdef UNWIND_OTHER_TASKS
+	return bpf_copy_from_user_task(dst, sizeof(*dst), (void *)addr, c->task, 0) == 0;
+#else
 	return bpf_probe_read_user(dst, sizeof(*dst), (void *)addr) == 0;
+#endif
 }
 
 static long unwind_step(__u64 i, void *data)
@@ -162,7 +185,7 @@ static long unwind_step(__u64 i, void *data)
 	if (!row || row->cfa == UNWIND_NONE) {
 		/* No table: trust the frame pointer for this frame. */
 		count(CNT_UNWIND_FP_FALLBACK);
-		if (!c->bp || !read_user(&ra, c->bp + 8) || !read_user(&cfa, c->bp))
+		if (!c->bp || !read_user(c, &ra, c->bp + 8) || !read_user(c, &cfa, c->bp))
 			return 1;
 		c->sp = c->bp + 16;
 		c->bp = cfa;
@@ -184,12 +207,12 @@ static long unwind_step(__u64 i, void *data)
 	default:
 		return 1;
 	}
-	if (!read_user(&ra, cfa - 8)) {
+	if (!read_user(c, &ra, cfa - 8)) {
 		count(CNT_UNWIND_READ_FAILED);
 		c->truncated = true;
 		return 1;
 	}
-	if (row->rbp_off && !read_user(&c->bp, cfa + 8 * (__s64)row->rbp_off)) {
+	if (row->rbp_off && !read_user(c, &c->bp, cfa + 8 * (__s64)row->rbp_off)) {
 		count(CNT_UNWIND_READ_FAILED);
 		c->truncated = true;
 		return 1;
@@ -200,15 +223,19 @@ static long unwind_step(__u64 i, void *data)
 }
 
 /*
- * Unwinds the user stack of the current task from regs (user-mode
- * registers) into st.  Returns the number of frames, or -1 when the process
- * has no tables (the caller then uses the kernel's frame-pointer walk).
+ * Unwinds the user stack of task, a thread of process tgid, from regs (its
+ * user-mode registers) into st.  task must be the current task unless
+ * UNWIND_OTHER_TASKS is defined.  Returns the number of frames, or -1 when
+ * the process has no tables (the caller then walks frame pointers).
  */
-static __always_inline int unwind_user(const struct uregs *regs, struct stack_trace *st)
+static __always_inline int unwind_user(const struct uregs *regs, __u32 tgid,
+				       struct task_struct *task, struct stack_trace *st)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct unwind_ctx c = {
 		.st = st,
+#ifdef UNWIND_OTHER_TASKS
+		.task = task,
+#endif
 		.ip = regs->ip,
 		.sp = regs->sp,
 		.bp = regs->bp,

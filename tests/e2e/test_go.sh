@@ -113,4 +113,8 @@ check "the chain main.leaf <- main.inner <- main.middle <- main.outer <- main.ru
 	sh -c "go tool pprof -traces '$out' 2>/dev/null | tr -s ' \n' ' ' |
 		grep -q 'main.leaf main.inner main.middle main.outer main.run main.main runtime.main'"
 
+# Go writes no .debug_aranges: the symbolizer finds the compile unit itself.
+check "Go frames have file:line (main.leaf at main.go)" \
+	sh -c "go tool pprof -top -lines '$out' 2>/dev/null | grep -q 'main.leaf .*tests/workloads/go/main.go:[0-9]'"
+
 finish

@@ -19,6 +19,7 @@ enum {
 
 struct threads_env {
 	struct common_opts common;
+	struct threads_opts threads;
 	bool text;
 };
 
@@ -38,6 +39,7 @@ static error_t parse_threads(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case ARGP_KEY_INIT:
 		state->child_inputs[0] = &env->common;
+		state->child_inputs[1] = &env->threads.st;
 		break;
 	case OPT_TEXT:
 		env->text = true;
@@ -62,6 +64,7 @@ static error_t parse_threads(int key, char *arg, struct argp_state *state)
 
 static const struct argp_child threads_children[] = {
 	{ &common_argp, 0, NULL, 0 },
+	{ &unwind_argp, 0, NULL, 0 },
 	{ 0 },
 };
 
@@ -75,6 +78,7 @@ static const struct argp threads_argp = {
 	       "Examples:\n"
 	       "  bpfprof threads -p 1234            where are the threads of pid 1234\n"
 	       "  bpfprof threads -p 1234 --text     every thread's stack, as text\n"
+	       "  bpfprof threads -a --unwind fp     every thread of the system, quickly\n"
 	       "  go tool pprof -traces threads.pb.gz\n"
 	       "  go tool pprof -tagfocus=state=disk -top threads.pb.gz\n"
 	       "\n"
@@ -138,7 +142,7 @@ int cmd_threads(int argc, char **argv)
 	}
 	s.noun = "threads";
 	collect_setup_libbpf();
-	ret = collect_threads(&s, &p);
+	ret = collect_threads(&s, &env.threads, &p);
 	if (!ret)
 		ret = finish(&env, &s, p);
 	profile__free(p);

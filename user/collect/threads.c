@@ -3,7 +3,8 @@
  * Thread snapshot collector: runs threads.bpf.c's task iterator once over
  * the targets, reads one record per thread from the iterator's file, and
  * makes one sample per thread.  Nothing stays attached: the links live only
- * while their iterator is read.
+ * while their iterator is read.  With DWARF unwinding the targets' unwind
+ * tables are loaded first, since the iterator unwinds as it goes.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include "target.h"
 #include "thread_record.h"
 #include "threads.skel.h"
+#include "unwind/unwinder.h"
 #include "util.h"
 
 /* The records read from the iterator(s), back to back. */
@@ -112,7 +114,7 @@ static int take_snapshot(struct session *s, struct threads_bpf *skel, struct sna
 	return 0;
 }
 
-static struct threads_bpf *load(struct session *s, int *ret)
+static struct threads_bpf *load(struct session *s, const struct threads_opts *o, int *ret)
 {
 	struct target *t = s->target;
 	struct threads_bpf *skel;
@@ -133,6 +135,12 @@ static struct threads_bpf *load(struct session *s, int *ret)
 		}
 		skel->rodata->target_cgroup_id = st.st_ino;
 	}
+	skel->rodata->unwind_dwarf = o->st.dwarf;
+	err = collect_unwind_configure(skel->obj, &o->st);
+	if (err) {
+		*ret = collect_explain("size the unwind tables", err);
+		goto fail;
+	}
 	err = threads_bpf__load(skel);
 	if (err) {
 		*ret = collect_explain("load the BPF program", err);
@@ -149,14 +157,14 @@ fail:
 	return NULL;
 }
 
-/* Reads the maps and names of every process in the snapshot while they live. */
+/* Reads the maps and names of every process in the snapshot not seen yet. */
 static int track_processes(struct session *s, const struct snapshot *snap)
 {
 	const struct thread_record *r;
 	const __u64 *kips, *uips;
 	char comm[BPFPROF_COMM_LEN + 1];
 	size_t off = 0;
-	int i, err;
+	int err;
 
 	while ((err = thread_record__next(snap->buf, snap->len, &off, &r, &kips, &uips)) > 0) {
 		if (session__process_name(s, r->pid))
@@ -165,11 +173,67 @@ static int track_processes(struct session *s, const struct snapshot *snap)
 		comm[BPFPROF_COMM_LEN] = '\0';
 		session__track(s, r->pid, comm);
 	}
-	/* The iterator of a pid that is gone just finds nothing: say so. */
-	for (i = 0; !err && s->target->mode == TARGET_PIDS && i < s->target->npids; i++)
-		if (!session__process_name(s, s->target->pids[i]))
-			pr_warn("pid %d exited before the snapshot\n", s->target->pids[i]);
 	return err;
+}
+
+static bool snapshot_has_pid(const struct snapshot *snap, __u32 pid)
+{
+	const struct thread_record *r;
+	const __u64 *kips, *uips;
+	size_t off = 0;
+
+	while (thread_record__next(snap->buf, snap->len, &off, &r, &kips, &uips) > 0)
+		if (r->pid == pid)
+			return true;
+	return false;
+}
+
+/* The iterator of a pid that is gone just finds nothing: say so. */
+static void warn_missing(struct session *s, const struct snapshot *snap)
+{
+	int i;
+
+	for (i = 0; s->target->mode == TARGET_PIDS && i < s->target->npids; i++)
+		if (!snapshot_has_pid(snap, s->target->pids[i]))
+			pr_warn("pid %d exited before the snapshot\n", s->target->pids[i]);
+}
+
+/*
+ * The iterator unwinds as it goes, so the unwind tables of every target
+ * process must be in the maps before it runs.  -p names the processes; for
+ * -a and --cgroup a first pass without stacks lists them.  A process that
+ * appears after this has no tables: its frames fall back to frame pointers.
+ */
+static int load_unwind_tables(struct session *s, struct threads_bpf *skel)
+{
+	struct snapshot procs = { 0 };
+	int64_t start = mono_ns();
+	int i, err = 0;
+
+	if (!s->unwinder)
+		return 0;
+	if (s->target->mode == TARGET_PIDS) {
+		for (i = 0; i < s->target->npids; i++)
+			session__track(s, s->target->pids[i], NULL);
+	} else {
+		skel->bss->list_only = true;
+		err = take_snapshot(s, skel, &procs);
+		skel->bss->list_only = false;
+		if (!err)
+			err = track_processes(s, &procs);
+		free(procs.buf);
+	}
+	pr_debug("unwind tables of %zu processes loaded in %.1f ms\n", s->nprocs,
+		 (mono_ns() - start) / 1e6);
+	return err;
+}
+
+/* Stops feeding the unwinder without a profile to report to. */
+static void unwind_abort(struct session *s)
+{
+	unwinder__free(s->unwinder);
+	s->unwinder = NULL;
+	s->on_maps = NULL;
 }
 
 static int add_thread(struct session *s, struct profile *p, struct stack_resolver *res,
@@ -187,6 +251,15 @@ static int add_thread(struct session *s, struct profile *p, struct stack_resolve
 					  STACKS_MAX_LOCATIONS);
 	if (n < 0)
 		return n;
+	if ((r->flags & THREAD_USTACK_TRUNCATED) && n < STACKS_MAX_LOCATIONS) {
+		/* The unwinder stopped early: show where the stack was cut. */
+		struct pf_line_desc cut = { .function = "[truncated]" };
+
+		locs[n] = profile__add_location(p, 0, 0, &cut, 1);
+		if (!locs[n])
+			return -ENOMEM;
+		n++;
+	}
 	memcpy(comm, r->comm, BPFPROF_COMM_LEN);
 	comm[BPFPROF_COMM_LEN] = '\0';
 	process = session__process_name(s, r->pid);
@@ -217,11 +290,14 @@ static int add_threads(struct session *s, struct profile *p, const struct snapsh
 	if (!res)
 		return -errno;
 	session__counters(s, counters);
+	/* The iterator may run twice for a task: count per record, not in BPF. */
 	counters[CNT_EVENTS] = counters[CNT_USTACK_NONE] = counters[CNT_KSTACK_NONE] = 0;
+	counters[CNT_UNWIND_TRUNCATED] = 0;
 	while ((err = thread_record__next(snap->buf, snap->len, &off, &r, &kips, &uips)) > 0) {
 		counters[CNT_EVENTS]++;
 		counters[CNT_USTACK_NONE] += !r->nuser;
 		counters[CNT_KSTACK_NONE] += !r->nkern;
+		counters[CNT_UNWIND_TRUNCATED] += !!(r->flags & THREAD_USTACK_TRUNCATED);
 		err = add_thread(s, p, res, r, kips, uips);
 		if (err)
 			break;
@@ -230,6 +306,32 @@ static int add_threads(struct session *s, struct profile *p, const struct snapsh
 		session__report_losses(s, counters, stack_resolver__unmapped(res), p);
 	stack_resolver__free(res);
 	return err;
+}
+
+/* With DWARF unwinding: how many user stacks the tables served, in -v and the profile. */
+static void report_unwinding(struct session *s, struct profile *p, const struct snapshot *snap)
+{
+	const struct thread_record *r;
+	const __u64 *kips, *uips;
+	size_t off = 0, cfi = 0, fp = 0;
+	char line[160];
+
+	if (!s->unwinder)
+		return;
+	while (thread_record__next(snap->buf, snap->len, &off, &r, &kips, &uips) > 0) {
+		if (!r->nuser)
+			continue;
+		if (r->flags & THREAD_USTACK_CFI)
+			cfi++;
+		else
+			fp++;
+	}
+	snprintf(line, sizeof(line),
+		 "user stacks: %zu unwound with CFI tables, %zu by frame pointers (no tables for "
+		 "their process)",
+		 cfi, fp);
+	pr_info("%s\n", line);
+	profile__add_comment(p, line);
 }
 
 static int make_profile(struct session *s, const struct snapshot *snap, struct profile **out)
@@ -246,6 +348,10 @@ static int make_profile(struct session *s, const struct snapshot *snap, struct p
 		p->time_nanos = s->start_wall;
 		err = add_threads(s, p, snap);
 	}
+	if (!err) {
+		report_unwinding(s, p, snap);
+		collect_unwind_report(s, p);
+	}
 	if (err) {
 		profile__free(p);
 		return err;
@@ -254,32 +360,54 @@ static int make_profile(struct session *s, const struct snapshot *snap, struct p
 	return 0;
 }
 
-/* With -v: the program's run time per thread, from the kernel's BPF run-time stats. */
-static void report_run_time(struct threads_bpf *skel)
+/* The kernel's BPF run-time stats of the program so far (zero when they are off). */
+static void run_stats(struct threads_bpf *skel, struct bpf_prog_info *info)
 {
-	struct bpf_prog_info info;
-	__u32 len = sizeof(info);
+	__u32 len = sizeof(*info);
 
-	memset(&info, 0, sizeof(info));
-	if (bpf_obj_get_info_by_fd(bpf_program__fd(skel->progs.snapshot_thread), &info, &len) ||
-	    !info.run_cnt)
-		return;
-	pr_debug("snapshot: BPF ran %llu times, %.1f us each\n", (unsigned long long)info.run_cnt,
-		 info.run_time_ns / 1e3 / info.run_cnt);
+	memset(info, 0, sizeof(*info));
+	bpf_obj_get_info_by_fd(bpf_program__fd(skel->progs.snapshot_thread), info, &len);
 }
 
-int collect_threads(struct session *s, struct profile **out)
+/*
+ * With -v: the program's run time per thread in the snapshot.  Minus the
+ * stats before it: the listing pass counts too if another process had
+ * turned the stats on already.
+ */
+static void report_run_time(struct threads_bpf *skel, const struct bpf_prog_info *before)
+{
+	struct bpf_prog_info info;
+	__u64 cnt;
+
+	run_stats(skel, &info);
+	cnt = info.run_cnt - before->run_cnt;
+	if (!cnt)
+		return;
+	pr_debug("snapshot: BPF ran %llu times, %.1f us each\n", (unsigned long long)cnt,
+		 (info.run_time_ns - before->run_time_ns) / 1e3 / cnt);
+}
+
+int collect_threads(struct session *s, const struct threads_opts *o, struct profile **out)
 {
 	struct snapshot snap = { 0 };
+	struct bpf_prog_info stats;
 	struct threads_bpf *skel;
 	int ret = 0, err, stats_fd = -1;
 
-	skel = load(s, &ret);
+	skel = load(s, o, &ret);
 	if (!skel)
 		return ret;
 	s->counters_fd = bpf_map__fd(skel->maps.counters);
+	err = collect_unwind_start(s, skel->obj);
+	if (!err)
+		err = load_unwind_tables(s, skel);
+	if (err) {
+		ret = collect_explain("load the unwind tables", err);
+		goto cleanup;
+	}
 	if (log_level >= LOG_DEBUG)
 		stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	run_stats(skel, &stats);
 	s->start_wall = wall_ns();
 	s->start_mono = mono_ns();
 	err = take_snapshot(s, skel, &snap);
@@ -290,7 +418,8 @@ int collect_threads(struct session *s, struct profile **out)
 	}
 	pr_debug("snapshot: %zu bytes in %.3f ms\n", snap.len, s->elapsed_ns / 1e6);
 	if (stats_fd >= 0)
-		report_run_time(skel);
+		report_run_time(skel, &stats);
+	warn_missing(s, &snap);
 	err = track_processes(s, &snap);
 	if (!err)
 		err = make_profile(s, &snap, out);
@@ -299,6 +428,7 @@ int collect_threads(struct session *s, struct profile **out)
 		ret = EXIT_FAIL;
 	}
 cleanup:
+	unwind_abort(s);     /* when no profile took the report */
 	s->counters_fd = -1; /* the map goes with the skeleton */
 	if (stats_fd >= 0)
 		close(stats_fd);

@@ -392,14 +392,36 @@ static int physical_scopes(Dwarf_Die *cudie, Dwarf_Addr pc, Dwarf_Die **scopes)
  * nested in it.  Too deep a chain keeps its innermost frames and the real
  * function.
  */
+/*
+ * The compile unit holding pc, by walking every unit: for files without
+ * .debug_aranges (Go's), where libdw's lookup finds nothing.
+ */
+static Dwarf_Die *cu_by_walk(struct sym_file *f, Dwarf_Addr pc, Dwarf_Die *mem, Dwarf_Addr *bias)
+{
+	Dwarf *dw = dwfl_module_getdwarf(f->mod, bias);
+	Dwarf_Off off = 0, next;
+	size_t hsize;
+
+	if (!dw)
+		return NULL;
+	while (dwarf_nextcu(dw, off, &next, &hsize, NULL, NULL, NULL) == 0) {
+		if (dwarf_offdie(dw, off + hsize, mem) && dwarf_haspc(mem, pc - *bias) == 1)
+			return mem;
+		off = next;
+	}
+	return NULL;
+}
+
 static int resolve_dwarf(struct sym_file *f, uint64_t vaddr, struct sym_frame *out)
 {
-	Dwarf_Die *cudie, *scopes, *prev = NULL;
+	Dwarf_Die *cudie, *scopes, *prev = NULL, cumem;
 	Dwarf_Addr bias, pc;
 	Dwarf_Line *line;
 	int nscopes, n = 0, i, lineno;
 
 	cudie = dwfl_module_addrdie(f->mod, vaddr + f->bias, &bias);
+	if (!cudie)
+		cudie = cu_by_walk(f, vaddr + f->bias, &cumem, &bias);
 	if (!cudie)
 		return 0;
 	pc = vaddr + f->bias - bias;

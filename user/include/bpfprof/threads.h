@@ -13,6 +13,10 @@
 #define THREAD_ON_CPU 0x1  /* running on a CPU at the snapshot (task->on_cpu) */
 #define THREAD_KTHREAD 0x2 /* a kernel thread: no user stack */
 #define THREAD_NO_MM 0x4   /* no user memory (exiting, zombie): no user stack */
+/* The user stack was unwound with the process's CFI tables, not by frame pointers. */
+#define THREAD_USTACK_CFI 0x8
+/* The unwinder stopped early (unreadable stack, depth limit): the user stack is cut. */
+#define THREAD_USTACK_TRUNCATED 0x10
 
 /*
  * One record per thread, written with bpf_seq_write(): this header, then
