@@ -106,21 +106,64 @@ static bool is_kernel(const struct profile *p, const struct pf_location *loc)
 	return m && !strcmp(profile__str(p, m->filename), "[kernel.kallsyms]");
 }
 
-/* The first location of s to report: past the kernel frames when asked and some are user's. */
-static size_t first_location(const struct profile *p, const struct pf_sample *s, bool user_only)
+/* The C library's own files: glibc's libc and libpthread, its dynamic loader, musl. */
+static bool is_libc(const struct profile *p, const struct pf_location *loc)
 {
-	const struct pf_location *loc;
+	static const char *const prefixes[] = { "libc.so",  "libc-",   "libpthread",
+						"ld-linux", "ld-musl", "libc.musl" };
+	const struct pf_mapping *m = profile__mapping(p, loc->mapping_id);
+	const char *name, *base;
 	size_t i;
 
-	for (i = 0; user_only && i < s->nlocations; i++) {
-		loc = profile__location(p, s->location_ids[i]);
-		if (loc && !is_kernel(p, loc))
-			return i;
-	}
-	return 0;
+	if (!m)
+		return false;
+	name = profile__str(p, m->filename);
+	base = strrchr(name, '/');
+	base = base ? base + 1 : name;
+	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (!strncmp(base, prefixes[i], strlen(prefixes[i])))
+			return true;
+	return false;
 }
 
-static int add_sample(struct accs *t, const struct profile *p, size_t si, int64_t v, bool user_only)
+/* Which frames on top of a sample the report passes over, when others follow. */
+enum skip {
+	SKIP_NONE,
+	SKIP_KERNEL,	  /* report_top_user */
+	SKIP_KERNEL_LIBC, /* report_top_caller */
+};
+
+static bool skipped(const struct profile *p, const struct pf_location *loc, enum skip skip)
+{
+	return skip != SKIP_NONE &&
+	       (is_kernel(p, loc) || (skip == SKIP_KERNEL_LIBC && is_libc(p, loc)));
+}
+
+/*
+ * The first location of s to report: past the frames skip names, but not
+ * past the first user frame when no other is left.
+ */
+static size_t first_location(const struct profile *p, const struct pf_sample *s, enum skip skip)
+{
+	const struct pf_location *loc;
+	size_t i, first_user = 0;
+	bool user_seen = false;
+
+	for (i = 0; skip != SKIP_NONE && i < s->nlocations; i++) {
+		loc = profile__location(p, s->location_ids[i]);
+		if (!loc)
+			continue;
+		if (!skipped(p, loc, skip))
+			return i;
+		if (!user_seen && !is_kernel(p, loc)) {
+			first_user = i;
+			user_seen = true;
+		}
+	}
+	return first_user;
+}
+
+static int add_sample(struct accs *t, const struct profile *p, size_t si, int64_t v, enum skip skip)
 {
 	const struct pf_sample *s = &p->samples[si];
 	const struct pf_location *loc;
@@ -129,7 +172,7 @@ static int add_sample(struct accs *t, const struct profile *p, size_t si, int64_
 	size_t i, l;
 	bool leaf = true;
 
-	for (i = first_location(p, s, user_only); i < s->nlocations; i++) {
+	for (i = first_location(p, s, skip); i < s->nlocations; i++) {
 		loc = profile__location(p, s->location_ids[i]);
 		if (!loc)
 			return -EINVAL;
@@ -150,7 +193,7 @@ static int add_sample(struct accs *t, const struct profile *p, size_t si, int64_
 	return 0;
 }
 
-static int functions(const struct profile *p, int si, bool user_only, struct report_row **rows,
+static int functions(const struct profile *p, int si, enum skip skip, struct report_row **rows,
 		     int64_t *total)
 {
 	struct accs t = { 0 };
@@ -166,7 +209,7 @@ static int functions(const struct profile *p, int si, bool user_only, struct rep
 
 		*total += v;
 		if (v)
-			err = add_sample(&t, p, i, v, user_only);
+			err = add_sample(&t, p, i, v, skip);
 	}
 	if (!err && t.n) {
 		r = malloc(t.n * sizeof(*r));
@@ -191,7 +234,7 @@ static int functions(const struct profile *p, int si, bool user_only, struct rep
 
 int report_functions(const struct profile *p, int si, struct report_row **rows, int64_t *total)
 {
-	return functions(p, si, false, rows, total);
+	return functions(p, si, SKIP_NONE, rows, total);
 }
 
 static void trim_number(char *buf, size_t len, double v, const char *suffix)
@@ -263,7 +306,7 @@ static double pct(int64_t v, int64_t total)
 	return total ? 100.0 * (double)v / (double)total : 0.0;
 }
 
-static int top(FILE *out, const struct profile *p, int si, int n, bool user_only)
+static int top(FILE *out, const struct profile *p, int si, int n, enum skip skip)
 {
 	struct report_row *rows = NULL;
 	char flat[32], cum[32], tot[32], shown[32];
@@ -271,7 +314,7 @@ static int top(FILE *out, const struct profile *p, int si, int n, bool user_only
 	int64_t total, sum = 0;
 	int nrows, i;
 
-	nrows = functions(p, si, user_only, &rows, &total);
+	nrows = functions(p, si, skip, &rows, &total);
 	if (nrows < 0)
 		return nrows;
 	if (n <= 0 || n > nrows)
@@ -303,10 +346,15 @@ static int top(FILE *out, const struct profile *p, int si, int n, bool user_only
 
 int report_top(FILE *out, const struct profile *p, int si, int n)
 {
-	return top(out, p, si, n, false);
+	return top(out, p, si, n, SKIP_NONE);
 }
 
 int report_top_user(FILE *out, const struct profile *p, int si, int n)
 {
-	return top(out, p, si, n, true);
+	return top(out, p, si, n, SKIP_KERNEL);
+}
+
+int report_top_caller(FILE *out, const struct profile *p, int si, int n)
+{
+	return top(out, p, si, n, SKIP_KERNEL_LIBC);
 }

@@ -32,6 +32,12 @@ int report_top(FILE *out, const struct profile *p, int si, int n);
  * innermost user function (the blocking call) gets the flat share.
  */
 int report_top_user(FILE *out, const struct profile *p, int si, int n);
+/*
+ * The same, leaving out the C library's frames too (libc, libpthread, the
+ * dynamic loader): for lock profiles, whose stacks all start in its futex
+ * calls, so the function that called pthread_mutex_lock gets the flat share.
+ */
+int report_top_caller(FILE *out, const struct profile *p, int si, int n);
 
 /* The sample type a report shows by default: default_sample_type, else the last. */
 int report_default_index(const struct profile *p);

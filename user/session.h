@@ -34,6 +34,7 @@ struct session {
 	const char *noun;    /* what the events are called in progress: "samples" */
 	const char *idle;    /* why there may be no samples: "did not run on a CPU ..." */
 	bool top_user;	     /* the top table leaves kernel frames out (report_top_user) */
+	bool top_caller;     /* ... and the C library's too (report_top_caller) */
 	struct symbolizer *sym;
 	struct ring_buffer *rb;
 	int counters_fd;

@@ -30,8 +30,9 @@ void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), nore
 extern const struct argp common_argp;
 
 /*
- * --no-tid and --children, for the profile types keyed by stack and thread:
- * an argp child whose input is a struct stack_args.
+ * --no-tid, --children and unwind_argp's options, for the profile types
+ * keyed by stack and thread: an argp child whose input is a struct
+ * stack_args.
  */
 struct stack_args {
 	struct stack_opts opts;
@@ -39,6 +40,13 @@ struct stack_args {
 };
 
 extern const struct argp stack_argp;
+
+/*
+ * --unwind and --unwind-mem alone, for a profile type with stacks but no
+ * per-sample threads to choose (threads): its input is a struct stack_opts,
+ * of which it sets dwarf and unwind_mib.  A child of stack_argp too.
+ */
+extern const struct argp unwind_argp;
 
 /*
  * Defaults that depend on the target: no tid label for a system or a cgroup
@@ -72,6 +80,7 @@ int cmd_capture(struct common_opts *o, cmd_collect_fn collect, const void *opts,
 int cmd_cpu(int argc, char **argv);
 int cmd_offcpu(int argc, char **argv);
 int cmd_threadcreate(int argc, char **argv);
+int cmd_mutex(int argc, char **argv);
 int cmd_threads(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 

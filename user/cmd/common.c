@@ -132,6 +132,53 @@ const struct argp common_argp = {
 	.parser = parse_common,
 };
 
+static const struct argp_option unwind_options[] = {
+	{ NULL, 0, NULL, 0, "User stacks:", 5 },
+	{ "unwind", OPT_UNWIND, "MODE", 0,
+	  "dwarf (default: CFI tables, full stacks without frame pointers) or fp (frame "
+	  "pointers only)",
+	  5 },
+	{ "unwind-mem", OPT_UNWIND_MEM, "MIB", 0,
+	  "Memory for DWARF unwind tables, 1..4096 MiB (default 32); the least recently used "
+	  "tables are evicted when full",
+	  5 },
+	{ 0 },
+};
+
+static error_t parse_unwind(int key, char *arg, struct argp_state *state)
+{
+	struct stack_opts *o = state->input;
+	long v;
+
+	switch (key) {
+	case ARGP_KEY_INIT:
+		o->dwarf = true;
+		o->unwind_mib = 32;
+		break;
+	case OPT_UNWIND_MEM:
+		if (parse_long(arg, 1, 4096, &v))
+			usage_error("invalid --unwind-mem '%s': expected 1..4096 MiB", arg);
+		o->unwind_mib = v;
+		break;
+	case OPT_UNWIND:
+		if (!strcmp(arg, "dwarf"))
+			o->dwarf = true;
+		else if (!strcmp(arg, "fp"))
+			o->dwarf = false;
+		else
+			usage_error("invalid --unwind '%s': expected dwarf or fp", arg);
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+const struct argp unwind_argp = {
+	.options = unwind_options,
+	.parser = parse_unwind,
+};
+
 static const struct argp_option stack_options[] = {
 	{ NULL, 0, NULL, 0, "Stacks and threads:", 4 },
 	{ "no-tid", OPT_NO_TID, NULL, 0, "No per-thread tid label (default for -a and --cgroup)",
@@ -140,40 +187,18 @@ static const struct argp_option stack_options[] = {
 	  "With -p, also profile processes the targets "
 	  "start (always on with -- CMD)",
 	  4 },
-	{ "unwind", OPT_UNWIND, "MODE", 0,
-	  "User stacks: dwarf (default: CFI tables, full stacks without frame pointers) or fp "
-	  "(frame pointers only)",
-	  4 },
-	{ "unwind-mem", OPT_UNWIND_MEM, "MIB", 0,
-	  "Memory for DWARF unwind tables, 1..4096 MiB (default 32); the least recently used "
-	  "tables are evicted when full",
-	  4 },
 	{ 0 },
 };
 
 static error_t parse_stack(int key, char *arg, struct argp_state *state)
 {
 	struct stack_args *a = state->input;
-	long v;
 
 	switch (key) {
 	case ARGP_KEY_INIT:
+		/* Before the child's own ARGP_KEY_INIT: argp runs parents first. */
+		state->child_inputs[0] = &a->opts;
 		a->opts.per_thread = true;
-		a->opts.dwarf = true;
-		a->opts.unwind_mib = 32;
-		break;
-	case OPT_UNWIND_MEM:
-		if (parse_long(arg, 1, 4096, &v))
-			usage_error("invalid --unwind-mem '%s': expected 1..4096 MiB", arg);
-		a->opts.unwind_mib = v;
-		break;
-	case OPT_UNWIND:
-		if (!strcmp(arg, "dwarf"))
-			a->opts.dwarf = true;
-		else if (!strcmp(arg, "fp"))
-			a->opts.dwarf = false;
-		else
-			usage_error("invalid --unwind '%s': expected dwarf or fp", arg);
 		break;
 	case OPT_NO_TID:
 		a->opts.per_thread = false;
@@ -188,9 +213,15 @@ static error_t parse_stack(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
+static const struct argp_child stack_children[] = {
+	{ &unwind_argp, 0, NULL, 0 },
+	{ 0 },
+};
+
 const struct argp stack_argp = {
 	.options = stack_options,
 	.parser = parse_stack,
+	.children = stack_children,
 };
 
 void stack_args__resolve(struct stack_args *a, const struct common_opts *o)
@@ -274,7 +305,9 @@ int cmd_finish(struct common_opts *o, struct session *s, struct profile *p, int 
 	for (i = 0; i < p->nsamples; i++)
 		total += p->samples[i].values[0];
 	if (!o->quiet && o->top > 0 && p->nsamples)
-		(s->top_user ? report_top_user : report_top)(stdout, p, sample_index, o->top);
+		(s->top_caller ? report_top_caller
+		 : s->top_user ? report_top_user
+			       : report_top)(stdout, p, sample_index, o->top);
 	if (!p->nsamples) {
 		char what[128];
 

@@ -180,6 +180,11 @@ int collect_attach_cpu_clock(struct bpf_program *prog, int freq, bool kernel_onl
 	return ret;
 }
 
+int collect_links_add(struct collect_links *l, struct bpf_link *link)
+{
+	return links_add(l, link);
+}
+
 void collect_detach(struct collect_links *l)
 {
 	int i;

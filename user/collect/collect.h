@@ -48,18 +48,29 @@ struct threadcreate_opts {
 	struct stack_opts st;
 };
 
+struct mutex_opts {
+	struct stack_opts st;
+	bool by_holder; /* key by the stacks of the thread whose wake ended a wait */
+	uint64_t lock;	/* only this futex address; 0: every one */
+};
+
+struct threads_opts {
+	struct stack_opts st; /* dwarf and unwind_mib only: one sample per thread anyway */
+};
+
 /* Each returns 0 and a profile, or an exit code (exitcode.h) after printing why. */
 int collect_cpu(struct session *s, const struct cpu_opts *o, struct profile **out);
 int collect_offcpu(struct session *s, const struct offcpu_opts *o, struct profile **out);
 int collect_threadcreate(struct session *s, const struct threadcreate_opts *o,
 			 struct profile **out);
+int collect_mutex(struct session *s, const struct mutex_opts *o, struct profile **out);
 
 /*
  * A snapshot of every target thread now: one sample per thread with its
  * stacks and its state (collect/threads.c).  s->elapsed_ns gets how long
  * the snapshot took.
  */
-int collect_threads(struct session *s, struct profile **out);
+int collect_threads(struct session *s, const struct threads_opts *o, struct profile **out);
 
 /* offcpu state names as in the `state` label: "sleeping", ...; -EINVAL if unknown. */
 int offcpu_state_parse(const char *name);
@@ -101,6 +112,8 @@ struct collect_links {
 int collect_attach_cpu_clock(struct bpf_program *prog, int freq, bool kernel_only,
 			     struct collect_links *out);
 void collect_detach(struct collect_links *l);
+/* Adds link to l (destroyed with it, or now on failure).  0 or -ENOMEM. */
+int collect_links_add(struct collect_links *l, struct bpf_link *link);
 
 /* Fills target maps (target_pids, target_cgroup) of obj from the session's target. */
 int collect_fill_target(struct session *s, struct bpf_object *obj);

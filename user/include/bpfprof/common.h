@@ -35,6 +35,11 @@ enum bpfprof_counter {
 	CNT_UNWIND_FP_FALLBACK, /* a frame without CFI was unwound by frame pointer */
 	CNT_UNWIND_READ_FAILED, /* stack memory could not be read: stack cut */
 	CNT_UNWIND_TRUNCATED,	/* a stack was cut (read failure or depth limit) */
+	CNT_MUTEX_WAITS_FULL,	/* mutex: per-thread wait map full, a futex wait is lost */
+	CNT_MUTEX_REWAITS,	/* mutex: waits that went on with a contention (not lost) */
+	CNT_MUTEX_NO_WAKER,	/* mutex --by holder: woken, but not by a futex call seen */
+	CNT_MUTEX_UNWOKEN,	/* mutex --by holder: timed out, interrupted or no sleep */
+	CNT_MUTEX_UNHELD_NS,	/* mutex --by holder: ns of the waits given to no holder */
 	CNT__MAX
 };
 
@@ -129,6 +134,21 @@ struct threadcreate_key {
 	__u32 pad;
 };
 
+/*
+ * mutex: contention of futex-based locks.  The key is the stack of the
+ * waiting thread (--by waiter) or of the thread whose futex wake ended the
+ * wait (--by holder), and the futex's address.
+ */
+struct mutex_key {
+	struct stack_key key;
+	__u64 lock; /* futex address in the process of key.pid */
+};
+
+struct mutex_val {
+	__u64 count;	/* contentions: lock acquisitions (or condition waits) that slept */
+	__u64 delay_ns; /* time in their futex waits */
+};
+
 #define UNWIND_MAX_MAPS 64
 
 struct unwind_page_key {
@@ -154,6 +174,7 @@ struct unwind_map {
 struct unwind_proc {
 	__u32 n;
 	__u32 pad;
+	__u64 stale_ns; /* BPF: when it last asked for these maps to be re-read */
 	struct unwind_map maps[UNWIND_MAX_MAPS];
 };
 
@@ -162,6 +183,7 @@ enum bpfprof_proc_event_type {
 	BPFPROF_PROC_NEW = 1,  /* first event of a process */
 	BPFPROF_PROC_EXEC = 2, /* the process replaced its image */
 	BPFPROF_PROC_FORK = 3, /* a new child of a followed process */
+	BPFPROF_PROC_MAPS = 4, /* a stack ran through code in no known mapping (dlopen...) */
 };
 
 struct bpfprof_proc_event {

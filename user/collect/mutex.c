@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Lock contention collector (Go's mutex profile): mutex.bpf.c sums, per
+ * (stack key, futex address), the contended acquisitions and the time spent
+ * in futex waits, keyed by the waiting thread's stacks or by those of the
+ * thread whose wake ended the wait.
+ *
+ * The futex syscall is seen through the syscalls:sys_{enter,exit}_futex*
+ * tracepoints when the kernel has them (only futex calls then run BPF), else
+ * through raw_syscalls' sys_enter/sys_exit, filtered on the syscall number.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "collect/collect.h"
+#include "exitcode.h"
+#include "log.h"
+#include "mutex.skel.h"
+#include "profile.h"
+#include "session.h"
+#include "target.h"
+#include "util.h"
+
+#define CONTENTIONS_MAX_ENTRIES 16384
+
+/* The futex syscalls' tracepoints under events/syscalls/; only "futex" is required. */
+static const char *const futex_syscalls[] = { "futex", "futex_waitv", "futex_wait", "futex_wake",
+					      "futex_requeue" };
+
+static bool has_syscall_event(const char *dir, const char *name)
+{
+	static const char *const roots[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
+	char path[160];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(roots); i++) {
+		snprintf(path, sizeof(path), "%s/events/syscalls/%s_%s/id", roots[i], dir, name);
+		if (access(path, R_OK) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The per-syscall tracepoints run BPF only for futex calls; raw_syscalls runs
+ * it for every syscall.  BPFPROF_RAW_SYSCALLS=1 forces the latter (tests).
+ */
+static bool use_syscall_events(void)
+{
+	const char *raw = getenv("BPFPROF_RAW_SYSCALLS");
+
+	if (raw && !strcmp(raw, "1"))
+		return false;
+	return has_syscall_event("sys_enter", "futex") && has_syscall_event("sys_exit", "futex");
+}
+
+static void *open_and_load(struct session *s, const void *opts, bool btf, int *err)
+{
+	const struct mutex_opts *o = opts;
+	struct mutex_bpf *skel = mutex_bpf__open();
+	bool system = s->target->mode != TARGET_PIDS, events = use_syscall_events();
+
+	if (!skel) {
+		*err = -errno;
+		return NULL;
+	}
+	skel->rodata->target_mode = s->target->mode;
+	skel->rodata->per_thread = o->st.per_thread;
+	skel->rodata->follow_children = o->st.follow_children;
+	skel->rodata->unwind_dwarf = o->st.dwarf;
+	/* A kernel stack at the syscall's entry says nothing: user stacks only. */
+	skel->rodata->capture_kernel = false;
+	skel->rodata->by_holder = o->by_holder;
+	skel->rodata->lock_filter = o->lock;
+	collect_unwind_configure(skel->obj, &o->st);
+	bpf_map__set_max_entries(skel->maps.waits, system ? 65536 : 16384);
+	bpf_map__set_max_entries(skel->maps.contentions, CONTENTIONS_MAX_ENTRIES);
+	bpf_map__set_max_entries(skel->maps.stacks, system ? 32768 : 16384);
+	collect_select_tp(skel->obj, btf);
+	bpf_program__set_autoload(skel->progs.futex_enter_tp, events);
+	bpf_program__set_autoload(skel->progs.futex_exit_tp, events);
+	if (events) {
+		bpf_program__set_autoload(skel->progs.sys_enter_btf, false);
+		bpf_program__set_autoload(skel->progs.sys_enter_raw, false);
+		bpf_program__set_autoload(skel->progs.sys_exit_btf, false);
+		bpf_program__set_autoload(skel->progs.sys_exit_raw, false);
+	}
+	if (!o->by_holder) {
+		bpf_program__set_autoload(skel->progs.waking_btf, false);
+		bpf_program__set_autoload(skel->progs.waking_raw, false);
+	}
+	*err = mutex_bpf__load(skel);
+	if (*err) {
+		mutex_bpf__destroy(skel);
+		return NULL;
+	}
+	return skel;
+}
+
+/* Attaches prog to syscalls:DIR_NAME for every futex syscall this kernel traces. */
+static int attach_syscall_events(struct bpf_program *prog, const char *dir,
+				 struct collect_links *links)
+{
+	char event[64];
+	struct bpf_link *link;
+	size_t i;
+	int err;
+
+	for (i = 0; i < ARRAY_SIZE(futex_syscalls); i++) {
+		snprintf(event, sizeof(event), "%s_%s", dir, futex_syscalls[i]);
+		if (i > 0 && !has_syscall_event(dir, futex_syscalls[i]))
+			continue; /* futex2 calls came with 5.16 and 6.7 */
+		link = bpf_program__attach_tracepoint(prog, "syscalls", event);
+		if (!link) {
+			err = -errno;
+			pr_debug("cannot attach to syscalls:%s: %s\n", event, strerror(-err));
+			return collect_explain("attach to the futex syscall tracepoints", err);
+		}
+		err = collect_links_add(links, link);
+		if (err)
+			return collect_explain("attach to the futex syscall tracepoints", err);
+	}
+	return 0;
+}
+
+/*
+ * After collect_begin, the syscall tracepoints, exits first: a wait whose
+ * entry was seen then always has its end seen.
+ */
+static int attach(struct session *s, struct mutex_bpf *skel, struct collect_links *links)
+{
+	int ret = collect_begin(s, skel->obj, links);
+
+	if (ret)
+		return ret;
+	if (!bpf_program__autoload(skel->progs.futex_enter_tp)) {
+		/* Attached with the other tracepoints by collect_begin. */
+		pr_debug("futex calls seen through raw_syscalls sys_enter/sys_exit\n");
+		return 0;
+	}
+	pr_debug("futex calls seen through the syscalls:sys_{enter,exit}_futex* tracepoints\n");
+	ret = attach_syscall_events(skel->progs.futex_exit_tp, "sys_exit", links);
+	if (!ret)
+		ret = attach_syscall_events(skel->progs.futex_enter_tp, "sys_enter", links);
+	return ret;
+}
+
+struct fill_ctx {
+	struct mutex_bpf *skel;
+	bool by_holder;
+	int64_t delay_ns; /* summed over the samples */
+	char lock[24];	  /* the label of the entry being added */
+};
+
+/* contentions: (stack key, futex address) → {contentions, delay}. */
+static int contention_entry(const void *key, const void *value, int64_t *values,
+			    struct pf_label_desc *extra, void *arg)
+{
+	const struct mutex_key *k = key;
+	const struct mutex_val *v = value;
+	struct fill_ctx *c = arg;
+
+	values[0] = v->count;
+	values[1] = v->delay_ns;
+	c->delay_ns += v->delay_ns;
+	snprintf(c->lock, sizeof(c->lock), "0x%llx", (unsigned long long)k->lock);
+	extra[0] = (struct pf_label_desc){ .key = "lock", .str = c->lock };
+	return 1;
+}
+
+static int note(struct profile *p, bool warn, const char *line)
+{
+	if (warn)
+		pr_warn("%s\n", line);
+	else
+		pr_info("%s\n", line);
+	return profile__add_comment(p, line);
+}
+
+/* What the counters say about waits that were merged or given to no holder. */
+static int report_waits(struct sample_sink *k, const struct fill_ctx *c)
+{
+	const uint64_t *n = k->counters;
+	char line[320];
+	int err = 0;
+
+	if (n[CNT_MUTEX_REWAITS]) {
+		snprintf(line, sizeof(line),
+			 "%" PRIu64 " futex waits went on with a contention already counted "
+			 "(woken, then the lock was taken first by another thread): their time "
+			 "is in its delay",
+			 n[CNT_MUTEX_REWAITS]);
+		err = note(k->p, false, line);
+	}
+	if (!err && n[CNT_MUTEX_WAITS_FULL]) {
+		snprintf(line, sizeof(line),
+			 "%" PRIu64 " futex waits lost: the per-thread wait map was full",
+			 n[CNT_MUTEX_WAITS_FULL]);
+		err = note(k->p, true, line);
+	}
+	if (err || !c->by_holder || !(n[CNT_MUTEX_NO_WAKER] + n[CNT_MUTEX_UNWOKEN]))
+		return err;
+	snprintf(line, sizeof(line),
+		 "%" PRIu64 " futex waits (%.1f ms, %.1f%% of all waiting) were given to no "
+		 "holder: %" PRIu64 " woken by a thread outside the targets or outside a futex "
+		 "call (e.g. a thread's exit), %" PRIu64
+		 " timed out, interrupted, or found the lock released",
+		 n[CNT_MUTEX_NO_WAKER] + n[CNT_MUTEX_UNWOKEN], n[CNT_MUTEX_UNHELD_NS] / 1e6,
+		 100.0 * n[CNT_MUTEX_UNHELD_NS] / (double)(n[CNT_MUTEX_UNHELD_NS] + c->delay_ns),
+		 n[CNT_MUTEX_NO_WAKER], n[CNT_MUTEX_UNWOKEN]);
+	return note(k->p, false, line);
+}
+
+static int fill(struct sample_sink *k, void *arg)
+{
+	struct fill_ctx *c = arg;
+	int err;
+
+	err = collect_add_map(k, bpf_map__fd(c->skel->maps.contentions), contention_entry, c);
+	if (!err)
+		err = report_waits(k, c);
+	return err;
+}
+
+int collect_mutex(struct session *s, const struct mutex_opts *o, struct profile **out)
+{
+	/* Go's mutex profile. */
+	static const struct value_type_desc types[] = {
+		{ "contentions", "count" },
+		{ "delay", "nanoseconds" },
+	};
+	static const struct profile_shape shape = {
+		.types = types,
+		.ntypes = 2,
+		.period_type = { "contentions", "count" },
+		.period = 1,
+	};
+	struct collect_links links = { 0 };
+	struct fill_ctx c = { .by_holder = o->by_holder };
+	int ret;
+
+	s->noun = "contentions";
+	s->idle = "had no contended lock (no futex wait) during the capture";
+	/* Every stack starts in the C library's futex call: rank by its caller. */
+	s->top_caller = true;
+	c.skel = collect_load(open_and_load, s, o, &ret);
+	if (!c.skel)
+		return ret;
+	ret = attach(s, c.skel, &links);
+	if (!ret)
+		ret = collect_run(s, &links);
+	if (ret)
+		goto cleanup;
+	ret = collect_make_profile(s, &shape, bpf_map__fd(c.skel->maps.stacks), fill, &c, out);
+cleanup:
+	collect_detach(&links);
+	mutex_bpf__destroy(c.skel);
+	return ret;
+}
