@@ -19,6 +19,9 @@
 #define BPFPROF_UNWIND_BPF_H
 
 #include "counters.bpf.h"
+#ifndef UNWIND_OTHER_TASKS
+#include "target.bpf.h" /* emit_proc_event */
+#endif
 
 /* Unwind user stacks with the CFI tables of user/unwind/ where they exist. */
 const volatile bool unwind_dwarf = false;
@@ -159,6 +162,29 @@ static __always_inline bool read_user(const struct unwind_ctx *c, __u64 *dst, __
 #endif
 }
 
+#ifndef UNWIND_OTHER_TASKS
+/*
+ * A pc in no known mapping: the process mapped code since userspace last
+ * read its maps (dlopen, a library the loader mapped after exec).  Ask for
+ * a re-read, at most every 200 ms per process (JIT code lands here too).
+ */
+static __always_inline void maps_stale(struct unwind_proc *proc)
+{
+	__u64 now = bpf_ktime_get_ns();
+
+	if (now - proc->stale_ns < 200000000ULL)
+		return;
+	proc->stale_ns = now;
+	emit_proc_event(BPFPROF_PROC_MAPS, bpf_get_current_pid_tgid() >> 32,
+			BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), group_leader));
+}
+#else
+/* A snapshot loads every table first: nothing to ask for. */
+static __always_inline void maps_stale(struct unwind_proc *proc)
+{
+}
+#endif
+
 static long unwind_step(__u64 i, void *data)
 {
 	struct unwind_ctx *c = data;
@@ -180,6 +206,8 @@ static long unwind_step(__u64 i, void *data)
 	/* Callers' pcs are return addresses: the call is the byte before. */
 	pc = i ? c->ip - 1 : c->ip;
 	m = find_map(c->proc, pc);
+	if (!m)
+		maps_stale(c->proc);
 	if (m && m->file_id)
 		row = find_row(m->file_id, pc - m->bias);
 	if (!row || row->cfa == UNWIND_NONE) {

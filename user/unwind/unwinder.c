@@ -347,24 +347,27 @@ int unwinder__track_pid(struct unwinder *u, int pid)
 		const struct vma *v = &vl.vmas[i];
 		struct unwind_map *m;
 
-		if (!v->exec || ((v->path[0] != '/' || !v->inode) && !is_vdso(v)))
-			continue; /* anonymous (JIT): frame pointers */
-		f = file_for(u, pid, v);
-		if (!f || !f->file_id)
+		if (!v->exec)
 			continue;
-		rowspace__touch(u->space, f->id, u->tick);
 		if (proc.n == UNWIND_MAX_MAPS) {
 			u->stats.maps_dropped++;
 			break;
 		}
-		m = &proc.maps[proc.n];
-		if (!mapping_bias(f, v, &bias))
+		/*
+		 * Every executable mapping is listed, with or without a table
+		 * (JIT code, files without CFI: frame pointers), so that BPF
+		 * asks for a re-read only for code mapped since.
+		 */
+		m = &proc.maps[proc.n++];
+		*m = (struct unwind_map){ .start = v->start, .end = v->end };
+		if ((v->path[0] != '/' || !v->inode) && !is_vdso(v))
 			continue;
+		f = file_for(u, pid, v);
+		if (!f || !f->file_id || !mapping_bias(f, v, &bias))
+			continue;
+		rowspace__touch(u->space, f->id, u->tick);
 		m->bias = bias;
-		m->start = v->start;
-		m->end = v->end;
 		m->file_id = f->file_id;
-		proc.n++;
 	}
 	procmaps__free(&vl);
 	if (bpf_map_update_elem(u->procs_fd, &pid, &proc, BPF_ANY))
