@@ -26,17 +26,25 @@ complete() {
 		}'
 }
 
+# expect_complete MESSAGE MIN FILE LEAF FN...: at least MIN% of LEAF's samples
+# hold every FN; MESSAGE has a %s for the share found.
+expect_complete() {
+	local msg=$1 min=$2 got
+	shift 2
+	got=$(complete "$@")
+	if awk -v g="$got" -v m="$min" 'BEGIN { exit !(g != "" && g >= m) }'; then
+		pass "$(printf -- "$msg" "$got") (want >= $min)"
+	else
+		fail "$(printf -- "$msg" "$got") (want >= $min)"
+	fi
+}
+
 chain="chain8 chain7 chain6 chain5 chain4 chain3 chain2 chain1 run_chain main"
 
 out=$TMP/chain-dwarf.pb.gz
 "$BPFPROF" cpu -F 499 -q -o "$out" --unwind dwarf -- "$WORKLOADS/nofp_chain" 3 chain 2>"$TMP/err"
 check "chain, --unwind dwarf: exit 0" test $? -eq 0
-got=$(complete "$out" hot_leaf $chain)
-if within "$got" 100 5; then
-	pass "chain, --unwind dwarf: ${got}% of hot_leaf samples reach main through all 8 links (want >= 95)"
-else
-	fail "chain, --unwind dwarf: ${got}% of hot_leaf samples reach main through all 8 links (want >= 95)"
-fi
+expect_complete "chain, --unwind dwarf: %s%% of hot_leaf samples reach main through all 8 links" 95 "$out" hot_leaf $chain
 
 out=$TMP/chain-fp.pb.gz
 "$BPFPROF" cpu -F 499 -q -o "$out" --unwind fp -- "$WORKLOADS/nofp_chain" 3 chain 2>/dev/null
@@ -44,12 +52,7 @@ echo "  info chain, --unwind fp: $(complete "$out" hot_leaf $chain)% of hot_leaf
 
 out=$TMP/qsort.pb.gz
 "$BPFPROF" cpu -F 499 -q -o "$out" -- "$WORKLOADS/nofp_chain" 3 qsort 2>/dev/null
-got=$(complete "$out" cmp_inner cmp_outer run_qsort main)
-if within "$got" 100 5; then
-	pass "qsort through glibc (default unwinding): ${got}% of comparator samples reach main (want >= 95)"
-else
-	fail "qsort through glibc (default unwinding): ${got}% of comparator samples reach main (want >= 95)"
-fi
+expect_complete "qsort through glibc (default unwinding): %s%% of comparator samples reach main" 95 "$out" cmp_inner cmp_outer run_qsort main
 out=$TMP/qsort-fp.pb.gz
 "$BPFPROF" cpu -F 499 -q -o "$out" --unwind fp -- "$WORKLOADS/nofp_chain" 3 qsort 2>/dev/null
 echo "  info qsort, --unwind fp: $(complete "$out" cmp_inner cmp_outer run_qsort main)% of comparator samples reach main"
@@ -57,34 +60,19 @@ echo "  info qsort, --unwind fp: $(complete "$out" cmp_inner cmp_outer run_qsort
 # A library that appears only after the capture started.
 out=$TMP/dlopen.pb.gz
 "$BPFPROF" cpu -F 499 -q -o "$out" -- "$WORKLOADS/nofp_chain" 4 dlopen "$PWD/$WORKLOADS/libnofp_lib.so" 2>/dev/null
-got=$(complete "$out" lib_leaf lib_middle lib_entry run_dlopen main)
-if within "$got" 100 5; then
-	pass "dlopen after start: ${got}% of lib_leaf samples reach main (want >= 95)"
-else
-	fail "dlopen after start: ${got}% of lib_leaf samples reach main (want >= 95)"
-fi
+expect_complete "dlopen after start: %s%% of lib_leaf samples reach main" 95 "$out" lib_leaf lib_middle lib_entry run_dlopen main
 
 # The vdso has no file: its table comes from bpfprof's own copy of the image.
 out=$TMP/vdso.pb.gz
 "$BPFPROF" cpu -F 499 -q -o "$out" -- "$WORKLOADS/nofp_chain" 2 vdso 2>/dev/null
-got=$(complete "$out" __vdso_clock_gettime run_vdso main)
 # A few samples stop in libc's clock_gettime (seen: 1-4%): 90 keeps it from flaking.
-if within "$got" 100 10; then
-	pass "through the vdso: ${got}% of __vdso_clock_gettime samples reach main (want >= 90)"
-else
-	fail "through the vdso: ${got}% of __vdso_clock_gettime samples reach main (want >= 90)"
-fi
+expect_complete "through the vdso: %s%% of __vdso_clock_gettime samples reach main" 90 "$out" __vdso_clock_gettime run_vdso main
 
 # By pid, the workload started before bpfprof: tables built for a running process.
 start_workload nofp_chain 30 chain || exit 1
 out=$TMP/pid.pb.gz
 "$BPFPROF" cpu -p "$WPID" -d 2 -F 499 -q -o "$out" 2>/dev/null
-got=$(complete "$out" hot_leaf $chain)
-if within "$got" 100 5; then
-	pass "by pid: ${got}% of hot_leaf samples reach main (want >= 95)"
-else
-	fail "by pid: ${got}% of hot_leaf samples reach main (want >= 95)"
-fi
+expect_complete "by pid: %s%% of hot_leaf samples reach main" 95 "$out" hot_leaf $chain
 stop_workload "$WPID"
 
 # Bounded table memory: 1 MiB (131k rows) cannot hold perl's, git's and the
@@ -95,12 +83,7 @@ out=$TMP/evict.pb.gz
 	"perl -e 'for (1..2e7) {}'; head -c 300000000 /dev/zero | git hash-object --stdin >/dev/null; exec '$WORKLOADS/nofp_chain' 2 chain" \
 	2>"$TMP/evict.err"
 check "--unwind-mem 1: evictions are reported" grep -q 'unwind tables evicted to make room' "$TMP/evict.err"
-got=$(complete "$out" hot_leaf $chain)
-if within "$got" 100 5; then
-	pass "--unwind-mem 1: after evictions ${got}% of hot_leaf samples reach main (want >= 95)"
-else
-	fail "--unwind-mem 1: after evictions ${got}% of hot_leaf samples reach main (want >= 95)"
-fi
+expect_complete "--unwind-mem 1: after evictions %s%% of hot_leaf samples reach main" 95 "$out" hot_leaf $chain
 
 expect_bad() {
 	"$BPFPROF" cpu -a -d 1 -o "$TMP/x.pb.gz" --unwind sideways >/dev/null 2>"$TMP/err"

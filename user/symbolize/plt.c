@@ -4,39 +4,23 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "elfscn.h"
+
 #include "plt.h"
 
 #define PLT_ENTRY 16 /* x86-64 PLT and .plt.sec entries */
-
-static Elf_Scn *section(Elf *elf, const char *name, GElf_Shdr *shdr)
-{
-	Elf_Scn *scn = NULL;
-	size_t shstrndx;
-	const char *n;
-
-	if (elf_getshdrstrndx(elf, &shstrndx))
-		return NULL;
-	while ((scn = elf_nextscn(elf, scn))) {
-		if (!gelf_getshdr(scn, shdr))
-			continue;
-		n = elf_strptr(elf, shstrndx, shdr->sh_name);
-		if (n && !strcmp(n, name))
-			return scn;
-	}
-	return NULL;
-}
 
 /* The .rela.plt index of the stub at vaddr, or -1. */
 static long stub_index(Elf *elf, uint64_t vaddr)
 {
 	GElf_Shdr sec, plt;
-	bool has_sec = section(elf, ".plt.sec", &sec) != NULL;
+	bool has_sec = elf_section_by_name(elf, ".plt.sec", &sec) != NULL;
 
 	/* With IBT, .plt.sec holds one stub per import, in .rela.plt order. */
 	if (has_sec && vaddr >= sec.sh_addr && vaddr < sec.sh_addr + sec.sh_size)
 		return (vaddr - sec.sh_addr) / PLT_ENTRY;
 	/* .plt: entry 0 calls the resolver; entry k + 1 is import k. */
-	if (section(elf, ".plt", &plt) && vaddr >= plt.sh_addr + PLT_ENTRY &&
+	if (elf_section_by_name(elf, ".plt", &plt) && vaddr >= plt.sh_addr + PLT_ENTRY &&
 	    vaddr < plt.sh_addr + plt.sh_size)
 		return (vaddr - plt.sh_addr) / PLT_ENTRY - 1;
 	return -1;
@@ -71,7 +55,7 @@ static int rela_name(Elf *elf, const GElf_Rela *r, size_t symtab, char *buf, siz
 static int plt_got_name(Elf *elf, uint64_t vaddr, char *buf, size_t len)
 {
 	GElf_Shdr got, rela;
-	Elf_Scn *got_scn = section(elf, ".plt.got", &got), *rela_scn;
+	Elf_Scn *got_scn = elf_section_by_name(elf, ".plt.got", &got), *rela_scn;
 	Elf_Data *code, *relas;
 	uint64_t entry, size, slot = 0;
 	const uint8_t *p;
@@ -94,7 +78,7 @@ static int plt_got_name(Elf *elf, uint64_t vaddr, char *buf, size_t len)
 			break;
 		}
 	}
-	rela_scn = slot ? section(elf, ".rela.dyn", &rela) : NULL;
+	rela_scn = slot ? elf_section_by_name(elf, ".rela.dyn", &rela) : NULL;
 	relas = rela_scn ? elf_getdata(rela_scn, NULL) : NULL;
 	for (i = 0; relas && gelf_getrela(relas, i, &r); i++)
 		if (r.r_offset == slot)
@@ -112,7 +96,7 @@ int plt_name(Elf *elf, uint64_t vaddr, char *buf, size_t len)
 
 	if (i < 0)
 		return plt_got_name(elf, vaddr, buf, len);
-	rela_scn = section(elf, ".rela.plt", &rela);
+	rela_scn = elf_section_by_name(elf, ".rela.plt", &rela);
 	if (!rela_scn || !(rela_data = elf_getdata(rela_scn, NULL)) ||
 	    !gelf_getrela(rela_data, i, &r))
 		return -ENOENT;

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "elfscn.h"
+
 #include "log.h"
 #include "unwind/table.h"
 
@@ -155,24 +157,6 @@ static void add_function(struct builder *b, Dwarf_CFI *cfi, uint64_t start, uint
 		add_row(b, pc, (struct unwind_row){ .cfa = UNWIND_NONE });
 }
 
-static Elf_Scn *find_section(Elf *elf, const char *name, GElf_Shdr *shdr)
-{
-	Elf_Scn *scn = NULL;
-	size_t shstrndx;
-	const char *n;
-
-	if (elf_getshdrstrndx(elf, &shstrndx))
-		return NULL;
-	while ((scn = elf_nextscn(elf, scn))) {
-		if (!gelf_getshdr(scn, shdr))
-			continue;
-		n = elf_strptr(elf, shstrndx, shdr->sh_name);
-		if (n && strcmp(n, name) == 0 && shdr->sh_type != SHT_NOBITS)
-			return scn;
-	}
-	return NULL;
-}
-
 /* Reads one value encoded as DW_EH_PE_* (only the encodings linkers emit). */
 static bool read_encoded(const uint8_t **p, const uint8_t *end, uint8_t enc, uint64_t pcrel_base,
 			 uint64_t datarel_base, uint64_t *out)
@@ -236,7 +220,7 @@ static int cmp_u64(const void *a, const void *b)
 static int from_eh_frame(struct builder *b, Elf *elf)
 {
 	GElf_Shdr hdr_shdr;
-	Elf_Scn *scn = find_section(elf, ".eh_frame_hdr", &hdr_shdr);
+	Elf_Scn *scn = elf_section_by_name(elf, ".eh_frame_hdr", &hdr_shdr);
 	const uint8_t *p, *end;
 	uint64_t eh_frame, count, *starts, fde, i;
 	Elf_Data *data;
@@ -302,10 +286,10 @@ static bool covered(const struct unwind_table *t, size_t n, uint64_t pc)
  */
 static Elf_Scn *debug_frame_section(Elf *elf, GElf_Shdr *shdr, bool *gnu)
 {
-	Elf_Scn *scn = find_section(elf, ".debug_frame", shdr);
+	Elf_Scn *scn = elf_section_by_name(elf, ".debug_frame", shdr);
 
 	*gnu = !scn;
-	return scn ? scn : find_section(elf, ".zdebug_frame", shdr);
+	return scn ? scn : elf_section_by_name(elf, ".zdebug_frame", shdr);
 }
 
 /*
