@@ -200,6 +200,20 @@ int collect_make_profile(struct session *s, const struct profile_shape *shape, i
 
 struct unwinder;
 
+/*
+ * Before load: the settings every stack-capturing skeleton shares (targets
+ * in target.bpf.h, stacks in stack.bpf.h, children in follow.bpf.h) and the
+ * size of its unwind maps.  A macro: each skeleton has its own rodata type.
+ */
+#define COLLECT_SET_STACK_RODATA(skel, s, st)                                                      \
+	do {                                                                                       \
+		(skel)->rodata->target_mode = (s)->target->mode;                                   \
+		(skel)->rodata->per_thread = (st)->per_thread;                                     \
+		(skel)->rodata->follow_children = (st)->follow_children;                           \
+		(skel)->rodata->unwind_dwarf = (st)->dwarf;                                        \
+		collect_unwind_configure((skel)->obj, (st));                                       \
+	} while (0)
+
 /* Before load: sizes the unwind maps of obj (tiny when st->dwarf is off). */
 int collect_unwind_configure(struct bpf_object *obj, const struct stack_opts *st);
 /*

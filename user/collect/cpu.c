@@ -45,13 +45,9 @@ static void *open_and_load(struct session *s, const void *opts, bool btf, int *e
 		*err = -errno;
 		return NULL;
 	}
-	skel->rodata->target_mode = s->target->mode;
+	COLLECT_SET_STACK_RODATA(skel, s, &o->st);
 	skel->rodata->capture_user = o->user;
 	skel->rodata->capture_kernel = o->kernel;
-	skel->rodata->per_thread = o->st.per_thread;
-	skel->rodata->follow_children = o->st.follow_children;
-	skel->rodata->unwind_dwarf = o->st.dwarf;
-	collect_unwind_configure(skel->obj, &o->st);
 	bpf_map__set_max_entries(skel->maps.counts, COUNTS_MAX_ENTRIES);
 	bpf_map__set_max_entries(skel->maps.stacks, stacks_map_size(s, o));
 	collect_select_tp(skel->obj, btf);

@@ -70,15 +70,11 @@ static void *open_and_load(struct session *s, const void *opts, bool btf, int *e
 		*err = -errno;
 		return NULL;
 	}
-	skel->rodata->target_mode = s->target->mode;
-	skel->rodata->per_thread = o->st.per_thread;
-	skel->rodata->follow_children = o->st.follow_children;
-	skel->rodata->unwind_dwarf = o->st.dwarf;
+	COLLECT_SET_STACK_RODATA(skel, s, &o->st);
 	/* A kernel stack at the syscall's entry says nothing: user stacks only. */
 	skel->rodata->capture_kernel = false;
 	skel->rodata->by_holder = o->by_holder;
 	skel->rodata->lock_filter = o->lock;
-	collect_unwind_configure(skel->obj, &o->st);
 	bpf_map__set_max_entries(skel->maps.waits, system ? 65536 : 16384);
 	bpf_map__set_max_entries(skel->maps.contentions, CONTENTIONS_MAX_ENTRIES);
 	bpf_map__set_max_entries(skel->maps.stacks, system ? 32768 : 16384);

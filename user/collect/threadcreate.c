@@ -29,11 +29,7 @@ static void *open_and_load(struct session *s, const void *opts, bool btf, int *e
 		*err = -errno;
 		return NULL;
 	}
-	skel->rodata->target_mode = s->target->mode;
-	skel->rodata->per_thread = o->st.per_thread;
-	skel->rodata->follow_children = o->st.follow_children;
-	skel->rodata->unwind_dwarf = o->st.dwarf;
-	collect_unwind_configure(skel->obj, &o->st);
+	COLLECT_SET_STACK_RODATA(skel, s, &o->st);
 	bpf_map__set_max_entries(skel->maps.creates, CREATES_MAX_ENTRIES);
 	bpf_map__set_max_entries(skel->maps.stacks, 8192);
 	collect_select_tp(skel->obj, btf);
