@@ -25,6 +25,12 @@
 
 /* Unwind user stacks with the CFI tables of user/unwind/ where they exist. */
 const volatile bool unwind_dwarf = false;
+/*
+ * Frames unwound with CFI, the rest by frame pointer: all of them, or 1
+ * with --unwind fp, where the leaf's CFI still finds its caller (gcc gives
+ * leaf functions no frame even with -fno-omit-frame-pointer).
+ */
+const volatile __u32 unwind_cfi_frames = BPFPROF_MAX_STACK_DEPTH;
 
 #define UNWIND_PAGE_SHIFT 16
 /* Binary search steps within one page of rows: enough for 2^20 rows. */
@@ -208,11 +214,12 @@ static long unwind_step(__u64 i, void *data)
 	m = find_map(c->proc, pc);
 	if (!m)
 		maps_stale(c->proc);
-	if (m && m->file_id)
+	if (m && m->file_id && i < unwind_cfi_frames)
 		row = find_row(m->file_id, pc - m->bias);
 	if (!row || row->cfa == UNWIND_NONE) {
-		/* No table: trust the frame pointer for this frame. */
-		count(CNT_UNWIND_FP_FALLBACK);
+		/* No table (or --unwind fp past the leaf): trust the frame pointer. */
+		if (i < unwind_cfi_frames)
+			count(CNT_UNWIND_FP_FALLBACK);
 		if (!c->bp || !read_user(c, &ra, c->bp + 8) || !read_user(c, &cfa, c->bp))
 			return 1;
 		c->sp = c->bp + 16;

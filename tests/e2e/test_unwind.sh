@@ -50,6 +50,12 @@ out=$TMP/chain-fp.pb.gz
 "$BPFPROF" cpu -F 499 -q -o "$out" --unwind fp -- "$WORKLOADS/nofp_chain" 3 chain 2>/dev/null
 echo "  info chain, --unwind fp: $(complete "$out" hot_leaf $chain)% of hot_leaf samples reach main (frame pointers only)"
 
+# Frame pointers, but gcc's frameless leaf: --unwind fp takes the leaf's
+# caller from CFI (before, work_outer was missing from every stack).
+out=$TMP/leaf-fp.pb.gz
+"$BPFPROF" cpu -F 499 -q -o "$out" --unwind fp -- "$WORKLOADS/cpu_work" 1500 1 >/dev/null 2>&1
+expect_complete "--unwind fp on frame-pointer code: %s%% of work_inner samples keep their caller work_outer" 90 "$out" work_inner work_outer worker
+
 out=$TMP/qsort.pb.gz
 "$BPFPROF" cpu -F 499 -q -o "$out" -- "$WORKLOADS/nofp_chain" 3 qsort 2>/dev/null
 expect_complete "qsort through glibc (default unwinding): %s%% of comparator samples reach main" 95 "$out" cmp_inner cmp_outer run_qsort main

@@ -205,15 +205,19 @@ struct unwinder;
  * in target.bpf.h, stacks in stack.bpf.h, children in follow.bpf.h) and the
  * size of its unwind maps.  A macro: each skeleton has its own rodata type.
  */
-#define COLLECT_SET_STACK_RODATA(skel, s, st)                                                      \
-	do {                                                                                       \
-		(skel)->rodata->target_mode = (s)->target->mode;                                   \
-		(skel)->rodata->per_thread = (st)->per_thread;                                     \
-		(skel)->rodata->follow_children = (st)->follow_children;                           \
-		(skel)->rodata->unwind_dwarf = (st)->dwarf;                                        \
-		collect_unwind_configure((skel)->obj, (st));                                       \
+#define COLLECT_SET_STACK_RODATA(skel, s, st)                                                          \
+	do {                                                                                           \
+		(skel)->rodata->target_mode = (s)->target->mode;                                       \
+		(skel)->rodata->per_thread = (st)->per_thread;                                         \
+		(skel)->rodata->follow_children = (st)->follow_children;                               \
+		/* --unwind fp still takes the leaf's caller from CFI (gcc's leaves have no frame). */ \
+		(skel)->rodata->unwind_dwarf = true;                                                   \
+		(skel)->rodata->unwind_cfi_frames = (st)->dwarf ? BPFPROF_MAX_STACK_DEPTH : 1;         \
+		collect_unwind_size((skel)->obj, (st), true);                                          \
 	} while (0)
 
+/* Before load: sizes the unwind maps of obj: st->unwind_mib when tables, else tiny. */
+int collect_unwind_size(struct bpf_object *obj, const struct stack_opts *st, bool tables);
 /* Before load: sizes the unwind maps of obj (tiny when st->dwarf is off). */
 int collect_unwind_configure(struct bpf_object *obj, const struct stack_opts *st);
 /*

@@ -17,14 +17,19 @@
 #include "session.h"
 #include "unwind/unwinder.h"
 
-int collect_unwind_configure(struct bpf_object *obj, const struct stack_opts *st)
+int collect_unwind_size(struct bpf_object *obj, const struct stack_opts *st, bool tables)
 {
 	struct bpf_map *rows = bpf_object__find_map_by_name(obj, "unwind_rows");
 	uint64_t n = (uint64_t)st->unwind_mib * 1048576 / sizeof(struct unwind_row);
 
 	if (!rows)
 		return -ENOENT;
-	return bpf_map__set_max_entries(rows, st->dwarf && n > 1 ? n : 1);
+	return bpf_map__set_max_entries(rows, tables && n > 1 ? n : 1);
+}
+
+int collect_unwind_configure(struct bpf_object *obj, const struct stack_opts *st)
+{
+	return collect_unwind_size(obj, st, st->dwarf);
 }
 
 static void on_maps(void *ctx, int pid)
