@@ -39,6 +39,10 @@ expect_complete() {
 	fi
 }
 
+# The chain tests below run a PIE: tables are placed by each mapping's load bias.
+check "nofp_chain is a position-independent executable" \
+	sh -c "readelf -h '$WORKLOADS/nofp_chain' | grep -q 'Type:.*DYN'"
+
 chain="chain8 chain7 chain6 chain5 chain4 chain3 chain2 chain1 run_chain main"
 
 out=$TMP/chain-dwarf.pb.gz
