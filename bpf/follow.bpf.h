@@ -17,13 +17,12 @@ static __always_inline int on_fork(struct task_struct *parent, struct task_struc
 	__u32 ptgid = BPF_CORE_READ(parent, tgid);
 	__u32 cpid = BPF_CORE_READ(child, pid);
 	__u32 ctgid = BPF_CORE_READ(child, tgid);
-	__u8 one = 1;
 
 	if (!follow_children || target_mode != TARGET_PIDS || cpid != ctgid)
 		return 0; /* a new thread is covered by its tgid already */
-	if (!bpf_map_lookup_elem(&target_pids, &ptgid))
+	if (!pid_is_target(ptgid))
 		return 0;
-	if (bpf_map_update_elem(&target_pids, &ctgid, &one, BPF_ANY)) {
+	if (pid_add_target(ctgid)) {
 		count(CNT_TARGET_PIDS_FULL);
 		return 0;
 	}

@@ -1,13 +1,24 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Off-CPU profile (Go's block profile): on sched_switch, a target task that
- * leaves the CPU leaves its stack, state and time in the starts map under
- * its tid; when it is switched back in, the time it spent away is added to
- * the (stack key, state) entry of the blocks map.  Nothing is sent to
- * userspace per switch.
+ * Off-CPU profile (Go's block profile) from sched_switch: the time each
+ * target thread spends switched out, summed per (stack key, state) in the
+ * blocks map.  Nothing is sent to userspace per switch.  Two modes:
+ *
+ * - exact (block_rate_ns == 0, and the raw_tp fallback): a target thread
+ *   leaving the CPU leaves its stacks, state and time in the starts map;
+ *   when it is switched back in, the time away is added to that key.  Taking
+ *   two stacks costs ~5 us per switch.
+ * - sampled (the default; see offcpu.bpf.h): a switch-out only notes the
+ *   time; the switch-in knows the interval's length and keeps it with Go's
+ *   rule, probability min(1, length / rate), weight rate / length.  Only a
+ *   kept interval pays for stacks, taken where the thread stands still: the
+ *   kernel stack of the sleeping thread at its switch-in, the user stack
+ *   there too when prev is a thread of the same process, else from its own
+ *   context just before it returns to user space (a task work, on_resume).
+ *   offcpu_end.bpf.c settles the intervals still open at the end.
  *
  * Context switches run at 100k/s and more, for every task: a non-target
- * switch costs one hash lookup for each side and returns.
+ * switch costs two bitmap lookups the verifier inlines and returns.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -19,6 +30,7 @@
 #include "stack.bpf.h"
 #include "follow.bpf.h"
 #include "aggregate.bpf.h"
+#include "offcpu.bpf.h"
 
 /* Task state bits (include/linux/sched.h); stable kernel ABI for tracers. */
 #define TASK_UNINTERRUPTIBLE 0x0002
@@ -37,10 +49,15 @@
 #define KSKIP_BTF 2
 #define KSKIP_RAW 2
 
-const volatile __u64 min_block_ns = 0;
 const volatile __u32 state_mask = (1 << OFFCPU_STATE__MAX) - 1;
 /* The tracepoint passes prev_state (5.18+); else read prev->__state. */
 const volatile bool prev_state_arg = true;
+/* Set by userspace when the capture is over: late task works record nothing. */
+bool ended;
+
+extern int bpf_task_work_schedule_resume_impl(struct task_struct *task, struct bpf_task_work *tw,
+					      void *map__map, bpf_task_work_callback_t callback,
+					      void *aux__prog) __ksym __weak;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -48,13 +65,6 @@ struct {
 	__type(key, __u32);	    /* tid of a target thread, until it exits */
 	__type(value, struct offcpu_start);
 } starts SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536); /* userspace sizes it before load */
-	__type(key, struct offcpu_key);
-	__type(value, struct offcpu_val);
-} blocks SEC(".maps");
 
 /* Kernels before 5.14 call the field "state". */
 struct task_struct___pre514 {
@@ -87,10 +97,293 @@ static __always_inline int classify(bool preempt, __u32 state)
 	return OFFCPU_SLEEPING;
 }
 
+/* ctx holds the tracepoint's arguments: preempt, prev, next, prev_state. */
+static __always_inline int prev_class(__u64 *ctx, struct task_struct *prev)
+{
+	/* ctx[3] is prev_state, passed since 5.18: read only when there. */
+	return classify(ctx[0] & 1, prev_state_arg ? (__u32)ctx[3] : task_state(prev));
+}
+
 /*
- * The entry of a target thread, made on its first switch-out and kept until
- * it exits: updating it in place is much cheaper than an insert and a
- * delete per switch.  ts_ns is 0 while the thread runs.
+ * A thread that may be a target, from its tgid alone: the switch-in side
+ * cannot ask bpf_current_task_under_cgroup (current is prev), so for a
+ * cgroup the per-thread entry decides.
+ */
+static __always_inline bool maybe_target(__u32 tgid)
+{
+	if (target_mode == TARGET_PIDS)
+		return pid_is_target(tgid);
+	return tgid != 0;
+}
+
+/*
+ * The slot of tid, a thread of the current process tgid, taken now if it
+ * has none; NULL (counted) when there is no room.  A new thread's process is
+ * reported then, at its first switch-out: by its first kept interval the
+ * process may be gone (a short-lived child), its mappings unread.
+ */
+static __always_inline struct offcpu_thread *thread_claim(__u32 tid, __u32 tgid)
+{
+	struct offcpu_thread init = { .tid = tid }, *t;
+	__u32 i = tid & slot_mask;
+
+	t = bpf_map_lookup_elem(&slots, &i);
+	if (!t)
+		return NULL;
+	if (t->tid == tid)
+		return t;
+	if (!slots_cover_pids) {
+		struct offcpu_thread *o = bpf_map_lookup_elem(&slot_overflow, &tid);
+
+		if (o)
+			return o;
+	}
+	note_process(tgid);
+	/* Free: only the thread itself claims it, but a colliding one may race. */
+	if (!t->tid && __sync_val_compare_and_swap(&t->tid, 0, tid) == 0) {
+		t->ts_ns = 0;
+		t->rng = 0;
+		return t;
+	}
+	bpf_map_update_elem(&slot_overflow, &tid, &init, BPF_NOEXIST);
+	t = bpf_map_lookup_elem(&slot_overflow, &tid);
+	if (!t)
+		count(CNT_OFFCPU_STARTS_FULL);
+	return t;
+}
+
+/*
+ * Runs in the thread, on its way back to user space: the registers saved in
+ * p and the stack above them are those it had when it left the CPU.
+ */
+static int on_resume(struct bpf_map *map, void *key, void *value)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pending *p = value;
+	struct offcpu_key k = {};
+	__u32 tid = *(__u32 *)key, i;
+	struct uregs r;
+
+	p->scheduled = 0;
+	if (ended)
+		return 0; /* in_progress settles it */
+	key_task(&k, task, tid, 0);
+	if (task->pid != tid) {
+		pending_drop(p, &k);
+		return 0;
+	}
+	r.ip = p->ip;
+	r.sp = p->sp;
+	r.bp = p->bp;
+	k.key.user_stack = capture_user ? user_stack_at(task, &r) : STACK_ID_NONE;
+	for (i = 0; i < PENDING_MAX; i++) {
+		if (i >= p->n)
+			break;
+		k.key.kern_stack = p->blocks[i].kern_stack;
+		k.state = p->blocks[i].state;
+		add_block(&k, p->blocks[i].count, p->blocks[i].total_ns);
+	}
+	p->n = 0;
+	note_process(k.key.pid);
+	return 0;
+}
+
+/* The pending entry of a thread, made on its first kept interval. */
+static __always_inline struct pending *pending_entry(struct task_struct *task, __u32 tid,
+						     struct offcpu_key *k)
+{
+	struct pending *p = bpf_map_lookup_elem(&pending, &tid);
+	struct pending init = {};
+
+	if (!p) {
+		init.start_time = task->start_time;
+		bpf_map_update_elem(&pending, &tid, &init, BPF_NOEXIST);
+		return bpf_map_lookup_elem(&pending, &tid);
+	}
+	if (p->start_time != task->start_time) {
+		/* Left by a thread that exited unseen: this is a new one. */
+		pending_drop(p, k);
+		p->start_time = task->start_time;
+		p->scheduled = 0;
+	}
+	return p;
+}
+
+/* Adds a kept interval to p; false when p is full. */
+static __always_inline bool pending_add(struct pending *p, __u64 kern_stack, __u32 state,
+					__u64 contentions, __u64 total_ns)
+{
+	struct pending_block *b;
+	__u32 i;
+
+	for (i = 0; i < PENDING_MAX; i++) {
+		if (i >= p->n)
+			break;
+		b = &p->blocks[i];
+		if (b->kern_stack == kern_stack && b->state == state) {
+			b->count += contentions;
+			b->total_ns += total_ns;
+			return true;
+		}
+	}
+	if (p->n >= PENDING_MAX)
+		return false;
+	b = &p->blocks[p->n & (PENDING_MAX - 1)];
+	b->kern_stack = kern_stack;
+	b->state = state;
+	b->count = contentions;
+	b->total_ns = total_ns;
+	p->n++;
+	return true;
+}
+
+/*
+ * A kept interval of next, which is about to run: its kernel stack now; its
+ * user stack now too when prev shares its address space (prev's, the one
+ * loaded, is where user reads go), else on its way back to user space.
+ */
+static __always_inline void record_kept(struct task_struct *prev, struct task_struct *next,
+					__u32 tid, __u32 state, __u64 contentions, __u64 total_ns)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(next);
+	struct offcpu_key k = {};
+	struct pending *p;
+	struct uregs r;
+
+	key_task(&k, next, tid, state);
+	k.key.kern_stack = capture_kernel ? task_kernel_stack(next) : STACK_ID_NONE;
+	if (!capture_user || !next->mm) {
+		if (capture_user)
+			count(CNT_USTACK_NONE); /* a kernel thread */
+		k.key.user_stack = STACK_ID_NONE;
+		add_block(&k, contentions, total_ns);
+		note_process_of(k.key.pid, next);
+		return;
+	}
+	if (next->mm == prev->mm) {
+		/* A thread of the same process: its stack is readable from here. */
+		r.ip = regs->ip;
+		r.sp = regs->sp;
+		r.bp = regs->bp;
+		k.key.user_stack = user_stack_at(next, &r);
+		add_block(&k, contentions, total_ns);
+		note_process(k.key.pid);
+		return;
+	}
+	p = pending_entry(next, tid, &k);
+	if (!p) {
+		add_lost(&k, contentions, total_ns);
+		return;
+	}
+	if (!p->n) {
+		p->ip = regs->ip;
+		p->sp = regs->sp;
+		p->bp = regs->bp;
+	}
+	if (!pending_add(p, k.key.kern_stack, state, contentions, total_ns)) {
+		add_lost(&k, contentions, total_ns);
+		return;
+	}
+	if (p->scheduled)
+		return;
+	if (bpf_task_work_schedule_resume_impl(next, &p->tw, &pending, on_resume, NULL)) {
+		pending_drop(p, &k);
+		return;
+	}
+	p->scheduled = 1;
+}
+
+/* The thread leaves the CPU for good: its slot and its pending entry go. */
+static __always_inline void thread_exit(struct task_struct *task, __u32 tid)
+{
+	struct offcpu_key k = {};
+	struct offcpu_thread *t;
+	__u32 i = tid & slot_mask;
+	struct pending *p;
+
+	t = bpf_map_lookup_elem(&slots, &i);
+	if (t && t->tid == tid) {
+		if (t->ts_ns)
+			count(CNT_OFFCPU_UNPAIRED);
+		t->ts_ns = 0;
+		t->tid = 0;
+	} else if (!slots_cover_pids) {
+		bpf_map_delete_elem(&slot_overflow, &tid);
+	}
+	p = bpf_map_lookup_elem(&pending, &tid);
+	if (!p)
+		return;
+	if (p->n) {
+		key_task(&k, task, tid, 0);
+		pending_drop(p, &k);
+	}
+	bpf_map_delete_elem(&pending, &tid);
+}
+
+/* A switch-out of a target: the time, the state, the CPU time so far. */
+static __always_inline __u64 sampled_out(__u64 *ctx, struct task_struct *prev)
+{
+	struct offcpu_thread *t;
+	__u32 tid = prev->pid;
+	int state = prev_class(ctx, prev);
+	__u64 now;
+
+	if (state < 0) {
+		thread_exit(prev, tid);
+		return 0;
+	}
+	if (!(state_mask & (1u << state)))
+		return 0;
+	t = thread_claim(tid, prev->tgid);
+	if (!t)
+		return 0;
+	/* Still set: the switch back in was not seen (some never reach tracepoints). */
+	if (t->ts_ns)
+		count(CNT_OFFCPU_UNPAIRED);
+	now = bpf_ktime_get_ns();
+	t->state = state;
+	t->runtime_ns = prev->se.sum_exec_runtime;
+	t->ts_ns = now;
+	return now;
+}
+
+/* A switch-in of a thread with a slot: the interval ends; keep it or not. */
+static __always_inline void sampled_in(struct task_struct *prev, struct task_struct *next,
+				       __u64 now)
+{
+	__u32 tid = next->pid;
+	struct offcpu_thread *t = thread_find(tid);
+	__u64 d, contentions, total_ns;
+
+	if (!t || !t->ts_ns)
+		return;
+	d = (now ?: bpf_ktime_get_ns()) - t->ts_ns;
+	t->ts_ns = 0;
+	if (d < min_block_ns)
+		return;
+	count(CNT_EVENTS);
+	if (!keep_interval(t, d, &contentions, &total_ns))
+		return;
+	count(CNT_OFFCPU_KEPT);
+	record_kept(prev, next, tid, t->state, contentions, total_ns);
+}
+
+static __always_inline int sampled_switch(__u64 *ctx, struct task_struct *prev,
+					  struct task_struct *next)
+{
+	__u64 now = 0;
+
+	if (is_target(prev->tgid))
+		now = sampled_out(ctx, prev);
+	if (maybe_target(next->tgid))
+		sampled_in(prev, next, now);
+	return 0;
+}
+
+/*
+ * Exact mode: the entry of a target thread, made on its first switch-out
+ * and kept until it exits: updating it in place is much cheaper than an
+ * insert and a delete per switch.  ts_ns is 0 while the thread runs.
  */
 static __always_inline struct offcpu_start *thread_entry(__u32 tid)
 {
@@ -105,7 +398,11 @@ static __always_inline struct offcpu_start *thread_entry(__u32 tid)
 	return start;
 }
 
-static __always_inline void switch_out(__u64 *ctx, struct task_struct *prev, __u32 kskip)
+/*
+ * Returns the time it read, for switch_in: taken before the stacks, so the
+ * thread switched in is not charged the time they take.
+ */
+static __always_inline __u64 switch_out(__u64 *ctx, struct task_struct *prev, __u32 kskip)
 {
 	__u32 tgid = BPF_CORE_READ(prev, tgid);
 	struct offcpu_start *start;
@@ -114,24 +411,23 @@ static __always_inline void switch_out(__u64 *ctx, struct task_struct *prev, __u
 	int state;
 
 	if (!is_target(tgid))
-		return;
+		return 0;
 	now = bpf_ktime_get_ns();
 	tid = BPF_CORE_READ(prev, pid);
-	/* ctx[3] is prev_state, passed since 5.18: read only when there. */
-	state = classify(ctx[0] & 1, prev_state_arg ? (__u32)ctx[3] : task_state(prev));
+	state = prev_class(ctx, prev);
 	if (state < 0) {
 		/* Exiting: its entry goes too. */
 		start = bpf_map_lookup_elem(&starts, &tid);
 		if (start && start->ts_ns)
 			count(CNT_OFFCPU_UNPAIRED);
 		bpf_map_delete_elem(&starts, &tid);
-		return;
+		return now;
 	}
 	if (!(state_mask & (1u << state)))
-		return;
+		return now;
 	start = thread_entry(tid);
 	if (!start)
-		return;
+		return now;
 	/* Still set: the switch back in was not seen (some never reach tracepoints). */
 	if (start->ts_ns)
 		count(CNT_OFFCPU_UNPAIRED);
@@ -142,49 +438,48 @@ static __always_inline void switch_out(__u64 *ctx, struct task_struct *prev, __u
 	start->key.state = state;
 	start->runtime_ns = BPF_CORE_READ(prev, se.sum_exec_runtime);
 	start->ts_ns = now;
+	return now;
 }
 
-static __always_inline void switch_in(struct task_struct *next)
+/* now: switch_out's time, or 0 when it read none. */
+static __always_inline void switch_in(struct task_struct *next, __u64 now)
 {
-	__u32 tid = BPF_CORE_READ(next, pid);
-	struct offcpu_val zero = {}, *v;
 	struct offcpu_start *start;
 	__u64 delta;
+	__u32 tid;
 
 	/* Only target threads seen leaving the CPU have an entry. */
+	if (!maybe_target(BPF_CORE_READ(next, tgid)))
+		return;
+	tid = BPF_CORE_READ(next, pid);
 	start = bpf_map_lookup_elem(&starts, &tid);
 	if (!start || !start->ts_ns)
 		return;
-	delta = bpf_ktime_get_ns() - start->ts_ns;
+	delta = (now ?: bpf_ktime_get_ns()) - start->ts_ns;
 	start->ts_ns = 0;
 	if (delta < min_block_ns)
 		return;
 	count(CNT_EVENTS);
-	v = aggregate_slot(&blocks, &start->key, &zero);
-	if (v) {
-		__sync_fetch_and_add(&v->count, 1);
-		__sync_fetch_and_add(&v->total_ns, delta);
-	}
-}
-
-/* ctx holds the tracepoint's arguments: preempt, prev, next, prev_state. */
-static __always_inline int on_switch(__u64 *ctx, __u32 kskip)
-{
-	switch_out(ctx, (struct task_struct *)ctx[1], kskip);
-	switch_in((struct task_struct *)ctx[2]);
-	return 0;
+	add_block(&start->key, 1ULL << OFFCPU_COUNT_SHIFT, delta);
 }
 
 SEC("tp_btf/sched_switch")
-int switch_btf(__u64 *ctx)
+int BPF_PROG(switch_btf, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	return on_switch(ctx, KSKIP_BTF);
+	if (block_rate_ns)
+		return sampled_switch(ctx, prev, next);
+	switch_in(next, switch_out(ctx, prev, KSKIP_BTF));
+	return 0;
 }
 
+/* raw_tp: the arguments are plain numbers, not trusted pointers: exact mode only. */
 SEC("raw_tp/sched_switch")
 int switch_raw(__u64 *ctx)
 {
-	return on_switch(ctx, KSKIP_RAW);
+	__u64 now = switch_out(ctx, (struct task_struct *)ctx[1], KSKIP_RAW);
+
+	switch_in((struct task_struct *)ctx[2], now);
+	return 0;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

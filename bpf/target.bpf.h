@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * "Is the current task a target?"  Set target_mode before load; fill
- * target_pids or target_cgroup from userspace.  Processes are reported to
+ * target_bits or target_cgroup from userspace.  Processes are reported to
  * userspace once, when first seen, so it can record their mappings while
  * they live.
  */
@@ -12,12 +12,20 @@
 
 const volatile __u32 target_mode = TARGET_PIDS;
 
+/* The kernel's PID_MAX_LIMIT on 64-bit: no tgid reaches it. */
+#define TARGET_PID_LIMIT (4 * 1024 * 1024)
+
+/*
+ * The target processes (TARGET_PIDS), one bit per tgid: 512 KiB, and a
+ * lookup the verifier inlines, where a hash lookup costs ~45 ns.  The check
+ * runs on every event of the machine (every context switch for offcpu).
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u32); /* tgid */
-	__type(value, __u8);
-} target_pids SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TARGET_PID_LIMIT / 64);
+	__type(key, __u32); /* tgid / 64 */
+	__type(value, __u64);
+} target_bits SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
@@ -39,6 +47,26 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } proc_events SEC(".maps");
 
+static __always_inline bool pid_is_target(__u32 tgid)
+{
+	__u32 word = tgid / 64;
+	__u64 *bits = bpf_map_lookup_elem(&target_bits, &word);
+
+	return bits && (*bits >> (tgid % 64)) & 1;
+}
+
+/* Adds tgid to the targets; -1 when it is out of range. */
+static __always_inline int pid_add_target(__u32 tgid)
+{
+	__u32 word = tgid / 64;
+	__u64 *bits = bpf_map_lookup_elem(&target_bits, &word);
+
+	if (!bits)
+		return -1;
+	__sync_fetch_and_or(bits, 1ULL << (tgid % 64));
+	return 0;
+}
+
 static __always_inline bool is_target(__u32 tgid)
 {
 	if (tgid == 0) /* the idle tasks */
@@ -47,7 +75,7 @@ static __always_inline bool is_target(__u32 tgid)
 	case TARGET_ALL:
 		return true;
 	case TARGET_PIDS:
-		return bpf_map_lookup_elem(&target_pids, &tgid) != NULL;
+		return pid_is_target(tgid);
 	case TARGET_CGROUP:
 		return bpf_current_task_under_cgroup(&target_cgroup, 0) == 1;
 	}
@@ -68,18 +96,22 @@ static __always_inline void emit_proc_event(__u32 type, __u32 tgid, struct task_
 	bpf_ringbuf_submit(e, 0);
 }
 
-/* Tells userspace about a target process the first time it is seen. */
-static __always_inline void note_process(__u32 tgid)
+/* Tells userspace about a target process the first time it is seen; task is one of its threads. */
+static __always_inline void note_process_of(__u32 tgid, struct task_struct *task)
 {
 	__u8 one = 1;
-	struct task_struct *task;
 
 	if (bpf_map_lookup_elem(&seen_pids, &tgid))
 		return;
 	if (bpf_map_update_elem(&seen_pids, &tgid, &one, BPF_NOEXIST))
 		return; /* another CPU reported it just now */
-	task = (struct task_struct *)bpf_get_current_task();
 	emit_proc_event(BPFPROF_PROC_NEW, tgid, BPF_CORE_READ(task, group_leader));
+}
+
+/* The same, for the process of the current task. */
+static __always_inline void note_process(__u32 tgid)
+{
+	note_process_of(tgid, (struct task_struct *)bpf_get_current_task());
 }
 
 #endif

@@ -304,6 +304,8 @@ static const struct loss losses[] = {
 	{ CNT_TARGET_PIDS_FULL, "child processes not followed: pid map full" },
 	{ CNT_OFFCPU_STARTS_FULL, "off-CPU intervals lost: start map full" },
 	{ CNT_OFFCPU_UNPAIRED, "off-CPU intervals lost: the switch back in was not seen" },
+	{ CNT_OFFCPU_USTACK_LOST, "sampled off-CPU intervals without their user stack: the thread "
+				  "exited or the capture ended first (marked [lost user stack])" },
 };
 
 void session__report_losses(struct session *s, const uint64_t c[CNT__MAX], uint64_t unmapped,

@@ -2,7 +2,10 @@
 # SPDX-License-Identifier: Apache-2.0
 # bpfprof offcpu against offcpu_sites, whose threads wait in known functions
 # and measure their own waits: the delay per function must match (±10%), and
-# the state label must say how they waited.
+# the state label must say how they waited.  With the default options
+# (intervals under 1 ms sampled) and with --exact; and against pingpong,
+# whose waits are all short and sampled: the estimated count and delay of
+# its waits must match what it measured of itself (±10%).
 set -u
 cd "$(dirname "$0")/../.."
 . tests/e2e/lib.sh
@@ -28,14 +31,26 @@ measured() {
 	awk -v s="$2" '$1 == s { printf "%.2f\n", $2 / 1e6 }' "$1"
 }
 
-# near NAME GOT WANT [WHAT]: GOT within 10% of WANT (both in ms, WANT > 0).
+# leaves FILE [PPROF_FLAGS...]: the first frame of every stack, sorted, one a line.
+leaves() {
+	local file=$1
+	shift
+	go tool pprof -traces "$@" "$file" 2>/dev/null |
+		awk '/^ +[0-9.]+[a-zµ]*s +[^ ]/ { print $2 }' | sort -u
+}
+
+# The scheduler's own functions (the __sched section), which the kernel
+# leaves out of a sleeping task's stack (as /proc/PID/stack does).
+SCHED_FRAMES='^(__schedule|schedule|schedule_[a-z_]+|preempt_schedule[a-z_]*|io_schedule[a-z_]*|do_nanosleep|__mutex_lock[a-z_.0-9]*)$'
+
+# near NAME GOT WANT [WHAT [UNIT]]: GOT within 10% of WANT (WANT > 0; UNIT ms unless given).
 near() {
-	local what=${4:-workload measured}
+	local what=${4:-workload measured} unit=${5- ms}
 	if [ -n "$2" ] && awk -v g="$2" -v w="$3" \
 		'BEGIN { d = g - w; if (d < 0) d = -d; exit !(w > 0 && d <= 0.10 * w) }'; then
-		pass "$1: ${2} ms, $what ${3} ms"
+		pass "$1: ${2}$unit, $what ${3}$unit"
 	else
-		fail "$1: ${2:-absent} ms, $what ${3:-nothing} ms (want ±10%)"
+		fail "$1: ${2:-absent}$unit, $what ${3:-nothing}$unit (want ±10%)"
 	fi
 }
 
@@ -82,15 +97,53 @@ check "period type contentions/count, period 1" \
 check "state, comm and process labels" \
 	sh -c "grep -q 'state:\[sleeping\]' '$TMP/raw.txt' && grep -q 'comm:\[sleeper\]' '$TMP/raw.txt' && grep -q 'process:\[offcpu_sites\]' '$TMP/raw.txt'"
 check "pid and tid labels" grep -qE 'pid:\[[0-9]+\] tid:\[[0-9]+\]' "$TMP/raw.txt"
-# The first kernel frame is the scheduler, not BPF or tracepoint frames.
-go tool pprof -traces "$out" 2>/dev/null |
-	awk '/^ +[0-9.]+[a-zµ]*s +[^ ]/ { print $2 }' | sort -u >"$TMP/leaves"
-check "every stack starts at __schedule ($(tr '\n' ' ' <"$TMP/leaves"))" \
-	test "$(cat "$TMP/leaves")" = __schedule
+# The first kernel frame is where the thread waited: neither the scheduler nor BPF.
+leaves "$out" >"$TMP/leaves"
+check "no stack starts in the scheduler ($(tr '\n' ' ' <"$TMP/leaves"))" \
+	sh -c "test -s '$TMP/leaves' && ! grep -qE '$SCHED_FRAMES' '$TMP/leaves'"
+check "sampling is said in the profile" \
+	sh -c "go tool pprof -raw '$out' 2>/dev/null | grep -q '^Comment: sampled as Go.s block profile'"
 check "no BPF or tracepoint frames" \
 	sh -c "! go tool pprof -traces '$out' 2>/dev/null | grep -qE 'bpf_prog_|bpf_trace_run|__traceiter_'"
 check "the user stack goes on above the site: mutex_site <- waiter" \
 	sh -c "go tool pprof -traces -tagfocus=comm=waiter '$out' 2>/dev/null | grep -A1 -E ' mutex_site$' | grep -q ' waiter$'"
+
+# --- the same with --exact: every interval, stacks taken at switch-out ---
+res=$TMP/exact.res
+out=$TMP/exact.pb.gz
+"$BPFPROF" offcpu --exact -q -o "$out" -- "$WORKLOADS/offcpu_sites" block 2 "$res" \
+	2>"$TMP/exact.err"
+check "offcpu --exact exits 0" test $? -eq 0
+for site in sleep_site pipe_site mutex_site; do
+	near "--exact: $site delay" "$(delay "$out" "$site")" "$(measured "$res" "$site")"
+done
+check "--exact does not say it sampled" \
+	sh -c "! go tool pprof -raw '$out' 2>/dev/null | grep -q '^Comment: sampled'"
+# Stacks taken in the tracepoint are trimmed to start where sampled ones do.
+leaves "$out" >"$TMP/exact.leaves"
+check "--exact: no stack starts in the scheduler ($(tr '\n' ' ' <"$TMP/exact.leaves"))" \
+	sh -c "test -s '$TMP/exact.leaves' && ! grep -qE '$SCHED_FRAMES' '$TMP/exact.leaves'"
+check "--exact and sampled stacks of sleep_site start alike ($(leaves "$out" -focus=sleep_site | tr '\n' ' '))" \
+	test "$(leaves "$out" -focus=sleep_site)" = "$(leaves "$TMP/block.pb.gz" -focus=sleep_site)"
+
+# --- short waits, all sampled: pingpong's threads on one CPU, ~3 us apart ---
+out=$TMP/pingpong.pb.gz
+"$BPFPROF" offcpu -q -o "$out" -- taskset -c 0 "$WORKLOADS/pingpong" 300000 \
+	>"$TMP/pingpong.txt" 2>"$TMP/pingpong.err"
+check "offcpu on pingpong exits 0" test $? -eq 0
+# Its own count: both threads' time off the CPU (wall - CPU time), switches.
+want_ms=$(awk '{ print $8 }' "$TMP/pingpong.txt")
+want_n=$(awk '{ print $10 }' "$TMP/pingpong.txt")
+got_n=$(go tool pprof -top -sample_index=contentions "$out" 2>/dev/null |
+	sed -n 's/.*Total samples = \([0-9]*\).*/\1/p')
+got_ms=$(go tool pprof -top -unit=ms -sample_index=delay "$out" 2>/dev/null |
+	sed -n 's/.*Total samples = \([0-9.]*\)ms.*/\1/p')
+near "pingpong: estimated delay of ~600k short waits" "$got_ms" "$want_ms" \
+	"workload measured (wall - CPU)"
+near "pingpong: estimated contentions" "$got_n" "$want_n" "context switches" ""
+kept=$(go tool pprof -raw "$out" 2>/dev/null | sed -n 's/^Comment: \([0-9]*\) of [0-9]* intervals kept.*/\1/p')
+check "pingpong: few intervals kept (${kept:-?} of ~600k)" \
+	sh -c "test -n '$kept' && test '$kept' -gt 100 && test '$kept' -lt 30000"
 
 # --- preemption: 3 busy threads on 2 CPUs wait on the run queue ---
 res=$TMP/busy.res
@@ -150,13 +203,19 @@ out=$TMP/states.pb.gz
 check "--state sleeping,runnable --state stopped: sleeps, no disk" \
 	sh -c "go tool pprof -raw '$out' 2>/dev/null | grep -q 'state:\[sleeping\]' && ! go tool pprof -raw '$out' 2>/dev/null | grep -q 'state:\[disk\]'"
 
-# The raw_tp fallback gives the same stacks.
+# The raw_tp fallback records every interval (no sampling) with the same stacks.
 out=$TMP/raw.pb.gz
 BPFPROF_RAW_TP=1 "$BPFPROF" offcpu -p "$pid" -d 1.5 -q -o "$out" 2>"$TMP/rawtp.err"
 check "raw_tp fallback: exits 0, sleep_site present" test -n "$(delay "$out" sleep_site)"
-go tool pprof -traces "$out" 2>/dev/null |
-	awk '/^ +[0-9.]+[a-zµ]*s +[^ ]/ { print $2 }' | sort -u >"$TMP/leaves"
-check "raw_tp fallback: every stack starts at __schedule" test "$(cat "$TMP/leaves")" = __schedule
+check "raw_tp fallback: says it records every interval" grep -q "as --exact" "$TMP/rawtp.err"
+check "raw_tp fallback: sleep_site's stacks start as with tp_btf" \
+	test "$(leaves "$out" -focus=sleep_site)" = "$(leaves "$TMP/block.pb.gz" -focus=sleep_site)"
+
+out=$TMP/user.pb.gz
+"$BPFPROF" offcpu -p "$pid" -d 1 -q --user-only -o "$out" 2>"$TMP/user.err"
+check "--user-only: sleep_site present" test -n "$(delay "$out" sleep_site)"
+check "--user-only: no kernel frames" \
+	sh -c "! go tool pprof -traces '$out' 2>/dev/null | grep -qE ' (do_syscall_64|entry_SYSCALL_64[a-z_]*)\$'"
 
 # --- whole system ---
 out=$TMP/all.pb.gz
@@ -174,5 +233,7 @@ expect "--min-block nonsense" 2 "invalid --min-block 'soon'" -- "$BPFPROF" offcp
 expect "--min-block negative" 2 "invalid --min-block '-1ms'" -- "$BPFPROF" offcpu -a --min-block -1ms -o "$o"
 expect "--state unknown" 2 "invalid --state 'idle'" -- "$BPFPROF" offcpu -a --state sleeping,idle -o "$o"
 expect "--state empty" 2 "invalid --state" -- "$BPFPROF" offcpu -a --state , -o "$o"
+expect "--block-rate nonsense" 2 "invalid --block-rate 'often'" -- "$BPFPROF" offcpu -a --block-rate often -o "$o"
+expect "--block-rate above 1s" 2 "invalid --block-rate '2s'" -- "$BPFPROF" offcpu -a --block-rate 2s -o "$o"
 
 finish

@@ -1,28 +1,47 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# `make bench`: overhead of `bpfprof offcpu` on a pipe ping-pong (two threads,
-# every pass a context switch), side by side with no profiler, in one run.
-# Configurations are interleaved round by round so drift hits all alike; the
-# table shows medians.  Not a test: nothing here passes or fails.
+# `make bench`: overhead of `bpfprof offcpu` on a pipe ping-pong (two threads
+# pinned to one CPU, every pass a context switch), side by side with no
+# profiler, in one run: at full speed (~400k switches/s here) and with some
+# work per pass (~100k switches/s, the issue's rate).  Configurations are
+# interleaved round by round so drift hits all alike, and each profiled run
+# comes right after an unprofiled one it is compared with: the tables show
+# the median of those ratios and their spread.  Not a test: nothing here
+# passes or fails.
+#
+# The workload reports its wall time and its CPU time: the profiler's work
+# in the switches is charged to the workload's CPU time, other processes'
+# time is not.  Other users' tracing programs (syscall tracepoints slow every
+# syscall) are waited out before each run, for QUIET seconds at most.
 set -eu
 cd "$(dirname "$0")/../.."
 [ "$(id -u)" -eq 0 ] || { echo "bench: run as root" >&2; exit 1; }
 
 ROUNDS=${ROUNDS:-5}
-WORK=${WORK:-300000} # ping-pong rounds: 1-2 s unprofiled here
+PASSES=${PASSES:-200000}	 # full speed: about 1 s unprofiled here
+SLOW_PASSES=${SLOW_PASSES:-100000} # with work: about 2 s unprofiled here
+SLOW_SPIN=${SLOW_SPIN:-7000}	 # ns of work per pass: ~100k switches/s here
+CPU=${CPU:-0}			 # the CPU both threads are pinned to
+QUIET=${QUIET:-60}		 # seconds to wait for other users' tracing programs to go
 tmp=$(mktemp -d)
 idle=
-trap 'rm -rf "$tmp"; [ -z "$idle" ] || kill "$idle" 2>/dev/null; sysctl -q kernel.bpf_stats_enabled=$old_stats' EXIT
 old_stats=$(sysctl -n kernel.bpf_stats_enabled)
-sysctl -q kernel.bpf_stats_enabled=1
+trap 'rm -rf "$tmp"; [ -z "$idle" ] || kill "$idle" 2>/dev/null; sysctl -q kernel.bpf_stats_enabled=$old_stats' EXIT
 
 work=build/workloads/pingpong
-declare -A elapsed rate bpfns
+declare -A elapsed cpu rate
+busy=0
+runs=0
 
 # switch_progs: ids of the sched_switch programs now loaded, one a line.
 switch_progs() {
 	bpftool prog show -j 2>/dev/null | tr '{' '\n' |
 		sed -n 's/^"id":\([0-9]*\),"type":"[a-z_]*","name":"switch_\(btf\|raw\)".*/\1/p'
+}
+
+# foreign_progs: tracing programs loaded now (other users' measurements disturb ours).
+foreign_progs() {
+	bpftool prog show 2>/dev/null | grep -cE '^[0-9]+: (tracing|tracepoint|raw_tracepoint|kprobe|perf_event) ' || true
 }
 
 # prog_ns IDS...: run time per run (ns) of these programs so far.
@@ -35,81 +54,157 @@ prog_ns() {
 		awk '{ t += $1; c += $2 } END { if (c) printf "%.0f\n", t / c }'
 }
 
-# run NAME [OFFCPU-ARGS...]: one round of the workload: unprofiled (none),
-# launched by bpfprof offcpu (the target: every switch is one of its own), or
-# with offcpu profiling an idle process (other: the cost of filtering out).
-# One second in, the BPF run time per switch is read, in every configuration
-# alike (bpftool's own cost then hits all of them).
-run() {
-	local name=$1 before pid ids ns prof=
-	shift
-	before=$(switch_progs | tr '\n' ' ')
+# start NAME PASSES WORK [OFFCPU-ARGS...]: starts one run of the workload, pinned,
+# unprofiled (none), launched by bpfprof offcpu (every switch is a target's),
+# or next to offcpu profiling an idle process (other: only the filtering).
+# Sets pid to what to wait for and prof to a profiler to stop after.
+start() {
+	local name=$1 passes=$2 w=$3
+	shift 3
+	prof=
 	case $name in
 	none)
-		"$work" "$WORK" >"$tmp/w.out" &
+		taskset -c "$CPU" "$work" "$passes" "$w" >"$tmp/w.out" &
 		pid=$!
 		;;
 	other)
-		build/bpfprof offcpu -q -p "$idle" -o "$tmp/o.pb.gz" "$@" 2>>"$tmp/log" &
+		build/bpfprof offcpu -q -p "$idle" -o "$tmp/o.pb.gz" "$@" >/dev/null 2>>"$tmp/log" &
 		prof=$!
-		sleep 2 # attached by then
-		"$work" "$WORK" >"$tmp/w.out" &
+		until [ -n "$(switch_progs)" ]; do sleep 0.1; done
+		taskset -c "$CPU" "$work" "$passes" "$w" >"$tmp/w.out" &
 		pid=$!
 		;;
 	*)
-		build/bpfprof offcpu -q -o "$tmp/o.pb.gz" "$@" -- "$work" "$WORK" >"$tmp/w.out" \
-			2>>"$tmp/log" &
+		build/bpfprof offcpu -q -o "$tmp/o.pb.gz" "$@" -- \
+			taskset -c "$CPU" "$work" "$passes" "$w" >"$tmp/w.out" 2>>"$tmp/log" &
 		pid=$!
 		;;
 	esac
-	sleep 1
-	# Programs loaded since the round began: ours (other users' may be too).
-	ids=$(switch_progs | grep -vxF -f <(echo "$before" | tr ' ' '\n' | grep .) || true)
-	if [ -n "$ids" ]; then
-		ns=$(prog_ns $ids)
-		[ "$name" = none ] || echo "$ns" >>"$tmp/$name.bpf"
-	fi
+}
+
+finish() {
 	wait "$pid"
 	if [ -n "$prof" ]; then
 		kill -INT "$prof"
 		wait "$prof" || true
 	fi
-	elapsed[$name]+="$(awk '{ print $2 }' "$tmp/w.out") "
-	rate[$name]+="$(awk '{ print $4 }' "$tmp/w.out") "
 }
 
-median() {
-	tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)]; else print "" }'
+# quiet: waits up to QUIET seconds for no tracing program to be loaded.
+quiet() {
+	local i
+	for i in $(seq $((QUIET * 2))); do
+		[ "$(foreign_progs)" -eq 0 ] && return 0
+		sleep 0.5
+	done
+	return 1
 }
 
-sleep 3600 &
-idle=$!
-names=(none other offcpu-fp offcpu)
-for r in $(seq "$ROUNDS"); do
-	echo "round $r/$ROUNDS" >&2
-	run none
-	run other
-	run offcpu-fp --unwind fp
-	run offcpu
-done
+# run KEY NAME PASSES WORK [OFFCPU-ARGS...]: one timed run.
+run() {
+	local key=$1 name=$2
+	shift 2
+	quiet || busy=$((busy + 1))
+	runs=$((runs + 1))
+	start "$name" "$@"
+	finish
+	elapsed[$key]+="$(awk '{ print $2 }' "$tmp/w.out") "
+	rate[$key]+="$(awk '{ print $4 }' "$tmp/w.out") "
+	cpu[$key]+="$(awk '{ print $6 }' "$tmp/w.out") "
+}
 
+# pair PREFIX NAME PASSES WORK [OFFCPU-ARGS...]: an unprofiled run, then NAME's.
+pair() {
+	local p=$1 n=$2
+	shift 2
+	run "$p-base-$n" none "$1" "$2"
+	elapsed[$p-none]+="$(awk '{ print $2 }' "$tmp/w.out") "
+	rate[$p-none]+="$(awk '{ print $4 }' "$tmp/w.out") "
+	cpu[$p-none]+="$(awk '{ print $6 }' "$tmp/w.out") "
+	run "$p-$n" "$n" "$@"
+}
+
+# bpf_ns NAME [OFFCPU-ARGS...]: the program's run time per switch over the
+# first 1.5 s of a long full-speed run, BPF statistics on.
+bpf_ns() {
+	local name=$1 ids
+	shift
+	start "$name" 1000000 0 "$@"
+	sleep 1.5
+	ids=$(switch_progs)
+	[ -z "$ids" ] || prog_ns $ids
+	finish
+}
+
+stat() { # stat VALUES...: median [min..max]
+	tr ' ' '\n' | grep -v '^$' | sort -g |
+		awk '{ a[NR] = $1 } END { if (NR) printf "%s [%s..%s]", a[int((NR + 1) / 2)], a[1], a[NR] }'
+}
+median() { stat | cut -d' ' -f1; }
+
+# ratios VALUES BASES: (value / base - 1) in %, round by round, then median [min..max].
+ratios() {
+	paste <(echo "$1" | tr ' ' '\n' | grep -v '^$') <(echo "$2" | tr ' ' '\n' | grep -v '^$') |
+		awk '{ printf "%.1f\n", ($1 / $2 - 1) * 100 }' | sort -g |
+		awk '{ a[NR] = $1 } END { if (NR) printf "%+.1f%% [%+.1f..%+.1f]", a[int((NR + 1) / 2)], a[1], a[NR] }'
+}
+
+names=(none other default exact exact-user)
 declare -A what=(
 	[none]="no profiler"
 	[other]="offcpu -p (an idle process): filtering only"
-	[offcpu-fp]="offcpu --unwind fp (target)"
-	[offcpu]="offcpu (target, DWARF unwinding)"
+	[default]="offcpu (sampled, --block-rate 1ms)"
+	[exact]="offcpu --exact"
+	[exact-user]="offcpu --exact --user-only"
 )
-base=$(echo "${elapsed[none]}" | median)
-printf '\n| configuration | workload time (median of %d) | slowdown | switches/s | BPF ns/switch |\n' "$ROUNDS"
-printf '|---|---|---|---|---|\n'
-for n in "${names[@]}"; do
-	t=$(echo "${elapsed[$n]}" | median)
-	s=$(echo "${rate[$n]}" | median)
-	b=$([ -f "$tmp/$n.bpf" ] && median <"$tmp/$n.bpf" || true)
-	printf '| %s | %.3f s | %+.1f%% | %.0fk | %s |\n' "${what[$n]}" "$t" \
-		"$(awk -v t="$t" -v b="$base" 'BEGIN { print (t / b - 1) * 100 }')" \
-		"$(awk -v s="$s" 'BEGIN { print s / 1000 }')" "${b:--}"
+declare -A args=(
+	[none]=""
+	[other]=""
+	[default]=""
+	[exact]="--exact"
+	[exact-user]="--exact --user-only"
+)
+
+sleep 3600 &
+idle=$!
+for r in $(seq "$ROUNDS"); do
+	echo "round $r/$ROUNDS" >&2
+	for n in "${names[@]}"; do
+		[ "$n" != none ] || continue
+		# shellcheck disable=SC2086
+		pair fast "$n" "$PASSES" 0 ${args[$n]}
+		# shellcheck disable=SC2086
+		pair slow "$n" "$SLOW_PASSES" "$SLOW_SPIN" ${args[$n]}
+	done
 done
+echo "BPF run time per switch..." >&2
+sysctl -q kernel.bpf_stats_enabled=1
+declare -A ns
+for n in "${names[@]}"; do
+	# shellcheck disable=SC2086
+	[ "$n" = none ] || ns[$n]=$(bpf_ns "$n" ${args[$n]})
+done
+
+table() { # table PREFIX TITLE
+	local p=$1 n s
+	printf '\n%s\n\n' "$2"
+	printf '| configuration | switches/s | workload time, median [min..max] | slowdown, median [min..max] of %d | CPU slowdown, median [min..max] | BPF ns/switch |\n' "$ROUNDS"
+	printf '|---|---|---|---|---|---|\n'
+	for n in "${names[@]}"; do
+		s=$(echo "${rate[$p-$n]}" | median)
+		printf '| %s | %.0fk | %s s | %s | %s | %s |\n' "${what[$n]}" \
+			"$(awk -v s="$s" 'BEGIN { print s / 1000 }')" "$(echo "${elapsed[$p-$n]}" | stat)" \
+			"$(ratios "${elapsed[$p-$n]}" "${elapsed[$p-base-$n]:-${elapsed[$p-none]}}")" \
+			"$(ratios "${cpu[$p-$n]}" "${cpu[$p-base-$n]:-${cpu[$p-none]}}")" "${ns[$n]:--}"
+	done
+}
+table fast "Full speed: build/workloads/pingpong $PASSES, both threads on CPU $CPU"
+table slow "With work: build/workloads/pingpong $SLOW_PASSES $SLOW_SPIN, both threads on CPU $CPU"
 echo
-echo "workload: build/workloads/pingpong $WORK (two threads, two pipes) on $(nproc) CPUs; rounds interleaved;"
-echo "BPF ns/switch: run_time_ns / run_cnt of the sched_switch program (kernel.bpf_stats_enabled), every switch on the machine"
+echo "$(nproc) CPUs; rounds interleaved; a slowdown compares each run with the unprofiled run just before it."
+echo "BPF ns/switch: run_time_ns / run_cnt"
+echo "of the sched_switch program over a separate full-speed run with kernel.bpf_stats_enabled=1"
+echo "(every switch on the machine runs it); timed runs had it at $old_stats."
+if [ "$busy" -gt 0 ]; then
+	echo "Other users' tracing programs were still loaded at $busy of $runs timed runs: noisy."
+fi

@@ -11,7 +11,15 @@
 enum {
 	OPT_MIN_BLOCK = 0x200,
 	OPT_STATE,
+	OPT_BLOCK_RATE,
+	OPT_EXACT,
+	OPT_USER_ONLY,
 };
+
+/* Go's block profile rate bpfprof samples with unless told otherwise. */
+#define DEFAULT_BLOCK_RATE_NS 1000000LL
+/* The BPF side multiplies it by 2^32: keep it below. */
+#define MAX_BLOCK_RATE_NS 1000000000LL
 
 struct offcpu_env {
 	struct common_opts common;
@@ -27,6 +35,16 @@ static const struct argp_option offcpu_options[] = {
 	  "Record only these states: sleeping, disk, runnable, stopped (repeatable; "
 	  "default all)",
 	  3 },
+	{ "block-rate", OPT_BLOCK_RATE, "DURATION", 0,
+	  "Sample intervals shorter than DURATION as Go's block profile rate: kept with "
+	  "probability length/DURATION, each counting DURATION/length intervals (default 1ms, "
+	  "at most 1s; 0 = --exact)",
+	  3 },
+	{ "exact", OPT_EXACT, NULL, 0,
+	  "No sampling: every interval, its stacks taken as the thread leaves the CPU "
+	  "(about 5 us per switch of a target thread)",
+	  3 },
+	{ "user-only", OPT_USER_ONLY, NULL, 0, "Only user stacks: no kernel stack", 3 },
 	{ 0 },
 };
 
@@ -70,6 +88,19 @@ static error_t parse_offcpu(int key, char *arg, struct argp_state *state)
 	case OPT_STATE:
 		parse_states(arg, &env->offcpu.states);
 		break;
+	case OPT_BLOCK_RATE:
+		if (parse_duration_ns(arg, &env->offcpu.block_rate_ns) ||
+		    env->offcpu.block_rate_ns > MAX_BLOCK_RATE_NS)
+			usage_error("invalid --block-rate '%s': expected a duration up to 1s, e.g. "
+				    "1ms or 100us (0: --exact)",
+				    arg);
+		break;
+	case OPT_EXACT:
+		env->offcpu.block_rate_ns = 0;
+		break;
+	case OPT_USER_ONLY:
+		env->offcpu.kernel = false;
+		break;
 	case ARGP_KEY_END:
 		if (!env->offcpu.states)
 			env->offcpu.states = (1u << OFFCPU_STATE__MAX) - 1;
@@ -91,13 +122,16 @@ static const struct argp offcpu_argp = {
 	.parser = parse_offcpu,
 	.args_doc = "[-- CMD [ARGS...]]",
 	.doc = "Where threads wait off the CPU, and for how long (Go's block profile).\n"
-	       "Every time a target thread leaves the CPU, its stack and state are kept;\n"
-	       "when it runs again, the time away is added to that stack and state\n"
-	       "(label state: sleeping, disk, runnable = preempted, stopped).\n"
+	       "Every time a target thread leaves the CPU and runs again, the time away is\n"
+	       "added to its stack and state (label state: sleeping, disk, runnable =\n"
+	       "preempted, stopped).  Intervals shorter than the block rate (1ms) are\n"
+	       "sampled as Go does: kept with probability length/rate, weighted rate/length;\n"
+	       "longer ones are all kept.  --exact keeps every one.\n"
 	       "\v"
 	       "Examples:\n"
 	       "  bpfprof offcpu -p 1234 -d 30              where pid 1234 waits, 30 seconds\n"
 	       "  bpfprof offcpu -p 1234 --min-block 1ms    ignore waits under 1 ms\n"
+	       "  bpfprof offcpu -p 1234 --exact            every wait, no sampling (slower)\n"
 	       "  bpfprof offcpu -a -d 10 --state disk      uninterruptible waits, system-wide\n"
 	       "  go tool pprof -top -sample_index=delay offcpu.pb.gz\n"
 	       "\n" EXIT_CODES_HELP,
@@ -115,6 +149,9 @@ int cmd_offcpu(int argc, char **argv)
 	int ret;
 
 	common_opts__init(&env.common, "offcpu.pb.gz");
+	env.offcpu.block_rate_ns = DEFAULT_BLOCK_RATE_NS;
+	env.offcpu.user = true;
+	env.offcpu.kernel = true;
 	if (argp_parse(&offcpu_argp, argc, argv, ARGP_IN_ORDER, NULL, &env))
 		return EXIT_USAGE;
 	ret = common_opts__check(&env.common, "offcpu");

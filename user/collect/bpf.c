@@ -195,6 +195,24 @@ void collect_detach(struct collect_links *l)
 	memset(l, 0, sizeof(*l));
 }
 
+/* Sets the bit of every target pid in target.bpf.h's target_bits (tgid / 64 → 64 bits). */
+static int fill_target_bits(struct bpf_map *map, const struct target *t)
+{
+	__u32 word;
+	__u64 bits;
+	int i;
+
+	for (i = 0; i < t->npids; i++) {
+		word = t->pids[i] / 64;
+		if (bpf_map__lookup_elem(map, &word, sizeof(word), &bits, sizeof(bits), 0))
+			return collect_explain("set the target pids", -errno);
+		bits |= 1ULL << (t->pids[i] % 64);
+		if (bpf_map__update_elem(map, &word, sizeof(word), &bits, sizeof(bits), BPF_ANY))
+			return collect_explain("set the target pids", -errno);
+	}
+	return 0;
+}
+
 int collect_fill_target(struct session *s, struct bpf_object *obj)
 {
 	struct target *t = s->target;
@@ -212,6 +230,10 @@ int collect_fill_target(struct session *s, struct bpf_object *obj)
 	}
 	if (t->mode != TARGET_PIDS)
 		return 0;
+	/* target.bpf.h's bitmap; the threads iterator keeps a hash of its own. */
+	map = bpf_object__find_map_by_name(obj, "target_bits");
+	if (map)
+		return fill_target_bits(map, t);
 	map = bpf_object__find_map_by_name(obj, "target_pids");
 	if (!map)
 		return collect_explain("find the target map", -ENOENT);

@@ -40,8 +40,11 @@ struct cpu_opts {
 
 struct offcpu_opts {
 	struct stack_opts st;
-	int64_t min_block_ns; /* shorter off-CPU intervals are not recorded */
-	uint32_t states;      /* bit (1 << enum offcpu_state) per state recorded */
+	int64_t min_block_ns;  /* shorter off-CPU intervals are not recorded */
+	uint32_t states;       /* bit (1 << enum offcpu_state) per state recorded */
+	int64_t block_rate_ns; /* sample shorter intervals, as Go's block profile rate; 0: exact */
+	bool user;	       /* capture user stacks */
+	bool kernel;	       /* capture kernel stacks */
 };
 
 struct threadcreate_opts {
@@ -115,7 +118,7 @@ void collect_detach(struct collect_links *l);
 /* Adds link to l (destroyed with it, or now on failure).  0 or -ENOMEM. */
 int collect_links_add(struct collect_links *l, struct bpf_link *link);
 
-/* Fills target maps (target_pids, target_cgroup) of obj from the session's target. */
+/* Fills target maps (target_bits or target_pids, target_cgroup) of obj from the session's target. */
 int collect_fill_target(struct session *s, struct bpf_object *obj);
 
 /*
@@ -161,6 +164,8 @@ struct sample_sink {
 	struct stack_resolver *r;
 	/* Kernel stacks taken in a tracepoint: trim its machinery off their top. */
 	bool trim_tracing;
+	/* Leading kernel frames in [trim_lo, trim_hi) are dropped too (0, 0: none). */
+	uint64_t trim_lo, trim_hi;
 	/* The BPF counters, summed; fill may add losses it finds, all are reported. */
 	uint64_t counters[CNT__MAX];
 };

@@ -2,14 +2,18 @@
 /*
  * Off-CPU profile collector (Go's block profile): offcpu.bpf.c sums, per
  * stack key and state, how often and how long target threads were off the
- * CPU.  Threads still off-CPU when the capture ends are counted up to the
- * end, from the starts map.
+ * CPU, every interval (exact) or a sample of the short ones (the default).
+ * Threads still off-CPU when the capture ends are counted up to the end:
+ * from the starts map (exact), or by offcpu_end.bpf.c's task iterator,
+ * which takes their stacks then (sampled).
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/utsname.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
@@ -18,12 +22,18 @@
 #include "exitcode.h"
 #include "log.h"
 #include "offcpu.skel.h"
+#include "offcpu_end.skel.h"
 #include "profile.h"
 #include "session.h"
 #include "target.h"
 #include "util.h"
 
 #define BLOCKS_MAX_ENTRIES 65536
+/* Per-thread entries: a process's threads, or the system's. */
+#define THREADS_PIDS 16384
+#define THREADS_SYSTEM 65536
+/* Sampled mode's thread slots, a power of two: 2.5 MiB at most. */
+#define SLOTS_MAX 65536
 
 static const char *const state_names[OFFCPU_STATE__MAX] = {
 	[OFFCPU_RUNNABLE] = "runnable",
@@ -47,16 +57,18 @@ const char *offcpu_state_name(int state)
 	return state >= 0 && state < OFFCPU_STATE__MAX ? state_names[state] : "unknown";
 }
 
+/* What the running kernel offers, from its BTF. */
+struct kernel_offcpu {
+	bool prev_state_arg; /* sched_switch passes prev_state (5.18+) */
+	bool task_work;	     /* bpf_task_work_schedule_resume (6.18+), usable: sampling */
+};
+
 /* Since 5.18 sched_switch passes prev_state, the state the scheduler acted on. */
-static bool has_prev_state_arg(void)
+static bool has_prev_state_arg(const struct btf *btf)
 {
-	struct btf *btf = btf__load_vmlinux_btf();
 	const struct btf_type *t;
-	bool found = false;
 	int id;
 
-	if (!btf)
-		return false;
 	id = btf__find_by_name_kind(btf, "btf_trace_sched_switch", BTF_KIND_TYPEDEF);
 	t = id > 0 ? btf__type_by_id(btf, id) : NULL;
 	if (t)
@@ -64,32 +76,87 @@ static bool has_prev_state_arg(void)
 	if (t && btf_is_ptr(t))
 		t = btf__type_by_id(btf, t->type);
 	/* (void *data, bool preempt, prev, next, unsigned int prev_state) */
-	if (t && btf_is_func_proto(t))
-		found = btf_vlen(t) >= 5;
+	return t && btf_is_func_proto(t) && btf_vlen(t) >= 5;
+}
+
+static void probe_kernel(struct kernel_offcpu *k)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	struct utsname u;
+
+	*k = (struct kernel_offcpu){ 0 };
+	if (!btf)
+		return;
+	k->prev_state_arg = has_prev_state_arg(btf);
+	/*
+	 * The task work is queued through an irq_work, which must run before
+	 * the thread returns to user space: with interrupts back on after the
+	 * switch it does, but PREEMPT_RT defers irq_works to a thread.
+	 */
+	k->task_work = btf__find_by_name_kind(btf, "bpf_task_work_schedule_resume_impl",
+					      BTF_KIND_FUNC) > 0 &&
+		       !(uname(&u) == 0 && strstr(u.version, "PREEMPT_RT"));
 	btf__free(btf);
-	return found;
+}
+
+/* The kernel's pid_max: tids stay below it. */
+static long pid_max(void)
+{
+	FILE *f = fopen("/proc/sys/kernel/pid_max", "r");
+	long v = 0;
+
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v > 0 ? v : 4194304;
+}
+
+struct load_ctx {
+	const struct offcpu_opts *o;
+	struct kernel_offcpu k;
+};
+
+/* Sampled mode's thread slots: one per tid when pid_max allows, else shared, with overflow. */
+static void size_slots(struct offcpu_bpf *skel, bool sampled, __u32 threads)
+{
+	long max = pid_max();
+	__u32 n = 1;
+
+	while (n < SLOTS_MAX && n < max)
+		n <<= 1;
+	skel->rodata->slot_mask = n - 1;
+	skel->rodata->slots_cover_pids = max <= n;
+	bpf_map__set_max_entries(skel->maps.slots, sampled ? n : 1);
+	bpf_map__set_max_entries(skel->maps.slot_overflow, sampled && max > n ? threads : 1);
+	bpf_map__set_max_entries(skel->maps.pending, sampled ? threads : 1);
 }
 
 static void *open_and_load(struct session *s, const void *opts, bool btf, int *err)
 {
-	const struct offcpu_opts *o = opts;
+	const struct load_ctx *c = opts;
+	const struct offcpu_opts *o = c->o;
 	struct offcpu_bpf *skel = offcpu_bpf__open();
 	bool system = s->target->mode != TARGET_PIDS;
+	/* Sampling needs trusted task pointers (tp_btf) and task works. */
+	bool sampled = o->block_rate_ns > 0 && btf && c->k.task_work;
+	__u32 threads = system ? THREADS_SYSTEM : THREADS_PIDS;
 
 	if (!skel) {
 		*err = -errno;
 		return NULL;
 	}
-	skel->rodata->target_mode = s->target->mode;
-	skel->rodata->per_thread = o->st.per_thread;
-	skel->rodata->follow_children = o->st.follow_children;
-	skel->rodata->unwind_dwarf = o->st.dwarf;
-	collect_unwind_configure(skel->obj, &o->st);
+	COLLECT_SET_STACK_RODATA(skel, s, &o->st);
+	skel->rodata->capture_user = o->user;
+	skel->rodata->capture_kernel = o->kernel;
 	skel->rodata->min_block_ns = o->min_block_ns;
 	skel->rodata->state_mask = o->states;
-	skel->rodata->prev_state_arg = has_prev_state_arg();
+	skel->rodata->prev_state_arg = c->k.prev_state_arg;
+	skel->rodata->block_rate_ns = sampled ? o->block_rate_ns : 0;
 	/* Target threads (an entry each while they live), and their stacks. */
-	bpf_map__set_max_entries(skel->maps.starts, system ? 65536 : 16384);
+	bpf_map__set_max_entries(skel->maps.starts, sampled ? 1 : threads);
+	size_slots(skel, sampled, threads);
 	bpf_map__set_max_entries(skel->maps.stacks, system ? 32768 : 16384);
 	bpf_map__set_max_entries(skel->maps.blocks, BLOCKS_MAX_ENTRIES);
 	collect_select_tp(skel->obj, btf);
@@ -114,15 +181,18 @@ static int block_entry(const void *key, const void *value, int64_t *values,
 	const struct offcpu_key *k = key;
 	const struct offcpu_val *v = value;
 
-	values[0] = v->count;
+	/* Sampled intervals weigh fractions of an interval: round the sum. */
+	values[0] = (v->count + (1ULL << (OFFCPU_COUNT_SHIFT - 1))) >> OFFCPU_COUNT_SHIFT;
 	values[1] = v->total_ns;
 	return state_label(k->state, extra);
 }
 
 struct fill_ctx {
 	struct offcpu_bpf *skel;
+	uint64_t in_progress; /* sampled: intervals the closing pass found open */
 	int64_t min_block_ns;
-	int64_t end_ns; /* CLOCK_MONOTONIC, after the programs were detached */
+	int64_t end_ns;	       /* CLOCK_MONOTONIC, after the programs were detached */
+	int64_t block_rate_ns; /* as loaded: 0 when exact */
 };
 
 /* The CPU time a thread has had (ns), or -1 when it is gone or unreadable. */
@@ -189,15 +259,156 @@ static int add_in_progress(struct sample_sink *k, const struct fill_ctx *c)
 	return profile__add_comment(k->p, line);
 }
 
+/*
+ * The scheduler's own functions (the __sched section): bpf_get_task_stack
+ * leaves them out of a sleeping thread's stack, so sampled stacks start at
+ * the function that waited; exact mode's stacks, taken in the tracepoint,
+ * are trimmed to match.  Zeroes when kallsyms hides them.
+ */
+static void sched_text(uint64_t *lo, uint64_t *hi)
+{
+	char line[256], name[128], type;
+	unsigned long long addr;
+	FILE *f = fopen("/proc/kallsyms", "r");
+
+	*lo = *hi = 0;
+	while (f && !(*lo && *hi) && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%llx %c %127s", &addr, &type, name) != 3)
+			continue;
+		if (!strcmp(name, "__sched_text_start"))
+			*lo = addr;
+		else if (!strcmp(name, "__sched_text_end"))
+			*hi = addr;
+	}
+	if (f)
+		fclose(f);
+}
+
+/* Sampled mode: say how, and how many intervals the in_progress pass found open. */
+static int note_sampling(struct sample_sink *k, const struct fill_ctx *c)
+{
+	uint64_t n = c->in_progress;
+	char line[240];
+	int err;
+
+	snprintf(line, sizeof(line),
+		 "sampled as Go's block profile, rate %" PRId64 " ns: a shorter interval is kept "
+		 "with probability length/rate and counts as rate/length intervals, rate ns in all",
+		 c->block_rate_ns);
+	err = profile__add_comment(k->p, line);
+	if (err)
+		return err;
+	snprintf(line, sizeof(line),
+		 "%" PRIu64 " of %" PRIu64
+		 " intervals kept (the others were shorter than the rate, "
+		 "and left out by the draw)",
+		 k->counters[CNT_OFFCPU_KEPT], k->counters[CNT_EVENTS]);
+	pr_debug("%s\n", line);
+	err = profile__add_comment(k->p, line);
+	if (err || !n)
+		return err;
+	snprintf(line, sizeof(line),
+		 "%" PRIu64 " off-CPU intervals still in progress at the end, counted up to "
+		 "the end of the capture",
+		 n);
+	pr_debug("%s\n", line);
+	return profile__add_comment(k->p, line);
+}
+
 static int fill(struct sample_sink *k, void *arg)
 {
 	struct fill_ctx *c = arg;
 	int err;
 
 	k->trim_tracing = true;
+	sched_text(&k->trim_lo, &k->trim_hi);
 	err = collect_add_map(k, bpf_map__fd(c->skel->maps.blocks), block_entry, NULL);
 	if (!err)
-		err = add_in_progress(k, c);
+		err = c->block_rate_ns ? note_sampling(k, c) : add_in_progress(k, c);
+	return err;
+}
+
+/* Gives end every map of main it has too (not their .rodata/.bss), before end's load. */
+static int share_maps(struct bpf_object *end, struct bpf_object *main)
+{
+	struct bpf_map *m, *from;
+	int err;
+
+	bpf_object__for_each_map(m, end)
+	{
+		if (bpf_map__is_internal(m))
+			continue;
+		from = bpf_object__find_map_by_name(main, bpf_map__name(m));
+		if (!from)
+			return -ENOENT;
+		err = bpf_map__reuse_fd(m, bpf_map__fd(from));
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Runs a task iterator program over every task once. */
+static int run_iter(struct bpf_program *prog)
+{
+	struct bpf_link *link = bpf_program__attach_iter(prog, NULL);
+	char buf[64];
+	int fd, err = 0;
+	ssize_t n;
+
+	if (!link)
+		return -errno;
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0) {
+		err = -errno;
+		goto cleanup;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		;
+	if (n < 0)
+		err = -errno;
+	close(fd);
+cleanup:
+	bpf_link__destroy(link);
+	return err;
+}
+
+/*
+ * Sampled mode, after the capture: late task works stop recording, then
+ * offcpu_end's pass over every task settles what is still open, and the
+ * processes it met are recorded for symbolization.
+ */
+static int settle_in_progress(struct session *s, struct fill_ctx *c)
+{
+	const struct offcpu_bpf__rodata *ro = c->skel->rodata;
+	struct offcpu_end_bpf *end;
+	int err;
+
+	c->skel->bss->ended = true;
+	end = offcpu_end_bpf__open();
+	if (!end)
+		return -errno;
+	end->rodata->target_mode = ro->target_mode;
+	end->rodata->per_thread = ro->per_thread;
+	end->rodata->unwind_dwarf = ro->unwind_dwarf;
+	end->rodata->unwind_cfi_frames = ro->unwind_cfi_frames;
+	end->rodata->capture_user = ro->capture_user;
+	end->rodata->capture_kernel = ro->capture_kernel;
+	end->rodata->min_block_ns = ro->min_block_ns;
+	end->rodata->block_rate_ns = ro->block_rate_ns;
+	end->rodata->slot_mask = ro->slot_mask;
+	end->rodata->slots_cover_pids = ro->slots_cover_pids;
+	err = share_maps(end->obj, c->skel->obj);
+	if (!err)
+		err = offcpu_end_bpf__load(end);
+	if (!err) {
+		end->bss->end_ns = c->end_ns;
+		err = run_iter(end->progs.in_progress);
+		c->in_progress = end->bss->in_progress_count;
+	}
+	offcpu_end_bpf__destroy(end);
+	if (s->rb)
+		ring_buffer__consume(s->rb);
 	return err;
 }
 
@@ -216,21 +427,33 @@ int collect_offcpu(struct session *s, const struct offcpu_opts *o, struct profil
 	};
 	struct collect_links links = { 0 };
 	struct fill_ctx c = { .min_block_ns = o->min_block_ns };
-	int ret;
+	struct load_ctx lc = { .o = o };
+	int ret, err;
 
 	s->noun = "off-CPU intervals";
 	s->idle = "left no CPU during the capture (threads asleep since before it are not seen)";
-	/* Every stack starts in __schedule: rank by the blocking user function. */
+	/* Every stack starts in the kernel's wait: rank by the blocking user function. */
 	s->top_user = true;
-	c.skel = collect_load(open_and_load, s, o, &ret);
+	probe_kernel(&lc.k);
+	c.skel = collect_load(open_and_load, s, &lc, &ret);
 	if (!c.skel)
 		return ret;
+	c.block_rate_ns = c.skel->rodata->block_rate_ns;
+	if (o->block_rate_ns && !c.block_rate_ns)
+		pr_warn("offcpu: sampling needs tp_btf and bpf_task_work (Linux 6.18+): recording "
+			"every interval, as --exact\n");
 	ret = collect_begin(s, c.skel->obj, &links);
 	if (!ret)
 		ret = collect_run(s, &links);
 	if (ret)
 		goto cleanup;
 	c.end_ns = mono_ns();
+	if (c.block_rate_ns) {
+		err = settle_in_progress(s, &c);
+		if (err)
+			pr_warn("cannot count the intervals still in progress: %s\n",
+				strerror(-err));
+	}
 	ret = collect_make_profile(s, &shape, bpf_map__fd(c.skel->maps.stacks), fill, &c, out);
 cleanup:
 	collect_detach(&links);

@@ -61,6 +61,16 @@ static bool is_tracing_frame(const struct profile *p, uint64_t loc_id)
 	return false;
 }
 
+static bool in_trim_range(const struct sample_sink *k, uint64_t loc_id)
+{
+	const struct pf_location *loc;
+
+	if (k->trim_lo >= k->trim_hi)
+		return false;
+	loc = profile__location(k->p, loc_id);
+	return loc && loc->address >= k->trim_lo && loc->address < k->trim_hi;
+}
+
 int collect_add_sample(struct sample_sink *k, const struct stack_key *key, const int64_t *values,
 		       const struct pf_label_desc *extra, int nextra)
 {
@@ -75,6 +85,8 @@ int collect_add_sample(struct sample_sink *k, const struct stack_key *key, const
 		return n;
 	for (skip = 0; k->trim_tracing && skip < n - 1 && is_tracing_frame(k->p, locs[skip]);
 	     skip++)
+		;
+	for (; skip < n - 1 && in_trim_range(k, locs[skip]); skip++)
 		;
 	nlabels = collect_key_labels(k->s, key, comm, labels);
 	for (i = 0; i < nextra && i < COLLECT_MAX_EXTRA_LABELS; i++)

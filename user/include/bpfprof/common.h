@@ -13,7 +13,7 @@
 /* Which tasks are targets (target.bpf.h). */
 enum target_mode {
 	TARGET_ALL = 0,	   /* every task but the idle tasks */
-	TARGET_PIDS = 1,   /* tgids in the target_pids map */
+	TARGET_PIDS = 1,   /* tgids in the target_bits map (threads: target_pids) */
 	TARGET_CGROUP = 2, /* tasks in the cgroup v2 of target_cgroup, or below it */
 };
 
@@ -32,6 +32,8 @@ enum bpfprof_counter {
 	CNT_TARGET_PIDS_FULL,	/* a new child could not be followed */
 	CNT_OFFCPU_STARTS_FULL, /* offcpu: start map full, a switch-out is lost */
 	CNT_OFFCPU_UNPAIRED,	/* offcpu: a switch back in was not seen, interval lost */
+	CNT_OFFCPU_KEPT,	/* offcpu sampling: intervals kept (the others were left out) */
+	CNT_OFFCPU_USTACK_LOST, /* offcpu sampling: a kept interval's user stack was not read */
 	CNT_UNWIND_FP_FALLBACK, /* a frame without CFI was unwound by frame pointer */
 	CNT_UNWIND_READ_FAILED, /* stack memory could not be read: stack cut */
 	CNT_UNWIND_TRUNCATED,	/* a stack was cut (read failure or depth limit) */
@@ -110,9 +112,16 @@ struct offcpu_key {
 	__u32 pad;
 };
 
+/*
+ * Contentions are kept in 1/2^OFFCPU_COUNT_SHIFT units: a sampled interval
+ * shorter than the rate counts rate/length of an interval (Go's block
+ * profile does the same), which is rarely a whole number.
+ */
+#define OFFCPU_COUNT_SHIFT 16
+
 struct offcpu_val {
-	__u64 count;	/* off-CPU intervals */
-	__u64 total_ns; /* their summed length */
+	__u64 count;	/* off-CPU intervals, << OFFCPU_COUNT_SHIFT */
+	__u64 total_ns; /* their summed length (a sampled short interval adds the rate) */
 };
 
 /* A target thread, by tid: when and where it last left the CPU. */
@@ -120,6 +129,20 @@ struct offcpu_start {
 	__u64 ts_ns;	  /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) at switch-out; 0: on CPU */
 	__u64 runtime_ns; /* the task's CPU time then (se.sum_exec_runtime) */
 	struct offcpu_key key;
+};
+
+/*
+ * offcpu sampling: a target thread's slot (by tid), written in place at each
+ * of its switches.  Small, because every switch of a target touches it; the
+ * stacks are taken later, for kept intervals only.
+ */
+struct offcpu_thread {
+	__u64 ts_ns;	  /* bpf_ktime_get_ns() at switch-out; 0: on CPU, or not recorded */
+	__u64 runtime_ns; /* the task's CPU time then (se.sum_exec_runtime) */
+	__u64 rng;	  /* xorshift64 state of its sampling draws; 0: not seeded yet */
+	__u64 tid;	  /* the thread owning the slot; 0: free (64-bit: claimed by cmpxchg) */
+	__u32 state;	  /* enum offcpu_state at switch-out */
+	__u32 pad;
 };
 
 /* threadcreate: what a fork/clone of a target made. */
