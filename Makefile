@@ -49,7 +49,7 @@ FIXTURES  := $(patsubst tests/fixtures/%.c,$(OUT)/fixtures/%,$(FIXTURE_SRCS))
 all: $(OUT)/bpfprof $(WORKLOADS)
 
 deps:
-	@tools/install-deps.sh
+	@bash tools/install-deps.sh
 
 vmlinux:
 	tools/gen-vmlinux.sh vmlinux/$(ARCH)/vmlinux.h
@@ -115,14 +115,14 @@ $(OUT)/tests/%: tests/unit/%.c $(LIB_OBJS) $(FIXTURES)
 	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) -o $@ $< $(LIB_OBJS) $(LDLIBS) -lcmocka
 
 run: deps all
-	@tools/run-demo.sh
+	@bash tools/run-demo.sh
 
 unit: $(UNIT_BINS)
 test: deps all $(UNIT_BINS) $(FIXTURES)
-	@tests/run.sh
+	@bash tests/run.sh
 
 bench: deps all
-	@tools/bench.sh
+	@bash tools/bench.sh
 
 fmt:
 	clang-format -i $$(git ls-files '*.c' '*.h' | grep -v '^vmlinux/')
