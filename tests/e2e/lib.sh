@@ -73,6 +73,15 @@ pprof_share() {
 		awk -v fn="$fn" -v f="$field" '$6 == fn { sub("%", "", $f); print $f; exit }'
 }
 
+# delay FILE FUNCTION [PPROF_FLAGS...]: cum delay of FUNCTION in ms (offcpu,
+# mutex); empty when absent.
+delay() {
+	local file=$1 fn=$2
+	shift 2
+	go tool pprof -top -nodecount=1000 -sample_index=delay -unit=ms "$@" "$file" 2>/dev/null |
+		awk -v fn="$fn" '$6 == fn { sub("ms$", "", $4); print $4; exit }'
+}
+
 # within A B TOLERANCE: |A - B| <= TOLERANCE (decimals allowed).
 within() {
 	awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && d <= t) }'

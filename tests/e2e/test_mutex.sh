@@ -11,14 +11,6 @@ cd "$(dirname "$0")/../.."
 
 echo "mutex: end-to-end"
 
-# delay FILE FUNCTION [PPROF_FLAGS...]: cum delay of FUNCTION in ms; empty when absent.
-delay() {
-	local file=$1 fn=$2
-	shift 2
-	go tool pprof -top -nodecount=1000 -sample_index=delay -unit=ms "$@" "$file" 2>/dev/null |
-		awk -v fn="$fn" '$6 == fn { sub("ms$", "", $4); print $4; exit }'
-}
-
 # contentions FILE FUNCTION [PPROF_FLAGS...]: cum contentions under FUNCTION (0 when absent).
 contentions() {
 	local file=$1 fn=$2

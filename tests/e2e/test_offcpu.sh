@@ -12,14 +12,6 @@ cd "$(dirname "$0")/../.."
 
 echo "offcpu: end-to-end"
 
-# delay FILE FUNCTION [PPROF_FLAGS...]: cum delay of FUNCTION in ms; empty when absent.
-delay() {
-	local file=$1 fn=$2
-	shift 2
-	go tool pprof -top -nodecount=1000 -sample_index=delay -unit=ms "$@" "$file" 2>/dev/null |
-		awk -v fn="$fn" '$6 == fn { sub("ms$", "", $4); print $4; exit }'
-}
-
 # contentions FILE FUNCTION: cum count of off-CPU intervals under FUNCTION (0 when absent).
 contentions() {
 	go tool pprof -top -nodecount=1000 -sample_index=contentions "$1" 2>/dev/null |

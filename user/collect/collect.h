@@ -157,6 +157,9 @@ struct profile_shape {
 	int64_t period;
 };
 
+/* Go's block and mutex profiles: contentions/count and delay/nanoseconds. */
+extern const struct profile_shape collect_contention_shape;
+
 /* What a collector adds samples to while its profile is built. */
 struct sample_sink {
 	struct session *s;

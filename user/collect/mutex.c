@@ -226,17 +226,7 @@ static int fill(struct sample_sink *k, void *arg)
 
 int collect_mutex(struct session *s, const struct mutex_opts *o, struct profile **out)
 {
-	/* Go's mutex profile. */
-	static const struct value_type_desc types[] = {
-		{ "contentions", "count" },
-		{ "delay", "nanoseconds" },
-	};
-	static const struct profile_shape shape = {
-		.types = types,
-		.ntypes = 2,
-		.period_type = { "contentions", "count" },
-		.period = 1,
-	};
+	/* Go's mutex profile names: collect_contention_shape. */
 	struct collect_links links = { 0 };
 	struct fill_ctx c = { .by_holder = o->by_holder };
 	int ret;
@@ -253,7 +243,8 @@ int collect_mutex(struct session *s, const struct mutex_opts *o, struct profile 
 		ret = collect_run(s, &links);
 	if (ret)
 		goto cleanup;
-	ret = collect_make_profile(s, &shape, bpf_map__fd(c.skel->maps.stacks), fill, &c, out);
+	ret = collect_make_profile(s, &collect_contention_shape, bpf_map__fd(c.skel->maps.stacks),
+				   fill, &c, out);
 cleanup:
 	collect_detach(&links);
 	mutex_bpf__destroy(c.skel);

@@ -414,17 +414,7 @@ static int settle_in_progress(struct session *s, struct fill_ctx *c)
 
 int collect_offcpu(struct session *s, const struct offcpu_opts *o, struct profile **out)
 {
-	/* Go's block profile. */
-	static const struct value_type_desc types[] = {
-		{ "contentions", "count" },
-		{ "delay", "nanoseconds" },
-	};
-	static const struct profile_shape shape = {
-		.types = types,
-		.ntypes = 2,
-		.period_type = { "contentions", "count" },
-		.period = 1,
-	};
+	/* Go's block profile names: collect_contention_shape. */
 	struct collect_links links = { 0 };
 	struct fill_ctx c = { .min_block_ns = o->min_block_ns };
 	struct load_ctx lc = { .o = o };
@@ -454,7 +444,8 @@ int collect_offcpu(struct session *s, const struct offcpu_opts *o, struct profil
 			pr_warn("cannot count the intervals still in progress: %s\n",
 				strerror(-err));
 	}
-	ret = collect_make_profile(s, &shape, bpf_map__fd(c.skel->maps.stacks), fill, &c, out);
+	ret = collect_make_profile(s, &collect_contention_shape, bpf_map__fd(c.skel->maps.stacks),
+				   fill, &c, out);
 cleanup:
 	collect_detach(&links);
 	offcpu_bpf__destroy(c.skel);

@@ -190,3 +190,15 @@ cleanup:
 	*out = k.p;
 	return 0;
 }
+
+static const struct value_type_desc contention_types[] = {
+	{ "contentions", "count" },
+	{ "delay", "nanoseconds" },
+};
+
+const struct profile_shape collect_contention_shape = {
+	.types = contention_types,
+	.ntypes = 2,
+	.period_type = { "contentions", "count" },
+	.period = 1,
+};
