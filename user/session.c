@@ -17,6 +17,12 @@
 #include "util.h"
 
 volatile sig_atomic_t session_exiting;
+static volatile sig_atomic_t snapshot_requested;
+
+static void on_usr1(int sig)
+{
+	snapshot_requested = 1;
+}
 
 static void on_signal(int sig)
 {
@@ -48,6 +54,8 @@ int session__init(struct session *s, struct target *t, int64_t duration_ns, bool
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_usr1;
+	sigaction(SIGUSR1, &sa, NULL);
 	return 0;
 }
 
@@ -238,7 +246,7 @@ static void refresh_mappings(struct session *s, bool all)
 
 int session__run(struct session *s)
 {
-	int64_t now, next_progress, next_refresh, deadline = 0;
+	int64_t now, next_progress, next_refresh, next_snapshot = 0, deadline = 0;
 	int err = 0;
 
 	s->start_mono = mono_ns();
@@ -247,6 +255,9 @@ int session__run(struct session *s)
 	next_refresh = s->start_mono + 1000000000LL;
 	if (s->duration_ns)
 		deadline = s->start_mono + s->duration_ns;
+	if (s->snapshot_ns)
+		next_snapshot = s->start_mono + s->snapshot_ns;
+	snapshot_requested = 0;
 
 	while (!session_exiting) {
 		now = mono_ns();
@@ -263,6 +274,18 @@ int session__run(struct session *s)
 		if (now >= next_refresh) {
 			refresh_mappings(s, false);
 			next_refresh = now + 1000000000LL;
+		}
+		if (s->on_snapshot &&
+		    (snapshot_requested || (next_snapshot && now >= next_snapshot))) {
+			if (next_snapshot && now >= next_snapshot)
+				next_snapshot += s->snapshot_ns;
+			snapshot_requested = 0;
+			if (s->progress)
+				fprintf(stderr, "\r\033[K");
+			refresh_mappings(s, true);
+			err = s->on_snapshot(s->on_snapshot_ctx);
+			if (err)
+				break;
 		}
 		if (s->rb) {
 			err = ring_buffer__poll(s->rb, 100);
@@ -304,12 +327,17 @@ static const struct loss losses[] = {
 	{ CNT_TARGET_PIDS_FULL, "child processes not followed: pid map full" },
 	{ CNT_OFFCPU_STARTS_FULL, "off-CPU intervals lost: start map full" },
 	{ CNT_OFFCPU_UNPAIRED, "off-CPU intervals lost: the switch back in was not seen" },
+	{ CNT_HEAP_LIVE_FULL, "sampled allocations not tracked: live map full (their frees "
+			      "are not seen; --max-live raises it)" },
+	{ CNT_HEAP_PENDING_FULL, "sampled allocations lost: pending map full" },
+	{ CNT_HEAP_RET_MISSED, "sampled allocations lost: the call's return was not seen" },
+	{ CNT_GROWTH_PENDING_FULL, "memory syscalls lost: pending map full" },
 	{ CNT_OFFCPU_USTACK_LOST, "sampled off-CPU intervals without their user stack: the thread "
 				  "exited or the capture ended first (marked [lost user stack])" },
 };
 
-void session__report_losses(struct session *s, const uint64_t c[CNT__MAX], uint64_t unmapped,
-			    struct profile *p)
+static void report_losses(struct session *s, const uint64_t c[CNT__MAX], uint64_t unmapped,
+			  struct profile *p, bool warn)
 {
 	char line[256];
 	size_t i;
@@ -325,7 +353,8 @@ void session__report_losses(struct session *s, const uint64_t c[CNT__MAX], uint6
 			continue;
 		snprintf(line, sizeof(line), "%" PRIu64 " %s (%.1f%% of %s)", n, losses[i].what,
 			 c[CNT_EVENTS] ? 100.0 * n / c[CNT_EVENTS] : 0.0, s->noun);
-		pr_warn("%s\n", line);
+		if (warn)
+			pr_warn("%s\n", line);
 		profile__add_comment(p, line);
 	}
 	if (unmapped) {
@@ -334,7 +363,20 @@ void session__report_losses(struct session *s, const uint64_t c[CNT__MAX], uint6
 			 "through code without frame pointers, or a process gone before "
 			 "its mappings were read; -v lists them)",
 			 unmapped);
-		pr_warn("%s\n", line);
+		if (warn)
+			pr_warn("%s\n", line);
 		profile__add_comment(p, line);
 	}
+}
+
+void session__report_losses(struct session *s, const uint64_t c[CNT__MAX], uint64_t unmapped,
+			    struct profile *p)
+{
+	report_losses(s, c, unmapped, p, true);
+}
+
+void session__note_losses(struct session *s, const uint64_t c[CNT__MAX], uint64_t unmapped,
+			  struct profile *p)
+{
+	report_losses(s, c, unmapped, p, false);
 }

@@ -47,6 +47,13 @@ struct session {
 	/* Called after a process's maps were (re)read, e.g. to update unwind tables. */
 	void (*on_maps)(void *ctx, int pid);
 	void *on_maps_ctx;
+	/*
+	 * Snapshots: the run loop calls on_snapshot every snapshot_ns (0: never)
+	 * and on SIGUSR1; a non-zero return ends the run with that error.
+	 */
+	int64_t snapshot_ns;
+	int (*on_snapshot)(void *ctx);
+	void *on_snapshot_ctx;
 	struct proc_info *procs; /* sorted by pid after session__run */
 	size_t nprocs, procs_cap;
 };
@@ -71,6 +78,9 @@ int session__counters(struct session *s, uint64_t out[CNT__MAX]);
  */
 void session__report_losses(struct session *s, const uint64_t counters[CNT__MAX], uint64_t unmapped,
 			    struct profile *p);
+/* The same, without telling the user: for snapshots taken during a capture. */
+void session__note_losses(struct session *s, const uint64_t counters[CNT__MAX], uint64_t unmapped,
+			  struct profile *p);
 /* The executable name of pid, or NULL when it was never seen. */
 const char *session__process_name(struct session *s, int pid);
 

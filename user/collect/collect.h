@@ -61,12 +61,38 @@ struct threads_opts {
 	struct stack_opts st; /* dwarf and unwind_mib only: one sample per thread anyway */
 };
 
+enum heap_mode {
+	HEAP_MODE_ALLOC,  /* uprobes on the allocator: Go's heap profile */
+	HEAP_MODE_GROWTH, /* no uprobes: brk/mmap/munmap and page faults by stack */
+};
+
+struct heap_opts {
+	struct stack_opts st;
+	enum heap_mode mode;
+	uint64_t rate;	      /* mean bytes between sampled allocations (--rate); 1: all */
+	int64_t min_age_ns;   /* inuse: only blocks older than this (--min-age) */
+	double max_overhead;  /* refuse above this expected slowdown, percent */
+	bool force;	      /* attach even above max_overhead */
+	bool at_entry;	      /* probe at function entries, no placement (for the benchmark) */
+	uint32_t fault_every; /* growth: capture a stack for one page fault in this many */
+	/*
+	 * Snapshots before the end (--interval, SIGUSR1): the collector builds a
+	 * profile of the moment and hands it here; the callee writes it (it
+	 * does not keep p).  Returns 0 or an exit code.
+	 */
+	int (*snapshot)(void *ctx, struct session *s, struct profile *p);
+	void *snapshot_ctx;
+};
+
 /* Each returns 0 and a profile, or an exit code (exitcode.h) after printing why. */
 int collect_cpu(struct session *s, const struct cpu_opts *o, struct profile **out);
 int collect_offcpu(struct session *s, const struct offcpu_opts *o, struct profile **out);
 int collect_threadcreate(struct session *s, const struct threadcreate_opts *o,
 			 struct profile **out);
 int collect_mutex(struct session *s, const struct mutex_opts *o, struct profile **out);
+int collect_heap(struct session *s, const struct heap_opts *o, struct profile **out);
+/* --mode growth (collect/heap_growth.c); collect_heap calls it. */
+int collect_heap_growth(struct session *s, const struct heap_opts *o, struct profile **out);
 
 /*
  * A snapshot of every target thread now: one sample per thread with its
@@ -204,6 +230,13 @@ typedef int (*collect_fill_fn)(struct sample_sink *k, void *arg);
 int collect_make_profile(struct session *s, const struct profile_shape *shape, int stacks_fd,
 			 collect_fill_fn fill, void *arg, struct profile **out);
 
+/*
+ * The same during a capture (a snapshot): losses become comments only and
+ * the unwinder stays; the profile's duration is the time so far.
+ */
+int collect_make_snapshot(struct session *s, const struct profile_shape *shape, int stacks_fd,
+			  collect_fill_fn fill, void *arg, struct profile **out);
+
 /* --- collect/unwind.c: DWARF unwinding of user stacks --- */
 
 struct unwinder;
@@ -234,7 +267,10 @@ int collect_unwind_configure(struct bpf_object *obj, const struct stack_opts *st
  * collect_begin calls it before the targets are tracked.  0 or -errno.
  */
 int collect_unwind_start(struct session *s, struct bpf_object *obj);
-/* Reports table use on stderr (-v) and in p's comments, then frees the unwinder. */
-void collect_unwind_report(struct session *s, struct profile *p);
+/*
+ * Reports table use in p's comments and, when final, on stderr (-v); final
+ * also frees the unwinder.
+ */
+void collect_unwind_report(struct session *s, struct profile *p, bool final);
 
 #endif

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "profile.h"
 #include "session.h"
+#include "util.h"
 #include "stacks.h"
 
 /* Sample types a profile type may have: enough for any Go profile. */
@@ -158,8 +159,8 @@ static struct profile *new_profile(struct session *s, const struct profile_shape
 	return p;
 }
 
-int collect_make_profile(struct session *s, const struct profile_shape *shape, int stacks_fd,
-			 collect_fill_fn fill, void *arg, struct profile **out)
+static int make_profile(struct session *s, const struct profile_shape *shape, int stacks_fd,
+			collect_fill_fn fill, void *arg, struct profile **out, bool final)
 {
 	struct sample_sink k = { .s = s };
 	int err;
@@ -177,8 +178,9 @@ int collect_make_profile(struct session *s, const struct profile_shape *shape, i
 	session__counters(s, k.counters);
 	err = fill(&k, arg);
 	if (!err) {
-		session__report_losses(s, k.counters, stack_resolver__unmapped(k.r), k.p);
-		collect_unwind_report(s, k.p);
+		(final ? session__report_losses
+		       : session__note_losses)(s, k.counters, stack_resolver__unmapped(k.r), k.p);
+		collect_unwind_report(s, k.p, final);
 	}
 	stack_resolver__free(k.r);
 cleanup:
@@ -189,6 +191,19 @@ cleanup:
 	}
 	*out = k.p;
 	return 0;
+}
+
+int collect_make_profile(struct session *s, const struct profile_shape *shape, int stacks_fd,
+			 collect_fill_fn fill, void *arg, struct profile **out)
+{
+	return make_profile(s, shape, stacks_fd, fill, arg, out, true);
+}
+
+int collect_make_snapshot(struct session *s, const struct profile_shape *shape, int stacks_fd,
+			  collect_fill_fn fill, void *arg, struct profile **out)
+{
+	s->elapsed_ns = mono_ns() - s->start_mono;
+	return make_profile(s, shape, stacks_fd, fill, arg, out, false);
 }
 
 static const struct value_type_desc contention_types[] = {

@@ -350,7 +350,7 @@ static int make_profile(struct session *s, const struct snapshot *snap, struct p
 	}
 	if (!err) {
 		report_unwinding(s, p, snap);
-		collect_unwind_report(s, p);
+		collect_unwind_report(s, p, true);
 	}
 	if (err) {
 		profile__free(p);

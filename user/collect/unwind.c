@@ -60,7 +60,7 @@ int collect_unwind_start(struct session *s, struct bpf_object *obj)
 	return 0;
 }
 
-void collect_unwind_report(struct session *s, struct profile *p)
+void collect_unwind_report(struct session *s, struct profile *p, bool final)
 {
 	struct unwinder *u = s->unwinder;
 	struct unwinder_stats st;
@@ -75,14 +75,16 @@ void collect_unwind_report(struct session *s, struct profile *p)
 		 "%zu executable files without CFI",
 		 st.files, st.rows, st.rows * 8 / 1048576.0, st.max_rows * 8 / 1048576.0,
 		 st.build_ms, st.files_no_cfi);
-	pr_info("%s\n", line);
+	if (final)
+		pr_info("%s\n", line);
 	profile__add_comment(p, line);
 	if (st.files_full) {
 		snprintf(line, sizeof(line),
 			 "%zu files got no unwind table: the rows map was full (their frames "
 			 "fall back to frame pointers)",
 			 st.files_full);
-		pr_warn("%s\n", line);
+		if (final)
+			pr_warn("%s\n", line);
 		profile__add_comment(p, line);
 	}
 	if (st.evictions) {
@@ -91,14 +93,16 @@ void collect_unwind_report(struct session *s, struct profile *p)
 			 " unwind tables evicted to make room (least recently used), %zu "
 			 "built again; --unwind-mem raises the limit",
 			 st.evictions, st.rebuilds);
-		pr_warn("%s\n", line);
+		if (final)
+			pr_warn("%s\n", line);
 		profile__add_comment(p, line);
 	}
 	if (st.maps_dropped) {
 		snprintf(line, sizeof(line),
 			 "%zu executable mappings beyond %d per process got no unwind table",
 			 st.maps_dropped, 64);
-		pr_warn("%s\n", line);
+		if (final)
+			pr_warn("%s\n", line);
 		profile__add_comment(p, line);
 	}
 	session__counters(s, c);
@@ -106,9 +110,12 @@ void collect_unwind_report(struct session *s, struct profile *p)
 		snprintf(line, sizeof(line),
 			 "%" PRIu64 " frames had no CFI and were unwound by frame pointer",
 			 c[CNT_UNWIND_FP_FALLBACK]);
-		pr_info("%s\n", line);
+		if (final)
+			pr_info("%s\n", line);
 		profile__add_comment(p, line);
 	}
+	if (!final)
+		return;
 	s->on_maps = NULL;
 	s->unwinder = NULL;
 	unwinder__free(u);

@@ -22,26 +22,33 @@ enum target_mode {
  * enum; userspace sums them and reports every loss.
  */
 enum bpfprof_counter {
-	CNT_EVENTS = 0,		/* events on a target task (CPU samples, ...) */
-	CNT_USTACK_NONE,	/* no user stack (kernel thread, exiting task) */
-	CNT_KSTACK_NONE,	/* no kernel stack (sample in user mode): normal */
-	CNT_STACK_MAP_FULL,	/* stack map full (or out of memory): the stack is lost */
-	CNT_STACK_ERROR,	/* the kernel failed to capture a stack */
-	CNT_COUNTS_MAP_FULL,	/* aggregation map full: the event is lost */
-	CNT_PROC_EVENTS_LOST,	/* ring buffer full: a process event is lost */
-	CNT_TARGET_PIDS_FULL,	/* a new child could not be followed */
-	CNT_OFFCPU_STARTS_FULL, /* offcpu: start map full, a switch-out is lost */
-	CNT_OFFCPU_UNPAIRED,	/* offcpu: a switch back in was not seen, interval lost */
-	CNT_OFFCPU_KEPT,	/* offcpu sampling: intervals kept (the others were left out) */
-	CNT_OFFCPU_USTACK_LOST, /* offcpu sampling: a kept interval's user stack was not read */
-	CNT_UNWIND_FP_FALLBACK, /* a frame without CFI was unwound by frame pointer */
-	CNT_UNWIND_READ_FAILED, /* stack memory could not be read: stack cut */
-	CNT_UNWIND_TRUNCATED,	/* a stack was cut (read failure or depth limit) */
-	CNT_MUTEX_WAITS_FULL,	/* mutex: per-thread wait map full, a futex wait is lost */
-	CNT_MUTEX_REWAITS,	/* mutex: waits that went on with a contention (not lost) */
-	CNT_MUTEX_NO_WAKER,	/* mutex --by holder: woken, but not by a futex call seen */
-	CNT_MUTEX_UNWOKEN,	/* mutex --by holder: timed out, interrupted or no sleep */
-	CNT_MUTEX_UNHELD_NS,	/* mutex --by holder: ns of the waits given to no holder */
+	CNT_EVENTS = 0,		 /* events on a target task (CPU samples, ...) */
+	CNT_USTACK_NONE,	 /* no user stack (kernel thread, exiting task) */
+	CNT_KSTACK_NONE,	 /* no kernel stack (sample in user mode): normal */
+	CNT_STACK_MAP_FULL,	 /* stack map full (or out of memory): the stack is lost */
+	CNT_STACK_ERROR,	 /* the kernel failed to capture a stack */
+	CNT_COUNTS_MAP_FULL,	 /* aggregation map full: the event is lost */
+	CNT_PROC_EVENTS_LOST,	 /* ring buffer full: a process event is lost */
+	CNT_TARGET_PIDS_FULL,	 /* a new child could not be followed */
+	CNT_OFFCPU_STARTS_FULL,	 /* offcpu: start map full, a switch-out is lost */
+	CNT_OFFCPU_UNPAIRED,	 /* offcpu: a switch back in was not seen, interval lost */
+	CNT_OFFCPU_KEPT,	 /* offcpu sampling: intervals kept (the others were left out) */
+	CNT_OFFCPU_USTACK_LOST,	 /* offcpu sampling: a kept interval's user stack was not read */
+	CNT_UNWIND_FP_FALLBACK,	 /* a frame without CFI was unwound by frame pointer */
+	CNT_UNWIND_READ_FAILED,	 /* stack memory could not be read: stack cut */
+	CNT_UNWIND_TRUNCATED,	 /* a stack was cut (read failure or depth limit) */
+	CNT_MUTEX_WAITS_FULL,	 /* mutex: per-thread wait map full, a futex wait is lost */
+	CNT_MUTEX_REWAITS,	 /* mutex: waits that went on with a contention (not lost) */
+	CNT_MUTEX_NO_WAKER,	 /* mutex --by holder: woken, but not by a futex call seen */
+	CNT_MUTEX_UNWOKEN,	 /* mutex --by holder: timed out, interrupted or no sleep */
+	CNT_MUTEX_UNHELD_NS,	 /* mutex --by holder: ns of the waits given to no holder */
+	CNT_HEAP_SAMPLED,	 /* heap: allocations sampled (stack captured) */
+	CNT_HEAP_LIVE_FULL,	 /* heap: live map full, a sampled allocation is not tracked */
+	CNT_HEAP_PENDING_FULL,	 /* heap: a sampled call's entry state could not be kept */
+	CNT_HEAP_RET_MISSED,	 /* heap: a sampled call's return was not seen */
+	CNT_HEAP_UNKNOWN_FREES,	 /* heap --rate 1: frees of blocks allocated before attaching */
+	CNT_HEAP_FAILED,	 /* heap: sampled allocations that returned NULL */
+	CNT_GROWTH_PENDING_FULL, /* heap growth: a syscall's entry state could not be kept */
 	CNT__MAX
 };
 
@@ -199,6 +206,28 @@ struct unwind_proc {
 	__u32 pad;
 	__u64 stale_ns; /* BPF: when it last asked for these maps to be re-read */
 	struct unwind_map maps[UNWIND_MAX_MAPS];
+};
+
+/*
+ * heap: sampled allocations.  Each sampled call adds to its stack's
+ * heap_alloc entry (Go's alloc_objects / alloc_space before scaling) and,
+ * until it is freed, is remembered in the live map by address.
+ */
+struct heap_alloc_val {
+	__u64 count; /* sampled allocations */
+	__u64 bytes; /* their requested sizes, summed */
+};
+
+struct heap_live_key {
+	__u64 addr; /* the block's address in process pid */
+	__u32 pid;  /* tgid */
+	__u32 pad;
+};
+
+struct heap_live_val {
+	struct stack_key key; /* where it was allocated */
+	__u64 size;	      /* requested size */
+	__u64 time_ns;	      /* bpf_ktime_get_ns() at allocation */
 };
 
 /* Events about target processes, so userspace can record their mappings. */
