@@ -144,6 +144,33 @@ static __always_inline __u64 capture_user_stack(void *ctx)
 	return store_stack(st);
 }
 
+/*
+ * The user stack at a uprobe on a function's entry, or on a later
+ * instruction before the function moves its stack pointer: its caller is
+ * the return address at sp (a frame-pointer walk would skip it, since the
+ * function has not pushed a frame yet).  Unwound with CFI where the process
+ * has tables, by frame pointer until it has.
+ */
+static __always_inline __u64 capture_user_stack_at_entry(struct pt_regs *ctx)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct stack_trace *st = stack_buffer();
+	struct uregs r;
+	int n;
+
+	if (!st)
+		return STACK_ID_ERROR;
+	r.ip = PT_REGS_IP(ctx);
+	r.sp = PT_REGS_SP(ctx);
+	r.bp = PT_REGS_FP(ctx);
+	n = unwind_user_at_entry(&r, bpf_get_current_pid_tgid() >> 32, task, st);
+	if (n <= 0) {
+		count(CNT_USTACK_NONE);
+		return STACK_ID_NONE;
+	}
+	return store_stack(st);
+}
+
 /* Fills the stack ids of key; kskip kernel frames belong to BPF (tp_btf adds two). */
 static __always_inline void capture_stacks(void *ctx, struct stack_key *key, __u32 kskip)
 {

@@ -78,6 +78,12 @@ struct unwind_ctx {
 	__u64 ip, sp, bp;
 	__u32 n;
 	bool truncated;
+	/*
+	 * The leaf is at a function's entry, or where its stack pointer is
+	 * still the entry's (a uprobe): its return address is at sp, whatever
+	 * the tables say (and without any, before they are built).
+	 */
+	bool at_entry;
 };
 
 struct map_search {
@@ -209,10 +215,20 @@ static long unwind_step(__u64 i, void *data)
 	}
 	c->st->ips[i] = c->ip;
 	c->n = i + 1;
+	if (i == 0 && c->at_entry) {
+		if (!read_user(c, &ra, c->sp)) {
+			count(CNT_UNWIND_READ_FAILED);
+			c->truncated = true;
+			return 1;
+		}
+		c->sp += 8;
+		c->ip = ra;
+		return ra ? 0 : 1;
+	}
 	/* Callers' pcs are return addresses: the call is the byte before. */
 	pc = i ? c->ip - 1 : c->ip;
-	m = find_map(c->proc, pc);
-	if (!m)
+	m = c->proc ? find_map(c->proc, pc) : NULL;
+	if (!m && c->proc)
 		maps_stale(c->proc);
 	if (m && m->file_id && i < unwind_cfi_frames)
 		row = find_row(m->file_id, pc - m->bias);
@@ -263,8 +279,9 @@ static long unwind_step(__u64 i, void *data)
  * UNWIND_OTHER_TASKS is defined.  Returns the number of frames, or -1 when
  * the process has no tables (the caller then walks frame pointers).
  */
-static __always_inline int unwind_user(const struct uregs *regs, __u32 tgid,
-				       struct task_struct *task, struct stack_trace *st)
+static __always_inline int unwind_user_from(const struct uregs *regs, __u32 tgid,
+					    struct task_struct *task, struct stack_trace *st,
+					    bool at_entry)
 {
 	struct unwind_ctx c = {
 		.st = st,
@@ -274,10 +291,11 @@ static __always_inline int unwind_user(const struct uregs *regs, __u32 tgid,
 		.ip = regs->ip,
 		.sp = regs->sp,
 		.bp = regs->bp,
+		.at_entry = at_entry,
 	};
 
 	c.proc = bpf_map_lookup_elem(&unwind_procs, &tgid);
-	if (!c.proc)
+	if (!c.proc && !at_entry)
 		return -1;
 	bpf_loop(BPFPROF_MAX_STACK_DEPTH + 1, unwind_step, &c, 0);
 	st->nr = c.n;
@@ -285,6 +303,23 @@ static __always_inline int unwind_user(const struct uregs *regs, __u32 tgid,
 	if (c.truncated)
 		count(CNT_UNWIND_TRUNCATED);
 	return c.n;
+}
+
+static __always_inline int unwind_user(const struct uregs *regs, __u32 tgid,
+				       struct task_struct *task, struct stack_trace *st)
+{
+	return unwind_user_from(regs, tgid, task, st, false);
+}
+
+/*
+ * The same from a probe at a function's entry (or where its stack pointer
+ * is still the entry's): the leaf's caller is the word at sp.  Without
+ * tables for the process yet, the rest is a frame-pointer walk.
+ */
+static __always_inline int unwind_user_at_entry(const struct uregs *regs, __u32 tgid,
+						struct task_struct *task, struct stack_trace *st)
+{
+	return unwind_user_from(regs, tgid, task, st, true);
 }
 
 #endif

@@ -20,6 +20,7 @@ static const struct command {
 	{ "offcpu", cmd_offcpu, "time off the CPU per stack and state (Go's block profile)" },
 	{ "threadcreate", cmd_threadcreate, "stacks that create threads (Go's threadcreate)" },
 	{ "mutex", cmd_mutex, "contended locks: who waited, or who held (Go's mutex profile)" },
+	{ "heap", cmd_heap, "live and allocated memory by stack (Go's heap profile)" },
 	{ "threads", cmd_threads, "every thread's state and stack, now (Go's goroutine profile)" },
 	{ "report", cmd_report, "print the top table of a profile file" },
 };

@@ -332,6 +332,8 @@ static const struct loss losses[] = {
 	{ CNT_HEAP_PENDING_FULL, "sampled allocations lost: pending map full" },
 	{ CNT_HEAP_RET_MISSED, "sampled allocations lost: the call's return was not seen" },
 	{ CNT_GROWTH_PENDING_FULL, "memory syscalls lost: pending map full" },
+	{ CNT_GROWTH_VMA_BUSY, "page faults or memory syscalls dropped: their VMA could not be "
+			       "looked up (mmap lock taken by a writer)" },
 	{ CNT_OFFCPU_USTACK_LOST, "sampled off-CPU intervals without their user stack: the thread "
 				  "exited or the capture ended first (marked [lost user stack])" },
 };

@@ -95,24 +95,32 @@ static int open_cgroup(struct target *t)
 	return 0;
 }
 
-/* Whether argv[0] names a file we could exec, following $PATH as execvp does. */
-static bool command_exists(const char *cmd)
+int target__resolve_command(const char *cmd, char *buf, size_t len)
 {
 	const char *path = getenv("PATH");
-	char buf[PATH_MAX];
 	const char *p, *end;
 
-	if (strchr(cmd, '/'))
-		return access(cmd, X_OK) == 0;
+	if (strchr(cmd, '/')) {
+		snprintf(buf, len, "%s", cmd);
+		return access(cmd, X_OK) == 0 ? 0 : -errno;
+	}
 	if (!path)
 		path = "/usr/local/bin:/usr/bin:/bin";
 	for (p = path; *p; p = *end ? end + 1 : end) {
 		end = strchrnul(p, ':');
-		snprintf(buf, sizeof(buf), "%.*s/%s", (int)(end - p), *p && end > p ? p : ".", cmd);
+		snprintf(buf, len, "%.*s/%s", (int)(end - p), *p && end > p ? p : ".", cmd);
 		if (access(buf, X_OK) == 0)
-			return true;
+			return 0;
 	}
-	return false;
+	return -ENOENT;
+}
+
+/* Whether argv[0] names a file we could exec, following $PATH as execvp does. */
+static bool command_exists(const char *cmd)
+{
+	char buf[PATH_MAX];
+
+	return target__resolve_command(cmd, buf, sizeof(buf)) == 0;
 }
 
 /*

@@ -43,6 +43,8 @@ int target__start(struct target *t);
 bool target__gone(struct target *t);
 /* Ends a launched command that is still running (after Ctrl-C it got the signal too). */
 void target__cleanup(struct target *t);
+/* The file cmd runs, found in $PATH as execvp does; 0 or -errno. */
+int target__resolve_command(const char *cmd, char *buf, size_t len);
 /* A short description for messages: "pid 42", "the whole system", ... */
 const char *target__describe(const struct target *t, char *buf, size_t len);
 

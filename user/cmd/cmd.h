@@ -81,6 +81,7 @@ int cmd_cpu(int argc, char **argv);
 int cmd_offcpu(int argc, char **argv);
 int cmd_threadcreate(int argc, char **argv);
 int cmd_mutex(int argc, char **argv);
+int cmd_heap(int argc, char **argv);
 int cmd_threads(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 

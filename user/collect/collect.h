@@ -74,6 +74,7 @@ struct heap_opts {
 	double max_overhead;  /* refuse above this expected slowdown, percent */
 	bool force;	      /* attach even above max_overhead */
 	bool at_entry;	      /* probe at function entries, no placement (for the benchmark) */
+	uint32_t max_live;    /* size of the live map; 0: by rate */
 	uint32_t fault_every; /* growth: capture a stack for one page fault in this many */
 	/*
 	 * Snapshots before the end (--interval, SIGUSR1): the collector builds a
@@ -91,7 +92,8 @@ int collect_threadcreate(struct session *s, const struct threadcreate_opts *o,
 			 struct profile **out);
 int collect_mutex(struct session *s, const struct mutex_opts *o, struct profile **out);
 int collect_heap(struct session *s, const struct heap_opts *o, struct profile **out);
-/* --mode growth (collect/heap_growth.c); collect_heap calls it. */
+/* --mode growth (collect/heap_growth.c), and the sample type its top table shows. */
+#define HEAP_GROWTH_SAMPLE_INDEX 1 /* faulted_space */
 int collect_heap_growth(struct session *s, const struct heap_opts *o, struct profile **out);
 
 /*

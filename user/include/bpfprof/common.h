@@ -49,6 +49,7 @@ enum bpfprof_counter {
 	CNT_HEAP_UNKNOWN_FREES,	 /* heap --rate 1: frees of blocks allocated before attaching */
 	CNT_HEAP_FAILED,	 /* heap: sampled allocations that returned NULL */
 	CNT_GROWTH_PENDING_FULL, /* heap growth: a syscall's entry state could not be kept */
+	CNT_GROWTH_VMA_BUSY,	 /* heap growth: a VMA could not be looked up (mmap lock busy) */
 	CNT__MAX
 };
 
@@ -216,6 +217,32 @@ struct unwind_proc {
 struct heap_alloc_val {
 	__u64 count; /* sampled allocations */
 	__u64 bytes; /* their requested sizes, summed */
+};
+
+/*
+ * What a probed allocator function does, as the uprobe's cookie: where its
+ * size and block are (x86-64 System V registers).
+ */
+enum heap_fn {
+	HEAP_FN_MALLOC = 1,	    /* size in rdi; also valloc, operator new, mallocx */
+	HEAP_FN_CALLOC,		    /* nmemb rdi, size rsi */
+	HEAP_FN_REALLOC,	    /* ptr rdi, size rsi; also rallocx */
+	HEAP_FN_REALLOCARRAY,	    /* ptr rdi, nmemb rsi, size rdx */
+	HEAP_FN_MEMALIGN,	    /* alignment rdi, size rsi; also aligned_alloc */
+	HEAP_FN_POSIX_MEMALIGN,	    /* memptr rdi, alignment rsi, size rdx; returns 0 */
+	HEAP_FN_PVALLOC,	    /* size rdi, rounded up to pages */
+	HEAP_FN_FREE,		    /* ptr rdi; also cfree, operator delete, sdallocx */
+	HEAP_FN_CALIBRATE,	    /* bpfprof's own probe cost measurement: nothing */
+	HEAP_FN__MAX,
+};
+
+/* Functions probed per allocator; a probe's cookie is (index << 8) | enum heap_fn. */
+#define HEAP_MAX_PROBES 64
+
+/* Calls seen per probed function (for the rate measurement and the report). */
+struct heap_calls {
+	__u64 calls;
+	__u64 bytes; /* requested by the allocating ones */
 };
 
 struct heap_live_key {

@@ -1,0 +1,318 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Heap profile: uprobes on the allocator of the target processes (one
+ * uprobe_multi link per allocator file, filtered to a process, the cookie
+ * telling each function's kind).
+ *
+ * The trap is the cost (~0.5 µs emulated, ~10 µs single-stepped), so each
+ * call does the least it can: an allocation subtracts its size from its
+ * thread's byte counter and, unless the counter ran out, returns at once
+ * without asking for a return probe (a session uprobe returning 1).  When
+ * it ran out, the allocation is sampled as Go samples: the stack is captured,
+ * the counter is reset to an exponentially distributed interval of mean
+ * sample_rate bytes, and the return probe records the block in the live map
+ * and its stack's totals.  A free deletes its address from the live map.
+ *
+ * Without session uprobes (before Linux 6.13) the same work runs from a
+ * plain uprobe and a uretprobe on every allocating call: correct, slower.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+
+#include "bpfprof/common.h"
+#include "target.bpf.h"
+#include "stack.bpf.h"
+#include "follow.bpf.h"
+#include "aggregate.bpf.h"
+
+extern bool bpf_session_is_return(void) __ksym __weak;
+extern __u64 *bpf_session_cookie(void) __ksym __weak;
+
+/* Mean bytes between samples; 1: every allocation. */
+const volatile __u64 sample_rate = 512 * 1024;
+const volatile __u64 page_size = 4096;
+
+/* Userspace sets it while measuring the call rate: count calls, nothing else. */
+bool measuring = false;
+/*
+ * glibc's realloc(NULL, n) tail-calls malloc and realloc(p, 0) calls free,
+ * both probed already: its realloc then leaves those cases to them, so
+ * they count once.
+ */
+bool glibc_realloc = false;
+
+#define EXP_TABLE_BITS 12
+#define EXP_TABLE_SIZE (1 << EXP_TABLE_BITS)
+#define EXP_SHIFT 16
+
+/* -ln((i + 0.5) / EXP_TABLE_SIZE) << EXP_SHIFT: an exponential draw of mean 1. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, EXP_TABLE_SIZE);
+	__type(key, __u32);
+	__type(value, __u32);
+} exp_table SEC(".maps");
+
+struct thread_state {
+	__s64 left; /* bytes until the next sampled allocation */
+	__u32 started;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct thread_state);
+} threads SEC(".maps");
+
+/* A sampled call between its entry and its return. */
+struct pending_key {
+	__u32 tid;
+	__u32 pad;
+	__u64 sp; /* the stack pointer at entry: unique per nesting level */
+};
+
+struct pending {
+	struct stack_key key;
+	__u64 size;
+	__u64 memptr; /* posix_memalign: where the block's address is written */
+	__u32 fn;     /* enum heap_fn */
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct pending_key);
+	__type(value, struct pending);
+} pendings SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* grows with the live sampled blocks */
+	__uint(max_entries, 262144);	      /* userspace sizes it before load */
+	__type(key, struct heap_live_key);
+	__type(value, struct heap_live_val);
+} live SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536); /* userspace sizes it before load */
+	__type(key, struct stack_key);
+	__type(value, struct heap_alloc_val);
+} allocs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HEAP_MAX_PROBES);
+	__type(key, __u32); /* the probe's index: its cookie >> 8 */
+	__type(value, struct heap_calls);
+} calls SEC(".maps");
+
+static __always_inline void count_call(__u64 cookie, __u64 size)
+{
+	__u32 probe = cookie >> 8;
+	struct heap_calls *c = bpf_map_lookup_elem(&calls, &probe);
+
+	if (c) {
+		c->calls++;
+		c->bytes += size;
+	}
+}
+
+/* The requested size of an allocating call, from its arguments. */
+static __always_inline __u64 request_size(struct pt_regs *ctx, __u32 fn)
+{
+	switch (fn) {
+	case HEAP_FN_MALLOC:
+		return PT_REGS_PARM1(ctx);
+	case HEAP_FN_CALLOC:
+		return PT_REGS_PARM1(ctx) * PT_REGS_PARM2(ctx);
+	case HEAP_FN_REALLOC:
+	case HEAP_FN_MEMALIGN:
+		return PT_REGS_PARM2(ctx);
+	case HEAP_FN_REALLOCARRAY:
+		return PT_REGS_PARM2(ctx) * PT_REGS_PARM3(ctx);
+	case HEAP_FN_POSIX_MEMALIGN:
+		return PT_REGS_PARM3(ctx);
+	case HEAP_FN_PVALLOC:
+		return (PT_REGS_PARM1(ctx) + page_size - 1) & ~(page_size - 1);
+	}
+	return 0;
+}
+
+static __always_inline void forget_block(__u64 addr, __u32 tgid)
+{
+	struct heap_live_key k = { .addr = addr, .pid = tgid };
+
+	if (bpf_map_delete_elem(&live, &k) && sample_rate == 1 && addr)
+		count(CNT_HEAP_UNKNOWN_FREES); /* allocated before we attached */
+}
+
+/* An exponentially distributed interval of mean sample_rate bytes. */
+static __always_inline __s64 next_interval(void)
+{
+	__u32 i = bpf_get_prandom_u32() & (EXP_TABLE_SIZE - 1);
+	__u32 *v = bpf_map_lookup_elem(&exp_table, &i);
+
+	if (!v)
+		return sample_rate;
+	return (__s64)((sample_rate * *v) >> EXP_SHIFT);
+}
+
+/*
+ * Whether this allocation of size bytes is sampled: Go's per-thread
+ * countdown, which samples each byte with probability 1/sample_rate.
+ */
+static __always_inline bool sample(__u64 size)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct thread_state *t;
+
+	if (sample_rate <= 1)
+		return true;
+	t = bpf_task_storage_get(&threads, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!t)
+		return false;
+	if (!t->started) {
+		t->started = 1;
+		t->left = next_interval();
+	}
+	t->left -= size;
+	if (t->left > 0)
+		return false;
+	t->left = next_interval();
+	return true;
+}
+
+/*
+ * The entry of an allocating call.  Returns 0 when the call was sampled and
+ * its return must be seen, 1 otherwise.
+ */
+static __always_inline int alloc_entry(struct pt_regs *ctx, __u64 sp)
+{
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u32 fn = cookie & 0xff;
+	__u64 id = bpf_get_current_pid_tgid();
+	struct pending_key pk = { .tid = (__u32)id, .sp = sp };
+	struct pending p;
+	__u64 size;
+
+	if (fn == HEAP_FN_CALIBRATE)
+		return 1;
+	size = request_size(ctx, fn);
+	count_call(cookie, size);
+	if (measuring)
+		return 1;
+	if (fn == HEAP_FN_REALLOC && glibc_realloc && (!PT_REGS_PARM1(ctx) || !size))
+		return 1;
+	/* realloc frees its old block (realloc(p, 0) too); a failed one keeps it, rarely. */
+	if (fn == HEAP_FN_REALLOC || fn == HEAP_FN_REALLOCARRAY)
+		if (PT_REGS_PARM1(ctx))
+			forget_block(PT_REGS_PARM1(ctx), id >> 32);
+	if (size == 0 || !sample(size))
+		return 1;
+	count(CNT_EVENTS);
+	count(CNT_HEAP_SAMPLED);
+	note_process(id >> 32);
+	__builtin_memset(&p, 0, sizeof(p));
+	p.fn = fn;
+	p.size = size;
+	p.memptr = fn == HEAP_FN_POSIX_MEMALIGN ? PT_REGS_PARM1(ctx) : 0;
+	key_current(&p.key, id >> 32, (__u32)id);
+	p.key.user_stack = capture_user_stack_at_entry(ctx);
+	p.key.kern_stack = STACK_ID_NONE;
+	if (bpf_map_update_elem(&pendings, &pk, &p, BPF_ANY)) {
+		count(CNT_HEAP_PENDING_FULL);
+		return 1;
+	}
+	return 0;
+}
+
+/* The return of a sampled call: the block is live from now on. */
+static __always_inline void alloc_return(struct pt_regs *ctx, __u64 sp)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct pending_key pk = { .tid = (__u32)id, .sp = sp };
+	struct heap_alloc_val zero = {}, *a;
+	struct heap_live_key lk = {};
+	struct heap_live_val lv;
+	struct pending *p;
+	__u64 addr = PT_REGS_RC(ctx);
+
+	p = bpf_map_lookup_elem(&pendings, &pk);
+	if (!p)
+		return; /* not sampled (no session uprobes: every call returns here) */
+	if (p->fn == HEAP_FN_POSIX_MEMALIGN) {
+		if (addr != 0 || bpf_probe_read_user(&addr, sizeof(addr), (void *)p->memptr))
+			addr = 0;
+	}
+	if (!addr) {
+		count(CNT_HEAP_FAILED);
+		bpf_map_delete_elem(&pendings, &pk);
+		return;
+	}
+	lk.addr = addr;
+	lk.pid = id >> 32;
+	__builtin_memcpy(&lv.key, &p->key, sizeof(lv.key));
+	lv.size = p->size;
+	lv.time_ns = bpf_ktime_get_ns();
+	a = aggregate_slot(&allocs, &p->key, &zero);
+	if (a) {
+		__sync_fetch_and_add(&a->count, 1);
+		__sync_fetch_and_add(&a->bytes, p->size);
+	}
+	if (bpf_map_update_elem(&live, &lk, &lv, BPF_ANY))
+		count(CNT_HEAP_LIVE_FULL);
+	bpf_map_delete_elem(&pendings, &pk);
+}
+
+/* Session uprobe on every allocating function: entry and, when sampled, return. */
+SEC("uprobe")
+int heap_alloc_session(struct pt_regs *ctx)
+{
+	__u64 *cookie = bpf_session_cookie();
+
+	if (!cookie)
+		return 1;
+	if (bpf_session_is_return()) {
+		alloc_return(ctx, *cookie);
+		return 0;
+	}
+	*cookie = PT_REGS_SP(ctx);
+	return alloc_entry(ctx, *cookie);
+}
+
+/* Without session uprobes: the entry ... */
+SEC("uprobe")
+int heap_alloc_entry(struct pt_regs *ctx)
+{
+	alloc_entry(ctx, PT_REGS_SP(ctx));
+	return 0;
+}
+
+/* ... and a uretprobe on every call, where the return address has been popped. */
+SEC("uretprobe")
+int heap_alloc_return(struct pt_regs *ctx)
+{
+	alloc_return(ctx, PT_REGS_SP(ctx) - 8);
+	return 0;
+}
+
+/* Every freeing function: one map delete. */
+SEC("uprobe")
+int heap_free(struct pt_regs *ctx)
+{
+	__u64 addr = PT_REGS_PARM1(ctx);
+
+	count_call(bpf_get_attach_cookie(ctx), 0);
+	if (measuring || !addr)
+		return 0;
+	forget_block(addr, bpf_get_current_pid_tgid() >> 32);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

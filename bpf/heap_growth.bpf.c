@@ -1,0 +1,469 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * heap --mode growth: which user stacks grow a process's private anonymous
+ * memory, without a probe on the allocator.  Two sources, both rare next to
+ * allocations (a malloc/free loop that does not grow the heap runs none of
+ * this):
+ *
+ * - Page faults (exceptions:page_fault_user, and page_fault_kernel for user
+ *   addresses the kernel writes on the process's behalf, e.g. read() into a
+ *   fresh buffer): a write fault on a private anonymous, writable VMA is
+ *   where a page is first written, i.e. where the resident memory grows.
+ *   One fault in fault_every (per-CPU countdown) captures a stack and counts
+ *   one; userspace scales by fault_every and the page size.
+ * - Memory syscalls (syscalls:sys_{enter,exit}_{brk,mmap,munmap,mremap,
+ *   mprotect}, else raw_syscalls filtered by number): the address space they
+ *   add to or take from private anonymous memory, charged at the exit of a
+ *   successful call to the calling stack.  The entry notes what the call
+ *   will do (brk: the old break) in the pending map by tid.
+ *
+ * A stack is captured only for what is recorded: a sampled anonymous fault,
+ * or a call that grew or released something.  User stacks only: a kernel
+ * stack at a fault or a syscall's entry is the entry code.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+
+#include "bpfprof/common.h"
+#include "bpfprof/growth.h"
+#include "target.bpf.h"
+#include "stack.bpf.h"
+#include "follow.bpf.h"
+#include "aggregate.bpf.h"
+
+#ifndef __TARGET_ARCH_x86
+#error "syscall numbers, registers and page fault error codes are x86-64's"
+#endif
+#define NR_mmap 9
+#define NR_mprotect 10
+#define NR_munmap 11
+#define NR_brk 12
+#define NR_mremap 25
+
+/* include/uapi/asm-generic/mman*.h */
+#define PROT_ACCESS 0x7 /* PROT_READ | PROT_WRITE | PROT_EXEC */
+#define MAP_TYPE 0x0f	/* MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE */
+#define MAP_PRIVATE 0x02
+#define MAP_ANONYMOUS 0x20
+#define MAP_HUGETLB 0x40000
+
+/* include/linux/mm.h */
+#define VM_READ 0x1
+#define VM_WRITE 0x2
+#define VM_EXEC 0x4
+#define VM_ACCESS (VM_READ | VM_WRITE | VM_EXEC)
+
+/* arch/x86/include/asm/trap_pf.h */
+#define X86_PF_WRITE 0x2
+
+#define ENOENT 2
+
+/* One fault in this many captures a stack (and counts for this many). */
+const volatile __u32 fault_every = 1;
+/* sysconf(_SC_PAGESIZE): mmap and mremap lengths are rounded up to it. */
+const volatile __u64 page_size = 4096;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384); /* userspace sizes it before load */
+	__type(key, struct stack_key);
+	__type(value, struct growth_val);
+} growth SEC(".maps");
+
+struct {
+	/* Entries live from a syscall's entry to its exit. */
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384); /* userspace sizes it before load */
+	__type(key, __u32);	    /* tid */
+	__type(value, struct growth_pending);
+} pending SEC(".maps");
+
+/* Faults of targets still to go on this CPU before the next one is sampled. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} fault_countdown SEC(".maps");
+
+static __always_inline void count_add(enum bpfprof_counter c, __u64 n)
+{
+	__u32 key = c;
+	__u64 *v = bpf_map_lookup_elem(&counters, &key);
+
+	if (v)
+		*v += n;
+}
+
+/* What the VMA holding an address is. */
+struct vma_info {
+	__u64 end;
+	__u64 flags; /* vm_flags */
+	__u32 anon;  /* private anonymous memory */
+	__u32 pad;
+};
+
+static long vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	struct vma_info *v = data;
+
+	/* The kernel's vma_is_anonymous(): no vm_ops, and so no file (nor shmem) behind it. */
+	v->anon = !vma->vm_ops && !vma->vm_file;
+	v->flags = vma->vm_flags;
+	v->end = vma->vm_end;
+	return 0;
+}
+
+/*
+ * The VMA of the current process holding addr: 0 when found, else 1 (no VMA
+ * there).  bpf_find_vma only try-locks the mmap lock; a lookup that finds
+ * it taken (by a writer: another thread's mmap, munmap...) is counted.
+ */
+static __always_inline int lookup_vma(__u64 addr, struct vma_info *v)
+{
+	long err = bpf_find_vma(bpf_get_current_task_btf(), addr, vma_cb, v, 0);
+
+	if (err && err != -ENOENT)
+		count(CNT_GROWTH_VMA_BUSY);
+	return err ? 1 : 0;
+}
+
+static __always_inline __u64 page_align(__u64 len)
+{
+	return (len + page_size - 1) & ~(page_size - 1);
+}
+
+static __always_inline __u64 min_u64(__u64 a, __u64 b)
+{
+	return a < b ? a : b;
+}
+
+/* Adds to the current thread's stack: faults sampled, bytes grown, bytes released. */
+static __always_inline void record(void *ctx, __u32 tgid, __u32 tid, __u64 faults, __u64 grown,
+				   __u64 released)
+{
+	struct growth_val zero = {}, *v;
+	struct stack_key key = {};
+
+	note_process(tgid);
+	key_current(&key, tgid, tid);
+	capture_stacks(ctx, &key, 0);
+	v = aggregate_slot(&growth, &key, &zero);
+	if (!v)
+		return;
+	if (faults)
+		__sync_fetch_and_add(&v->faults, faults);
+	if (grown)
+		__sync_fetch_and_add(&v->grown_bytes, grown);
+	if (released)
+		__sync_fetch_and_add(&v->released_bytes, released);
+}
+
+/* One target fault in fault_every, counted per CPU: the first one, then every fault_every-th. */
+static __always_inline bool fault_sampled(void)
+{
+	__u32 zero = 0, *left;
+
+	if (fault_every <= 1)
+		return true;
+	left = bpf_map_lookup_elem(&fault_countdown, &zero);
+	if (!left)
+		return false;
+	if (*left > 1) {
+		(*left)--;
+		return false;
+	}
+	*left = fault_every;
+	return true;
+}
+
+/*
+ * A page fault of the current task.  Only writes count: a read of a page
+ * never written maps the shared zero page and adds no memory; the write
+ * that follows faults again (on a present page) and counts then.  The
+ * sampling draw comes before the VMA lookup, so unsampled faults cost a
+ * bitmap lookup and a decrement; a sampled fault stands for fault_every
+ * write faults of the target, and counts only when its VMA is anonymous,
+ * so the scaled counts estimate the anonymous faults without bias.
+ */
+static __always_inline void on_fault(void *ctx, __u64 address, __u64 error_code)
+{
+	struct vma_info v = {};
+	__u64 id;
+
+	/* A kernel address (page_fault_kernel): the upper half of the address space. */
+	if (!(error_code & X86_PF_WRITE) || (long)address < 0)
+		return;
+	id = bpf_get_current_pid_tgid();
+	if (!is_target(id >> 32) || !fault_sampled())
+		return;
+	if (lookup_vma(address, &v) || !v.anon || !(v.flags & VM_WRITE))
+		return;
+	count_add(CNT_EVENTS, fault_every);
+	record(ctx, id >> 32, (__u32)id, 1, 0, 0);
+}
+
+SEC("tp_btf/page_fault_user")
+int BPF_PROG(fault_user_btf, unsigned long address, struct pt_regs *regs, unsigned long error_code)
+{
+	on_fault(ctx, address, error_code);
+	return 0;
+}
+
+SEC("raw_tp/page_fault_user")
+int BPF_PROG(fault_user_raw, unsigned long address, struct pt_regs *regs, unsigned long error_code)
+{
+	on_fault(ctx, address, error_code);
+	return 0;
+}
+
+/* A fault in kernel mode on a user address: copy_to_user() into untouched memory. */
+SEC("tp_btf/page_fault_kernel")
+int BPF_PROG(fault_kernel_btf, unsigned long address, struct pt_regs *regs,
+	     unsigned long error_code)
+{
+	on_fault(ctx, address, error_code);
+	return 0;
+}
+
+SEC("raw_tp/page_fault_kernel")
+int BPF_PROG(fault_kernel_raw, unsigned long address, struct pt_regs *regs,
+	     unsigned long error_code)
+{
+	on_fault(ctx, address, error_code);
+	return 0;
+}
+
+/*
+ * The VMA at the start of a munmap/mremap/mprotect range decides: private
+ * anonymous memory or not, and how much of the range it holds (the rest of
+ * a range over several VMAs is not counted: glibc's calls stay in one).
+ */
+static __always_inline bool enter_munmap(__u64 addr, __u64 len, struct growth_pending *p)
+{
+	struct vma_info v = {};
+
+	if (lookup_vma(addr, &v) || !v.anon || !(v.flags & VM_ACCESS))
+		return false;
+	p->release = min_u64(page_align(len), v.end - addr);
+	return true;
+}
+
+static __always_inline bool enter_mremap(__u64 addr, __u64 old_len, __u64 new_len,
+					 struct growth_pending *p)
+{
+	struct vma_info v = {};
+
+	old_len = page_align(old_len);
+	new_len = page_align(new_len);
+	if (old_len == new_len || lookup_vma(addr, &v) || !v.anon || !(v.flags & VM_ACCESS))
+		return false;
+	if (new_len > old_len)
+		p->grow = new_len - old_len;
+	else
+		p->release = old_len - new_len;
+	return true;
+}
+
+/*
+ * PROT_NONE → accessible grows, the reverse releases: glibc reserves each
+ * thread arena's 64 MiB with PROT_NONE and makes it usable piece by piece
+ * with mprotect, and pthread stacks are made usable the same way.
+ */
+static __always_inline bool enter_mprotect(__u64 addr, __u64 len, __u64 prot,
+					   struct growth_pending *p)
+{
+	struct vma_info v = {};
+	bool was, now = prot & PROT_ACCESS;
+
+	if (lookup_vma(addr, &v) || !v.anon)
+		return false;
+	was = v.flags & VM_ACCESS;
+	if (was == now)
+		return false;
+	len = min_u64(page_align(len), v.end - addr);
+	if (now)
+		p->grow = len;
+	else
+		p->release = len;
+	return true;
+}
+
+/* The entry of a memory syscall: args as the syscall got them. */
+static __always_inline void on_enter(__u32 nr, __u64 a0, __u64 a1, __u64 a2, __u64 a3)
+{
+	struct growth_pending p = { .nr = nr };
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	bool keep = false;
+
+	if (!is_target(id >> 32))
+		return;
+	switch (nr) {
+	case NR_brk:
+		p.old_brk = BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), mm, brk);
+		keep = a0 != 0; /* brk(0) asks for the break */
+		break;
+	case NR_mmap: /* addr, len, prot, flags: private anonymous and accessible */
+		if ((a3 & (MAP_ANONYMOUS | MAP_TYPE | MAP_HUGETLB)) == (MAP_ANONYMOUS | MAP_PRIVATE) &&
+		    (a2 & PROT_ACCESS)) {
+			p.grow = page_align(a1);
+			keep = true;
+		}
+		break;
+	case NR_munmap:
+		keep = enter_munmap(a0, a1, &p);
+		break;
+	case NR_mremap:
+		keep = enter_mremap(a0, a1, a2, &p);
+		break;
+	case NR_mprotect:
+		keep = enter_mprotect(a0, a1, a2, &p);
+		break;
+	}
+	if (keep && bpf_map_update_elem(&pending, &tid, &p, BPF_ANY))
+		count(CNT_GROWTH_PENDING_FULL);
+}
+
+/* The exit of a memory syscall of the current thread. */
+static __always_inline void on_exit(void *ctx, __u32 nr, long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid(), grow, release;
+	__u32 tid = (__u32)id;
+	struct growth_pending *p = bpf_map_lookup_elem(&pending, &tid);
+
+	if (!p)
+		return;
+	grow = p->grow;
+	release = p->release;
+	if (p->nr != nr) {
+		/* Left by a call whose exit was not seen: drop it. */
+		grow = release = 0;
+	} else if (nr == NR_brk) {
+		/* brk returns the new break, or the old one when it failed. */
+		if ((__u64)ret > p->old_brk)
+			grow = ret - p->old_brk;
+		else
+			release = p->old_brk - ret;
+	} else if (ret < 0) {
+		grow = release = 0; /* -errno; mmap and mremap's addresses are positive */
+	}
+	bpf_map_delete_elem(&pending, &tid);
+	if (grow || release)
+		record(ctx, id >> 32, tid, 0, grow, release);
+}
+
+/* syscalls:sys_enter_* and sys_exit_* records (events/syscalls/.../format). */
+struct syscall_enter_rec {
+	__u64 common;
+	__s32 nr;
+	__u32 pad;
+	__u64 args[6];
+};
+
+struct syscall_exit_rec {
+	__u64 common;
+	__s32 nr;
+	__u32 pad;
+	__s64 ret;
+};
+
+/*
+ * One entry program per syscall: the kernel refuses to attach a program that
+ * reads past the record of the event (sys_enter_brk has one argument).
+ */
+SEC("tracepoint/syscalls/sys_enter_brk")
+int brk_enter_tp(struct syscall_enter_rec *ctx)
+{
+	on_enter(NR_brk, ctx->args[0], 0, 0, 0);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_mmap")
+int mmap_enter_tp(struct syscall_enter_rec *ctx)
+{
+	on_enter(NR_mmap, ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[3]);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_munmap")
+int munmap_enter_tp(struct syscall_enter_rec *ctx)
+{
+	on_enter(NR_munmap, ctx->args[0], ctx->args[1], 0, 0);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_mremap")
+int mremap_enter_tp(struct syscall_enter_rec *ctx)
+{
+	on_enter(NR_mremap, ctx->args[0], ctx->args[1], ctx->args[2], 0);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_mprotect")
+int mprotect_enter_tp(struct syscall_enter_rec *ctx)
+{
+	on_enter(NR_mprotect, ctx->args[0], ctx->args[1], ctx->args[2], 0);
+	return 0;
+}
+
+/* The exit records are alike: one program for all. */
+SEC("tracepoint/syscalls/sys_exit_brk")
+int mem_exit_tp(struct syscall_exit_rec *ctx)
+{
+	on_exit(ctx, ctx->nr, ctx->ret);
+	return 0;
+}
+
+/* raw_syscalls: every syscall of the machine; the number is checked first. */
+static __always_inline bool is_mem_nr(long nr)
+{
+	return (nr >= NR_mmap && nr <= NR_brk) || nr == NR_mremap;
+}
+
+static __always_inline void raw_enter(struct pt_regs *regs, long nr)
+{
+	if (is_mem_nr(nr))
+		on_enter(nr, PT_REGS_PARM1_CORE_SYSCALL(regs), PT_REGS_PARM2_CORE_SYSCALL(regs),
+			 PT_REGS_PARM3_CORE_SYSCALL(regs), PT_REGS_PARM4_CORE_SYSCALL(regs));
+}
+
+static __always_inline void raw_exit(void *ctx, struct pt_regs *regs, long ret)
+{
+	long nr = BPF_CORE_READ(regs, orig_ax);
+
+	if (is_mem_nr(nr))
+		on_exit(ctx, nr, ret);
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sys_enter_btf, struct pt_regs *regs, long nr)
+{
+	raw_enter(regs, nr);
+	return 0;
+}
+
+SEC("raw_tp/sys_enter")
+int BPF_PROG(sys_enter_raw, struct pt_regs *regs, long nr)
+{
+	raw_enter(regs, nr);
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit_btf, struct pt_regs *regs, long ret)
+{
+	raw_exit(ctx, regs, ret);
+	return 0;
+}
+
+SEC("raw_tp/sys_exit")
+int BPF_PROG(sys_exit_raw, struct pt_regs *regs, long ret)
+{
+	raw_exit(ctx, regs, ret);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

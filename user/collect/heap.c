@@ -1,0 +1,496 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Heap profile collector (--mode alloc): finds each target's allocator,
+ * measures what probing it will cost, attaches heap.bpf.c's programs with
+ * uprobe_multi links (session uprobes where the kernel has them) and turns
+ * the kernel's maps into Go's heap profile: alloc_objects, alloc_space
+ * (sampled allocations since attaching, per stack), inuse_objects and
+ * inuse_space (sampled blocks not freed yet), all scaled to unbiased
+ * estimates the way Go scales its MemProfileRate samples.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "collect/collect.h"
+#include "exitcode.h"
+#include "heap.skel.h"
+#include "heap/alloc.h"
+#include "heap/cost.h"
+#include "heap/uprobe_multi.h"
+#include "log.h"
+#include "profile.h"
+#include "session.h"
+#include "target.h"
+#include "util.h"
+
+#define EXP_TABLE_SIZE 4096
+#define EXP_SHIFT 16
+#define MEASURE_NS 250000000LL /* the counting window before attaching for real */
+#define ALLOCS_MAX_ENTRIES 65536
+
+struct heap_run {
+	struct session *s;
+	const struct heap_opts *o;
+	struct heap_bpf *skel;
+	enum uprobe_support support;
+	struct heap_allocator *allocs; /* one per target pid */
+	int nallocs;
+	int links[TARGET_MAX_PIDS * 3];
+	int nlinks;
+	struct heap_costs costs;
+	bool costs_known;
+};
+
+static const struct value_type_desc heap_types[] = {
+	{ "alloc_objects", "count" },
+	{ "alloc_space", "bytes" },
+	{ "inuse_objects", "count" },
+	{ "inuse_space", "bytes" },
+};
+
+static void *open_and_load(struct session *s, const void *opts, bool btf, int *err)
+{
+	const struct heap_run *run = opts;
+	const struct heap_opts *o = run->o;
+	struct heap_bpf *skel = heap_bpf__open();
+	uint32_t max_live = o->max_live ? o->max_live : o->rate == 1 ? 1048576 : 262144;
+	bool session = run->support == UPROBE_SESSION;
+
+	if (!skel) {
+		*err = -errno;
+		return NULL;
+	}
+	COLLECT_SET_STACK_RODATA(skel, s, &o->st);
+	skel->rodata->capture_kernel = false;
+	skel->rodata->follow_children = false; /* uprobes are attached per process */
+	skel->rodata->sample_rate = o->rate;
+	skel->rodata->page_size = sysconf(_SC_PAGESIZE);
+	bpf_map__set_max_entries(skel->maps.live, max_live);
+	bpf_map__set_max_entries(skel->maps.allocs, ALLOCS_MAX_ENTRIES);
+	bpf_map__set_max_entries(skel->maps.stacks, o->rate == 1 ? 65536 : 16384);
+	bpf_program__set_autoload(skel->progs.heap_alloc_session, session);
+	bpf_program__set_autoload(skel->progs.heap_alloc_entry, !session);
+	bpf_program__set_autoload(skel->progs.heap_alloc_return, !session);
+	bpf_program__set_expected_attach_type(skel->progs.heap_alloc_session,
+					      (enum bpf_attach_type)UPROBE_ATTACH_SESSION);
+	bpf_program__set_expected_attach_type(skel->progs.heap_alloc_entry,
+					      (enum bpf_attach_type)UPROBE_ATTACH_MULTI);
+	bpf_program__set_expected_attach_type(skel->progs.heap_alloc_return,
+					      (enum bpf_attach_type)UPROBE_ATTACH_MULTI);
+	bpf_program__set_expected_attach_type(skel->progs.heap_free,
+					      (enum bpf_attach_type)UPROBE_ATTACH_MULTI);
+	collect_select_tp(skel->obj, btf);
+	*err = heap_bpf__load(skel);
+	if (*err) {
+		heap_bpf__destroy(skel);
+		return NULL;
+	}
+	return skel;
+}
+
+/* -ln(u) for u uniform in (0, 1), in fixed point: BPF draws exponential intervals from it. */
+static int fill_exp_table(struct heap_run *run)
+{
+	int fd = bpf_map__fd(run->skel->maps.exp_table);
+	__u32 i, v;
+
+	for (i = 0; i < EXP_TABLE_SIZE; i++) {
+		v = (__u32)(-log((i + 0.5) / EXP_TABLE_SIZE) * (1 << EXP_SHIFT));
+		if (bpf_map_update_elem(fd, &i, &v, BPF_ANY))
+			return -errno;
+	}
+	return 0;
+}
+
+/* Attaches the allocator's probes in process pid: allocating and freeing functions. */
+static int attach_allocator(struct heap_run *run, const struct heap_allocator *a, int pid)
+{
+	uint64_t offs[2][HEAP_MAX_FUNCS], cookies[2][HEAP_MAX_FUNCS];
+	int n[2] = { 0, 0 }, i, side, fd;
+	bool session = run->support == UPROBE_SESSION;
+
+	for (i = 0; i < a->nfuncs; i++) {
+		side = a->funcs[i].fn == HEAP_FN_FREE;
+		offs[side][n[side]] = a->funcs[i].offset;
+		cookies[side][n[side]] = ((uint64_t)i << 8) | a->funcs[i].fn;
+		n[side]++;
+	}
+	if (!n[0] || !n[1])
+		return -ENOENT;
+	if (run->nlinks + 3 > (int)(sizeof(run->links) / sizeof(run->links[0])))
+		return -E2BIG;
+	fd = uprobe_multi_attach(bpf_program__fd(session ? run->skel->progs.heap_alloc_session
+							 : run->skel->progs.heap_alloc_entry),
+				 session ? UPROBE_ATTACH_SESSION : UPROBE_ATTACH_MULTI, a->path,
+				 offs[0], cookies[0], n[0], pid, false);
+	if (fd < 0)
+		return fd;
+	run->links[run->nlinks++] = fd;
+	if (!session) {
+		fd = uprobe_multi_attach(bpf_program__fd(run->skel->progs.heap_alloc_return),
+					 UPROBE_ATTACH_MULTI, a->path, offs[0], cookies[0], n[0],
+					 pid, true);
+		if (fd < 0)
+			return fd;
+		run->links[run->nlinks++] = fd;
+	}
+	fd = uprobe_multi_attach(bpf_program__fd(run->skel->progs.heap_free), UPROBE_ATTACH_MULTI,
+				 a->path, offs[1], cookies[1], n[1], pid, false);
+	if (fd < 0)
+		return fd;
+	run->links[run->nlinks++] = fd;
+	return 0;
+}
+
+static void detach_all(struct heap_run *run)
+{
+	while (run->nlinks > 0)
+		close(run->links[--run->nlinks]);
+}
+
+/* Sums the per-CPU call counts of each probe; zero = true clears them. */
+static void read_calls(struct heap_run *run, struct heap_rate *r, bool zero)
+{
+	int fd = bpf_map__fd(run->skel->maps.calls), ncpus = libbpf_num_possible_cpus();
+	struct heap_calls *vals = calloc(ncpus, sizeof(*vals));
+	__u32 i;
+	int c;
+
+	memset(r->calls, 0, sizeof(r->calls));
+	r->bytes = 0;
+	if (!vals)
+		return;
+	for (i = 0; i < HEAP_MAX_PROBES; i++) {
+		if (bpf_map_lookup_elem(fd, &i, vals))
+			continue;
+		for (c = 0; c < ncpus; c++) {
+			r->calls[i] += vals[c].calls;
+			r->bytes += vals[c].bytes;
+		}
+		if (zero) {
+			memset(vals, 0, ncpus * sizeof(*vals));
+			bpf_map_update_elem(fd, &i, vals, BPF_ANY);
+		}
+	}
+	free(vals);
+}
+
+static void describe_allocator(const struct heap_allocator *a, int pid)
+{
+	const struct heap_func *f;
+	int i, moved = 0, stepped = 0;
+
+	for (i = 0; i < a->nfuncs; i++) {
+		f = &a->funcs[i];
+		moved += f->offset != f->entry;
+		stepped += !f->emulated;
+		pr_debug("heap: pid %d: %s at +%" PRIu64 " (%s)\n", pid, f->name,
+			 f->offset - f->entry, f->insn[0] ? f->insn : "?");
+	}
+	pr_info("heap: pid %d allocates with %s (%s): %d functions probed, %d moved past their "
+		"first instruction to a cheap trap, %d single-stepped\n",
+		pid, a->kind, a->file, a->nfuncs, moved, stepped);
+}
+
+/*
+ * Counts pid's allocator calls for a moment (no sampling) and refuses when
+ * the expected slowdown is above --max-overhead.  Returns 0 or an exit code.
+ */
+static int check_overhead(struct heap_run *run, const struct heap_allocator *a, int pid)
+{
+	const struct heap_opts *o = run->o;
+	struct heap_rate r = { 0 };
+	int64_t cpu0, t0;
+	double slow, per_s;
+	char rate[32];
+
+	if (!run->costs_known)
+		return 0;
+	read_calls(run, &r, true);
+	cpu0 = heap_process_cpu_ns(pid);
+	t0 = mono_ns();
+	while (!session_exiting && mono_ns() - t0 < MEASURE_NS)
+		usleep(10000);
+	read_calls(run, &r, true);
+	r.window_ns = mono_ns() - t0;
+	r.cpu_ns = heap_process_cpu_ns(pid) - cpu0;
+	if (cpu0 < 0 || r.cpu_ns < 0)
+		return 0; /* gone: the session notices */
+	slow = heap_expected_slowdown(a, &run->costs, &r, o->rate,
+				      run->support == UPROBE_SESSION, &per_s);
+	if (o->rate == 1)
+		snprintf(rate, sizeof(rate), "--rate 1");
+	else
+		snprintf(rate, sizeof(rate), "--rate %" PRIu64, o->rate);
+	pr_debug("heap: a probe hit costs %.2f us here, %.2f us single-stepped\n",
+		 run->costs.emulated_ns / 1000, run->costs.stepped_ns / 1000);
+	if (slow <= o->max_overhead || o->force) {
+		pr_warn("heap: pid %d (%s) makes %.0f allocator calls/s: expected slowdown %.1f%% "
+			"at %s\n",
+			pid, a->kind, per_s, slow, rate);
+		return 0;
+	}
+	pr_warn("heap: refusing to attach: pid %d makes %.0f allocator calls/s, which probes would "
+		"slow by about %.0f%% (over --max-overhead %g%%); use --mode growth (no uprobes), "
+		"a larger --rate, or --force\n",
+		pid, per_s, slow, o->max_overhead);
+	return EXIT_FAIL;
+}
+
+static int prepare_targets(struct heap_run *run)
+{
+	struct target *t = run->s->target;
+	char why[PATH_MAX + 128], exe[PATH_MAX];
+	int i, err, ret;
+
+	run->allocs = calloc(t->npids, sizeof(*run->allocs));
+	if (!run->allocs)
+		return collect_explain("find the allocator", -ENOMEM);
+	for (i = 0; i < t->npids; i++) {
+		if (t->argv) {
+			err = target__resolve_command(t->argv[0], exe, sizeof(exe));
+			if (!err)
+				err = heap_allocator_of_command(exe, run->o->at_entry, &run->allocs[i],
+								why, sizeof(why));
+			else
+				snprintf(why, sizeof(why), "command not found: %s", t->argv[0]);
+		} else {
+			err = heap_allocator_of_pid(t->pids[i], run->o->at_entry, &run->allocs[i],
+						    why, sizeof(why));
+		}
+		if (err) {
+			pr_warn("heap: %s\n", why);
+			return err == -ENOENT || err == -ESRCH ? EXIT_TARGET : EXIT_FAIL;
+		}
+		run->nallocs++;
+		describe_allocator(&run->allocs[i], t->pids[i]);
+		if (!strcmp(run->allocs[i].kind, "glibc"))
+			run->skel->bss->glibc_realloc = true;
+		run->skel->bss->measuring = !t->argv;
+		err = attach_allocator(run, &run->allocs[i], t->pids[i]);
+		if (err) {
+			pr_warn("heap: cannot attach uprobes to %s in pid %d: %s\n",
+				run->allocs[i].file, t->pids[i], strerror(-err));
+			return err == -ESRCH ? EXIT_TARGET : EXIT_FAIL;
+		}
+		if (!t->argv) {
+			ret = check_overhead(run, &run->allocs[i], t->pids[i]);
+			if (ret)
+				return ret;
+		}
+	}
+	if (t->argv)
+		pr_warn("heap: %s allocates with %s; its allocation rate cannot be measured before "
+			"it runs: no overhead check\n",
+			t->argv[0], run->allocs[0].kind);
+	run->skel->bss->measuring = false;
+	return 0;
+}
+
+/* Go's unbiased estimate: a block of size bytes was sampled with probability 1 - e^(-size/rate). */
+static double scale(uint64_t rate, double size)
+{
+	if (rate <= 1 || size <= 0)
+		return 1;
+	return 1 / (1 - exp(-size / rate));
+}
+
+static int alloc_entry(const void *key, const void *value, int64_t *values,
+		       struct pf_label_desc *extra, void *arg)
+{
+	const struct heap_alloc_val *v = value;
+	const struct heap_run *run = arg;
+	double avg, sc;
+
+	if (!v->count)
+		return -1;
+	avg = (double)v->bytes / v->count;
+	sc = scale(run->o->rate, avg);
+	values[0] = llround(v->count * sc);
+	values[1] = llround(v->bytes * sc);
+	extra[0] = (struct pf_label_desc){ .key = "bytes", .num = llround(avg) };
+	return 1;
+}
+
+/* inuse: every sampled block still live (older than --min-age), one by one. */
+static int add_live(struct sample_sink *k, struct heap_run *run)
+{
+	int fd = bpf_map__fd(run->skel->maps.live), err = 0;
+	struct heap_live_key key, next;
+	struct heap_live_val val;
+	struct pf_label_desc label;
+	int64_t values[4], now = mono_ns();
+	bool first = true;
+	double sc;
+
+	while (!bpf_map_get_next_key(fd, first ? NULL : &key, &next)) {
+		first = false;
+		key = next;
+		if (bpf_map_lookup_elem(fd, &key, &val))
+			continue;
+		if (run->o->min_age_ns && now - (int64_t)val.time_ns < run->o->min_age_ns)
+			continue;
+		sc = scale(run->o->rate, val.size);
+		memset(values, 0, sizeof(values));
+		values[2] = llround(sc);
+		values[3] = llround(val.size * sc);
+		label = (struct pf_label_desc){ .key = "bytes", .num = val.size };
+		err = collect_add_sample(k, &val.key, values, &label, 1);
+		if (err)
+			break;
+	}
+	return err;
+}
+
+static void add_comments(struct sample_sink *k, struct heap_run *run)
+{
+	struct heap_rate r;
+	uint64_t calls = 0, frees = 0;
+	char line[PATH_MAX + 160];
+	int i, j;
+
+	for (i = 0; i < run->nallocs; i++) {
+		snprintf(line, sizeof(line), "heap: pid %d allocates with %s (%s)",
+			 run->s->target->pids[i], run->allocs[i].kind, run->allocs[i].file);
+		profile__add_comment(k->p, line);
+	}
+	snprintf(line, sizeof(line),
+		 "heap: %s; blocks allocated before bpfprof attached are not known, and their "
+		 "frees are ignored",
+		 run->o->rate == 1 ? "every allocation recorded (--rate 1)"
+				   : "one allocation sampled per --rate bytes, values scaled");
+	profile__add_comment(k->p, line);
+	if (run->o->min_age_ns) {
+		snprintf(line, sizeof(line), "heap: in-use blocks younger than %.1fs left out",
+			 run->o->min_age_ns / 1e9);
+		profile__add_comment(k->p, line);
+	}
+	read_calls(run, &r, false);
+	for (i = 0; i < run->nallocs; i++)
+		for (j = 0; j < run->allocs[i].nfuncs && j < HEAP_MAX_PROBES; j++)
+			if (run->allocs[i].funcs[j].fn == HEAP_FN_FREE)
+				frees += r.calls[j];
+			else
+				calls += r.calls[j];
+	snprintf(line, sizeof(line),
+		 "heap: %" PRIu64 " allocating calls and %" PRIu64 " frees seen in %.1fs (%.0f/s)",
+		 calls, frees, run->s->elapsed_ns / 1e9,
+		 run->s->elapsed_ns ? (calls + frees) * 1e9 / run->s->elapsed_ns : 0.0);
+	profile__add_comment(k->p, line);
+	if (k->counters[CNT_HEAP_UNKNOWN_FREES]) {
+		snprintf(line, sizeof(line),
+			 "heap: %" PRIu64 " frees of blocks allocated before attaching ignored",
+			 k->counters[CNT_HEAP_UNKNOWN_FREES]);
+		profile__add_comment(k->p, line);
+	}
+}
+
+static int fill(struct sample_sink *k, void *arg)
+{
+	struct heap_run *run = arg;
+	int err;
+
+	err = profile__set_default_sample_type(k->p, "inuse_space");
+	if (!err)
+		err = collect_add_map(k, bpf_map__fd(run->skel->maps.allocs), alloc_entry, run);
+	if (!err)
+		err = add_live(k, run);
+	if (!err)
+		add_comments(k, run);
+	return err;
+}
+
+static const struct profile_shape *shape_of(const struct heap_run *run, struct profile_shape *sh)
+{
+	*sh = (struct profile_shape){
+		.types = heap_types,
+		.ntypes = 4,
+		.period_type = { "space", "bytes" },
+		.period = (int64_t)run->o->rate,
+	};
+	return sh;
+}
+
+static int on_snapshot(void *ctx)
+{
+	struct heap_run *run = ctx;
+	struct profile_shape sh;
+	struct profile *p = NULL;
+	int ret;
+
+	ret = collect_make_snapshot(run->s, shape_of(run, &sh),
+				    bpf_map__fd(run->skel->maps.stacks), fill, run, &p);
+	if (!ret)
+		ret = run->o->snapshot(run->o->snapshot_ctx, run->s, p);
+	profile__free(p);
+	return ret;
+}
+
+int collect_heap(struct session *s, const struct heap_opts *o, struct profile **out)
+{
+	struct heap_run run = { .s = s, .o = o };
+	struct collect_links links = { 0 };
+	struct profile_shape sh;
+	int ret, err;
+
+	run.support = uprobe_multi_support();
+	if (run.support == UPROBE_NO_MULTI) {
+		pr_warn("heap: this kernel has no uprobe_multi links (Linux 6.6 and later): use "
+			"--mode growth\n");
+		return EXIT_SYSTEM;
+	}
+	if (run.support != UPROBE_SESSION)
+		pr_info("heap: no session uprobes in this kernel (Linux 6.13 and later): every "
+			"allocation also pays a return probe\n");
+	s->noun = "allocations (estimated)";
+	s->idle = "made no sampled allocation during the capture (blocks allocated before "
+		  "bpfprof attached are not known)";
+	s->top_caller = true;
+	run.skel = collect_load(open_and_load, s, &run, &ret);
+	if (!run.skel)
+		return ret;
+	err = fill_exp_table(&run);
+	if (err) {
+		ret = collect_explain("fill the sampling table", err);
+		goto cleanup;
+	}
+	err = heap_calibrate(bpf_program__fd(run.support == UPROBE_SESSION
+						     ? run.skel->progs.heap_alloc_session
+						     : run.skel->progs.heap_alloc_entry),
+			     run.support == UPROBE_SESSION ? UPROBE_ATTACH_SESSION
+							   : UPROBE_ATTACH_MULTI,
+			     &run.costs);
+	if (err)
+		pr_warn("heap: cannot measure the cost of a probe hit (%s): no overhead check\n",
+			strerror(-err));
+	run.costs_known = !err;
+	ret = collect_begin(s, run.skel->obj, &links);
+	if (!ret)
+		ret = prepare_targets(&run);
+	if (ret)
+		goto cleanup;
+	if (o->snapshot) {
+		s->on_snapshot = on_snapshot;
+		s->on_snapshot_ctx = &run;
+	}
+	ret = collect_run(s, &links);
+	detach_all(&run);
+	s->on_snapshot = NULL;
+	if (ret)
+		goto cleanup;
+	ret = collect_make_profile(s, shape_of(&run, &sh), bpf_map__fd(run.skel->maps.stacks),
+				   fill, &run, out);
+cleanup:
+	detach_all(&run);
+	collect_detach(&links);
+	heap_bpf__destroy(run.skel);
+	free(run.allocs);
+	return ret;
+}

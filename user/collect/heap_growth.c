@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * heap --mode growth: where a process's private anonymous memory grows, by
+ * user stack, without uprobes (bpf/heap_growth.bpf.c).  For programs too
+ * allocation-heavy for probes on malloc: only page faults and memory
+ * syscalls run BPF, and an allocator that reuses its memory makes neither.
+ *
+ * Sample types, in this order:
+ *   faults/count           write faults on private anonymous memory: pages
+ *                          written for the first time (scaled by
+ *                          --fault-every)
+ *   faulted_space/bytes    the same in bytes (faults x page size): resident
+ *                          memory growth, where memory is first touched.
+ *                          The default (HEAP_GROWTH_SAMPLE_INDEX and the
+ *                          profile's default_sample_type): RSS is what runs
+ *                          out.
+ *   grown_space/bytes      address space added by brk, mmap (private
+ *                          anonymous, not PROT_NONE), mremap and mprotect
+ *                          (PROT_NONE → accessible), at the calling stack:
+ *                          main → ... → malloc → sysmalloc → brk
+ *   released_space/bytes   address space given back by brk, munmap, mremap
+ *                          and mprotect (→ PROT_NONE), at the releasing
+ *                          stack (free → munmap, malloc_trim → brk)
+ * Period type space/bytes, period page size x --fault-every: one sampled
+ * fault stands for that much (the syscalls are all recorded).
+ *
+ * Releases are their own sample type, charged to the stack that released:
+ * BPF keeps no record of who mapped which range (that would be a map entry
+ * per mapping, what --mode alloc does per block), so a release cannot be
+ * subtracted from the stack that grew.  Total grown minus total released is
+ * the net change of the address space; a stack that only grows is where to
+ * look.  Released memory's pages are not subtracted from faulted_space.
+ *
+ * Limits, all on the side of not counting: a fault that maps a transparent
+ * huge page counts one page (noted in the profile when THP is "always"); a
+ * fault below the main thread's stack VMA (stack growth) finds no VMA;
+ * memory written through get_user_pages (process_vm_writev, O_DIRECT) makes
+ * no fault; a munmap/mremap/mprotect counts the part of its range in the
+ * VMA at its start; shared anonymous memory (MAP_SHARED) and hugetlbfs are
+ * not private anonymous memory.  A lookup of the VMA that finds the mmap
+ * lock taken by a writer is counted and the event dropped.  A write fault on
+ * a page still shared with a forked process counts, though the last sharer
+ * reuses the page.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "bpfprof/growth.h"
+#include "collect/collect.h"
+#include "exitcode.h"
+#include "heap_growth.skel.h"
+#include "log.h"
+#include "profile.h"
+#include "session.h"
+#include "target.h"
+#include "util.h"
+
+/* The syscalls whose growth is recorded, as named under events/syscalls/. */
+static const char *const mem_syscalls[] = { "brk", "mmap", "munmap", "mremap", "mprotect" };
+#define NSYSCALLS ARRAY_SIZE(mem_syscalls)
+
+static bool has_syscall_event(const char *dir, const char *name)
+{
+	static const char *const roots[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
+	char path[160];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(roots); i++) {
+		snprintf(path, sizeof(path), "%s/events/syscalls/%s_%s/id", roots[i], dir, name);
+		if (access(path, R_OK) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The per-syscall tracepoints run BPF only for these calls; raw_syscalls for
+ * every syscall of the machine.  BPFPROF_RAW_SYSCALLS=1 forces the latter.
+ */
+static bool use_syscall_events(void)
+{
+	const char *raw = getenv("BPFPROF_RAW_SYSCALLS");
+	size_t i;
+
+	if (raw && !strcmp(raw, "1"))
+		return false;
+	for (i = 0; i < ARRAY_SIZE(mem_syscalls); i++)
+		if (!has_syscall_event("sys_enter", mem_syscalls[i]) ||
+		    !has_syscall_event("sys_exit", mem_syscalls[i]))
+			return false;
+	return true;
+}
+
+static long page_size(void)
+{
+	long n = sysconf(_SC_PAGESIZE);
+
+	return n > 0 ? n : 4096;
+}
+
+/* The entry program of each of mem_syscalls, in its order. */
+static struct bpf_program **enter_progs(struct heap_growth_bpf *skel)
+{
+	static struct bpf_program *progs[NSYSCALLS];
+
+	progs[0] = skel->progs.brk_enter_tp;
+	progs[1] = skel->progs.mmap_enter_tp;
+	progs[2] = skel->progs.munmap_enter_tp;
+	progs[3] = skel->progs.mremap_enter_tp;
+	progs[4] = skel->progs.mprotect_enter_tp;
+	return progs;
+}
+
+static void *open_and_load(struct session *s, const void *opts, bool btf, int *err)
+{
+	const struct heap_opts *o = opts;
+	struct heap_growth_bpf *skel = heap_growth_bpf__open();
+	bool system = s->target->mode != TARGET_PIDS, events = use_syscall_events();
+	size_t i;
+
+	if (!skel) {
+		*err = -errno;
+		return NULL;
+	}
+	COLLECT_SET_STACK_RODATA(skel, s, &o->st);
+	/* A kernel stack at a fault or a syscall's entry is the entry code: user stacks only. */
+	skel->rodata->capture_kernel = false;
+	skel->rodata->fault_every = o->fault_every ? o->fault_every : 1;
+	skel->rodata->page_size = page_size();
+	bpf_map__set_max_entries(skel->maps.growth, system ? 65536 : 16384);
+	bpf_map__set_max_entries(skel->maps.pending, system ? 65536 : 16384);
+	bpf_map__set_max_entries(skel->maps.stacks, system ? 32768 : 16384);
+	collect_select_tp(skel->obj, btf);
+	for (i = 0; i < NSYSCALLS; i++)
+		bpf_program__set_autoload(enter_progs(skel)[i], events);
+	bpf_program__set_autoload(skel->progs.mem_exit_tp, events);
+	if (events) {
+		bpf_program__set_autoload(skel->progs.sys_enter_btf, false);
+		bpf_program__set_autoload(skel->progs.sys_enter_raw, false);
+		bpf_program__set_autoload(skel->progs.sys_exit_btf, false);
+		bpf_program__set_autoload(skel->progs.sys_exit_raw, false);
+	}
+	*err = heap_growth_bpf__load(skel);
+	if (*err) {
+		heap_growth_bpf__destroy(skel);
+		return NULL;
+	}
+	return skel;
+}
+
+/* Attaches prog to syscalls:EVENT. */
+static int attach_syscall_event(struct bpf_program *prog, const char *dir, const char *name,
+				struct collect_links *links)
+{
+	struct bpf_link *link;
+	char event[64];
+	int err;
+
+	snprintf(event, sizeof(event), "%s_%s", dir, name);
+	link = bpf_program__attach_tracepoint(prog, "syscalls", event);
+	if (!link) {
+		err = -errno;
+		pr_debug("cannot attach to syscalls:%s: %s\n", event, strerror(-err));
+		return collect_explain("attach to the memory syscall tracepoints", err);
+	}
+	err = collect_links_add(links, link);
+	if (err)
+		return collect_explain("attach to the memory syscall tracepoints", err);
+	return 0;
+}
+
+/*
+ * collect_begin attaches the fault programs (and the raw_syscalls fallback);
+ * then the syscall tracepoints, exits first, so that an entry seen always
+ * has its exit seen.
+ */
+static int attach(struct session *s, struct heap_growth_bpf *skel, struct collect_links *links)
+{
+	int ret = collect_begin(s, skel->obj, links);
+	size_t i;
+
+	if (ret)
+		return ret;
+	if (!bpf_program__autoload(skel->progs.mem_exit_tp)) {
+		pr_debug("memory syscalls seen through raw_syscalls sys_enter/sys_exit\n");
+		return 0;
+	}
+	pr_debug("memory syscalls seen through the syscalls:sys_{enter,exit}_* tracepoints\n");
+	for (i = 0; i < NSYSCALLS && !ret; i++)
+		ret = attach_syscall_event(skel->progs.mem_exit_tp, "sys_exit", mem_syscalls[i],
+					   links);
+	for (i = 0; i < NSYSCALLS && !ret; i++)
+		ret = attach_syscall_event(enter_progs(skel)[i], "sys_enter", mem_syscalls[i],
+					   links);
+	return ret;
+}
+
+struct growth_ctx {
+	struct session *s;
+	const struct heap_opts *o;
+	struct heap_growth_bpf *skel;
+	struct profile_shape shape;
+	int64_t fault_every, page_size;
+};
+
+/* growth: stack key → {sampled faults, grown, released}. */
+static int growth_entry(const void *key, const void *value, int64_t *values,
+			struct pf_label_desc *extra, void *arg)
+{
+	const struct growth_val *v = value;
+	const struct growth_ctx *c = arg;
+	int64_t faults = (int64_t)v->faults * c->fault_every;
+
+	values[0] = faults;
+	values[1] = faults * c->page_size;
+	values[2] = v->grown_bytes;
+	values[3] = v->released_bytes;
+	return 0;
+}
+
+/* "always" makes every large enough anonymous region fault in huge pages. */
+static bool thp_always(void)
+{
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+	char line[128] = "";
+	bool always;
+
+	if (!f)
+		return false;
+	always = fgets(line, sizeof(line), f) && strstr(line, "[always]");
+	fclose(f);
+	return always;
+}
+
+static int fill(struct sample_sink *k, void *arg)
+{
+	struct growth_ctx *c = arg;
+	int err;
+
+	err = profile__set_default_sample_type(k->p, "faulted_space");
+	if (!err && thp_always())
+		err = profile__add_comment(
+			k->p, "transparent huge pages are \"always\": a fault that maps a huge "
+			      "page counts as one page, so faulted_space is low for large regions");
+	if (!err)
+		err = collect_add_map(k, bpf_map__fd(c->skel->maps.growth), growth_entry, c);
+	return err;
+}
+
+/* --interval and SIGUSR1: the profile so far, handed to the command to write. */
+static int snapshot(void *arg)
+{
+	struct growth_ctx *c = arg;
+	struct profile *p = NULL;
+	int ret;
+
+	ret = collect_make_snapshot(c->s, &c->shape, bpf_map__fd(c->skel->maps.stacks), fill, c,
+				    &p);
+	if (!ret)
+		ret = c->o->snapshot(c->o->snapshot_ctx, c->s, p);
+	profile__free(p);
+	return ret ? -EIO : 0;
+}
+
+int collect_heap_growth(struct session *s, const struct heap_opts *o, struct profile **out)
+{
+	static const struct value_type_desc types[] = {
+		{ "faults", "count" },
+		{ "faulted_space", "bytes" },
+		{ "grown_space", "bytes" },
+		{ "released_space", "bytes" },
+	};
+	struct growth_ctx c = { .s = s, .o = o };
+	struct collect_links links = { 0 };
+	int ret;
+
+	_Static_assert(HEAP_GROWTH_SAMPLE_INDEX == 1, "faulted_space is the default");
+	c.fault_every = o->fault_every ? o->fault_every : 1;
+	c.page_size = page_size();
+	c.shape = (struct profile_shape){
+		.types = types,
+		.ntypes = ARRAY_SIZE(types),
+		.period_type = { "space", "bytes" },
+		.period = c.fault_every * c.page_size,
+	};
+	s->noun = "anonymous page faults";
+	s->idle = "did not grow its anonymous memory during the capture";
+	c.skel = collect_load(open_and_load, s, o, &ret);
+	if (!c.skel)
+		return ret;
+	if (o->snapshot) {
+		s->on_snapshot = snapshot;
+		s->on_snapshot_ctx = &c;
+	}
+	ret = attach(s, c.skel, &links);
+	if (!ret)
+		ret = collect_run(s, &links);
+	s->on_snapshot = NULL;
+	if (ret)
+		goto cleanup;
+	ret = collect_make_profile(s, &c.shape, bpf_map__fd(c.skel->maps.stacks), fill, &c, out);
+cleanup:
+	collect_detach(&links);
+	heap_growth_bpf__destroy(c.skel);
+	return ret;
+}
