@@ -31,7 +31,8 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 
 WORKLOAD_SRCS := $(wildcard tests/workloads/*.c)
 WORKLOADS := $(patsubst tests/workloads/%.c,$(OUT)/workloads/%,$(filter-out tests/workloads/lib%,$(WORKLOAD_SRCS))) \
-	     $(patsubst tests/workloads/%.c,$(OUT)/workloads/%.so,$(filter tests/workloads/lib%,$(WORKLOAD_SRCS)))
+	     $(patsubst tests/workloads/%.c,$(OUT)/workloads/%.so,$(filter tests/workloads/lib%,$(WORKLOAD_SRCS))) \
+	     $(patsubst tests/workloads/%.cc,$(OUT)/workloads/%,$(wildcard tests/workloads/*.cc))
 
 # The Go workload (tests/workloads/go), when a Go toolchain is installed.
 GO        ?= go
@@ -78,6 +79,10 @@ $(OUT)/workloads/%: tests/workloads/%.c
 	@mkdir -p $(@D)
 	$(CC) -O1 -g -fno-omit-frame-pointer -fno-optimize-sibling-calls -fno-inline \
 		-o $@ $< -lpthread -lm
+
+$(OUT)/workloads/%: tests/workloads/%.cc
+	@mkdir -p $(@D)
+	$(CXX) -O1 -g -fno-omit-frame-pointer -fno-optimize-sibling-calls -fno-inline -o $@ $<
 
 # nofp_*: release-style code without frame pointers, for the unwinding tests.
 $(OUT)/workloads/nofp_%: tests/workloads/nofp_%.c

@@ -307,7 +307,8 @@ static __always_inline void on_enter(__u32 nr, __u64 a0, __u64 a1, __u64 a2, __u
 		keep = a0 != 0; /* brk(0) asks for the break */
 		break;
 	case NR_mmap: /* addr, len, prot, flags: private anonymous and accessible */
-		if ((a3 & (MAP_ANONYMOUS | MAP_TYPE | MAP_HUGETLB)) == (MAP_ANONYMOUS | MAP_PRIVATE) &&
+		if ((a3 & (MAP_ANONYMOUS | MAP_TYPE | MAP_HUGETLB)) ==
+			    (MAP_ANONYMOUS | MAP_PRIVATE) &&
 		    (a2 & PROT_ACCESS)) {
 			p.grow = page_align(a1);
 			keep = true;

@@ -174,7 +174,44 @@ static __always_inline bool read_user(const struct unwind_ctx *c, __u64 *dst, __
 #endif
 }
 
+/*
+ * A launched command under uprobes: stop it when a stack runs through code
+ * whose mapping userspace has not read yet (the libraries the loader maps
+ * after exec), until it has read them and sends SIGCONT, so that stacks
+ * are not walked without their tables.
+ */
+const volatile bool stop_on_stale_maps = false;
+
 #ifndef UNWIND_OTHER_TASKS
+#define UNWIND_SIGSTOP 19
+
+/* Processes without unwind maps yet, when last asked for (stop_on_stale_maps). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u64);
+} unwind_asked SEC(".maps");
+
+static __always_inline void ask_maps(__u32 tgid)
+{
+	if (stop_on_stale_maps)
+		bpf_send_signal(UNWIND_SIGSTOP);
+	emit_proc_event(BPFPROF_PROC_MAPS, tgid,
+			BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), group_leader));
+}
+
+/* A process with no unwind maps at all yet: ask, at most every 200 ms. */
+static __always_inline void maps_missing(__u32 tgid)
+{
+	__u64 now = bpf_ktime_get_ns(), *last = bpf_map_lookup_elem(&unwind_asked, &tgid);
+
+	if (!stop_on_stale_maps || (last && now - *last < 200000000ULL))
+		return;
+	bpf_map_update_elem(&unwind_asked, &tgid, &now, BPF_ANY);
+	ask_maps(tgid);
+}
+
 /*
  * A pc in no known mapping: the process mapped code since userspace last
  * read its maps (dlopen, a library the loader mapped after exec).  Ask for
@@ -187,12 +224,15 @@ static __always_inline void maps_stale(struct unwind_proc *proc)
 	if (now - proc->stale_ns < 200000000ULL)
 		return;
 	proc->stale_ns = now;
-	emit_proc_event(BPFPROF_PROC_MAPS, bpf_get_current_pid_tgid() >> 32,
-			BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), group_leader));
+	ask_maps(bpf_get_current_pid_tgid() >> 32);
 }
 #else
 /* A snapshot loads every table first: nothing to ask for. */
 static __always_inline void maps_stale(struct unwind_proc *proc)
+{
+}
+
+static __always_inline void maps_missing(__u32 tgid)
 {
 }
 #endif
@@ -216,6 +256,8 @@ static long unwind_step(__u64 i, void *data)
 	c->st->ips[i] = c->ip;
 	c->n = i + 1;
 	if (i == 0 && c->at_entry) {
+		if (stop_on_stale_maps && c->proc && !find_map(c->proc, c->ip))
+			maps_stale(c->proc);
 		if (!read_user(c, &ra, c->sp)) {
 			count(CNT_UNWIND_READ_FAILED);
 			c->truncated = true;
@@ -297,6 +339,8 @@ static __always_inline int unwind_user_from(const struct uregs *regs, __u32 tgid
 	c.proc = bpf_map_lookup_elem(&unwind_procs, &tgid);
 	if (!c.proc && !at_entry)
 		return -1;
+	if (!c.proc)
+		maps_missing(tgid);
 	bpf_loop(BPFPROF_MAX_STACK_DEPTH + 1, unwind_step, &c, 0);
 	st->nr = c.n;
 	st->flags = c.truncated ? STACK_TRUNCATED : 0;

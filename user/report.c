@@ -106,11 +106,17 @@ static bool is_kernel(const struct profile *p, const struct pf_location *loc)
 	return m && !strcmp(profile__str(p, m->filename), "[kernel.kallsyms]");
 }
 
-/* The C library's own files: glibc's libc and libpthread, its dynamic loader, musl. */
+/*
+ * The C and C++ runtime's own files: glibc's libc and libpthread, its dynamic
+ * loader, musl, libstdc++ and the malloc libraries (their frames sit between
+ * a program and its allocations or locks).
+ */
 static bool is_libc(const struct profile *p, const struct pf_location *loc)
 {
-	static const char *const prefixes[] = { "libc.so",  "libc-",   "libpthread",
-						"ld-linux", "ld-musl", "libc.musl" };
+	static const char *const prefixes[] = { "libc.so",    "libc-",	     "libpthread",
+						"ld-linux",   "ld-musl",     "libc.musl",
+						"libstdc++",  "libjemalloc", "libtcmalloc",
+						"libmimalloc" };
 	const struct pf_mapping *m = profile__mapping(p, loc->mapping_id);
 	const char *name, *base;
 	size_t i;

@@ -52,6 +52,8 @@ struct session {
 	 * and on SIGUSR1; a non-zero return ends the run with that error.
 	 */
 	int64_t snapshot_ns;
+	/* BPF stops a launched target until its new maps are read: continue it after. */
+	bool cont_after_maps;
 	int (*on_snapshot)(void *ctx);
 	void *on_snapshot_ctx;
 	struct proc_info *procs; /* sorted by pid after session__run */

@@ -4,6 +4,7 @@
  * benchmark.
  *
  * usage: heap_sites sites SCALE [HOLD_SECONDS]
+ *   (each function below also keeps the array of its block pointers)
  *   keep_small: keeps SCALE * 16384 blocks of 64 bytes;
  *   keep_large: keeps SCALE * 4 blocks of 1 MiB (glibc mmaps them);
  *   churn: allocates SCALE * 16384 blocks of 4 KiB and frees each at once;
@@ -137,11 +138,13 @@ static void sites(long scale, double hold)
 	churn(scale * 16384);
 	c = realloc_grow(scale * 64);
 	d = calloc_keep(scale * 1024);
-	printf("keep_small %ld %ld\n", scale * 16384 * 64, scale * 16384 * 64);
-	printf("keep_large %ld %ld\n", scale * 4 * (1L << 20), scale * 4 * (1L << 20));
+	/* Each function's pointer array counts too: n * 8 bytes. */
+	printf("keep_small %ld %ld\n", scale * 16384 * (64 + 8), scale * 16384 * (64 + 8));
+	printf("keep_large %ld %ld\n", scale * 4 * ((1L << 20) + 8), scale * 4 * ((1L << 20) + 8));
 	printf("churn 0 %ld\n", scale * 16384 * 4096);
-	printf("realloc_grow %ld %ld\n", scale * 64 * 16384, scale * 64 * (1024L + 2048 + 4096 + 8192 + 16384));
-	printf("calloc_keep %ld %ld\n", scale * 1024 * 1024, scale * 1024 * 1024);
+	printf("realloc_grow %ld %ld\n", scale * 64 * (16384 + 8),
+	       scale * 64 * (1024L + 2048 + 4096 + 8192 + 16384 + 8));
+	printf("calloc_keep %ld %ld\n", scale * 1024 * (1024 + 8), scale * 1024 * (1024 + 8));
 	fflush(stdout);
 	usleep(hold * 1e6);
 	sink = a, sink = b, sink = c, sink = d;
@@ -150,7 +153,8 @@ static void sites(long scale, double hold)
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: heap_sites sites SCALE [HOLD] | storm SECONDS | loop PAIRS\n");
+		fprintf(stderr,
+			"usage: heap_sites sites SCALE [HOLD] | storm SECONDS | loop PAIRS\n");
 		return 2;
 	}
 	fprintf(stderr, "ready %d\n", getpid());

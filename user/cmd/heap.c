@@ -137,8 +137,9 @@ static error_t parse_heap(int key, char *arg, struct argp_state *state)
 		errno = 0;
 		env->heap.max_overhead = strtod(arg, &end);
 		if (errno || end == arg || *end || !(env->heap.max_overhead > 0))
-			usage_error("invalid --max-overhead '%s': expected a percentage > 0, e.g. 10",
-				    arg);
+			usage_error(
+				"invalid --max-overhead '%s': expected a percentage > 0, e.g. 10",
+				arg);
 		break;
 	case OPT_FORCE:
 		env->heap.force = true;
@@ -163,8 +164,9 @@ static error_t parse_heap(int key, char *arg, struct argp_state *state)
 				usage_error("--rate, --min-age and --max-live need --mode alloc: "
 					    "growth mode does not see allocations");
 		} else if (env->common.target.mode != TARGET_PIDS && env->common.ntarget_kinds) {
-			usage_error("heap: the allocator's uprobes need processes: give -p PID or -- "
-				    "CMD (--mode growth works with -a and --cgroup)");
+			usage_error(
+				"heap: the allocator's uprobes need processes: give -p PID or -- "
+				"CMD (--mode growth works with -a and --cgroup)");
 		}
 		break;
 	default:
@@ -245,7 +247,8 @@ static int collect(struct session *s, const void *opts, struct profile **out)
 	int ret;
 
 	s->snapshot_ns = env->interval_ns;
-	ret = o->mode == HEAP_MODE_GROWTH ? collect_heap_growth(s, o, out) : collect_heap(s, o, out);
+	ret = o->mode == HEAP_MODE_GROWTH ? collect_heap_growth(s, o, out)
+					  : collect_heap(s, o, out);
 	if (!ret && env->interval_ns) {
 		/* With --interval the last snapshot is numbered like the others. */
 		snprintf(final_path, sizeof(final_path), "%s.%04d.pb.gz", env->base,

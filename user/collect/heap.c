@@ -72,6 +72,7 @@ static void *open_and_load(struct session *s, const void *opts, bool btf, int *e
 	skel->rodata->follow_children = false; /* uprobes are attached per process */
 	skel->rodata->sample_rate = o->rate;
 	skel->rodata->page_size = sysconf(_SC_PAGESIZE);
+	skel->rodata->stop_on_stale_maps = s->target->argv != NULL;
 	bpf_map__set_max_entries(skel->maps.live, max_live);
 	bpf_map__set_max_entries(skel->maps.allocs, ALLOCS_MAX_ENTRIES);
 	bpf_map__set_max_entries(skel->maps.stacks, o->rate == 1 ? 65536 : 16384);
@@ -223,8 +224,8 @@ static int check_overhead(struct heap_run *run, const struct heap_allocator *a, 
 	r.cpu_ns = heap_process_cpu_ns(pid) - cpu0;
 	if (cpu0 < 0 || r.cpu_ns < 0)
 		return 0; /* gone: the session notices */
-	slow = heap_expected_slowdown(a, &run->costs, &r, o->rate,
-				      run->support == UPROBE_SESSION, &per_s);
+	slow = heap_expected_slowdown(a, &run->costs, &r, o->rate, run->support == UPROBE_SESSION,
+				      &per_s);
 	if (o->rate == 1)
 		snprintf(rate, sizeof(rate), "--rate 1");
 	else
@@ -257,8 +258,8 @@ static int prepare_targets(struct heap_run *run)
 		if (t->argv) {
 			err = target__resolve_command(t->argv[0], exe, sizeof(exe));
 			if (!err)
-				err = heap_allocator_of_command(exe, run->o->at_entry, &run->allocs[i],
-								why, sizeof(why));
+				err = heap_allocator_of_command(exe, run->o->at_entry,
+								&run->allocs[i], why, sizeof(why));
 			else
 				snprintf(why, sizeof(why), "command not found: %s", t->argv[0]);
 		} else {
@@ -425,8 +426,8 @@ static int on_snapshot(void *ctx)
 	struct profile *p = NULL;
 	int ret;
 
-	ret = collect_make_snapshot(run->s, shape_of(run, &sh),
-				    bpf_map__fd(run->skel->maps.stacks), fill, run, &p);
+	ret = collect_make_snapshot(run->s, shape_of(run, &sh), bpf_map__fd(run->skel->maps.stacks),
+				    fill, run, &p);
 	if (!ret)
 		ret = run->o->snapshot(run->o->snapshot_ctx, run->s, p);
 	profile__free(p);
@@ -453,6 +454,7 @@ int collect_heap(struct session *s, const struct heap_opts *o, struct profile **
 	s->idle = "made no sampled allocation during the capture (blocks allocated before "
 		  "bpfprof attached are not known)";
 	s->top_caller = true;
+	s->cont_after_maps = s->target->argv != NULL;
 	run.skel = collect_load(open_and_load, s, &run, &ret);
 	if (!run.skel)
 		return ret;
@@ -461,12 +463,11 @@ int collect_heap(struct session *s, const struct heap_opts *o, struct profile **
 		ret = collect_explain("fill the sampling table", err);
 		goto cleanup;
 	}
-	err = heap_calibrate(bpf_program__fd(run.support == UPROBE_SESSION
-						     ? run.skel->progs.heap_alloc_session
-						     : run.skel->progs.heap_alloc_entry),
-			     run.support == UPROBE_SESSION ? UPROBE_ATTACH_SESSION
-							   : UPROBE_ATTACH_MULTI,
-			     &run.costs);
+	err = heap_calibrate(
+		bpf_program__fd(run.support == UPROBE_SESSION ? run.skel->progs.heap_alloc_session
+							      : run.skel->progs.heap_alloc_entry),
+		run.support == UPROBE_SESSION ? UPROBE_ATTACH_SESSION : UPROBE_ATTACH_MULTI,
+		&run.costs);
 	if (err)
 		pr_warn("heap: cannot measure the cost of a probe hit (%s): no overhead check\n",
 			strerror(-err));
@@ -485,8 +486,8 @@ int collect_heap(struct session *s, const struct heap_opts *o, struct profile **
 	s->on_snapshot = NULL;
 	if (ret)
 		goto cleanup;
-	ret = collect_make_profile(s, shape_of(&run, &sh), bpf_map__fd(run.skel->maps.stacks),
-				   fill, &run, out);
+	ret = collect_make_profile(s, shape_of(&run, &sh), bpf_map__fd(run.skel->maps.stacks), fill,
+				   &run, out);
 cleanup:
 	detach_all(&run);
 	collect_detach(&links);

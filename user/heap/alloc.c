@@ -237,8 +237,7 @@ static int place_functions(struct elf_file *f, bool at_entry, struct heap_alloca
 			continue;
 		h->offset = h->entry;
 		got = pread(f->fd, code, sizeof(code), h->entry);
-		if (got > 0 &&
-		    !probe_place(code, got, a->args, a->fn != HEAP_FN_FREE, &pl)) {
+		if (got > 0 && !probe_place(code, got, a->args, a->fn != HEAP_FN_FREE, &pl)) {
 			if (!at_entry)
 				h->offset = h->entry + pl.offset;
 			h->emulated = at_entry ? false : pl.emulated;
@@ -470,8 +469,8 @@ static int list_libraries(const char *interp, const char *exe, char ***out, int 
 	return 0;
 }
 
-int heap_allocator_of_command(const char *exe, bool at_entry, struct heap_allocator *out,
-			      char *why, size_t whylen)
+int heap_allocator_of_command(const char *exe, bool at_entry, struct heap_allocator *out, char *why,
+			      size_t whylen)
 {
 	char interp[PATH_MAX], **paths;
 	int n = 0, err, i;

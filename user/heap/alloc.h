@@ -45,8 +45,8 @@ int heap_allocator_of_pid(int pid, bool at_entry, struct heap_allocator *out, ch
  * The allocator a command will use, before it runs: its executable and the
  * libraries its dynamic loader lists (`ld.so --list`, with LD_PRELOAD).
  */
-int heap_allocator_of_command(const char *exe, bool at_entry, struct heap_allocator *out,
-			      char *why, size_t whylen);
+int heap_allocator_of_command(const char *exe, bool at_entry, struct heap_allocator *out, char *why,
+			      size_t whylen);
 
 /*
  * The allocator among files (the executable first): paths to open, and

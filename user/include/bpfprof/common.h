@@ -224,15 +224,15 @@ struct heap_alloc_val {
  * size and block are (x86-64 System V registers).
  */
 enum heap_fn {
-	HEAP_FN_MALLOC = 1,	    /* size in rdi; also valloc, operator new, mallocx */
-	HEAP_FN_CALLOC,		    /* nmemb rdi, size rsi */
-	HEAP_FN_REALLOC,	    /* ptr rdi, size rsi; also rallocx */
-	HEAP_FN_REALLOCARRAY,	    /* ptr rdi, nmemb rsi, size rdx */
-	HEAP_FN_MEMALIGN,	    /* alignment rdi, size rsi; also aligned_alloc */
-	HEAP_FN_POSIX_MEMALIGN,	    /* memptr rdi, alignment rsi, size rdx; returns 0 */
-	HEAP_FN_PVALLOC,	    /* size rdi, rounded up to pages */
-	HEAP_FN_FREE,		    /* ptr rdi; also cfree, operator delete, sdallocx */
-	HEAP_FN_CALIBRATE,	    /* bpfprof's own probe cost measurement: nothing */
+	HEAP_FN_MALLOC = 1,	/* size in rdi; also valloc, operator new, mallocx */
+	HEAP_FN_CALLOC,		/* nmemb rdi, size rsi */
+	HEAP_FN_REALLOC,	/* ptr rdi, size rsi; also rallocx */
+	HEAP_FN_REALLOCARRAY,	/* ptr rdi, nmemb rsi, size rdx */
+	HEAP_FN_MEMALIGN,	/* alignment rdi, size rsi; also aligned_alloc */
+	HEAP_FN_POSIX_MEMALIGN, /* memptr rdi, alignment rsi, size rdx; returns 0 */
+	HEAP_FN_PVALLOC,	/* size rdi, rounded up to pages */
+	HEAP_FN_FREE,		/* ptr rdi; also cfree, operator delete, sdallocx */
+	HEAP_FN_CALIBRATE,	/* bpfprof's own probe cost measurement: nothing */
 	HEAP_FN__MAX,
 };
 
