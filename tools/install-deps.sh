@@ -10,7 +10,8 @@ pkgs=(
 	bpftool
 	libcmocka-dev
 	golang-go
-	linux-perf time
+	linux-perf time bpftrace
+	g++ libjemalloc2 libtcmalloc-minimal4
 )
 
 missing=()
@@ -26,4 +27,5 @@ fi
 echo "installing: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >/dev/null
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Quiet: dpkg's and debconf's chatter (e.g. "delaying package configuration") goes.
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2> >(grep -v '^debconf: ' >&2)

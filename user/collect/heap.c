@@ -238,10 +238,15 @@ static int check_overhead(struct heap_run *run, const struct heap_allocator *a, 
 			pid, a->kind, per_s, slow, rate);
 		return 0;
 	}
+	/* When probe hits were most of its CPU time, the rest is too small to measure. */
+	if (slow > 1000)
+		snprintf(rate, sizeof(rate), "more than 10-fold");
+	else
+		snprintf(rate, sizeof(rate), "by about %.0f%%", slow);
 	pr_warn("heap: refusing to attach: pid %d makes %.0f allocator calls/s, which probes would "
-		"slow by about %.0f%% (over --max-overhead %g%%); use --mode growth (no uprobes), "
-		"a larger --rate, or --force\n",
-		pid, per_s, slow, o->max_overhead);
+		"slow %s (over --max-overhead %g%%); use --mode growth (no uprobes), a larger "
+		"--rate, or --force\n",
+		pid, per_s, rate, o->max_overhead);
 	return EXIT_FAIL;
 }
 

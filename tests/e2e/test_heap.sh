@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# bpfprof heap (--mode alloc) against workloads that report what they keep
+# and allocate: exact at --rate 1, within 25% at the default rate, C++ new,
+# preloaded jemalloc and tcmalloc, snapshots, --min-age, the overhead guard
+# and bad input.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/e2e/lib.sh
+
+echo "heap:"
+
+# bytes FILE FUNCTION INDEX: cum bytes of FUNCTION for sample type INDEX, from go tool pprof.
+bytes() {
+	go tool pprof -top -nodecount=1000 -unit=B -sample_index="$3" "$1" 2>/dev/null |
+		awk -v fn="$2" '$6 == fn || $6 " " $7 == fn { sub("B$", "", $4); print $4; exit }'
+}
+
+# expected OUT FUNCTION FIELD: the workload's own number (2: kept, 3: allocated).
+expected() {
+	awk -v fn="$2" -v f="$3" '$1 == fn { print $f; exit }' "$1"
+}
+
+# close_to NAME GOT WANT PERCENT
+close_to() {
+	local name=$1 got=$2 want=$3 pct=$4
+	if [ -n "$got" ] && within "$got" "$want" "$(awk -v w="$want" -v p="$pct" 'BEGIN { print w * p / 100 }')"; then
+		pass "$name: $got bytes, workload $want (within $pct%)"
+	else
+		fail "$name: got '${got}' bytes, workload $want (want within $pct%)"
+	fi
+}
+
+# --- --rate 1, a launched command: every allocation, exact -------------------
+out=$TMP/r1.out
+"$BPFPROF" heap --rate 1 -o "$TMP/r1.pb.gz" -- "$WORKLOADS/heap_sites" sites 1 >"$out" 2>"$TMP/r1.err"
+check "--rate 1 writes a profile" test -s "$TMP/r1.pb.gz"
+for fn in keep_small keep_large realloc_grow calloc_keep; do
+	close_to "--rate 1 inuse_space $fn" "$(bytes "$TMP/r1.pb.gz" $fn inuse_space)" "$(expected "$out" $fn 2)" 2
+done
+close_to "--rate 1 alloc_space churn" "$(bytes "$TMP/r1.pb.gz" churn alloc_space)" "$(expected "$out" churn 3)" 2
+close_to "--rate 1 alloc_space realloc_grow" "$(bytes "$TMP/r1.pb.gz" realloc_grow alloc_space)" \
+	"$(expected "$out" realloc_grow 3)" 2
+got=$(bytes "$TMP/r1.pb.gz" churn inuse_space)
+check "--rate 1 churn frees everything (inuse ${got:-0})" test "${got:-0}" -lt 8192
+check "the top table names the keeping function, not malloc" \
+	grep -qE '^ +[0-9.]+MB .* keep_large$' "$out"
+check "default sample type is inuse_space" \
+	sh -c "go tool pprof -raw '$TMP/r1.pb.gz' 2>/dev/null | grep -q 'inuse_space/bytes\\[dflt\\]'"
+check "period type space/bytes, period 1" \
+	sh -c "go tool pprof -raw '$TMP/r1.pb.gz' 2>/dev/null | grep -q '^PeriodType: space bytes' && go tool pprof -raw '$TMP/r1.pb.gz' 2>/dev/null | grep -q '^Period: 1$'"
+check "samples carry a bytes label" \
+	sh -c "go tool pprof -raw '$TMP/r1.pb.gz' 2>/dev/null | grep -q 'bytes:\\[65536\\]\\|bytes:\\[64\\]'"
+
+# --- --rate 1 on a running process (-p), started by a flag file ----------------
+out=$TMP/p.out
+HEAP_SITES_GO=$TMP/go "$WORKLOADS/heap_sites" sites 1 3 >"$out" 2>&1 &
+WPID=$!
+E2E_PIDS+=("$WPID")
+sleep 0.2
+(sleep 1; touch "$TMP/go") &
+"$BPFPROF" heap -p "$WPID" --rate 1 -d 2.5 -o "$TMP/p.pb.gz" >"$TMP/p.stdout" 2>"$TMP/p.err"
+check "-p prints the allocator and the expected slowdown" grep -q 'allocates with glibc\|(glibc) makes' "$TMP/p.err"
+for fn in keep_small keep_large; do
+	close_to "-p --rate 1 inuse_space $fn" "$(bytes "$TMP/p.pb.gz" $fn inuse_space)" "$(expected "$out" $fn 2)" 2
+done
+stop_workload "$WPID"
+
+# --- the default rate (512 KiB): Go's unbiased estimates -----------------------
+out=$TMP/d.out
+"$BPFPROF" heap -o "$TMP/d.pb.gz" -- "$WORKLOADS/heap_sites" sites 64 >"$out" 2>/dev/null
+for fn in keep_small keep_large realloc_grow calloc_keep; do
+	close_to "default rate inuse_space $fn" "$(bytes "$TMP/d.pb.gz" $fn inuse_space)" "$(expected "$out" $fn 2)" 25
+done
+close_to "default rate alloc_space churn" "$(bytes "$TMP/d.pb.gz" churn alloc_space)" "$(expected "$out" churn 3)" 25
+check "period is the rate" sh -c "go tool pprof -raw '$TMP/d.pb.gz' 2>/dev/null | grep -q '^Period: 524288$'"
+
+# --- C++ new/delete -----------------------------------------------------------
+out=$TMP/cxx.out
+"$BPFPROF" heap --rate 1 -o "$TMP/cxx.pb.gz" -- "$WORKLOADS/heap_cxx" 1 >"$out" 2>/dev/null
+close_to "C++ new: make_nodes" "$(bytes "$TMP/cxx.pb.gz" 'make_nodes(long)' inuse_space)" "$(expected "$out" make_nodes 2)" 2
+close_to "C++ new[]: make_buffers" "$(bytes "$TMP/cxx.pb.gz" 'make_buffers(long)' inuse_space)" "$(expected "$out" make_buffers 2)" 2
+got=$(bytes "$TMP/cxx.pb.gz" 'churn_vectors(long)' alloc_space)
+close_to "C++ std::vector churn allocated" "$got" $((1024 * 4096)) 2
+
+# --- preloaded allocators -------------------------------------------------------
+for lib in jemalloc:libjemalloc.so.2 tcmalloc:libtcmalloc_minimal.so.4; do
+	name=${lib%%:*}
+	path=$(ls /usr/lib/x86_64-linux-gnu/"${lib#*:}" 2>/dev/null)
+	if [ -z "$path" ]; then
+		fail "$name: ${lib#*:} not installed (make deps)"
+		continue
+	fi
+	out=$TMP/$name.out
+	LD_PRELOAD=$path "$BPFPROF" heap --rate 1 -o "$TMP/$name.pb.gz" -- "$WORKLOADS/heap_sites" sites 1 \
+		>"$out" 2>"$TMP/$name.err"
+	check "LD_PRELOAD $name is the allocator probed" grep -q "allocates with $name" "$TMP/$name.err"
+	for fn in keep_small calloc_keep; do
+		close_to "$name inuse_space $fn" "$(bytes "$TMP/$name.pb.gz" $fn inuse_space)" "$(expected "$out" $fn 2)" 2
+	done
+done
+
+# --- snapshots: --interval and SIGUSR1 ----------------------------------------
+"$BPFPROF" heap --rate 1 --interval 0.5 -o "$TMP/snap" -- "$WORKLOADS/heap_sites" sites 1 1.6 \
+	>"$TMP/snap.out" 2>/dev/null
+n=$(ls "$TMP"/snap.*.pb.gz 2>/dev/null | wc -l)
+check "--interval 0.5 over ~2s writes numbered snapshots ($n)" test "$n" -ge 3
+last=$(ls "$TMP"/snap.*.pb.gz 2>/dev/null | tail -n1)
+close_to "the last snapshot holds keep_large" "$(bytes "$last" keep_large inuse_space)" \
+	"$(expected "$TMP/snap.out" keep_large 2)" 2
+check "pprof -base diffs two snapshots" \
+	sh -c "go tool pprof -top -base '$TMP/snap.0001.pb.gz' '$last' >/dev/null 2>&1"
+
+"$BPFPROF" heap --rate 1 -o "$TMP/usr.pb.gz" -- "$WORKLOADS/heap_sites" sites 1 2 >"$TMP/usr.out" 2>/dev/null &
+BP=$!
+E2E_PIDS+=("$BP")
+sleep 1.2
+kill -USR1 "$BP"
+wait "$BP"
+check "SIGUSR1 writes a numbered snapshot" test -s "$TMP/usr.0001.pb.gz"
+check "and the run still ends with its profile" test -s "$TMP/usr.pb.gz"
+
+# --- --min-age ------------------------------------------------------------------
+"$BPFPROF" heap --rate 1 --min-age 30 -o "$TMP/age.pb.gz" -- "$WORKLOADS/heap_sites" sites 1 >/dev/null 2>&1
+got=$(bytes "$TMP/age.pb.gz" keep_large inuse_space)
+check "--min-age 30 leaves out blocks allocated just now (keep_large ${got:-0})" test "${got:-0}" -eq 0
+got=$(bytes "$TMP/age.pb.gz" keep_large alloc_space)
+check "--min-age keeps alloc_space (keep_large ${got:-0})" test "${got:-0}" -gt 4000000
+
+# --- Ctrl-C keeps what was recorded --------------------------------------------
+"$BPFPROF" heap --rate 1 -o "$TMP/int.pb.gz" -- "$WORKLOADS/heap_sites" sites 1 30 >"$TMP/int.out" 2>/dev/null &
+BP=$!
+E2E_PIDS+=("$BP")
+sleep 1.5
+kill -INT "$BP"
+wait "$BP"
+rc=$?
+check "Ctrl-C: exit 0 and the profile (rc $rc)" test "$rc" -eq 0 -a -s "$TMP/int.pb.gz"
+close_to "Ctrl-C profile holds keep_large" "$(bytes "$TMP/int.pb.gz" keep_large inuse_space)" \
+	"$(expected "$TMP/int.out" keep_large 2)" 2
+
+# --- the overhead guard -----------------------------------------------------------
+start_workload heap_sites storm 30
+expect "a malloc storm is refused, naming the cheaper modes" 1 'refusing.*--mode growth.*--rate.*--force' -- \
+	"$BPFPROF" heap -p "$WPID" -d 1 -o "$TMP/storm.pb.gz"
+"$BPFPROF" heap -p "$WPID" -d 0.5 --force -o "$TMP/storm.pb.gz" >/dev/null 2>&1
+check "--force attaches anyway" test -s "$TMP/storm.pb.gz"
+stop_workload "$WPID"
+
+# --- bad input ----------------------------------------------------------------------
+if [ -x "$WORKLOADS/goburn" ]; then
+	start_workload goburn 30 "$TMP/goburn.pprof"
+	expect "a Go program without cgo: no C allocator" 3 'Go program' -- \
+		"$BPFPROF" heap -p "$WPID" -d 1 -o "$TMP/go.pb.gz"
+	stop_workload "$WPID"
+fi
+expect "--rate 0" 2 'invalid --rate' -- "$BPFPROF" heap --rate 0 -p 1
+expect "--rate junk" 2 'invalid --rate' -- "$BPFPROF" heap --rate 12q -p 1
+expect "-a needs growth mode" 2 'need processes' -- "$BPFPROF" heap -a -d 1
+expect "--mode junk" 2 'invalid --mode' -- "$BPFPROF" heap --mode leaks -p 1
+expect "no such pid" 3 'no such process|pid 999999' -- "$BPFPROF" heap -p 999999 -d 1
+
+finish
