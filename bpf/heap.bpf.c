@@ -148,8 +148,16 @@ static __always_inline void forget_block(__u64 addr, __u32 tgid)
 {
 	struct heap_live_key k = { .addr = addr, .pid = tgid };
 
-	if (bpf_map_delete_elem(&live, &k) && sample_rate == 1 && addr)
-		count(CNT_HEAP_UNKNOWN_FREES); /* allocated before we attached */
+	/*
+	 * Look first: most frees are of unsampled blocks, and a lookup takes no
+	 * lock where a delete takes the bucket's (half the cost of a free here).
+	 */
+	if (!bpf_map_lookup_elem(&live, &k)) {
+		if (sample_rate == 1 && addr)
+			count(CNT_HEAP_UNKNOWN_FREES); /* allocated before we attached */
+		return;
+	}
+	bpf_map_delete_elem(&live, &k);
 }
 
 /* An exponentially distributed interval of mean sample_rate bytes. */

@@ -25,6 +25,7 @@ enum {
 	OPT_AT_ENTRY,
 	OPT_MAX_LIVE,
 	OPT_FAULT_EVERY,
+	OPT_COUNT_ONLY,
 };
 
 #define HEAP_DEFAULT_RATE (512 * 1024)
@@ -63,6 +64,8 @@ static const struct argp_option heap_options[] = {
 	  "--mode growth: capture a stack for one page fault in N (default 1)", 3 },
 	{ "at-entry", OPT_AT_ENTRY, NULL, OPTION_HIDDEN,
 	  "Probe function entries (no placement): for the benchmark", 3 },
+	{ "count-only", OPT_COUNT_ONLY, NULL, OPTION_HIDDEN,
+	  "Probes only count calls (no overhead check): the benchmark's floor", 3 },
 	{ 0 },
 };
 
@@ -146,6 +149,10 @@ static error_t parse_heap(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_AT_ENTRY:
 		env->heap.at_entry = true;
+		break;
+	case OPT_COUNT_ONLY:
+		env->heap.count_only = true;
+		env->heap.force = true;
 		break;
 	case OPT_MAX_LIVE:
 		if (parse_long(arg, 1024, 1L << 26, &v))

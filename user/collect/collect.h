@@ -74,6 +74,7 @@ struct heap_opts {
 	double max_overhead;  /* refuse above this expected slowdown, percent */
 	bool force;	      /* attach even above max_overhead */
 	bool at_entry;	      /* probe at function entries, no placement (for the benchmark) */
+	bool count_only;      /* probes only count calls: the benchmark's floor */
 	uint32_t max_live;    /* size of the live map; 0: by rate */
 	uint32_t fault_every; /* growth: capture a stack for one page fault in this many */
 	/*

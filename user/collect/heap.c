@@ -296,7 +296,7 @@ static int prepare_targets(struct heap_run *run)
 		pr_warn("heap: %s allocates with %s; its allocation rate cannot be measured before "
 			"it runs: no overhead check\n",
 			t->argv[0], run->allocs[0].kind);
-	run->skel->bss->measuring = false;
+	run->skel->bss->measuring = run->o->count_only;
 	return 0;
 }
 

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# `make bench`: what `bpfprof heap` costs a program per malloc+free pair,
+# side by side in one run.  The workload (heap_sites loop) times PAIRS
+# malloc(32)/free pairs itself; each configuration launches it under the
+# profiler, so probes are in place before its first call:
+#   none           no profiler
+#   bpftrace       empty bpftrace uprobes on malloc and free, at their entries
+#                  (a peer: free's first instruction is single-stepped)
+#   floor-entry    bpfprof probes that only count calls, at the entries
+#   floor          the same where bpfprof places them (free at +3, a jcc the
+#                  kernel emulates): one cheap trap per malloc and per free,
+#                  the least any uprobe profiler can cost
+#   heap           bpfprof heap, default rate (512 KiB)
+#   heap-entry     the same with every probe at its function's entry
+#   heap-rate1     bpfprof heap --rate 1 (every allocation, stacks and all)
+#   growth         bpfprof heap --mode growth (no uprobes)
+# Rounds are interleaved so drift hits all alike; the table shows medians.
+# Not a test: nothing here passes or fails.
+set -eu
+cd "$(dirname "$0")/../.."
+[ "$(id -u)" -eq 0 ] || { echo "bench: run as root" >&2; exit 1; }
+
+ROUNDS=${ROUNDS:-5}
+PAIRS=${PAIRS:-200000}           # under uprobes: ~0.3-3 s a run
+FAST_PAIRS=${FAST_PAIRS:-20000000} # without uprobes (none, growth): long enough to time
+work=build/workloads/heap_sites
+libc=$(ldd "$work" | awk '$1 ~ /^libc\.so/ { print $3 }')
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+configs=(none bpftrace floor-entry floor heap heap-entry heap-rate1 growth)
+declare -A ns
+
+run() {
+	local config=$1 out=$tmp/out
+	case $config in
+	none) "$work" loop "$FAST_PAIRS" >"$out" 2>/dev/null ;;
+	bpftrace)
+		command -v bpftrace >/dev/null || { echo "ns_per_pair -" >"$out"; return; }
+		bpftrace -e "uprobe:$libc:malloc {} uprobe:$libc:free {}" -c "$work loop $PAIRS" \
+			>"$out" 2>/dev/null || true
+		;;
+	floor-entry) build/bpfprof heap --count-only --at-entry -q -o "$tmp/p.pb.gz" -- "$work" loop "$PAIRS" >"$out" 2>/dev/null ;;
+	floor) build/bpfprof heap --count-only -q -o "$tmp/p.pb.gz" -- "$work" loop "$PAIRS" >"$out" 2>/dev/null ;;
+	heap) build/bpfprof heap -q -o "$tmp/p.pb.gz" -- "$work" loop "$PAIRS" >"$out" 2>/dev/null ;;
+	heap-entry) build/bpfprof heap --at-entry -q -o "$tmp/p.pb.gz" -- "$work" loop "$PAIRS" >"$out" 2>/dev/null ;;
+	heap-rate1) build/bpfprof heap --rate 1 -q -o "$tmp/p.pb.gz" -- "$work" loop "$PAIRS" >"$out" 2>/dev/null ;;
+	growth) build/bpfprof heap --mode growth -q -o "$tmp/p.pb.gz" -- "$work" loop "$FAST_PAIRS" >"$out" 2>/dev/null || true ;;
+	esac
+	ns[$config]+="$(awk '$1 == "ns_per_pair" { print $2 }' "$out") "
+}
+
+for _ in $(seq "$ROUNDS"); do
+	for c in "${configs[@]}"; do
+		run "$c"
+	done
+done
+
+median() {
+	tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "-" }'
+}
+
+base=$(echo "${ns[none]}" | median)
+floor=$(echo "${ns[floor]}" | median)
+printf "malloc(32)+free pairs: %d per run under uprobes, %d without; median of %d runs\n" \
+	"$PAIRS" "$FAST_PAIRS" "$ROUNDS"
+printf "%-12s %12s %10s %12s\n" config ns/pair "x none" "vs floor"
+for c in "${configs[@]}"; do
+	m=$(echo "${ns[$c]}" | median)
+	if [ "$m" = - ]; then
+		printf "%-12s %12s %10s %12s\n" "$c" - - -
+		continue
+	fi
+	awk -v c="$c" -v m="$m" -v b="$base" -v f="$floor" 'BEGIN {
+		if (c == "none" || c == "growth")
+			printf "%-12s %12.1f %10.2f %12s\n", c, m, m / b, "-"
+		else
+			printf "%-12s %12.1f %10.1f %+11.1f%%\n", c, m, m / b, (m - f) / f * 100 }'
+done
