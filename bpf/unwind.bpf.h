@@ -337,8 +337,10 @@ static __always_inline int unwind_user_from(const struct uregs *regs, __u32 tgid
 	};
 
 	c.proc = bpf_map_lookup_elem(&unwind_procs, &tgid);
-	if (!c.proc && !at_entry)
+	if (!c.proc && !at_entry) {
+		maps_missing(tgid);
 		return -1;
+	}
 	if (!c.proc)
 		maps_missing(tgid);
 	bpf_loop(BPFPROF_MAX_STACK_DEPTH + 1, unwind_step, &c, 0);

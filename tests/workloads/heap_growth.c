@@ -4,9 +4,8 @@
  * heap --mode growth's tests.
  *
  * usage: heap_growth once | loop SECONDS
- *   once: after a 1 s pause (a profiler that launched it reads its maps and
- *     builds its unwind tables: 15 ms when idle, 0.8 s seen on a loaded
- *     machine), in this order, keeping the memory:
+ *   once: in this order, keeping the memory (a profiler that launched it
+ *     holds it while it reads its maps: no pause is needed here):
  *     grow_mmap     mmap 64 MiB private anonymous, write every page
  *     grow_mremap   mmap 4 MiB, write it, mremap it to 12 MiB, write the rest
  *     grow_brk      malloc 32 MiB in 1 KiB chunks (the main arena: brk), write them
@@ -182,7 +181,6 @@ static void once(void)
 {
 	char *p;
 
-	nap_ms(1000);
 	grow_mmap(64 * MIB);
 	grow_mremap(4 * MIB, 12 * MIB);
 	grow_brk(32 * MIB / CHUNK);

@@ -136,6 +136,8 @@ static void *open_and_load(struct session *s, const void *opts, bool btf, int *e
 		return NULL;
 	}
 	COLLECT_SET_STACK_RODATA(skel, s, &o->st);
+	/* A launched command waits while its libraries' maps are read (see unwind.bpf.h). */
+	skel->rodata->stop_on_stale_maps = s->target->argv != NULL;
 	/* A kernel stack at a fault or a syscall's entry is the entry code: user stacks only. */
 	skel->rodata->capture_kernel = false;
 	skel->rodata->fault_every = o->fault_every ? o->fault_every : 1;
@@ -297,6 +299,7 @@ int collect_heap_growth(struct session *s, const struct heap_opts *o, struct pro
 		.period = c.fault_every * c.page_size,
 	};
 	s->noun = "anonymous page faults";
+	s->cont_after_maps = s->target->argv != NULL;
 	s->idle = "did not grow its anonymous memory during the capture";
 	c.skel = collect_load(open_and_load, s, o, &ret);
 	if (!c.skel)
