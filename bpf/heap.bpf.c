@@ -233,6 +233,8 @@ static __always_inline int alloc_entry(struct pt_regs *ctx, __u64 sp)
 	key_current(&p.key, id >> 32, (__u32)id);
 	p.key.user_stack = capture_user_stack_at_entry(ctx);
 	p.key.kern_stack = STACK_ID_NONE;
+	if (bpf_map_lookup_elem(&pendings, &pk))
+		count(CNT_HEAP_RET_MISSED); /* left there by a call that never returned (longjmp) */
 	if (bpf_map_update_elem(&pendings, &pk, &p, BPF_ANY)) {
 		count(CNT_HEAP_PENDING_FULL);
 		return 1;

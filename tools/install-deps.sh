@@ -11,7 +11,7 @@ pkgs=(
 	libcmocka-dev
 	golang-go
 	linux-perf time bpftrace
-	g++ libjemalloc2 libtcmalloc-minimal4
+	g++ libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
 )
 
 missing=()

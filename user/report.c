@@ -137,12 +137,13 @@ enum skip {
 	SKIP_NONE,
 	SKIP_KERNEL,	  /* report_top_user */
 	SKIP_KERNEL_LIBC, /* report_top_caller */
+	SKIP_ALLOCATOR,	  /* report_top_allocating: the leaf too, then as above */
 };
 
 static bool skipped(const struct profile *p, const struct pf_location *loc, enum skip skip)
 {
 	return skip != SKIP_NONE &&
-	       (is_kernel(p, loc) || (skip == SKIP_KERNEL_LIBC && is_libc(p, loc)));
+	       (is_kernel(p, loc) || (skip >= SKIP_KERNEL_LIBC && is_libc(p, loc)));
 }
 
 /*
@@ -157,6 +158,11 @@ static size_t first_location(const struct profile *p, const struct pf_sample *s,
 
 	for (i = 0; skip != SKIP_NONE && i < s->nlocations; i++) {
 		loc = profile__location(p, s->location_ids[i]);
+		if (skip == SKIP_ALLOCATOR && i == 0 && s->nlocations > 1) {
+			first_user = 1;
+			user_seen = true;
+			continue;
+		}
 		if (!loc)
 			continue;
 		if (!skipped(p, loc, skip))
@@ -363,4 +369,9 @@ int report_top_user(FILE *out, const struct profile *p, int si, int n)
 int report_top_caller(FILE *out, const struct profile *p, int si, int n)
 {
 	return top(out, p, si, n, SKIP_KERNEL_LIBC);
+}
+
+int report_top_allocating(FILE *out, const struct profile *p, int si, int n)
+{
+	return top(out, p, si, n, SKIP_ALLOCATOR);
 }

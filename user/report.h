@@ -38,6 +38,12 @@ int report_top_user(FILE *out, const struct profile *p, int si, int n);
  * calls, so the function that called pthread_mutex_lock gets the flat share.
  */
 int report_top_caller(FILE *out, const struct profile *p, int si, int n);
+/*
+ * The same past the leaf frame too: for heap profiles, whose leaf is
+ * always the probed allocator function (malloc, or a program's own), so
+ * the function that allocated gets the flat share.
+ */
+int report_top_allocating(FILE *out, const struct profile *p, int si, int n);
 
 /* The sample type a report shows by default: default_sample_type, else the last. */
 int report_default_index(const struct profile *p);

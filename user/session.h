@@ -35,6 +35,7 @@ struct session {
 	const char *idle;    /* why there may be no samples: "did not run on a CPU ..." */
 	bool top_user;	     /* the top table leaves kernel frames out (report_top_user) */
 	bool top_caller;     /* ... and the C library's too (report_top_caller) */
+	bool top_allocating; /* ... and the leaf, an allocator function (report_top_allocating) */
 	struct symbolizer *sym;
 	struct ring_buffer *rb;
 	int counters_fd;

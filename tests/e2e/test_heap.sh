@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # bpfprof heap (--mode alloc) against workloads that report what they keep
 # and allocate: exact at --rate 1, within 25% at the default rate, C++ new,
-# preloaded jemalloc and tcmalloc, snapshots, --min-age, the overhead guard
-# and bad input.
+# preloaded jemalloc, tcmalloc and mimalloc, a program with its own malloc,
+# snapshots, --min-age, Ctrl-C, the overhead guard and bad input.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/e2e/lib.sh
@@ -84,7 +84,7 @@ got=$(bytes "$TMP/cxx.pb.gz" 'churn_vectors(long)' alloc_space)
 close_to "C++ std::vector churn allocated" "$got" $((1024 * 4096)) 2
 
 # --- preloaded allocators -------------------------------------------------------
-for lib in jemalloc:libjemalloc.so.2 tcmalloc:libtcmalloc_minimal.so.4; do
+for lib in jemalloc:libjemalloc.so.2 tcmalloc:libtcmalloc_minimal.so.4 mimalloc:libmimalloc.so.2; do
 	name=${lib%%:*}
 	path=$(ls /usr/lib/x86_64-linux-gnu/"${lib#*:}" 2>/dev/null)
 	if [ -z "$path" ]; then
@@ -99,6 +99,15 @@ for lib in jemalloc:libjemalloc.so.2 tcmalloc:libtcmalloc_minimal.so.4; do
 		close_to "$name inuse_space $fn" "$(bytes "$TMP/$name.pb.gz" $fn inuse_space)" "$(expected "$out" $fn 2)" 2
 	done
 done
+
+# --- an allocator linked into the program (it defines malloc itself) ----------
+out=$TMP/own.out
+"$BPFPROF" heap --rate 1 -o "$TMP/own.pb.gz" -- "$WORKLOADS/heap_own_malloc" >"$out" 2>"$TMP/own.err"
+check "the program's own malloc is the allocator probed" grep -q "allocates with malloc in heap_own_malloc" "$TMP/own.err"
+close_to "own malloc inuse_space keep_blocks" "$(bytes "$TMP/own.pb.gz" keep_blocks inuse_space)" \
+	"$(expected "$out" keep_blocks 2)" 2
+check "the top table charges keep_blocks, not the program's malloc" \
+	grep -qE '^ +[0-9.]+kB .* keep_blocks$' "$out"
 
 # --- snapshots: --interval and SIGUSR1 ----------------------------------------
 "$BPFPROF" heap --rate 1 --interval 0.5 -o "$TMP/snap" -- "$WORKLOADS/heap_sites" sites 1 1.6 \

@@ -23,7 +23,7 @@ cd "$(dirname "$0")/../.."
 
 ROUNDS=${ROUNDS:-5}
 PAIRS=${PAIRS:-200000}           # under uprobes: ~0.3-3 s a run
-FAST_PAIRS=${FAST_PAIRS:-20000000} # without uprobes (none, growth): long enough to time
+FAST_PAIRS=${FAST_PAIRS:-100000000} # without uprobes (none, growth): ~1 s, long enough to time
 work=build/workloads/heap_sites
 libc=$(ldd "$work" | awk '$1 ~ /^libc\.so/ { print $3 }')
 tmp=$(mktemp -d)

@@ -305,9 +305,10 @@ int cmd_finish(struct common_opts *o, struct session *s, struct profile *p, int 
 	for (i = 0; i < p->nsamples; i++)
 		total += p->samples[i].values[0];
 	if (!o->quiet && o->top > 0 && p->nsamples)
-		(s->top_caller ? report_top_caller
-		 : s->top_user ? report_top_user
-			       : report_top)(stdout, p, sample_index, o->top);
+		(s->top_allocating ? report_top_allocating
+		 : s->top_caller   ? report_top_caller
+		 : s->top_user	   ? report_top_user
+				   : report_top)(stdout, p, sample_index, o->top);
 	if (!p->nsamples) {
 		char what[128];
 

@@ -458,7 +458,7 @@ int collect_heap(struct session *s, const struct heap_opts *o, struct profile **
 	s->noun = "allocations (estimated)";
 	s->idle = "made no sampled allocation during the capture (blocks allocated before "
 		  "bpfprof attached are not known)";
-	s->top_caller = true;
+	s->top_allocating = true;
 	s->cont_after_maps = s->target->argv != NULL;
 	run.skel = collect_load(open_and_load, s, &run, &ret);
 	if (!run.skel)
