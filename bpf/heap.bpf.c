@@ -98,12 +98,33 @@ struct {
 	__type(value, struct heap_live_val);
 } live SEC(".maps");
 
+/*
+ * How many live sampled blocks hash to each slot: a free whose slot holds
+ * none (nearly every free at a sampled rate) returns after one array
+ * lookup, which the verifier inlines, instead of a hash lookup.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1 << 20); /* a power of two; userspace sizes it before load */
+	__type(key, __u32);
+	__type(value, __u32);
+} live_filter SEC(".maps");
+
+const volatile __u32 live_filter_bits = 20;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536); /* userspace sizes it before load */
 	__type(key, struct stack_key);
 	__type(value, struct heap_alloc_val);
 } allocs SEC(".maps");
+
+static __always_inline __u32 *filter_slot(__u64 addr, __u32 tgid)
+{
+	__u32 i = ((addr ^ ((__u64)tgid << 40)) * 0x9e3779b97f4a7c15ULL) >> (64 - live_filter_bits);
+
+	return bpf_map_lookup_elem(&live_filter, &i);
+}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -147,17 +168,19 @@ static __always_inline __u64 request_size(struct pt_regs *ctx, __u32 fn)
 static __always_inline void forget_block(__u64 addr, __u32 tgid)
 {
 	struct heap_live_key k = { .addr = addr, .pid = tgid };
+	__u32 *slot = filter_slot(addr, tgid);
 
 	/*
 	 * Look first: most frees are of unsampled blocks, and a lookup takes no
-	 * lock where a delete takes the bucket's (half the cost of a free here).
+	 * lock where a delete takes the bucket's.
 	 */
-	if (!bpf_map_lookup_elem(&live, &k)) {
+	if (!slot || !*slot || !bpf_map_lookup_elem(&live, &k)) {
 		if (sample_rate == 1 && addr)
 			count(CNT_HEAP_UNKNOWN_FREES); /* allocated before we attached */
 		return;
 	}
-	bpf_map_delete_elem(&live, &k);
+	if (bpf_map_delete_elem(&live, &k) == 0)
+		__sync_fetch_and_add(slot, -1);
 }
 
 /* An exponentially distributed interval of mean sample_rate bytes. */
@@ -252,6 +275,8 @@ static __always_inline void alloc_return(struct pt_regs *ctx, __u64 sp)
 	struct heap_live_val lv;
 	struct pending *p;
 	__u64 addr = PT_REGS_RC(ctx);
+	__u32 *slot;
+	long err;
 
 	p = bpf_map_lookup_elem(&pendings, &pk);
 	if (!p)
@@ -275,8 +300,14 @@ static __always_inline void alloc_return(struct pt_regs *ctx, __u64 sp)
 		__sync_fetch_and_add(&a->count, 1);
 		__sync_fetch_and_add(&a->bytes, p->size);
 	}
-	if (bpf_map_update_elem(&live, &lk, &lv, BPF_ANY))
+	/* NOEXIST: the same address twice (a missed free) must not count twice in the filter. */
+	err = bpf_map_update_elem(&live, &lk, &lv, BPF_NOEXIST);
+	if (err == -17 /* EEXIST */)
+		bpf_map_update_elem(&live, &lk, &lv, BPF_EXIST);
+	else if (err)
 		count(CNT_HEAP_LIVE_FULL);
+	else if ((slot = filter_slot(addr, lk.pid)))
+		__sync_fetch_and_add(slot, 1);
 	bpf_map_delete_elem(&pendings, &pk);
 }
 

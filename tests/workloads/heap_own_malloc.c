@@ -28,7 +28,8 @@ void *malloc(size_t n)
 	char *p;
 
 	if (!arena) {
-		arena = mmap(NULL, ARENA, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		arena = mmap(NULL, ARENA, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+			     0);
 		if (arena == MAP_FAILED)
 			return NULL;
 		top = arena;

@@ -22,7 +22,8 @@ cd "$(dirname "$0")/../.."
 [ "$(id -u)" -eq 0 ] || { echo "bench: run as root" >&2; exit 1; }
 
 ROUNDS=${ROUNDS:-5}
-PAIRS=${PAIRS:-200000}           # under uprobes: ~0.3-3 s a run
+PAIRS=${PAIRS:-600000}             # under placed uprobes: ~1-3 s a run
+ENTRY_PAIRS=${ENTRY_PAIRS:-200000} # under probes at the entries (bpftrace too): ~3 s
 FAST_PAIRS=${FAST_PAIRS:-100000000} # without uprobes (none, growth): ~1 s, long enough to time
 work=build/workloads/heap_sites
 libc=$(ldd "$work" | awk '$1 ~ /^libc\.so/ { print $3 }')
@@ -37,13 +38,13 @@ run() {
 	none) "$work" loop "$FAST_PAIRS" >"$out" 2>/dev/null ;;
 	bpftrace)
 		command -v bpftrace >/dev/null || { echo "ns_per_pair -" >"$out"; return; }
-		bpftrace -e "uprobe:$libc:malloc {} uprobe:$libc:free {}" -c "$work loop $PAIRS" \
+		bpftrace -e "uprobe:$libc:malloc {} uprobe:$libc:free {}" -c "$work loop $ENTRY_PAIRS" \
 			>"$out" 2>/dev/null || true
 		;;
-	floor-entry) build/bpfprof heap --count-only --at-entry -q -o "$tmp/p.pb.gz" -- "$work" loop "$PAIRS" >"$out" 2>/dev/null ;;
+	floor-entry) build/bpfprof heap --count-only --at-entry -q -o "$tmp/p.pb.gz" -- "$work" loop "$ENTRY_PAIRS" >"$out" 2>/dev/null ;;
 	floor) build/bpfprof heap --count-only -q -o "$tmp/p.pb.gz" -- "$work" loop "$PAIRS" >"$out" 2>/dev/null ;;
 	heap) build/bpfprof heap -q -o "$tmp/p.pb.gz" -- "$work" loop "$PAIRS" >"$out" 2>/dev/null ;;
-	heap-entry) build/bpfprof heap --at-entry -q -o "$tmp/p.pb.gz" -- "$work" loop "$PAIRS" >"$out" 2>/dev/null ;;
+	heap-entry) build/bpfprof heap --at-entry -q -o "$tmp/p.pb.gz" -- "$work" loop "$ENTRY_PAIRS" >"$out" 2>/dev/null ;;
 	heap-rate1) build/bpfprof heap --rate 1 -q -o "$tmp/p.pb.gz" -- "$work" loop "$PAIRS" >"$out" 2>/dev/null ;;
 	growth) build/bpfprof heap --mode growth -q -o "$tmp/p.pb.gz" -- "$work" loop "$FAST_PAIRS" >"$out" 2>/dev/null || true ;;
 	esac
@@ -62,8 +63,8 @@ median() {
 
 base=$(echo "${ns[none]}" | median)
 floor=$(echo "${ns[floor]}" | median)
-printf "malloc(32)+free pairs: %d per run under uprobes, %d without; median of %d runs\n" \
-	"$PAIRS" "$FAST_PAIRS" "$ROUNDS"
+printf "malloc(32)+free pairs per run: %d under placed probes, %d under probes at entries, %d without; median of %d runs\n" \
+	"$PAIRS" "$ENTRY_PAIRS" "$FAST_PAIRS" "$ROUNDS"
 printf "%-12s %12s %10s %12s\n" config ns/pair "x none" "vs floor"
 for c in "${configs[@]}"; do
 	m=$(echo "${ns[$c]}" | median)

@@ -74,6 +74,12 @@ static void *open_and_load(struct session *s, const void *opts, bool btf, int *e
 	skel->rodata->page_size = sysconf(_SC_PAGESIZE);
 	skel->rodata->stop_on_stale_maps = s->target->argv != NULL;
 	bpf_map__set_max_entries(skel->maps.live, max_live);
+	/* Four slots per live block at most: few false hits, 4 bytes a slot. */
+	skel->rodata->live_filter_bits = 12;
+	while ((1U << skel->rodata->live_filter_bits) < max_live * 4U &&
+	       skel->rodata->live_filter_bits < 26)
+		skel->rodata->live_filter_bits++;
+	bpf_map__set_max_entries(skel->maps.live_filter, 1U << skel->rodata->live_filter_bits);
 	bpf_map__set_max_entries(skel->maps.allocs, ALLOCS_MAX_ENTRIES);
 	bpf_map__set_max_entries(skel->maps.stacks, o->rate == 1 ? 65536 : 16384);
 	bpf_program__set_autoload(skel->progs.heap_alloc_session, session);
