@@ -32,7 +32,15 @@
 
 #define EXP_TABLE_SIZE 4096
 #define EXP_SHIFT 16
-#define MEASURE_NS 250000000LL /* the counting window before attaching for real */
+/*
+ * The counting window before attaching for real: up to 250 ms, but no
+ * longer than it takes to see MEASURE_ENOUGH calls (at least 50 ms), so a
+ * process that allocates heavily is slowed by the counting probes only
+ * briefly.
+ */
+#define MEASURE_NS 250000000LL
+#define MEASURE_MIN_NS 50000000LL
+#define MEASURE_ENOUGH 20000
 #define ALLOCS_MAX_ENTRIES 65536
 
 struct heap_run {
@@ -189,6 +197,18 @@ static void read_calls(struct heap_run *run, struct heap_rate *r, bool zero)
 	free(vals);
 }
 
+static uint64_t calls_so_far(struct heap_run *run)
+{
+	struct heap_rate r;
+	uint64_t n = 0;
+	int i;
+
+	read_calls(run, &r, false);
+	for (i = 0; i < HEAP_MAX_PROBES; i++)
+		n += r.calls[i];
+	return n;
+}
+
 static void describe_allocator(const struct heap_allocator *a, int pid)
 {
 	const struct heap_func *f;
@@ -223,8 +243,11 @@ static int check_overhead(struct heap_run *run, const struct heap_allocator *a, 
 	read_calls(run, &r, true);
 	cpu0 = heap_process_cpu_ns(pid);
 	t0 = mono_ns();
-	while (!session_exiting && mono_ns() - t0 < MEASURE_NS)
+	while (!session_exiting && mono_ns() - t0 < MEASURE_NS) {
 		usleep(10000);
+		if (mono_ns() - t0 >= MEASURE_MIN_NS && calls_so_far(run) >= MEASURE_ENOUGH)
+			break;
+	}
 	read_calls(run, &r, true);
 	r.window_ns = mono_ns() - t0;
 	r.cpu_ns = heap_process_cpu_ns(pid) - cpu0;
@@ -249,7 +272,8 @@ static int check_overhead(struct heap_run *run, const struct heap_allocator *a, 
 		snprintf(rate, sizeof(rate), "more than 10-fold");
 	else
 		snprintf(rate, sizeof(rate), "by about %.0f%%", slow);
-	pr_warn("heap: refusing to attach: pid %d makes %.0f allocator calls/s, which probes would "
+	pr_warn("heap: refusing to attach: pid %d makes at least %.0f allocator calls/s, which "
+		"probes would "
 		"slow %s (over --max-overhead %g%%); use --mode growth (no uprobes), a larger "
 		"--rate, or --force\n",
 		pid, per_s, rate, o->max_overhead);
