@@ -29,15 +29,15 @@ run() {
 	if [ "$name" != none ]; then
 		/usr/bin/time -f '%U %S' -o "$tmp/time" "$@" -p "$wpid" >/dev/null 2>&1 &
 		ppid=$!
-		if [[ $name == bpfprof* ]]; then
-			# Read the program's counters while it is loaded, near the end.
-			sleep 3
-			bpftool prog show -j 2>/dev/null | tr '{' '\n' | grep '"name":"on_cpu_sample"' |
-				sed -n 's/.*"run_time_ns":\([0-9]*\),"run_cnt":\([0-9]*\).*/\1 \2/p' |
-				awk '$2 > 0 { t += $1; c += $2 } END { if (c) printf "%.0f\n", t / c }' \
-				>>"$tmp/$name.bpf"
-		fi
 	fi
+	# Read bpfprof's program counters while it is loaded; in every
+	# configuration, so that bpftool's own CPU time weighs on all alike.
+	sleep 3
+	bpftool prog show -j 2>/dev/null | tr '{' '\n' | grep '"name":"on_cpu_sample"' |
+		sed -n 's/.*"run_time_ns":\([0-9]*\),"run_cnt":\([0-9]*\).*/\1 \2/p' |
+		awk '$2 > 0 { t += $1; c += $2 } END { if (c) printf "%.0f\n", t / c }' \
+		>>"$tmp/$name.bpf"
+	[[ $name == bpfprof* ]] || rm -f "$tmp/$name.bpf"
 	wait "$wpid"
 	[ "$name" = none ] || wait "$ppid" || true
 	t=$(awk '{ print $2 }' "$tmp/w.out")

@@ -47,6 +47,12 @@ struct sym_file {
 	char build_id[2 * 64 + 1];
 	struct load_seg *segs;
 	size_t nsegs;
+	/*
+	 * Looked up when first needed, at symbolization: reading the debug
+	 * info (inflating compressed sections) is most of what opening a file
+	 * costs, and it should not compete with a target during a capture.
+	 */
+	bool symbols_known, dwarf_known;
 	bool has_symbols, has_dwarf;
 
 	/* Lookups repeat the same addresses: results are kept per vaddr. */
@@ -166,7 +172,6 @@ static void read_build_id(struct sym_file *f)
  */
 static int sym_file__load(struct sym_file *f, const char *path)
 {
-	Dwarf_Addr bias;
 	const char *name;
 	int fd, err;
 
@@ -193,8 +198,6 @@ static int sym_file__load(struct sym_file *f, const char *path)
 	if (err)
 		return err;
 	read_build_id(f);
-	f->has_symbols = dwfl_module_getsymtab(f->mod) > 0;
-	f->has_dwarf = dwfl_module_getdwarf(f->mod, &bias) != NULL;
 	return 0;
 }
 
@@ -255,13 +258,23 @@ const char *sym_file__build_id(const struct sym_file *f)
 	return f->build_id;
 }
 
-bool sym_file__has_symbols(const struct sym_file *f)
+bool sym_file__has_symbols(struct sym_file *f)
 {
+	if (!f->symbols_known) {
+		f->has_symbols = dwfl_module_getsymtab(f->mod) > 0;
+		f->symbols_known = true;
+	}
 	return f->has_symbols;
 }
 
-bool sym_file__has_dwarf(const struct sym_file *f)
+bool sym_file__has_dwarf(struct sym_file *f)
 {
+	Dwarf_Addr bias;
+
+	if (!f->dwarf_known) {
+		f->has_dwarf = dwfl_module_getdwarf(f->mod, &bias) != NULL;
+		f->dwarf_known = true;
+	}
 	return f->has_dwarf;
 }
 
@@ -496,7 +509,7 @@ static int resolve(struct sym_file *f, uint64_t vaddr, struct sym_frame *out)
 {
 	int n = 0;
 
-	if (f->has_dwarf)
+	if (sym_file__has_dwarf(f))
 		n = resolve_dwarf(f, vaddr, out);
 	/* A nameless DWARF function (asm, artificial code) still has its ELF symbol. */
 	if (n > 0 && !out[n - 1].function) {
