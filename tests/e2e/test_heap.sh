@@ -52,6 +52,14 @@ check "period type space/bytes, period 1" \
 check "samples carry a bytes label" \
 	sh -c "go tool pprof -raw '$TMP/r1.pb.gz' 2>/dev/null | grep -q 'bytes:\\[65536\\]\\|bytes:\\[64\\]'"
 
+# --- without session uprobes (kernels before 6.13): a return probe on every call
+out=$TMP/ns.out
+"$BPFPROF" heap --rate 1 --no-session -o "$TMP/ns.pb.gz" -- "$WORKLOADS/heap_sites" sites 1 >"$out" 2>/dev/null
+for fn in keep_small realloc_grow; do
+	close_to "uretprobe fallback: inuse_space $fn" "$(bytes "$TMP/ns.pb.gz" $fn inuse_space)" "$(expected "$out" $fn 2)" 2
+done
+close_to "uretprobe fallback: alloc_space churn" "$(bytes "$TMP/ns.pb.gz" churn alloc_space)" "$(expected "$out" churn 3)" 2
+
 # --- --rate 1 on a running process (-p), started by a flag file ----------------
 out=$TMP/p.out
 HEAP_SITES_GO=$TMP/go "$WORKLOADS/heap_sites" sites 1 3 >"$out" 2>&1 &

@@ -13,6 +13,8 @@
 #                  the least any uprobe profiler can cost
 #   heap           bpfprof heap, default rate (512 KiB)
 #   heap-entry     the same with every probe at its function's entry
+#   heap-uretprobe the same placed probes with a return probe on every
+#                  allocating call (kernels without session uprobes)
 #   heap-rate1     bpfprof heap --rate 1 (every allocation, stacks and all)
 #   growth         bpfprof heap --mode growth (no uprobes)
 # Rounds are interleaved so drift hits all alike; the table shows medians.
@@ -29,7 +31,7 @@ work=build/workloads/heap_sites
 libc=$(ldd "$work" | awk '$1 ~ /^libc\.so/ { print $3 }')
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-configs=(none bpftrace floor-entry floor heap heap-entry heap-rate1 growth)
+configs=(none bpftrace floor-entry floor heap heap-entry heap-uretprobe heap-rate1 growth)
 declare -A ns
 
 run() {
@@ -45,6 +47,7 @@ run() {
 	floor) build/bpfprof heap --count-only -q -o "$tmp/p.pb.gz" -- "$work" loop "$PAIRS" >"$out" 2>/dev/null ;;
 	heap) build/bpfprof heap -q -o "$tmp/p.pb.gz" -- "$work" loop "$PAIRS" >"$out" 2>/dev/null ;;
 	heap-entry) build/bpfprof heap --at-entry -q -o "$tmp/p.pb.gz" -- "$work" loop "$ENTRY_PAIRS" >"$out" 2>/dev/null ;;
+	heap-uretprobe) build/bpfprof heap --no-session -q -o "$tmp/p.pb.gz" -- "$work" loop "$PAIRS" >"$out" 2>/dev/null ;;
 	heap-rate1) build/bpfprof heap --rate 1 -q -o "$tmp/p.pb.gz" -- "$work" loop "$PAIRS" >"$out" 2>/dev/null ;;
 	growth) build/bpfprof heap --mode growth -q -o "$tmp/p.pb.gz" -- "$work" loop "$FAST_PAIRS" >"$out" 2>/dev/null || true ;;
 	esac

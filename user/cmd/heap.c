@@ -26,6 +26,7 @@ enum {
 	OPT_MAX_LIVE,
 	OPT_FAULT_EVERY,
 	OPT_COUNT_ONLY,
+	OPT_NO_SESSION,
 };
 
 #define HEAP_DEFAULT_RATE (512 * 1024)
@@ -66,6 +67,8 @@ static const struct argp_option heap_options[] = {
 	  "Probe function entries (no placement): for the benchmark", 3 },
 	{ "count-only", OPT_COUNT_ONLY, NULL, OPTION_HIDDEN,
 	  "Probes only count calls (no overhead check): the benchmark's floor", 3 },
+	{ "no-session", OPT_NO_SESSION, NULL, OPTION_HIDDEN,
+	  "A return probe on every allocating call, as on kernels before 6.13 (tests)", 3 },
 	{ 0 },
 };
 
@@ -149,6 +152,9 @@ static error_t parse_heap(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_AT_ENTRY:
 		env->heap.at_entry = true;
+		break;
+	case OPT_NO_SESSION:
+		env->heap.no_session = true;
 		break;
 	case OPT_COUNT_ONLY:
 		env->heap.count_only = true;

@@ -75,6 +75,7 @@ struct heap_opts {
 	bool force;	      /* attach even above max_overhead */
 	bool at_entry;	      /* probe at function entries, no placement (for the benchmark) */
 	bool count_only;      /* probes only count calls: the benchmark's floor */
+	bool no_session;      /* uprobe + uretprobe even where session uprobes exist (tests) */
 	uint32_t max_live;    /* size of the live map; 0: by rate */
 	uint32_t fault_every; /* growth: capture a stack for one page fault in this many */
 	/*

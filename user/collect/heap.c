@@ -477,6 +477,8 @@ int collect_heap(struct session *s, const struct heap_opts *o, struct profile **
 	int ret, err;
 
 	run.support = uprobe_multi_support();
+	if (o->no_session && run.support == UPROBE_SESSION)
+		run.support = UPROBE_MULTI_ONLY;
 	if (run.support == UPROBE_NO_MULTI) {
 		pr_warn("heap: this kernel has no uprobe_multi links (Linux 6.6 and later): use "
 			"--mode growth\n");
