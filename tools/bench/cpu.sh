@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 [ "$(id -u)" -eq 0 ] || { echo "bench: run as root" >&2; exit 1; }
 
 ROUNDS=${ROUNDS:-5}
-WORK=${WORK:-8000} # cpu_work rounds: about 9 s on 2 threads here, so start-up weighs little
+WORK=${WORK:-16000} # cpu_work rounds: about 20 s on 2 threads here, as a typical -d 30 capture, so start-up weighs little
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"; sysctl -q kernel.bpf_stats_enabled=$old_stats' EXIT
 old_stats=$(sysctl -n kernel.bpf_stats_enabled)
