@@ -46,6 +46,8 @@ FIXTURES  := $(patsubst tests/fixtures/%.c,$(OUT)/fixtures/%,$(FIXTURE_SRCS))
 
 .PHONY: all deps run test unit e2e bench fmt fmt-check clean vmlinux
 .DELETE_ON_ERROR:
+# Keep the BPF objects and skeletons (intermediates of the chain): no rebuild, no "rm" chatter.
+.SECONDARY:
 
 all: $(OUT)/bpfprof $(WORKLOADS)
 
