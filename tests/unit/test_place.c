@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "heap/place.h"
+#include "heap/x86.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -41,7 +41,6 @@ struct probe_place {
 int probe_place(const uint8_t *code, size_t len, unsigned args, bool needs_return,
 		struct probe_place *out);
 
-/* Length of the instruction at code, or -1 when not decoded (kept for tests and -v). */
-int x86_insn_len(const uint8_t *code, size_t len);
+/* x86_insn_len(), the decoder's length of one instruction, is in heap/x86.h. */
 
 #endif
