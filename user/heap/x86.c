@@ -317,4 +317,3 @@ int x86_insn_len(const uint8_t *code, size_t len)
 		return -1;
 	return x86_decode(code, len, &in);
 }
-
