@@ -149,12 +149,11 @@ static void test_expected_slowdown(void **state)
 			   100 * (probes + 64000.0 / 524288 * HEAP_SAMPLE_NS) / native, 1e-9);
 	assert_float_equal(per_s, 2000, 1e-9);
 	/* Without: a return probe on every allocating call too. */
-	assert_float_equal(heap_expected_slowdown(&a, &c, &r, 524288, false, &per_s),
-			   100 *
-				   (probes + 1000 * HEAP_RETPROBE_NS +
-				    64000.0 / 524288 * HEAP_SAMPLE_NS) /
-				   native,
-			   1e-9);
+	assert_float_equal(
+		heap_expected_slowdown(&a, &c, &r, 524288, false, &per_s),
+		100 * (probes + 1000 * HEAP_RETPROBE_NS + 64000.0 / 524288 * HEAP_SAMPLE_NS) /
+			native,
+		1e-9);
 	/* --rate 1: every allocation is a sample. */
 	assert_float_equal(heap_expected_slowdown(&a, &c, &r, 1, true, &per_s),
 			   100 * (probes + 1000 * HEAP_SAMPLE_NS) / native, 1e-9);
