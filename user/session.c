@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -153,6 +154,58 @@ const char *session__process_name(struct session *s, int pid)
 	return p ? p->name : NULL;
 }
 
+/* Whether pid is stopped (state T in /proc/PID/stat). */
+static bool is_stopped(int pid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	p = strrchr(buf, ')'); /* the name may hold anything */
+	return p && p[1] == ' ' && p[2] == 'T';
+}
+
+/*
+ * BPF asked to read pid's maps and stopped it (cont_after_maps): they are
+ * read, continue it, and keep watching it a second, for a stop that BPF
+ * could only send deferred (from interrupts-off context) and that lands
+ * after this SIGCONT.
+ */
+static void cont_stopped(struct session *s, int pid)
+{
+	size_t i, free_slot = 0;
+	int64_t now = mono_ns();
+
+	kill(pid, SIGCONT);
+	for (i = 0; i < sizeof(s->conts) / sizeof(s->conts[0]); i++) {
+		if (s->conts[i].pid == pid || s->conts[i].until < now) {
+			free_slot = i;
+			break;
+		}
+	}
+	s->conts[free_slot] = (struct cont_watch){ .pid = pid, .until = now + 1000000000LL };
+}
+
+static void watch_stopped(struct session *s, bool all)
+{
+	int64_t now = mono_ns();
+	size_t i;
+
+	for (i = 0; i < sizeof(s->conts) / sizeof(s->conts[0]); i++)
+		if (s->conts[i].pid && (all || s->conts[i].until >= now) &&
+		    is_stopped(s->conts[i].pid))
+			kill(s->conts[i].pid, SIGCONT);
+}
+
 static int on_proc_event(void *ctx, void *data, size_t len)
 {
 	struct session *s = ctx;
@@ -166,7 +219,7 @@ static int on_proc_event(void *ctx, void *data, size_t len)
 	pr_debug("process event %u: pid %u (%s)\n", e->type, e->pid, comm);
 	track(s, e->pid, comm, e->type == BPFPROF_PROC_EXEC);
 	if (e->type == BPFPROF_PROC_MAPS && s->cont_after_maps)
-		kill(e->pid, SIGCONT);
+		cont_stopped(s, e->pid);
 	return 0;
 }
 
@@ -273,6 +326,8 @@ int session__run(struct session *s)
 			show_progress(s, now);
 			next_progress += 1000000000;
 		}
+		if (s->cont_after_maps)
+			watch_stopped(s, false);
 		if (now >= next_refresh) {
 			refresh_mappings(s, false);
 			next_refresh = now + 1000000000LL;
@@ -309,6 +364,8 @@ int session__run(struct session *s)
 	if (s->rb)
 		ring_buffer__consume(s->rb);
 	refresh_mappings(s, true);
+	if (s->cont_after_maps)
+		watch_stopped(s, true); /* none stays stopped by us when the capture ends */
 	if (s->progress)
 		fprintf(stderr, "\r\033[K");
 	return err;

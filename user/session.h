@@ -53,8 +53,21 @@ struct session {
 	 * and on SIGUSR1; a non-zero return ends the run with that error.
 	 */
 	int64_t snapshot_ns;
-	/* BPF stops a launched target until its new maps are read: continue it after. */
+	/*
+	 * Set by a collector before load, for a launched command (and its
+	 * children): BPF stops it when a stack runs through a mapping userspace
+	 * has not read yet (the libraries the loader maps after exec, dlopen),
+	 * so no stack is walked without its unwind tables; the session
+	 * continues it once the maps are read.  Heap only: where the stack is
+	 * taken with interrupts off (sched_switch, perf events) the stop is
+	 * deferred, and a command stopped after its SIGCONT would hang were it
+	 * not for the watch in session.c.
+	 */
 	bool cont_after_maps;
+	struct cont_watch {
+		int pid;
+		int64_t until; /* CLOCK_MONOTONIC ns */
+	} conts[8];
 	int (*on_snapshot)(void *ctx);
 	void *on_snapshot_ctx;
 	struct proc_info *procs; /* sorted by pid after session__run */

@@ -258,6 +258,8 @@ struct unwinder;
 		/* --unwind fp still takes the leaf's caller from CFI (gcc's leaves have no frame). */ \
 		(skel)->rodata->unwind_dwarf = true;                                                   \
 		(skel)->rodata->unwind_cfi_frames = (st)->dwarf ? BPFPROF_MAX_STACK_DEPTH : 1;         \
+		/* A launched command waits while new mappings are read (see session.h). */            \
+		(skel)->rodata->stop_on_stale_maps = (s)->cont_after_maps;                             \
 		collect_unwind_size((skel)->obj, (st), true);                                          \
 	} while (0)
 

@@ -80,7 +80,6 @@ static void *open_and_load(struct session *s, const void *opts, bool btf, int *e
 	skel->rodata->follow_children = false; /* uprobes are attached per process */
 	skel->rodata->sample_rate = o->rate;
 	skel->rodata->page_size = sysconf(_SC_PAGESIZE);
-	skel->rodata->stop_on_stale_maps = s->target->argv != NULL;
 	bpf_map__set_max_entries(skel->maps.live, max_live);
 	/* Four slots per live block at most: few false hits, 4 bytes a slot. */
 	skel->rodata->live_filter_bits = 12;

@@ -136,8 +136,6 @@ static void *open_and_load(struct session *s, const void *opts, bool btf, int *e
 		return NULL;
 	}
 	COLLECT_SET_STACK_RODATA(skel, s, &o->st);
-	/* A launched command waits while its libraries' maps are read (see unwind.bpf.h). */
-	skel->rodata->stop_on_stale_maps = s->target->argv != NULL;
 	/* A kernel stack at a fault or a syscall's entry is the entry code: user stacks only. */
 	skel->rodata->capture_kernel = false;
 	skel->rodata->fault_every = o->fault_every ? o->fault_every : 1;
