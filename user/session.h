@@ -58,10 +58,11 @@ struct session {
 	 * children): BPF stops it when a stack runs through a mapping userspace
 	 * has not read yet (the libraries the loader maps after exec, dlopen),
 	 * so no stack is walked without its unwind tables; the session
-	 * continues it once the maps are read.  Heap only: where the stack is
-	 * taken with interrupts off (sched_switch, perf events) the stop is
-	 * deferred, and a command stopped after its SIGCONT would hang were it
-	 * not for the watch in session.c.
+	 * continues it once the maps are read.  heap, threadcreate and mutex
+	 * set it.  Where a stack is taken with interrupts off (page faults,
+	 * sched_waking) the stop is deferred and may land after the SIGCONT:
+	 * session.c watches for that.  cpu and offcpu do not set it (it hung
+	 * offcpu before the watch existed; not retried since).
 	 */
 	bool cont_after_maps;
 	struct cont_watch {

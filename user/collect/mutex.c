@@ -235,6 +235,8 @@ int collect_mutex(struct session *s, const struct mutex_opts *o, struct profile 
 	s->idle = "had no contended lock (no futex wait) during the capture";
 	/* Every stack starts in the C library's futex call: rank by its caller. */
 	s->top_caller = true;
+	/* A launched command waits while its new mappings are read (session.h). */
+	s->cont_after_maps = s->target->argv != NULL;
 	c.skel = collect_load(open_and_load, s, o, &ret);
 	if (!c.skel)
 		return ret;
