@@ -76,7 +76,8 @@ stop_workload "$WPID"
 
 # --- the default rate (512 KiB): Go's unbiased estimates -----------------------
 out=$TMP/d.out
-"$BPFPROF" heap -o "$TMP/d.pb.gz" -- "$WORKLOADS/heap_sites" sites 64 >"$out" 2>/dev/null
+# 128x: about 256 samples per function, so 25% is 4 standard deviations.
+"$BPFPROF" heap -o "$TMP/d.pb.gz" -- "$WORKLOADS/heap_sites" sites 128 >"$out" 2>/dev/null
 for fn in keep_small keep_large realloc_grow calloc_keep; do
 	close_to "default rate inuse_space $fn" "$(bytes "$TMP/d.pb.gz" $fn inuse_space)" "$(expected "$out" $fn 2)" 25
 done
