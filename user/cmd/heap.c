@@ -33,7 +33,6 @@ enum {
 
 struct heap_env {
 	struct common_opts common;
-	struct stack_args stack;
 	struct heap_opts heap;
 	int64_t interval_ns;
 	char base[PATH_MAX]; /* numbered snapshots: BASE.0001.pb.gz, ... */
@@ -115,7 +114,7 @@ static error_t parse_heap(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case ARGP_KEY_INIT:
 		state->child_inputs[0] = &env->common;
-		state->child_inputs[1] = &env->stack;
+		state->child_inputs[1] = &env->heap.st; /* --unwind, --unwind-mem */
 		break;
 	case OPT_RATE:
 		if (parse_bytes(arg, &env->heap.rate))
@@ -190,7 +189,7 @@ static error_t parse_heap(int key, char *arg, struct argp_state *state)
 
 static const struct argp_child heap_children[] = {
 	{ &common_argp, 0, NULL, 0 },
-	{ &stack_argp, 0, NULL, 0 },
+	{ &unwind_argp, 0, NULL, 0 },
 	{ 0 },
 };
 
@@ -284,9 +283,14 @@ int cmd_heap(int argc, char **argv)
 	ret = common_opts__check(&env.common, "heap");
 	if (ret)
 		return ret;
-	stack_args__resolve(&env.stack, &env.common);
-	env.heap.st = env.stack.opts;
-	env.heap.st.per_thread = false; /* blocks outlive their threads: no tid label */
+	/* Blocks outlive their threads: no tid label. */
+	env.heap.st.per_thread = false;
+	/*
+	 * Growth mode follows a launched command's children, as the other
+	 * profile types do; uprobes are attached per process, so alloc mode
+	 * profiles the command itself.
+	 */
+	env.heap.st.follow_children = env.heap.mode == HEAP_MODE_GROWTH && env.common.target.argv;
 	if (!env.heap.fault_every)
 		env.heap.fault_every = 1;
 	snapshot_base(env.common.output, env.base, sizeof(env.base));
