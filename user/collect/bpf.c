@@ -74,6 +74,34 @@ void *collect_load(collect_open_load_fn open_load, struct session *s, const void
 	return skel;
 }
 
+bool collect_has_syscall_event(const char *dir, const char *name)
+{
+	static const char *const roots[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
+	char path[160];
+	size_t i;
+
+	for (i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
+		snprintf(path, sizeof(path), "%s/events/syscalls/%s_%s/id", roots[i], dir, name);
+		if (access(path, R_OK) == 0)
+			return true;
+	}
+	return false;
+}
+
+bool collect_use_syscall_events(const char *const *names, size_t n)
+{
+	const char *raw = getenv("BPFPROF_RAW_SYSCALLS");
+	size_t i;
+
+	if (raw && !strcmp(raw, "1"))
+		return false;
+	for (i = 0; i < n; i++)
+		if (!collect_has_syscall_event("sys_enter", names[i]) ||
+		    !collect_has_syscall_event("sys_exit", names[i]))
+			return false;
+	return true;
+}
+
 int collect_explain(const char *what, int err)
 {
 	if (err == -EPERM || err == -EACCES) {

@@ -129,6 +129,16 @@ void collect_select_tp(struct bpf_object *obj, bool btf);
 typedef void *(*collect_open_load_fn)(struct session *s, const void *opts, bool btf, int *err);
 void *collect_load(collect_open_load_fn open_load, struct session *s, const void *opts, int *ret);
 
+/* Whether tracefs has the per-syscall tracepoint events/syscalls/DIR_NAME (DIR: sys_enter...). */
+bool collect_has_syscall_event(const char *dir, const char *name);
+/*
+ * Whether to trace the syscalls names[0..n) through their own tracepoints,
+ * which run BPF for those calls only, rather than raw_syscalls, which runs
+ * it for every syscall of the machine: when each has an entry and an exit
+ * event, unless BPFPROF_RAW_SYSCALLS=1 (tests) forces raw_syscalls.
+ */
+bool collect_use_syscall_events(const char *const *names, size_t n);
+
 /* Explains a failed BPF load/attach in one line; returns the exit code. */
 int collect_explain(const char *what, int err);
 

@@ -126,7 +126,7 @@ static int fill_exp_table(struct heap_run *run)
 /* Attaches the allocator's probes in process pid: allocating and freeing functions. */
 static int attach_allocator(struct heap_run *run, const struct heap_allocator *a, int pid)
 {
-	uint64_t offs[2][HEAP_MAX_FUNCS], cookies[2][HEAP_MAX_FUNCS];
+	uint64_t offs[2][HEAP_MAX_PROBES], cookies[2][HEAP_MAX_PROBES];
 	int n[2] = { 0, 0 }, i, side, fd;
 	bool session = run->support == UPROBE_SESSION;
 

@@ -72,38 +72,6 @@
 static const char *const mem_syscalls[] = { "brk", "mmap", "munmap", "mremap", "mprotect" };
 #define NSYSCALLS ARRAY_SIZE(mem_syscalls)
 
-static bool has_syscall_event(const char *dir, const char *name)
-{
-	static const char *const roots[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
-	char path[160];
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(roots); i++) {
-		snprintf(path, sizeof(path), "%s/events/syscalls/%s_%s/id", roots[i], dir, name);
-		if (access(path, R_OK) == 0)
-			return true;
-	}
-	return false;
-}
-
-/*
- * The per-syscall tracepoints run BPF only for these calls; raw_syscalls for
- * every syscall of the machine.  BPFPROF_RAW_SYSCALLS=1 forces the latter.
- */
-static bool use_syscall_events(void)
-{
-	const char *raw = getenv("BPFPROF_RAW_SYSCALLS");
-	size_t i;
-
-	if (raw && !strcmp(raw, "1"))
-		return false;
-	for (i = 0; i < ARRAY_SIZE(mem_syscalls); i++)
-		if (!has_syscall_event("sys_enter", mem_syscalls[i]) ||
-		    !has_syscall_event("sys_exit", mem_syscalls[i]))
-			return false;
-	return true;
-}
-
 static long page_size(void)
 {
 	long n = sysconf(_SC_PAGESIZE);
@@ -128,7 +96,8 @@ static void *open_and_load(struct session *s, const void *opts, bool btf, int *e
 {
 	const struct heap_opts *o = opts;
 	struct heap_growth_bpf *skel = heap_growth_bpf__open();
-	bool system = s->target->mode != TARGET_PIDS, events = use_syscall_events();
+	bool system = s->target->mode != TARGET_PIDS,
+	     events = collect_use_syscall_events(mem_syscalls, NSYSCALLS);
 	size_t i;
 
 	if (!skel) {

@@ -29,42 +29,20 @@
 
 #define CONTENTIONS_MAX_ENTRIES 16384
 
-/* The futex syscalls' tracepoints under events/syscalls/; only "futex" is required. */
+/*
+ * The futex syscalls' tracepoints under events/syscalls/; only "futex" is
+ * required (the others are newer), and with it the per-syscall events are
+ * used instead of raw_syscalls.
+ */
 static const char *const futex_syscalls[] = { "futex", "futex_waitv", "futex_wait", "futex_wake",
 					      "futex_requeue" };
-
-static bool has_syscall_event(const char *dir, const char *name)
-{
-	static const char *const roots[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
-	char path[160];
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(roots); i++) {
-		snprintf(path, sizeof(path), "%s/events/syscalls/%s_%s/id", roots[i], dir, name);
-		if (access(path, R_OK) == 0)
-			return true;
-	}
-	return false;
-}
-
-/*
- * The per-syscall tracepoints run BPF only for futex calls; raw_syscalls runs
- * it for every syscall.  BPFPROF_RAW_SYSCALLS=1 forces the latter (tests).
- */
-static bool use_syscall_events(void)
-{
-	const char *raw = getenv("BPFPROF_RAW_SYSCALLS");
-
-	if (raw && !strcmp(raw, "1"))
-		return false;
-	return has_syscall_event("sys_enter", "futex") && has_syscall_event("sys_exit", "futex");
-}
 
 static void *open_and_load(struct session *s, const void *opts, bool btf, int *err)
 {
 	const struct mutex_opts *o = opts;
 	struct mutex_bpf *skel = mutex_bpf__open();
-	bool system = s->target->mode != TARGET_PIDS, events = use_syscall_events();
+	bool system = s->target->mode != TARGET_PIDS,
+	     events = collect_use_syscall_events(futex_syscalls, 1);
 
 	if (!skel) {
 		*err = -errno;
@@ -110,7 +88,7 @@ static int attach_syscall_events(struct bpf_program *prog, const char *dir,
 
 	for (i = 0; i < ARRAY_SIZE(futex_syscalls); i++) {
 		snprintf(event, sizeof(event), "%s_%s", dir, futex_syscalls[i]);
-		if (i > 0 && !has_syscall_event(dir, futex_syscalls[i]))
+		if (i > 0 && !collect_has_syscall_event(dir, futex_syscalls[i]))
 			continue; /* futex2 calls came with 5.16 and 6.7 */
 		link = bpf_program__attach_tracepoint(prog, "syscalls", event);
 		if (!link) {

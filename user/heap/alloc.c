@@ -89,7 +89,7 @@ struct found {
 struct elf_file {
 	int fd;
 	Elf *elf;
-	struct found found[HEAP_MAX_FUNCS];
+	struct found found[HEAP_MAX_PROBES];
 	int nfound;
 	bool has_malloc;
 	bool is_go; /* a Go executable: its heap is the Go runtime's */
@@ -131,7 +131,7 @@ static void note_symbol(struct elf_file *f, const char *name, const GElf_Sym *sy
 	for (i = 0; i < f->nfound; i++)
 		if (f->found[i].vaddr == sym->st_value)
 			return; /* an alias (.dynsym and .symtab, tc_malloc = malloc, ...) */
-	if (f->nfound == HEAP_MAX_FUNCS)
+	if (f->nfound == HEAP_MAX_PROBES)
 		return;
 	f->found[f->nfound].name = idx;
 	f->found[f->nfound].vaddr = sym->st_value;

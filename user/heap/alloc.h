@@ -15,8 +15,6 @@
 
 #include "bpfprof/types.h"
 
-#define HEAP_MAX_FUNCS HEAP_MAX_PROBES
-
 struct heap_func {
 	char name[48];
 	uint32_t fn;	 /* enum heap_fn */
@@ -30,7 +28,7 @@ struct heap_allocator {
 	char path[PATH_MAX + 32]; /* the file as bpfprof opens it (through /proc/PID/root) */
 	char file[PATH_MAX];	  /* the file as the process sees it */
 	char kind[64];		  /* "glibc", "jemalloc", ..., or "malloc in app" */
-	struct heap_func funcs[HEAP_MAX_FUNCS];
+	struct heap_func funcs[HEAP_MAX_PROBES];
 	int nfuncs;
 };
 

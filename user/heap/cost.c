@@ -143,7 +143,7 @@ double heap_expected_slowdown(const struct heap_allocator *a, const struct heap_
 	uint64_t ncalls = 0, nallocs = 0;
 	int i;
 
-	for (i = 0; i < a->nfuncs && i < 64; i++) {
+	for (i = 0; i < a->nfuncs && i < HEAP_MAX_PROBES; i++) {
 		const struct heap_func *f = &a->funcs[i];
 
 		hit = f->emulated ? c->emulated_ns : c->stepped_ns;

@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "bpfprof/types.h"
+
 struct heap_allocator;
 
 struct heap_costs {
@@ -35,9 +37,9 @@ int64_t heap_process_cpu_ns(int pid);
 
 /* What a window of counting showed. */
 struct heap_rate {
-	uint64_t calls[64]; /* per probed function of the allocator */
-	uint64_t bytes;	    /* requested by the allocating calls */
-	int64_t cpu_ns;	    /* the process's CPU time in the window */
+	uint64_t calls[HEAP_MAX_PROBES]; /* per probed function of the allocator */
+	uint64_t bytes;			 /* requested by the allocating calls */
+	int64_t cpu_ns;			 /* the process's CPU time in the window */
 	int64_t window_ns;
 };
 
