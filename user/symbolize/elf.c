@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: Apache-2.0
-#include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <errno.h>
@@ -10,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dwarf_frames.h"
 #include "elf.h"
 #include "log.h"
 #include "strpool.h"
@@ -298,178 +298,20 @@ static const char *intern(struct sym_file *f, const char *s)
 	return s ? strpool__add(f->cache->strs, s) : NULL;
 }
 
-/* The demangled form of a C++ (or legacy Rust) symbol; other names as they are. */
-static const char *demangle(struct sym_file *f, const char *name)
+const char *sym_demangle(struct strpool *strs, const char *name)
 {
 	const char *out;
 	char *d;
 	int status;
 
 	if (strncmp(name, "_Z", 2))
-		return intern(f, name);
+		return strpool__add(strs, name);
 	d = __cxa_demangle(name, NULL, NULL, &status);
 	if (!d)
-		return intern(f, name);
-	out = intern(f, d);
+		return strpool__add(strs, name);
+	out = strpool__add(strs, d);
 	free(d);
 	return out;
-}
-
-/*
- * Names of a subprogram or an inlined instance.  Concrete and out-of-line
- * instances carry their names only through DW_AT_abstract_origin or
- * DW_AT_specification, which dwarf_attr_integrate follows.
- */
-static void die_names(struct sym_file *f, Dwarf_Die *die, struct sym_frame *fr)
-{
-	Dwarf_Attribute attr;
-	const char *linkage, *name;
-
-	linkage = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &attr));
-	if (!linkage)
-		linkage =
-			dwarf_formstring(dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr));
-	name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_name, &attr));
-	if (!linkage && !name)
-		return;
-	fr->system_name = intern(f, linkage ? linkage : name);
-	/*
-	 * A C linkage name is an asm label (glibc's __GI_qsort for qsort): the
-	 * source name reads better.  Mangled names demangle to the qualified one.
-	 */
-	if (linkage && (!name || !strncmp(linkage, "_Z", 2)))
-		fr->function = demangle(f, linkage);
-	else
-		fr->function = intern(f, name);
-}
-
-/* Where the inlined instance die was called from, in its caller. */
-static void call_site(struct sym_file *f, Dwarf_Die *die, struct sym_frame *fr)
-{
-	Dwarf_Attribute attr;
-	Dwarf_Files *files;
-	Dwarf_Word val;
-	Dwarf_Die cu;
-
-	if (!dwarf_formudata(dwarf_attr(die, DW_AT_call_line, &attr), &val))
-		fr->line = val;
-	if (!dwarf_formudata(dwarf_attr(die, DW_AT_call_file, &attr), &val) &&
-	    dwarf_diecu(die, &cu, NULL, NULL) && !dwarf_getsrcfiles(&cu, &files, NULL))
-		fr->file = intern(f, dwarf_filesrc(files, val, NULL, NULL));
-}
-
-static bool is_function_scope(Dwarf_Die *die)
-{
-	int tag = dwarf_tag(die);
-
-	return tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine ||
-	       tag == DW_TAG_entry_point;
-}
-
-/*
- * dwarf_getscopes() leaves an inlined instance through the scopes of its
- * abstract definition, not of its caller; dwarf_getscopes_die() on the
- * innermost scope gives the nesting as laid out in the caller, as
- * eu-addr2line -i does.  That walks the CU a second time, so only when an
- * inlined instance is involved.
- */
-static int physical_scopes(Dwarf_Die *cudie, Dwarf_Addr pc, Dwarf_Die **scopes)
-{
-	bool inlined = false;
-	Dwarf_Die inner;
-	int n, i;
-
-	*scopes = NULL;
-	n = dwarf_getscopes(cudie, pc, scopes);
-	for (i = 0; i < n && !inlined; i++)
-		inlined = dwarf_tag(&(*scopes)[i]) == DW_TAG_inlined_subroutine;
-	if (n > 0 && !inlined)
-		return n;
-	if (n > 0) {
-		inner = (*scopes)[0];
-		free(*scopes);
-		*scopes = NULL;
-		n = dwarf_getscopes_die(&inner, scopes);
-	}
-	if (n <= 0) {
-		free(*scopes);
-		*scopes = NULL;
-		return 0;
-	}
-	return n;
-}
-
-/*
- * The inline chain at vaddr, innermost first: the innermost frame gets its
- * line from the line table, each outer one the call site of the instance
- * nested in it.  Too deep a chain keeps its innermost frames and the real
- * function.
- */
-/*
- * The compile unit holding pc, by walking every unit: for files without
- * .debug_aranges (Go's), where libdw's lookup finds nothing.
- */
-static Dwarf_Die *cu_by_walk(struct sym_file *f, Dwarf_Addr pc, Dwarf_Die *mem, Dwarf_Addr *bias)
-{
-	Dwarf *dw = dwfl_module_getdwarf(f->mod, bias);
-	Dwarf_Off off = 0, next;
-	size_t hsize;
-
-	if (!dw)
-		return NULL;
-	while (dwarf_nextcu(dw, off, &next, &hsize, NULL, NULL, NULL) == 0) {
-		if (dwarf_offdie(dw, off + hsize, mem) && dwarf_haspc(mem, pc - *bias) == 1)
-			return mem;
-		off = next;
-	}
-	return NULL;
-}
-
-static int resolve_dwarf(struct sym_file *f, uint64_t vaddr, struct sym_frame *out)
-{
-	Dwarf_Die *cudie, *scopes, *prev = NULL, cumem;
-	Dwarf_Addr bias, pc;
-	Dwarf_Line *line;
-	int nscopes, n = 0, i, lineno;
-
-	cudie = dwfl_module_addrdie(f->mod, vaddr + f->bias, &bias);
-	if (!cudie)
-		cudie = cu_by_walk(f, vaddr + f->bias, &cumem, &bias);
-	if (!cudie)
-		return 0;
-	pc = vaddr + f->bias - bias;
-	nscopes = physical_scopes(cudie, pc, &scopes);
-	for (i = 0; i < nscopes; i++) {
-		Dwarf_Die *die = &scopes[i];
-		struct sym_frame *fr = &out[n];
-		bool outermost;
-
-		if (!is_function_scope(die))
-			continue;
-		/* The real function (subprogram, entry point) ends the chain. */
-		outermost = dwarf_tag(die) != DW_TAG_inlined_subroutine;
-		if (n < SYM_MAX_INLINE - 1 || outermost) {
-			*fr = (struct sym_frame){};
-			die_names(f, die, fr);
-			if (!dwarf_decl_line(die, &lineno))
-				fr->start_line = lineno;
-			if (prev) {
-				call_site(f, prev, fr);
-			} else {
-				line = dwarf_getsrc_die(cudie, pc);
-				if (line && !dwarf_lineno(line, &lineno)) {
-					fr->line = lineno;
-					fr->file = intern(f, dwarf_linesrc(line, NULL, NULL));
-				}
-			}
-			n++;
-		}
-		prev = die;
-		if (outermost)
-			break;
-	}
-	free(scopes);
-	return n;
 }
 
 /* Without DWARF (or outside any CU): the ELF symbol table's name, no line. */
@@ -487,7 +329,7 @@ static int resolve_symtab(struct sym_file *f, uint64_t vaddr, struct sym_frame *
 		return 0;
 	*out = (struct sym_frame){
 		.system_name = intern(f, name),
-		.function = demangle(f, name),
+		.function = sym_demangle(f->cache->strs, name),
 	};
 	return 1;
 }
@@ -510,7 +352,7 @@ static int resolve(struct sym_file *f, uint64_t vaddr, struct sym_frame *out)
 	int n = 0;
 
 	if (sym_file__has_dwarf(f))
-		n = resolve_dwarf(f, vaddr, out);
+		n = resolve_dwarf(f->mod, vaddr + f->bias, f->cache->strs, out);
 	/* A nameless DWARF function (asm, artificial code) still has its ELF symbol. */
 	if (n > 0 && !out[n - 1].function) {
 		struct sym_frame sym;

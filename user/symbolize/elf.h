@@ -13,6 +13,7 @@
 
 struct symcache;
 struct sym_file;
+struct strpool;
 
 struct symcache *symcache__new(void);
 void symcache__free(struct symcache *c);
@@ -36,5 +37,11 @@ int sym_file__offset_to_vaddr(const struct sym_file *f, uint64_t offset, uint64_
  * how many were written (0 when unknown).  Strings live as long as the cache.
  */
 int sym_file__lookup(struct sym_file *f, uint64_t vaddr, struct sym_frame *frames, int max);
+
+/*
+ * The demangled form of a C++ (or legacy Rust) symbol, interned in strs;
+ * other names as they are.  For the ELF and the DWARF names alike.
+ */
+const char *sym_demangle(struct strpool *strs, const char *name);
 
 #endif
