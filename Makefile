@@ -117,7 +117,7 @@ $(OUT)/fixtures/cfimixed: tests/fixtures/cfimixed.c
 	$(CC) -o $@ $@-1.o $@-2.o
 	rm -f $@-1.o $@-2.o
 
-$(OUT)/tests/%: tests/unit/%.c $(LIB_OBJS) $(FIXTURES)
+$(OUT)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(LIB_OBJS) $(FIXTURES)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) -o $@ $< $(LIB_OBJS) $(LDLIBS) -lcmocka
 
@@ -128,8 +128,13 @@ unit: $(UNIT_BINS)
 test: deps all $(UNIT_BINS) $(FIXTURES)
 	@bash tests/run.sh
 
-bench: deps all
+bench: deps all $(OUT)/bench/floor
 	@bash tools/bench.sh
+
+# The bare hooks under bpfprof (an empty program on each), for tools/bench/.
+$(OUT)/bench/%: tools/bench/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARN) -o $@ $<
 
 fmt:
 	clang-format -i $$(git ls-files '*.c' '*.h' | grep -v '^vmlinux/')
