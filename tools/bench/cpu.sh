@@ -15,6 +15,7 @@
 # profiler's own process (its start-up).
 set -eu
 cd "$(dirname "$0")/../.."
+. tools/bench/lib.sh
 [ "$(id -u)" -eq 0 ] || { echo "bench: run as root" >&2; exit 1; }
 
 ROUNDS=${ROUNDS:-5}
@@ -28,13 +29,6 @@ work=build/workloads/cpu_work
 floor=build/bench/floor
 [ -x "$floor" ] || make -s "$floor"
 declare -A elapsed cpu pcpu bpfns
-
-# bpf_ns NAME: run time per run (ns) of the loaded programs called NAME.
-bpf_ns() {
-	bpftool prog show -j 2>/dev/null | tr '{' '\n' | grep "\"name\":\"$1\"" |
-		sed -n 's/.*"run_time_ns":\([0-9]*\),"run_cnt":\([0-9]*\).*/\1 \2/p' |
-		awk '$2 > 0 { t += $1; c += $2 } END { if (c) printf "%.0f\n", t / c }'
-}
 
 # run NAME [PROFILER-ARGS...]: one round of the workload, unprofiled (none),
 # under the timer floor (floor-HZ) or under a profiler attached by pid;
@@ -59,7 +53,7 @@ run() {
 	# Read the program counters while loaded; in every configuration, so
 	# that bpftool's own CPU time weighs on all alike.
 	sleep 3
-	s=$(bpf_ns on_cpu_sample)
+	s=$(bpf_stats_named on_cpu_sample | cut -d' ' -f1)
 	[[ $name != bpfprof* ]] || bpfns[$name]+="$s "
 	wait "$wpid"
 	case $name in
@@ -78,7 +72,6 @@ lines() { tr ' ' '\n' | grep -v '^$'; }
 stat() { # stat < VALUES: median [min..max]
 	lines | sort -g | awk '{ a[NR] = $1 } END { if (NR) printf "%s [%s..%s]", a[int((NR + 1) / 2)], a[1], a[NR] }'
 }
-median() { stat | cut -d' ' -f1; }
 # ratios VALUES BASES: (value / base - 1) in %, round by round, one a line.
 ratios() {
 	paste <(echo "$1" | lines) <(echo "$2" | lines) | awk '{ printf "%.2f\n", ($1 / $2 - 1) * 100 }'

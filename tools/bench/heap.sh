@@ -21,6 +21,7 @@
 # Not a test: nothing here passes or fails.
 set -eu
 cd "$(dirname "$0")/../.."
+. tools/bench/lib.sh
 [ "$(id -u)" -eq 0 ] || { echo "bench: run as root" >&2; exit 1; }
 
 ROUNDS=${ROUNDS:-5}
@@ -60,10 +61,6 @@ for _ in $(seq "$ROUNDS"); do
 	done
 done
 
-median() {
-	tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "-" }'
-}
-
 base=$(echo "${ns[none]}" | median)
 floor=$(echo "${ns[floor]}" | median)
 printf "malloc(32)+free pairs per run: %d under placed probes, %d under probes at entries, %d without; median of %d runs\n" \
@@ -71,7 +68,7 @@ printf "malloc(32)+free pairs per run: %d under placed probes, %d under probes a
 printf "%-12s %12s %10s %12s\n" config ns/pair "x none" "vs floor"
 for c in "${configs[@]}"; do
 	m=$(echo "${ns[$c]}" | median)
-	if [ "$m" = - ]; then
+	if [ -z "$m" ]; then
 		printf "%-12s %12s %10s %12s\n" "$c" - - -
 		continue
 	fi

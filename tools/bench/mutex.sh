@@ -14,6 +14,7 @@
 # medians.  Not a test: nothing here passes or fails.
 set -eu
 cd "$(dirname "$0")/../.."
+. tools/bench/lib.sh
 [ "$(id -u)" -eq 0 ] || { echo "bench: run as root" >&2; exit 1; }
 
 ROUNDS=${ROUNDS:-5}
@@ -32,16 +33,6 @@ declare -A elapsed contended
 our_progs() {
 	bpftool prog show -j 2>/dev/null | tr '{' '\n' |
 		sed -n 's/^"id":\([0-9]*\),"type":"[a-z_]*","name":"\(futex_enter_tp\|futex_exit_tp\|sys_enter_btf\|sys_exit_btf\|waking_btf\)".*/\1/p'
-}
-
-# prog_stats IDS...: "ns-per-run runs" of these programs so far.
-prog_stats() {
-	local id
-	for id in "$@"; do
-		bpftool prog show id "$id" -j 2>/dev/null
-		echo
-	done | sed -n 's/.*"run_time_ns":\([0-9]*\),"run_cnt":\([0-9]*\).*/\1 \2/p' |
-		awk '{ t += $1; c += $2 } END { if (c) printf "%.0f %d\n", t / c, c; else print "- 0" }'
 }
 
 # run CONFIG LOAD: one round of workload LOAD (uncontended, contended, handoff)
@@ -70,15 +61,11 @@ run() {
 		done
 		ids=$(our_progs | grep -vxF -f <(echo "$before" | tr ' ' '\n' | grep .) || true)
 		# shellcheck disable=SC2086 # one id a word
-		[ -z "$ids" ] || prog_stats $ids >>"$tmp/$config.$load.bpf"
+		[ -z "$ids" ] || bpf_stats_ids $ids >>"$tmp/$config.$load.bpf"
 		wait "$pid"
 	fi
 	elapsed[$config.$load]+="$(awk '{ print $2 }' "$tmp/w.out") "
 	contended[$config.$load]+="$(awk '{ print $4 }' "$tmp/w.out") "
-}
-
-median() {
-	tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)]; else print "" }'
 }
 
 configs=(none waiter holder raw)

@@ -9,26 +9,35 @@
 # the median of those ratios and their spread.  Not a test: nothing here
 # passes or fails.
 #
+# "floor" is the hook alone: `build/bench/floor switch` attaches a program
+# that returns at once to sched_switch, the price any program there pays;
+# bpfprof's own cost is what it adds above that.
+#
 # The workload reports its wall time and its CPU time: the profiler's work
 # in the switches is charged to the workload's CPU time, other processes'
 # time is not.  Other users' tracing programs (syscall tracepoints slow every
 # syscall) are waited out before each run, for QUIET seconds at most.
 set -eu
 cd "$(dirname "$0")/../.."
+. tools/bench/lib.sh
 [ "$(id -u)" -eq 0 ] || { echo "bench: run as root" >&2; exit 1; }
 
-ROUNDS=${ROUNDS:-5}
+ROUNDS=${ROUNDS:-9}
 PASSES=${PASSES:-200000}	 # full speed: about 1 s unprofiled here
 SLOW_PASSES=${SLOW_PASSES:-100000} # with work: about 2 s unprofiled here
-SLOW_SPIN=${SLOW_SPIN:-7000}	 # ns of work per pass: ~100k switches/s here
+SLOW_SPIN=${SLOW_SPIN:-6500}	 # ns of work per pass: ~100k switches/s here
 CPU=${CPU:-0}			 # the CPU both threads are pinned to
 QUIET=${QUIET:-60}		 # seconds to wait for other users' tracing programs to go
+SPEEDS=${SPEEDS:-fast slow}	 # which of the two workloads
+CONFIGS=${CONFIGS:-floor other default exact exact-user} # which configurations, besides none
 tmp=$(mktemp -d)
 idle=
 old_stats=$(sysctl -n kernel.bpf_stats_enabled)
 trap 'rm -rf "$tmp"; [ -z "$idle" ] || kill "$idle" 2>/dev/null; sysctl -q kernel.bpf_stats_enabled=$old_stats' EXIT
 
 work=build/workloads/pingpong
+floor=build/bench/floor
+[ -x "$floor" ] || make -s "$floor"
 declare -A elapsed cpu rate
 busy=0
 runs=0
@@ -44,16 +53,6 @@ foreign_progs() {
 	bpftool prog show 2>/dev/null | grep -cE '^[0-9]+: (tracing|tracepoint|raw_tracepoint|kprobe|perf_event) ' || true
 }
 
-# prog_ns IDS...: run time per run (ns) of these programs so far.
-prog_ns() {
-	local id
-	for id in "$@"; do
-		bpftool prog show id "$id" -j 2>/dev/null
-		echo
-	done | sed -n 's/.*"run_time_ns":\([0-9]*\),"run_cnt":\([0-9]*\).*/\1 \2/p' |
-		awk '{ t += $1; c += $2 } END { if (c) printf "%.0f\n", t / c }'
-}
-
 # start NAME PASSES WORK [OFFCPU-ARGS...]: starts one run of the workload, pinned,
 # unprofiled (none), launched by bpfprof offcpu (every switch is a target's),
 # or next to offcpu profiling an idle process (other: only the filtering).
@@ -64,6 +63,13 @@ start() {
 	prof=
 	case $name in
 	none)
+		taskset -c "$CPU" "$work" "$passes" "$w" >"$tmp/w.out" &
+		pid=$!
+		;;
+	floor)
+		"$floor" switch &
+		prof=$!
+		sleep 0.5 # attached within milliseconds
 		taskset -c "$CPU" "$work" "$passes" "$w" >"$tmp/w.out" &
 		pid=$!
 		;;
@@ -132,7 +138,7 @@ bpf_ns() {
 	start "$name" 1000000 0 "$@"
 	sleep 1.5
 	ids=$(switch_progs)
-	[ -z "$ids" ] || prog_ns $ids
+	[ -z "$ids" ] || bpf_stats_ids $ids | cut -d' ' -f1
 	finish
 }
 
@@ -140,18 +146,24 @@ stat() { # stat VALUES...: median [min..max]
 	tr ' ' '\n' | grep -v '^$' | sort -g |
 		awk '{ a[NR] = $1 } END { if (NR) printf "%s [%s..%s]", a[int((NR + 1) / 2)], a[1], a[NR] }'
 }
-median() { stat | cut -d' ' -f1; }
 
-# ratios VALUES BASES: (value / base - 1) in %, round by round, then median [min..max].
-ratios() {
+# ratio_list VALUES BASES: (value / base - 1) in %, round by round, one a line.
+ratio_list() {
 	paste <(echo "$1" | tr ' ' '\n' | grep -v '^$') <(echo "$2" | tr ' ' '\n' | grep -v '^$') |
-		awk '{ printf "%.1f\n", ($1 / $2 - 1) * 100 }' | sort -g |
-		awk '{ a[NR] = $1 } END { if (NR) printf "%+.1f%% [%+.1f..%+.1f]", a[int((NR + 1) / 2)], a[1], a[NR] }'
+		awk '{ printf "%.1f\n", ($1 / $2 - 1) * 100 }'
 }
+# spread < PERCENTS: median [min..max], signed.
+spread() {
+	sort -g | awk '{ a[NR] = $1 } END { if (NR) printf "%+.1f%% [%+.1f..%+.1f]", a[int((NR + 1) / 2)], a[1], a[NR] }'
+}
+# ratios VALUES BASES: ratio_list's median [min..max].
+ratios() { ratio_list "$1" "$2" | spread; }
 
-names=(none other default exact exact-user)
+# shellcheck disable=SC2206
+names=(none $CONFIGS)
 declare -A what=(
 	[none]="no profiler"
+	[floor]="the hook alone: an empty program on sched_switch"
 	[other]="offcpu -p (an idle process): filtering only"
 	[default]="offcpu (sampled, --block-rate 1ms)"
 	[exact]="offcpu --exact"
@@ -159,6 +171,7 @@ declare -A what=(
 )
 declare -A args=(
 	[none]=""
+	[floor]=""
 	[other]=""
 	[default]=""
 	[exact]="--exact"
@@ -172,9 +185,9 @@ for r in $(seq "$ROUNDS"); do
 	for n in "${names[@]}"; do
 		[ "$n" != none ] || continue
 		# shellcheck disable=SC2086
-		pair fast "$n" "$PASSES" 0 ${args[$n]}
+		[[ " $SPEEDS " != *" fast "* ]] || pair fast "$n" "$PASSES" 0 ${args[$n]}
 		# shellcheck disable=SC2086
-		pair slow "$n" "$SLOW_PASSES" "$SLOW_SPIN" ${args[$n]}
+		[[ " $SPEEDS " != *" slow "* ]] || pair slow "$n" "$SLOW_PASSES" "$SLOW_SPIN" ${args[$n]}
 	done
 done
 echo "BPF run time per switch..." >&2
@@ -182,24 +195,30 @@ sysctl -q kernel.bpf_stats_enabled=1
 declare -A ns
 for n in "${names[@]}"; do
 	# shellcheck disable=SC2086
-	[ "$n" = none ] || ns[$n]=$(bpf_ns "$n" ${args[$n]})
+	[ "$n" = none ] || [ "$n" = floor ] || ns[$n]=$(bpf_ns "$n" ${args[$n]})
 done
 
 table() { # table PREFIX TITLE
-	local p=$1 n s
+	local p=$1 n s above
 	printf '\n%s\n\n' "$2"
-	printf '| configuration | switches/s | workload time, median [min..max] | slowdown, median [min..max] of %d | CPU slowdown, median [min..max] | BPF ns/switch |\n' "$ROUNDS"
-	printf '|---|---|---|---|---|---|\n'
+	printf '| configuration | switches/s | workload time, median [min..max] | slowdown, median [min..max] of %d | CPU slowdown, median [min..max] | slowdown above the floor | BPF ns/switch |\n' "$ROUNDS"
+	printf '|---|---|---|---|---|---|---|\n'
 	for n in "${names[@]}"; do
 		s=$(echo "${rate[$p-$n]}" | median)
-		printf '| %s | %.0fk | %s s | %s | %s | %s |\n' "${what[$n]}" \
+		above=-
+		if [ "$n" != none ] && [ "$n" != floor ] && [ -n "${elapsed[$p-floor]:-}" ]; then
+			above=$(paste <(ratio_list "${elapsed[$p-$n]}" "${elapsed[$p-base-$n]}") \
+				<(ratio_list "${elapsed[$p-floor]}" "${elapsed[$p-base-floor]}") |
+				awk '{ printf "%.1f\n", $1 - $2 }' | spread)
+		fi
+		printf '| %s | %.0fk | %s s | %s | %s | %s | %s |\n' "${what[$n]}" \
 			"$(awk -v s="$s" 'BEGIN { print s / 1000 }')" "$(echo "${elapsed[$p-$n]}" | stat)" \
 			"$(ratios "${elapsed[$p-$n]}" "${elapsed[$p-base-$n]:-${elapsed[$p-none]}}")" \
-			"$(ratios "${cpu[$p-$n]}" "${cpu[$p-base-$n]:-${cpu[$p-none]}}")" "${ns[$n]:--}"
+			"$(ratios "${cpu[$p-$n]}" "${cpu[$p-base-$n]:-${cpu[$p-none]}}")" "$above" "${ns[$n]:--}"
 	done
 }
-table fast "Full speed: build/workloads/pingpong $PASSES, both threads on CPU $CPU"
-table slow "With work: build/workloads/pingpong $SLOW_PASSES $SLOW_SPIN, both threads on CPU $CPU"
+[[ " $SPEEDS " != *" fast "* ]] || table fast "Full speed: build/workloads/pingpong $PASSES, both threads on CPU $CPU"
+[[ " $SPEEDS " != *" slow "* ]] || table slow "With work: build/workloads/pingpong $SLOW_PASSES $SLOW_SPIN, both threads on CPU $CPU"
 echo
 echo "$(nproc) CPUs; rounds interleaved; a slowdown compares each run with the unprofiled run just before it."
 echo "BPF ns/switch: run_time_ns / run_cnt"

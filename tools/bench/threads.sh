@@ -11,16 +11,13 @@
 # Not a test: nothing here passes or fails.
 set -eu
 cd "$(dirname "$0")/../.."
+. tools/bench/lib.sh
 [ "$(id -u)" -eq 0 ] || { echo "bench: run as root" >&2; exit 1; }
 
 ROUNDS=${ROUNDS:-5}
 tmp=$(mktemp -d)
 wpid=
 trap '[ -n "$wpid" ] && kill "$wpid" 2>/dev/null; rm -rf "$tmp"' EXIT
-
-median() {
-	sort -g | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)]; else print "-" }'
-}
 
 # run MODE ARGS...: one snapshot; appends its numbers to $tmp/MODE.*
 run() {
@@ -53,9 +50,15 @@ measure() {
 	done
 	for mode in dwarf fp; do
 		printf "%12s %6s %10s %12s %14s %10s\n" "$label ($(cat "$tmp/threads"))" "$mode" \
-			"$(median <"$tmp/$mode.tables")" "$(median <"$tmp/$mode.snap")" \
-			"$(median <"$tmp/$mode.bpf")" "$(median <"$tmp/$mode.cmd")"
+			"$(m "$mode.tables")" "$(m "$mode.snap")" "$(m "$mode.bpf")" "$(m "$mode.cmd")"
 	done
+}
+
+# m FILE: the median of the numbers in $tmp/FILE, or "-".
+m() {
+	local v
+	v=$(median <"$tmp/$1")
+	echo "${v:--}"
 }
 
 printf "%12s %6s %10s %12s %14s %10s\n" threads unwind "tables ms" "snapshot ms" "BPF us/thread" \

@@ -5,6 +5,7 @@
 # --call-graph dwarf on the same workload.  Not a test.
 set -eu
 cd "$(dirname "$0")/../.."
+. tools/bench/lib.sh
 [ "$(id -u)" -eq 0 ] || { echo "bench: run as root" >&2; exit 1; }
 tmp=$(mktemp -d)
 old_stats=$(sysctl -n kernel.bpf_stats_enabled)
@@ -19,9 +20,7 @@ bpf_ns() {
 	build/bpfprof cpu -p "$pid" -F 999 -q -o "$tmp/b.pb.gz" --unwind "$1" &
 	local prof=$!
 	sleep 3
-	bpftool prog show -j 2>/dev/null | tr '{' '\n' | grep '"name":"on_cpu_sample"' |
-		sed -n 's/.*"run_time_ns":\([0-9]*\),"run_cnt":\([0-9]*\).*/\1 \2/p' |
-		awk '$2 > 0 { t += $1; c += $2 } END { if (c) printf "%.0f", t / c }'
+	bpf_stats_named on_cpu_sample | cut -d' ' -f1 | tr -d '\n'
 	wait "$pid" "$prof" 2>/dev/null || true
 }
 
