@@ -95,6 +95,12 @@ int collect_cpu(struct session *s, const struct cpu_opts *o, struct profile **ou
 	struct cpu_bpf *skel;
 	int ret;
 
+	/*
+	 * A launched command waits while its new mappings are read (session.h):
+	 * its first samples, in code the loader has just mapped, keep their
+	 * callers.  Stopped, it takes no samples, so its profile is unchanged.
+	 */
+	s->cont_after_maps = s->target->argv != NULL;
 	skel = collect_load(open_and_load, s, o, &ret);
 	if (!skel)
 		return ret;
