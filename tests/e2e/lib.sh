@@ -100,3 +100,27 @@ expect() {
 		fail "$name: exit $rc (want $code), stderr: $(head -c 300 "$TMP/err")"
 	fi
 }
+
+# trace_has FILE REGEX [PPROF_FLAGS...]: some stack of `pprof -traces`, as its
+# function names innermost first on one line (" a b c"), matches REGEX.
+trace_has() {
+	local file=$1 pattern=$2
+	shift 2
+	go tool pprof -traces "$@" "$file" 2>/dev/null |
+		awk '/^-+\+/ { if (s != "") print s; s = ""; on = 1; next }
+		     !on || /^ *[a-z_]+: / { next }
+		     { l = $0; sub(/ \(inline\)$/, "", l); n = split(l, w, " "); s = s " " w[n] }
+		     END { if (s != "") print s }' | grep -qE "$pattern"
+}
+
+# near_10pct NAME GOT WANT WHAT UNIT: GOT within 10% of WANT (WANT > 0); WHAT
+# names where WANT comes from, UNIT follows both numbers.
+near_10pct() {
+	local what=$4 unit=$5
+	if [ -n "$2" ] && awk -v g="$2" -v w="$3" \
+		'BEGIN { d = g - w; if (d < 0) d = -d; exit !(w > 0 && d <= 0.10 * w) }'; then
+		pass "$1: ${2}$unit, $what ${3}$unit"
+	else
+		fail "$1: ${2:-absent}$unit, $what ${3:-nothing}$unit (want ±10%)"
+	fi
+}

@@ -38,18 +38,6 @@ near() {
 	fi
 }
 
-# trace_has FILE REGEX [PPROF_FLAGS...]: some stack of `pprof -traces`, as its
-# function names innermost first on one line (" a b c"), matches REGEX.
-trace_has() {
-	local file=$1 pattern=$2
-	shift 2
-	go tool pprof -traces "$@" "$file" 2>/dev/null |
-		awk '/^-+\+/ { if (s != "") print s; s = ""; on = 1; next }
-		     !on || /^ *[a-z_]+: / { next }
-		     { l = $0; sub(/ \(inline\)$/, "", l); n = split(l, w, " "); s = s " " w[n] }
-		     END { if (s != "") print s }' | grep -qE "$pattern"
-}
-
 pct2() { awk -v w="$1" 'BEGIN { printf "%d", w * 0.02 }'; }
 
 # --- launched with --: known amounts, once ---

@@ -42,28 +42,8 @@ lock_addr() {
 	awk -v n="$2" '$1 == "lock" && $2 == n { print $3 }' "$1"
 }
 
-# near NAME GOT WANT [WHAT]: GOT within 10% of WANT (WANT > 0).
-near() {
-	local what=${4:-workload counted}
-	if [ -n "$2" ] && awk -v g="$2" -v w="$3" \
-		'BEGIN { d = g - w; if (d < 0) d = -d; exit !(w > 0 && d <= 0.10 * w) }'; then
-		pass "$1: $2, $what $3"
-	else
-		fail "$1: ${2:-absent}, $what ${3:-nothing} (want ±10%)"
-	fi
-}
-
-# trace_has FILE REGEX [PPROF_FLAGS...]: some stack of `pprof -traces`, as its
-# function names innermost first on one line (" a b c"), matches REGEX.
-trace_has() {
-	local file=$1 pattern=$2
-	shift 2
-	go tool pprof -traces "$@" "$file" 2>/dev/null |
-		awk '/^-+\+/ { if (s != "") print s; s = ""; on = 1; next }
-		     !on || /^ *[a-z_]+: / { next }
-		     { l = $0; sub(/ \(inline\)$/, "", l); n = split(l, w, " "); s = s " " w[n] }
-		     END { if (s != "") print s }' | grep -qE "$pattern"
-}
+# near NAME GOT WANT [WHAT]: GOT within 10% of WANT, a count the workload made.
+near() { near_10pct "$1" "$2" "$3" "${4:-workload counted}" ""; }
 
 # in_object RESULT NAME SIZE: contentions of the locks at [address of NAME, + SIZE).
 in_object() {

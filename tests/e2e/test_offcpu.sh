@@ -35,16 +35,8 @@ leaves() {
 # leaves out of a sleeping task's stack (as /proc/PID/stack does).
 SCHED_FRAMES='^(__schedule|schedule|schedule_[a-z_]+|preempt_schedule[a-z_]*|io_schedule[a-z_]*|do_nanosleep|__mutex_lock[a-z_.0-9]*)$'
 
-# near NAME GOT WANT [WHAT [UNIT]]: GOT within 10% of WANT (WANT > 0; UNIT ms unless given).
-near() {
-	local what=${4:-workload measured} unit=${5- ms}
-	if [ -n "$2" ] && awk -v g="$2" -v w="$3" \
-		'BEGIN { d = g - w; if (d < 0) d = -d; exit !(w > 0 && d <= 0.10 * w) }'; then
-		pass "$1: ${2}$unit, $what ${3}$unit"
-	else
-		fail "$1: ${2:-absent}$unit, $what ${3:-nothing}$unit (want ±10%)"
-	fi
-}
+# near NAME GOT WANT [WHAT [UNIT]]: GOT within 10% of WANT (UNIT ms unless given).
+near() { near_10pct "$1" "$2" "$3" "${4:-workload measured}" "${5- ms}"; }
 
 # at_least NAME PART WHOLE SHARE: PART is at least SHARE (0..1) of WHOLE.
 at_least() {
