@@ -65,6 +65,32 @@ struct uregs {
 	__u64 ip, sp, bp;
 };
 
+#ifndef UNWIND_OTHER_TASKS
+/*
+ * The rule of each pc seen lately on this CPU, direct-mapped: a hit skips
+ * the mapping scan, the page lookup and the binary search, a dozen or more
+ * cache lines when cold.  Keyed by process, the generation of its maps
+ * (userspace makes a new one at every write) and pc, so a frame is never
+ * read with the rule of code mapped there before.  Not in the sleepable
+ * variant, which may move between CPUs.
+ */
+#define UNWIND_CACHE_SIZE 2048
+
+struct unwind_cached {
+	__u64 pc; /* 0: empty, or being written */
+	__u32 tgid;
+	__u32 gen;
+	struct unwind_row row; /* cfa UNWIND_NONE: no table, frame pointer */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, UNWIND_CACHE_SIZE);
+	__type(key, __u32);
+	__type(value, struct unwind_cached);
+} unwind_cache SEC(".maps");
+#endif
+
 struct unwind_ctx {
 	struct stack_trace *st;
 	struct unwind_proc *proc;
@@ -77,6 +103,7 @@ struct unwind_ctx {
 #endif
 	__u64 ip, sp, bp;
 	__u32 n;
+	__u32 tgid, gen; /* the process and its maps' generation, for unwind_cache */
 	bool truncated;
 	/*
 	 * The leaf is at a function's entry, or where its stack pointer is
@@ -237,6 +264,55 @@ static __always_inline void maps_missing(__u32 tgid)
 }
 #endif
 
+#ifndef UNWIND_OTHER_TASKS
+static __always_inline struct unwind_cached *cache_slot(__u64 pc)
+{
+	__u32 k = (__u32)((pc ^ (pc >> 11)) & (UNWIND_CACHE_SIZE - 1));
+
+	return bpf_map_lookup_elem(&unwind_cache, &k);
+}
+
+/* The rule cached for pc in c's process, or NULL. */
+static __always_inline struct unwind_row *cached_rule(struct unwind_ctx *c, __u64 pc)
+{
+	struct unwind_cached *e = cache_slot(pc);
+
+	if (!e || !c->proc || e->pc != pc || e->tgid != c->tgid || e->gen != c->gen)
+		return NULL;
+	return &e->row;
+}
+
+/* Remembers the rule found for pc (row, or NULL for none: frame pointer). */
+static __always_inline void cache_rule(struct unwind_ctx *c, __u64 pc, struct unwind_row *row)
+{
+	struct unwind_cached *e = cache_slot(pc);
+
+	if (!e || !c->proc)
+		return;
+	e->pc = 0; /* a program nested on this CPU reads it as empty meanwhile */
+	e->tgid = c->tgid;
+	e->gen = c->gen;
+	if (row) {
+		e->row = *row;
+	} else {
+		e->row.pc = 0;
+		e->row.cfa = UNWIND_NONE;
+		e->row.cfa_off = 0;
+		e->row.rbp_off = 0;
+	}
+	e->pc = pc;
+}
+#else
+static __always_inline struct unwind_row *cached_rule(struct unwind_ctx *c, __u64 pc)
+{
+	return NULL;
+}
+
+static __always_inline void cache_rule(struct unwind_ctx *c, __u64 pc, struct unwind_row *row)
+{
+}
+#endif
+
 static long unwind_step(__u64 i, void *data)
 {
 	struct unwind_ctx *c = data;
@@ -269,11 +345,17 @@ static long unwind_step(__u64 i, void *data)
 	}
 	/* Callers' pcs are return addresses: the call is the byte before. */
 	pc = i ? c->ip - 1 : c->ip;
-	m = c->proc ? find_map(c->proc, pc) : NULL;
-	if (!m && c->proc)
-		maps_stale(c->proc);
-	if (m && m->file_id && i < unwind_cfi_frames)
-		row = find_row(m->file_id, pc - m->bias);
+	if (i < unwind_cfi_frames)
+		row = cached_rule(c, pc);
+	if (!row) {
+		m = c->proc ? find_map(c->proc, pc) : NULL;
+		if (!m && c->proc)
+			maps_stale(c->proc);
+		if (m && m->file_id && i < unwind_cfi_frames)
+			row = find_row(m->file_id, pc - m->bias);
+		if (m && i < unwind_cfi_frames)
+			cache_rule(c, pc, row);
+	}
 	if (!row || row->cfa == UNWIND_NONE) {
 		/* No table (or --unwind fp past the leaf): trust the frame pointer. */
 		if (i < unwind_cfi_frames)
@@ -337,6 +419,9 @@ static __always_inline int unwind_user_from(const struct uregs *regs, __u32 tgid
 	};
 
 	c.proc = bpf_map_lookup_elem(&unwind_procs, &tgid);
+	c.tgid = tgid;
+	if (c.proc)
+		c.gen = c.proc->gen;
 	if (!c.proc && !at_entry) {
 		maps_missing(tgid);
 		return -1;

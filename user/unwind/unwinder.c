@@ -370,6 +370,7 @@ int unwinder__track_pid(struct unwinder *u, int pid)
 		m->file_id = f->file_id;
 	}
 	procmaps__free(&vl);
+	proc.gen = (uint32_t)u->tick;
 	if (bpf_map_update_elem(u->procs_fd, &pid, &proc, BPF_ANY))
 		return -errno;
 	return 0;

@@ -204,7 +204,7 @@ struct unwind_map {
 /* A process's executable mappings. */
 struct unwind_proc {
 	__u32 n;
-	__u32 pad;
+	__u32 gen;	/* new at every write: frames cached under another are stale */
 	__u64 stale_ns; /* BPF: when it last asked for these maps to be re-read */
 	struct unwind_map maps[UNWIND_MAX_MAPS];
 };
