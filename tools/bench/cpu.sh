@@ -81,16 +81,22 @@ pct() {
 	sort -g | awk '{ a[NR] = $1 } END { if (NR) printf "%+.2f%% [%+.2f..%+.2f]", a[int((NR + 1) / 2)], a[1], a[NR] }'
 }
 
-names=(none floor-99 bpfprof-99 perf-99-g floor-999 bpfprof-999 perf-999-g)
+# CONFIGS: which configurations run besides none (all by default).
+CONFIGS=${CONFIGS:-floor-99 bpfprof-99 perf-99-g floor-999 bpfprof-999 perf-999-g}
+# shellcheck disable=SC2206
+names=(none $CONFIGS)
 for r in $(seq "$ROUNDS"); do
 	echo "round $r/$ROUNDS" >&2
-	run none
-	run floor-99
-	run bpfprof-99 build/bpfprof cpu -F 99 -q -o "$tmp/b.pb.gz"
-	run perf-99-g perf record -F 99 -g -q -o "$tmp/perf.data"
-	run floor-999
-	run bpfprof-999 build/bpfprof cpu -F 999 -q -o "$tmp/b.pb.gz"
-	run perf-999-g perf record -F 999 -g -q -o "$tmp/perf.data"
+	for n in "${names[@]}"; do
+		case $n in
+		bpfprof-*) run "$n" build/bpfprof cpu -F "${n#*-}" -q -o "$tmp/b.pb.gz" ;;
+		perf-*-g)
+			hz=${n#perf-}
+			run "$n" perf record -F "${hz%-g}" -g -q -o "$tmp/perf.data"
+			;;
+		*) run "$n" ;;
+		esac
+	done
 done
 
 printf '\n| configuration | workload time | slowdown (wall) | slowdown (workload CPU) | CPU above the floor | profiler CPU (user+sys) | BPF ns/sample |\n'
@@ -99,7 +105,7 @@ for n in "${names[@]}"; do
 	hz=${n#*-}
 	hz=${hz%-g}
 	above=-
-	if [ "$n" != none ] && [[ $n != floor-* ]]; then
+	if [ "$n" != none ] && [[ $n != floor-* ]] && [ -n "${cpu[floor-$hz]:-}" ]; then
 		# Round by round: this configuration's CPU slowdown minus the floor's.
 		above=$(paste <(ratios "${cpu[$n]}" "${cpu[none]}") <(ratios "${cpu[floor-$hz]}" "${cpu[none]}") |
 			awk '{ printf "%.2f\n", $1 - $2 }' | pct)
