@@ -102,6 +102,17 @@ out=$TMP/evict.pb.gz
 check "--unwind-mem 1: evictions are reported" grep -q 'unwind tables evicted to make room' "$TMP/evict.err"
 expect_complete "--unwind-mem 1: after evictions %s%% of hot_leaf samples reach main" 95 "$out" hot_leaf $chain
 
+# Processes come and go: exited ones are never reported, so a long capture
+# fills the processes map (here made to hold 8) with the dead.  It is swept
+# when full, and a process started after 30 others still gets its tables.
+out=$TMP/procs.pb.gz
+BPFPROF_UNWIND_PROCS=8 "$BPFPROF" cpu -F 499 -q -o "$out" -- sh -c \
+	"for i in \$(seq 30); do '$WORKLOADS/cpu_work' 20 1 >/dev/null; done; '$WORKLOADS/nofp_chain' 2 chain" \
+	2>"$TMP/procs.err"
+check "a processes map of 8 after 30 processes: none left without tables" \
+	sh -c "! grep -q 'processes map was full' '$TMP/procs.err'"
+expect_complete "a processes map of 8 after 30 processes: %s%% of hot_leaf samples reach main" 95 "$out" hot_leaf $chain
+
 expect_bad() {
 	"$BPFPROF" cpu -a -d 1 -o "$TMP/x.pb.gz" --unwind sideways >/dev/null 2>"$TMP/err"
 	[ $? -eq 2 ] && [ "$(wc -l <"$TMP/err")" -eq 1 ] && grep -q "invalid --unwind" "$TMP/err"

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <bpf/libbpf.h>
 
@@ -20,10 +21,19 @@
 int collect_unwind_size(struct bpf_object *obj, const struct stack_opts *st, bool tables)
 {
 	struct bpf_map *rows = bpf_object__find_map_by_name(obj, "unwind_rows");
+	struct bpf_map *procs = bpf_object__find_map_by_name(obj, "unwind_procs");
 	uint64_t n = (uint64_t)st->unwind_mib * 1048576 / sizeof(struct unwind_row);
+	const char *max_procs = getenv("BPFPROF_UNWIND_PROCS");
+	int err;
 
 	if (!rows)
 		return -ENOENT;
+	/* Tests make the processes map small to fill it (unwinder.c sweeps it). */
+	if (procs && max_procs && atoi(max_procs) > 0) {
+		err = bpf_map__set_max_entries(procs, atoi(max_procs));
+		if (err)
+			return err;
+	}
 	return bpf_map__set_max_entries(rows, tables && n > 1 ? n : 1);
 }
 
@@ -93,6 +103,16 @@ void collect_unwind_report(struct session *s, struct profile *p, bool final)
 			 " unwind tables evicted to make room (least recently used), %zu "
 			 "built again; --unwind-mem raises the limit",
 			 st.evictions, st.rebuilds);
+		if (final)
+			pr_warn("%s\n", line);
+		profile__add_comment(p, line);
+	}
+	if (st.procs_full) {
+		snprintf(line, sizeof(line),
+			 "the unwind processes map was full of live processes (it holds %u): %zu "
+			 "updates of a process's tables dropped, its frames fall back to frame "
+			 "pointers",
+			 (unsigned)st.max_procs, st.procs_full);
 		if (final)
 			pr_warn("%s\n", line);
 		profile__add_comment(p, line);

@@ -72,6 +72,8 @@ struct unwinder *unwinder__new(const char *procfs, int rows_fd, uint32_t max_row
 			       int procs_fd)
 {
 	struct unwinder *u = calloc(1, sizeof(*u));
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
 	void *mem;
 
 	if (!u)
@@ -94,6 +96,8 @@ struct unwinder *unwinder__new(const char *procfs, int rows_fd, uint32_t max_row
 	u->pages_fd = pages_fd;
 	u->procs_fd = procs_fd;
 	u->stats.max_rows = max_rows;
+	if (bpf_obj_get_info_by_fd(procs_fd, &info, &len) == 0)
+		u->stats.max_procs = info.max_entries;
 	return u;
 }
 
@@ -319,6 +323,44 @@ static bool mapping_bias(const struct file *f, const struct vma *v, uint64_t *bi
 	return false;
 }
 
+/*
+ * The processes map is full: take out the processes that have exited.
+ * Entries are never removed at exit (no event says so), so a long
+ * system-wide capture fills the map with the dead, and a new process would
+ * be left without tables.  Returns how many went.
+ */
+static size_t sweep_dead(struct unwinder *u)
+{
+	uint32_t key, next, *dead = NULL;
+	size_t n = 0, cap = 0, i;
+	char path[64];
+	void *grown;
+	int err;
+
+	for (err = bpf_map_get_next_key(u->procs_fd, NULL, &next); !err;
+	     err = bpf_map_get_next_key(u->procs_fd, &key, &next)) {
+		key = next;
+		snprintf(path, sizeof(path), "%s/%u", u->procfs, key);
+		if (access(path, F_OK) == 0 || errno != ENOENT)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 256;
+			grown = realloc(dead, cap * sizeof(*dead));
+			if (!grown)
+				break;
+			dead = grown;
+		}
+		dead[n++] = key;
+	}
+	/* Deleting while walking would restart the walk: delete after. */
+	for (i = 0; i < n; i++)
+		bpf_map_delete_elem(u->procs_fd, &dead[i]);
+	free(dead);
+	u->stats.procs_swept += n;
+	pr_debug("unwind: %zu exited processes taken out of the full processes map\n", n);
+	return n;
+}
+
 int unwinder__track_pid(struct unwinder *u, int pid)
 {
 	struct unwind_proc proc = { 0 };
@@ -371,7 +413,15 @@ int unwinder__track_pid(struct unwinder *u, int pid)
 	}
 	procmaps__free(&vl);
 	proc.gen = (uint32_t)u->tick;
-	if (bpf_map_update_elem(u->procs_fd, &pid, &proc, BPF_ANY))
-		return -errno;
-	return 0;
+	if (bpf_map_update_elem(u->procs_fd, &pid, &proc, BPF_ANY) == 0)
+		return 0;
+	err = errno;
+	if (err == E2BIG && sweep_dead(u)) {
+		if (bpf_map_update_elem(u->procs_fd, &pid, &proc, BPF_ANY) == 0)
+			return 0;
+		err = errno;
+	}
+	if (err == E2BIG)
+		u->stats.procs_full++;
+	return -err;
 }

@@ -22,6 +22,9 @@ struct unwinder_stats {
 	size_t maps_dropped; /* mappings beyond UNWIND_MAX_MAPS per process */
 	uint64_t evictions;  /* tables evicted to make room (least recently used) */
 	size_t rebuilds;     /* evicted tables built again for a live process */
+	size_t procs_swept;  /* exited processes taken out of the full processes map */
+	size_t procs_full;   /* processes left without tables: as many live ones as the map holds */
+	size_t max_procs;    /* what the processes map holds */
 };
 
 /*
