@@ -196,6 +196,13 @@ out=$TMP/raw.pb.gz
 "$BPFPROF" mutex -p "$pid" -d 0.5 -v -o "$out" >/dev/null 2>"$TMP/sc.err"
 check "syscalls:sys_enter_futex tracepoints by default" \
 	grep -q "through the syscalls:sys_{enter,exit}_futex" "$TMP/sc.err"
+# A fresh machine may not have tracefs mounted: bpfprof mounts it (here in a
+# mount namespace of its own, so the test leaves the host's mounts alone).
+unshare -m sh -c 'umount /sys/kernel/tracing 2>/dev/null; umount /sys/kernel/debug/tracing 2>/dev/null
+	! test -e /sys/kernel/tracing/events || exit 9
+	exec "$0" mutex -p "$1" -d 0.5 -v -o "$2"' "$BPFPROF" "$pid" "$out" >/dev/null 2>"$TMP/nofs.err"
+check "tracefs not mounted: mounted, then the syscalls tracepoints (exit $?)" \
+	grep -q "through the syscalls:sys_{enter,exit}_futex" "$TMP/nofs.err"
 BPFPROF_RAW_SYSCALLS=1 "$BPFPROF" mutex -p "$pid" -d 1.5 -v -o "$out" >/dev/null \
 	2>"$TMP/rawsc.err"
 check "BPFPROF_RAW_SYSCALLS=1: raw_syscalls sys_enter/sys_exit" \
