@@ -66,8 +66,16 @@ HEAP_SITES_GO=$TMP/go "$WORKLOADS/heap_sites" sites 1 3 >"$out" 2>&1 &
 WPID=$!
 E2E_PIDS+=("$WPID")
 sleep 0.2
-(sleep 1; touch "$TMP/go") &
-"$BPFPROF" heap -p "$WPID" --rate 1 -d 2.5 -o "$TMP/p.pb.gz" >"$TMP/p.stdout" 2>"$TMP/p.err"
+"$BPFPROF" heap -p "$WPID" --rate 1 -d 2.5 -o "$TMP/p.pb.gz" >"$TMP/p.stdout" 2>"$TMP/p.err" &
+prof=$!
+# The workload allocates once bpfprof has counted its calls (the slowdown line)
+# and switched to recording: start-up takes 1 s or more on a loaded machine.
+for _ in $(seq 200); do
+	grep -q 'allocator calls/s' "$TMP/p.err" 2>/dev/null && break
+	sleep 0.05
+done
+touch "$TMP/go"
+wait "$prof"
 check "-p prints the allocator and the expected slowdown" grep -q 'allocates with glibc\|(glibc) makes' "$TMP/p.err"
 for fn in keep_small keep_large; do
 	close_to "-p --rate 1 inuse_space $fn" "$(bytes "$TMP/p.pb.gz" $fn inuse_space)" "$(expected "$out" $fn 2)" 2
