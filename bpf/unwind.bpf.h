@@ -192,13 +192,36 @@ static __always_inline struct unwind_row *find_row(__u32 file_id, __u64 pc)
 	return bpf_map_lookup_elem(&unwind_rows, &c.lo);
 }
 
-static __always_inline bool read_user(const struct unwind_ctx *c, __u64 *dst, __u64 addr)
+static __always_inline bool read_user_bytes(const struct unwind_ctx *c, void *dst, __u32 size,
+					    __u64 addr)
 {
 #ifdef UNWIND_OTHER_TASKS
-	return bpf_copy_from_user_task(dst, sizeof(*dst), (void *)addr, c->task, 0) == 0;
+	return bpf_copy_from_user_task(dst, size, (void *)addr, c->task, 0) == 0;
 #else
-	return bpf_probe_read_user(dst, sizeof(*dst), (void *)addr) == 0;
+	return bpf_probe_read_user(dst, size, (void *)addr) == 0;
 #endif
+}
+
+static __always_inline bool read_user(const struct unwind_ctx *c, __u64 *dst, __u64 addr)
+{
+	return read_user_bytes(c, dst, sizeof(*dst), addr);
+}
+
+/*
+ * The leaf stands right after a syscall instruction (0f 05) in code no CFI
+ * covers: a system call stub in assembly that keeps no frame, so its return
+ * address is at sp.  glibc's __clone3 and __clone are such stubs (they end
+ * their FDE before the syscall, whose child would unwind wrongly): without
+ * this, every thread creation stopped at __clone3, its creator unknown.
+ * The return address must lie in a mapping of the process.
+ */
+static __always_inline bool syscall_stub_return(struct unwind_ctx *c, __u64 *ra)
+{
+	__u16 insn;
+
+	if (!c->proc || !read_user_bytes(c, &insn, sizeof(insn), c->ip - 2) || insn != 0x050f)
+		return false;
+	return read_user(c, ra, c->sp) && *ra && find_map(c->proc, *ra - 1);
 }
 
 /*
@@ -355,6 +378,11 @@ static long unwind_step(__u64 i, void *data)
 			row = find_row(m->file_id, pc - m->bias);
 		if (m && i < unwind_cfi_frames)
 			cache_rule(c, pc, row);
+	}
+	if ((!row || row->cfa == UNWIND_NONE) && i == 0 && syscall_stub_return(c, &ra)) {
+		c->sp += 8;
+		c->ip = ra;
+		return 0;
 	}
 	if (!row || row->cfa == UNWIND_NONE) {
 		/* No table (or --unwind fp past the leaf): trust the frame pointer. */

@@ -25,6 +25,13 @@ counts() {
 		END { for (x in sum) print x, sum[x] }'
 }
 
+# sites FILE: "spawn_a spawn_b" thread creations under each function (past
+# glibc's __clone3, whose syscall has no CFI).
+sites() {
+	go tool pprof -top -nodecount=1000 -tagfocus=kind=thread "$1" 2>/dev/null |
+		awk '$6 == "spawn_a" { a = $4 } $6 == "spawn_b" { b = $4 } END { print a + 0, b + 0 }'
+}
+
 # expect_count NAME FILE COMM KIND WANT
 expect_count() {
 	local got
@@ -53,6 +60,10 @@ expect_count "-- CMD (main thread starts the three makers)" "$TMP/counts" thread
 check "the fork call site: fork_site, 5 times" \
 	test "$(go tool pprof -top -nodecount=1000 -tagfocus=comm=forker "$out" 2>/dev/null |
 		awk '$6 == "fork_site" { print $4 }')" = 5
+check "thread creations by call site: spawn_a 30, spawn_b 20 ($(sites "$out"))" \
+	test "$(sites "$out")" = "30 20"
+check "the top table ranks create_one, the caller of pthread_create" \
+	grep -qE '^ +50 .* create_one$' "$TMP/cmd.txt"
 check "prints the path it wrote" grep -q "wrote $out" "$TMP/cmd.txt"
 
 go tool pprof -raw "$out" >"$TMP/raw.txt" 2>"$TMP/raw.err"
@@ -78,6 +89,8 @@ counts "$out" >"$TMP/counts"
 expect_count "-p" "$TMP/counts" maker-a thread 40
 expect_count "-p" "$TMP/counts" maker-b thread 10
 expect_count "-p" "$TMP/counts" forker process 3
+check "-p: thread creations by call site: spawn_a 40, spawn_b 10 ($(sites "$out"))" \
+	test "$(sites "$out")" = "40 10"
 stop_workload "$pid"
 
 # --- children are followed: the shell's child is profiled too ---
@@ -99,6 +112,8 @@ counts "$out" >"$TMP/counts"
 expect_count "raw_tp" "$TMP/counts" maker-a thread 7
 expect_count "raw_tp" "$TMP/counts" maker-b thread 4
 expect_count "raw_tp" "$TMP/counts" forker process 2
+check "raw_tp: thread creations by call site: spawn_a 7, spawn_b 4 ($(sites "$out"))" \
+	test "$(sites "$out")" = "7 4"
 go tool pprof -traces "$out" 2>/dev/null | awk '/^ +[0-9]+ +[^ ]/ { print $2 }' | sort -u >"$TMP/leaves"
 check "raw_tp fallback: every stack starts at kernel_clone" test "$(cat "$TMP/leaves")" = kernel_clone
 

@@ -82,8 +82,11 @@ int collect_threadcreate(struct session *s, const struct threadcreate_opts *o, s
 
 	s->noun = "threads and processes created";
 	s->idle = "created no thread or process during the capture";
-	/* Every stack starts in kernel_clone: rank by the user function that called it. */
-	s->top_user = true;
+	/*
+	 * Every stack starts in kernel_clone, then the C library (clone3,
+	 * pthread_create, fork): rank by the function that asked for the thread.
+	 */
+	s->top_caller = true;
 	/* A launched command waits while its new mappings are read (session.h). */
 	s->cont_after_maps = s->target->argv != NULL;
 	skel = collect_load(open_and_load, s, o, &ret);
