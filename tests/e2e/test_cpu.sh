@@ -7,25 +7,6 @@ cd "$(dirname "$0")/../.."
 
 echo "cpu: end-to-end"
 
-# expect_split NAME FILE [PPROF_FLAGS...]: burn_a/b/c take 50/30/20% (within 5
-# points) of the time the three burners took together.
-expect_split() {
-	local name=$1 file=$2 fn want got
-	shift 2
-	go tool pprof -top -nodecount=1000 "$@" "$file" 2>/dev/null |
-		awk '$6 ~ /^burn_[abc]$/ { sub("%", "", $2); v[$6] = $2; t += $2 }
-		     END { for (f in v) printf "%s %.2f\n", f, t ? 100 * v[f] / t : 0 }' >"$TMP/split"
-	for fn in burn_a:50 burn_b:30 burn_c:20; do
-		want=${fn#*:}
-		got=$(awk -v fn="${fn%:*}" '$1 == fn { print $2 }' "$TMP/split")
-		if within "$got" "$want" 5; then
-			pass "$name: ${fn%:*} ${got}% (want ${want}±5)"
-		else
-			fail "$name: ${fn%:*} ${got:-absent}% (want ${want}±5)"
-		fi
-	done
-}
-
 # --- by pid ---
 start_workload cpu_split 0 1 || exit 1
 pid=$WPID
