@@ -27,6 +27,7 @@ enum {
 	OPT_FAULT_EVERY,
 	OPT_COUNT_ONLY,
 	OPT_NO_SESSION,
+	OPT_ALLOCS,
 };
 
 #define HEAP_DEFAULT_RATE (512 * 1024)
@@ -60,6 +61,10 @@ static const struct argp_option heap_options[] = {
 	{ "force", OPT_FORCE, NULL, 0, "Attach whatever the expected slowdown", 3 },
 	{ "max-live", OPT_MAX_LIVE, "N", 0,
 	  "Track at most N sampled live blocks (default 262144; 1048576 with --rate 1)", 3 },
+	{ "allocs", OPT_ALLOCS, NULL, 0,
+	  "Go's allocs profile: the same data, alloc_space shown by default (in the top "
+	  "table and in pprof)",
+	  3 },
 	{ "fault-every", OPT_FAULT_EVERY, "N", 0,
 	  "--mode growth: capture a stack for one page fault in N (default 1)", 3 },
 	{ "at-entry", OPT_AT_ENTRY, NULL, OPTION_HIDDEN,
@@ -154,6 +159,9 @@ static error_t parse_heap(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_NO_SESSION:
 		env->heap.no_session = true;
+		break;
+	case OPT_ALLOCS:
+		env->heap.allocs = true;
 		break;
 	case OPT_COUNT_ONLY:
 		env->heap.count_only = true;
@@ -296,7 +304,13 @@ int cmd_heap(int argc, char **argv)
 	snapshot_base(env.common.output, env.base, sizeof(env.base));
 	env.heap.snapshot = write_snapshot;
 	env.heap.snapshot_ctx = &env;
-	/* The top table shows inuse_space, Go's default for heap profiles. */
+	if (env.heap.allocs && env.heap.mode == HEAP_MODE_GROWTH) {
+		pr_warn("--allocs is alloc mode's: growth mode has no allocations\n");
+		return EXIT_USAGE;
+	}
+	/* The top table shows inuse_space, Go's default for heap profiles (allocs: alloc_space). */
 	return cmd_capture(&env.common, collect, &env.heap,
-			   env.heap.mode == HEAP_MODE_GROWTH ? HEAP_GROWTH_SAMPLE_INDEX : 3);
+			   env.heap.mode == HEAP_MODE_GROWTH ? HEAP_GROWTH_SAMPLE_INDEX
+			   : env.heap.allocs		     ? 1
+							     : 3);
 }

@@ -76,6 +76,7 @@ struct heap_opts {
 	bool at_entry;	      /* probe at function entries, no placement (for the benchmark) */
 	bool count_only;      /* probes only count calls: the benchmark's floor */
 	bool no_session;      /* uprobe + uretprobe even where session uprobes exist (tests) */
+	bool allocs;	      /* Go's allocs profile: alloc_space is the default sample type */
 	uint32_t max_live;    /* size of the live map; 0: by rate */
 	uint32_t fault_every; /* growth: capture a stack for one page fault in this many */
 	/*

@@ -432,7 +432,8 @@ static int fill(struct sample_sink *k, void *arg)
 	struct heap_run *run = arg;
 	int err;
 
-	err = profile__set_default_sample_type(k->p, "inuse_space");
+	err = profile__set_default_sample_type(k->p,
+					       run->o->allocs ? "alloc_space" : "inuse_space");
 	if (!err)
 		err = collect_add_map(k, bpf_map__fd(run->skel->maps.allocs), alloc_entry, run);
 	if (!err)
