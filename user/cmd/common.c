@@ -30,12 +30,16 @@ enum {
 	OPT_UNWIND_MEM,
 };
 
-static const struct argp_option common_options[] = {
+static const struct argp_option target_options[] = {
 	{ NULL, 0, NULL, 0, "Target (exactly one):", 1 },
 	{ "pid", 'p', "PID[,PID...]", 0, "Profile these processes, all their threads (repeatable)",
 	  1 },
 	{ "all", 'a', NULL, 0, "Profile the whole system", 1 },
 	{ "cgroup", OPT_CGROUP, "PATH", 0, "Profile the tasks of this cgroup v2 and below it", 1 },
+	{ 0 },
+};
+
+static const struct argp_option common_options[] = {
 	{ NULL, 0, NULL, 0, "Capture and output:", 2 },
 	{ "duration", 'd', "SECONDS", 0,
 	  "Stop after this long (e.g. 30, 1.5, 500ms; default: until Ctrl-C or the "
@@ -72,10 +76,9 @@ static int add_kind(struct common_opts *o, struct argp_state *state, enum target
 	return 0;
 }
 
-static error_t parse_common(int key, char *arg, struct argp_state *state)
+static error_t parse_target(int key, char *arg, struct argp_state *state)
 {
 	struct common_opts *o = state->input;
-	long v;
 
 	switch (key) {
 	case 'p':
@@ -89,6 +92,26 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 	case OPT_CGROUP:
 		add_kind(o, state, TARGET_CGROUP);
 		o->target.cgroup_path = arg;
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+const struct argp target_argp = {
+	.options = target_options,
+	.parser = parse_target,
+};
+
+static error_t parse_common(int key, char *arg, struct argp_state *state)
+{
+	struct common_opts *o = state->input;
+	long v;
+
+	switch (key) {
+	case ARGP_KEY_INIT:
+		state->child_inputs[0] = o;
 		break;
 	case 'd':
 		if (parse_duration_ns(arg, &o->duration_ns) || o->duration_ns <= 0)
@@ -127,9 +150,15 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
+static const struct argp_child common_children[] = {
+	{ &target_argp, 0, NULL, 0 },
+	{ 0 },
+};
+
 const struct argp common_argp = {
 	.options = common_options,
 	.parser = parse_common,
+	.children = common_children,
 };
 
 static const struct argp_option unwind_options[] = {
