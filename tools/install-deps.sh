@@ -6,11 +6,11 @@ set -euo pipefail
 
 pkgs=(
 	clang llvm make gcc pkg-config clang-format
-	libbpf-dev libelf-dev libdw-dev zlib1g-dev
+	libbpf-dev libelf-dev libdw-dev zlib1g-dev libmicrohttpd-dev
 	bpftool
 	libcmocka-dev
 	golang-go
-	linux-perf time bpftrace
+	linux-perf time bpftrace curl
 	g++ libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
 )
 

@@ -23,6 +23,7 @@ static const struct command {
 	{ "heap", cmd_heap, "live and allocated memory by stack (Go's heap profile)" },
 	{ "threads", cmd_threads, "every thread's state and stack, now (Go's goroutine profile)" },
 	{ "report", cmd_report, "print the top table of a profile file" },
+	{ "serve", cmd_serve, "Go's /debug/pprof/ HTTP endpoints for any process" },
 };
 
 static void usage(FILE *out)

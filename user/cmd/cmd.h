@@ -26,8 +26,10 @@ struct common_opts {
 /* Prints "bpfprof: MESSAGE" and exits with EXIT_USAGE: for bad option values. */
 void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
-/* The shared options; its input is a struct common_opts. */
+/* The shared options, target_argp's among them; its input is a struct common_opts. */
 extern const struct argp common_argp;
+/* -p, -a and --cgroup alone (serve has no command to launch); input: a struct common_opts. */
+extern const struct argp target_argp;
 
 /*
  * --no-tid, --children and unwind_argp's options, for the profile types
@@ -84,5 +86,6 @@ int cmd_mutex(int argc, char **argv);
 int cmd_heap(int argc, char **argv);
 int cmd_threads(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif

@@ -1,0 +1,531 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <microhttpd.h>
+
+#include "log.h"
+#include "serve/server.h"
+#include "util.h"
+
+extern char **environ;
+
+/* A request body is read and dropped (pprof posts addresses to symbol): at most this much. */
+#define MAX_UPLOAD (64 * 1024)
+/* What is read of a child's stdout (text views) or stderr (messages). */
+#define MAX_TEXT (8 * 1024 * 1024)
+#define MAX_CAPTURES 64
+
+struct serve_server {
+	struct serve_server_opts o;
+	struct MHD_Daemon *mhd;
+	char dir[PATH_MAX]; /* private: the captures' files */
+	pthread_mutex_t lock;
+	pid_t children[MAX_CAPTURES]; /* running captures, 0 for a free slot */
+	int busy;		      /* requests being answered */
+	unsigned long next_id;
+	int stop_signals; /* SIGINTs sent to children so far by quiesce */
+};
+
+/* One request's state, kept between libmicrohttpd's calls of the handler. */
+struct request {
+	size_t uploaded;
+};
+
+static const char *param_of(void *ctx, const char *name)
+{
+	return MHD_lookup_connection_value(ctx, MHD_GET_ARGUMENT_KIND, name);
+}
+
+/* "?a=1&b=2" of the request, for the log line. */
+struct query_buf {
+	char s[256];
+	size_t n;
+};
+
+static enum MHD_Result add_query(void *cls, enum MHD_ValueKind kind, const char *key,
+				 const char *value)
+{
+	struct query_buf *q = cls;
+	int n = snprintf(q->s + q->n, sizeof(q->s) - q->n, "%c%s%s%s", q->n ? '&' : '?', key,
+			 value ? "=" : "", value ? value : "");
+
+	if (n > 0)
+		q->n = q->n + n < sizeof(q->s) ? q->n + n : sizeof(q->s) - 1;
+	return MHD_YES;
+}
+
+static enum MHD_Result send_buffer(struct MHD_Connection *conn, int status, const char *type,
+				   const void *data, size_t len, enum MHD_ResponseMemoryMode mode)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)data, mode);
+	enum MHD_Result ret;
+
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Content-Type", type);
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	if (status != 200)
+		/* Go's convention: pprof prints the body of such an error. */
+		MHD_add_response_header(resp, "X-Go-Pprof", "1");
+	if (status == 503)
+		MHD_add_response_header(resp, "Retry-After", "5");
+	ret = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *conn, int status, const char *msg)
+{
+	char *body;
+	int n = asprintf(&body, "%s\n", msg);
+
+	if (n < 0)
+		return MHD_NO;
+	return send_buffer(conn, status, "text/plain; charset=utf-8", body, n,
+			   MHD_RESPMEM_MUST_FREE);
+}
+
+/* Reads up to MAX_TEXT of path into a malloc'd string; NULL when unreadable. */
+static char *read_text(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+
+	*len = 0;
+	if (!f)
+		return NULL;
+	buf = malloc(MAX_TEXT + 1);
+	if (buf)
+		*len = fread(buf, 1, MAX_TEXT, f);
+	fclose(f);
+	if (buf)
+		buf[*len] = '\0';
+	return buf;
+}
+
+/* Drops the "wrote FILE ..." lines of a capture's stdout: the file is ours, not the reader's. */
+static size_t drop_wrote_lines(char *s, size_t len)
+{
+	char *in = s, *out = s, *end = s + len, *nl;
+
+	while (in < end) {
+		nl = memchr(in, '\n', end - in);
+		nl = nl ? nl + 1 : end;
+		if (strncmp(in, "wrote ", 6)) {
+			memmove(out, in, nl - in);
+			out += nl - in;
+		}
+		in = nl;
+	}
+	*out = '\0';
+	return out - s;
+}
+
+/* A free capture slot, reserved; -1 when all are taken or the server is stopping. */
+static int take_slot(struct serve_server *s)
+{
+	int i, n = s->o.max_captures < MAX_CAPTURES ? s->o.max_captures : MAX_CAPTURES;
+
+	pthread_mutex_lock(&s->lock);
+	for (i = 0; i < n && !s->stop_signals; i++)
+		if (!s->children[i])
+			break;
+	if (i < n && !s->stop_signals)
+		s->children[i] = -1;
+	else
+		i = -1;
+	pthread_mutex_unlock(&s->lock);
+	return i;
+}
+
+static bool stopping(struct serve_server *s)
+{
+	bool yes;
+
+	pthread_mutex_lock(&s->lock);
+	yes = s->stop_signals > 0;
+	pthread_mutex_unlock(&s->lock);
+	return yes;
+}
+
+static void set_slot(struct serve_server *s, int slot, pid_t pid)
+{
+	pthread_mutex_lock(&s->lock);
+	s->children[slot] = pid;
+	/* Stopping already: this capture stops at once, as the others did. */
+	if (pid > 0 && s->stop_signals)
+		kill(pid, SIGINT);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/*
+ * Runs `bpfprof ARGS --output=FILE` with stdout and stderr to files of its
+ * own, in its own process group (a Ctrl-C on the server's terminal reaches
+ * the server only, which decides what the captures get).  Returns the wait
+ * status, or -errno when it could not start.
+ */
+static int run_capture(struct serve_server *s, int slot, const struct serve_route *r,
+		       const char *out, const char *stdout_path, const char *err_path)
+{
+	char output[PATH_MAX + 48], *argv[SERVE_MAX_ARGS + 3];
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, defaults;
+	int i, err, status;
+	siginfo_t info;
+	pid_t pid;
+
+	argv[0] = "bpfprof";
+	for (i = 0; i < r->nargs; i++)
+		argv[i + 1] = (char *)r->args[i];
+	snprintf(output, sizeof(output), "--output=%s", out);
+	argv[r->nargs + 1] = output;
+	argv[r->nargs + 2] = NULL;
+
+	sigemptyset(&none);
+	sigemptyset(&defaults);
+	sigaddset(&defaults, SIGINT);
+	sigaddset(&defaults, SIGTERM);
+	sigaddset(&defaults, SIGPIPE);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+						POSIX_SPAWN_SETPGROUP);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &defaults);
+	posix_spawnattr_setpgroup(&attr, 0);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, stdout_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	posix_spawn_file_actions_addopen(&fa, 2, err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	err = posix_spawn(&pid, s->o.exe, &fa, &attr, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	if (err)
+		return -err;
+	set_slot(s, slot, pid);
+	/* Off the list before it is reaped: quiesce must not signal a reused pid. */
+	while (waitid(P_PID, pid, &info, WEXITED | WNOWAIT) < 0 && errno == EINTR)
+		;
+	set_slot(s, slot, 0);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			status = -errno;
+			break;
+		}
+	return status;
+}
+
+/* The message of a failed capture: what it printed on stderr, else how it ended. */
+static enum MHD_Result send_failure(struct MHD_Connection *conn, int status, const char *err_path,
+				    int wstatus)
+{
+	size_t len;
+	char *text = read_text(err_path, &len), msg[128];
+
+	while (text && len && (text[len - 1] == '\n' || text[len - 1] == ' '))
+		text[--len] = '\0';
+	if (text && len) {
+		enum MHD_Result ret = send_error(conn, status, text);
+
+		free(text);
+		return ret;
+	}
+	free(text);
+	if (WIFSIGNALED(wstatus))
+		snprintf(msg, sizeof(msg), "bpfprof: the capture was killed by signal %d",
+			 WTERMSIG(wstatus));
+	else
+		snprintf(msg, sizeof(msg), "bpfprof: the capture failed (exit %d)",
+			 WEXITSTATUS(wstatus));
+	return send_error(conn, status, msg);
+}
+
+static enum MHD_Result send_profile(struct MHD_Connection *conn, const struct serve_route *r,
+				    const char *path)
+{
+	struct MHD_Response *resp;
+	char disposition[64];
+	enum MHD_Result ret;
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || fstat(fd, &st)) {
+		if (fd >= 0)
+			close(fd);
+		return send_error(conn, 500, "bpfprof: the capture wrote no profile");
+	}
+	resp = MHD_create_response_from_fd(st.st_size, fd); /* closes fd when done */
+	if (!resp) {
+		close(fd);
+		return MHD_NO;
+	}
+	snprintf(disposition, sizeof(disposition), "attachment; filename=\"%s\"", r->name);
+	MHD_add_response_header(resp, "Content-Type", r->content_type);
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "Content-Disposition", disposition);
+	ret = MHD_queue_response(conn, 200, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result send_text(struct MHD_Connection *conn, const struct serve_route *r,
+				 const char *stdout_path, const char *err_path)
+{
+	size_t len;
+	char *text = read_text(stdout_path, &len);
+
+	if (text)
+		len = drop_wrote_lines(text, len);
+	if (!text || !len) {
+		/* Nothing recorded: say so, as the command line does on stderr. */
+		free(text);
+		text = read_text(err_path, &len);
+		if (!text)
+			return send_error(conn, 500, "bpfprof: the capture printed nothing");
+	}
+	return send_buffer(conn, 200, r->content_type, text, len, MHD_RESPMEM_MUST_FREE);
+}
+
+static enum MHD_Result answer_capture(struct serve_server *s, struct MHD_Connection *conn,
+				      const struct serve_route *r, int *status)
+{
+	char out[PATH_MAX + 32], sout[PATH_MAX + 32], serr[PATH_MAX + 32], msg[96];
+	enum MHD_Result ret;
+	unsigned long id;
+	int slot, wstatus;
+
+	slot = take_slot(s);
+	if (slot < 0) {
+		*status = 503;
+		if (stopping(s))
+			snprintf(msg, sizeof(msg), "bpfprof: the server is stopping");
+		else
+			snprintf(msg, sizeof(msg),
+				 "bpfprof: busy: %d captures are running (--max-captures)",
+				 s->o.max_captures);
+		return send_error(conn, 503, msg);
+	}
+	pthread_mutex_lock(&s->lock);
+	id = ++s->next_id;
+	pthread_mutex_unlock(&s->lock);
+	snprintf(out, sizeof(out), "%s/%lu.pb.gz", s->dir, id);
+	snprintf(sout, sizeof(sout), "%s/%lu.out", s->dir, id);
+	snprintf(serr, sizeof(serr), "%s/%lu.err", s->dir, id);
+
+	wstatus = run_capture(s, slot, r, out, sout, serr);
+	set_slot(s, slot, 0);
+	if (wstatus < 0) {
+		*status = 500;
+		snprintf(msg, sizeof(msg), "bpfprof: cannot run a capture: %s", strerror(-wstatus));
+		ret = send_error(conn, 500, msg);
+	} else if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus)) {
+		*status = WIFEXITED(wstatus) ? serve_status_of_exit(WEXITSTATUS(wstatus)) : 500;
+		ret = send_failure(conn, *status, serr, wstatus);
+	} else {
+		*status = 200;
+		ret = r->action == SERVE_CAPTURE ? send_profile(conn, r, out)
+						 : send_text(conn, r, sout, serr);
+	}
+	/* The profile is open by now when it is being sent: its name can go. */
+	unlink(out);
+	unlink(sout);
+	unlink(serr);
+	return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version, const char *upload,
+				  size_t *upload_size, void **state)
+{
+	struct serve_server *s = cls;
+	struct request *req = *state;
+	struct query_buf q = { .n = 0 };
+	struct serve_route r;
+	enum MHD_Result ret;
+	int64_t t0;
+	int status;
+
+	if (!req) {
+		/* Headers are in; the body, if any, comes in the next calls. */
+		req = calloc(1, sizeof(*req));
+		*state = req;
+		return req ? MHD_YES : MHD_NO;
+	}
+	if (*upload_size) {
+		req->uploaded += *upload_size;
+		*upload_size = 0;
+		return req->uploaded <= MAX_UPLOAD ? MHD_YES : MHD_NO;
+	}
+	pthread_mutex_lock(&s->lock);
+	s->busy++;
+	pthread_mutex_unlock(&s->lock);
+	t0 = mono_ns();
+	q.s[0] = '\0';
+	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_query, &q);
+	if (serve_route(&s->o.config, method, url, param_of, conn, &r)) {
+		status = 500;
+		ret = send_error(conn, 500, "bpfprof: out of memory");
+	} else if (r.action == SERVE_ERROR) {
+		status = r.status;
+		ret = send_error(conn, r.status, r.message);
+	} else if (r.action == SERVE_BODY) {
+		status = 200;
+		ret = send_buffer(conn, 200, r.content_type, r.html ? (void *)r.html : r.body,
+				  r.body_len,
+				  r.html ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+		r.html = NULL;
+	} else {
+		ret = answer_capture(s, conn, &r, &status);
+	}
+	free(r.html);
+	pr_info("%s %s%s: %d (%.1f s)\n", method, url, q.s, status, (mono_ns() - t0) / 1e9);
+	pthread_mutex_lock(&s->lock);
+	s->busy--;
+	pthread_mutex_unlock(&s->lock);
+	return ret;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
+			 enum MHD_RequestTerminationCode code)
+{
+	free(*state);
+	*state = NULL;
+}
+
+/* Files are unlinked as each request ends; those of a request cut short go here. */
+static void remove_dir(const char *dir)
+{
+	char path[PATH_MAX + 256];
+	struct dirent *e;
+	DIR *d;
+
+	if (!*dir)
+		return;
+	d = opendir(dir);
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		unlink(path);
+	}
+	if (d)
+		closedir(d);
+	rmdir(dir);
+}
+
+struct serve_server *serve_server__start(const struct serve_server_opts *o)
+{
+	const char *tmp = getenv("TMPDIR");
+	struct serve_server *s = calloc(1, sizeof(*s));
+	int err;
+
+	if (!s)
+		return NULL;
+	s->o = *o;
+	pthread_mutex_init(&s->lock, NULL);
+	snprintf(s->dir, sizeof(s->dir), "%s/bpfprof-serve.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(s->dir)) {
+		err = errno;
+		s->dir[0] = '\0';
+		goto fail;
+	}
+	s->mhd = MHD_start_daemon(
+		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC, 0,
+		NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, o->listen_fd,
+		MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT, 60u,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+	if (!s->mhd) {
+		err = EINVAL;
+		goto fail;
+	}
+	return s;
+fail:
+	remove_dir(s->dir);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+	errno = err;
+	return NULL;
+}
+
+void serve_server__quiesce(struct serve_server *s, bool abort)
+{
+	int fd, i;
+
+	if (!s->stop_signals) {
+		fd = MHD_quiesce_daemon(s->mhd);
+		if (fd != MHD_INVALID_SOCKET)
+			close(fd);
+	}
+	pthread_mutex_lock(&s->lock);
+	/* The first SIGINT ends a capture early with its profile; a second aborts it. */
+	if (s->stop_signals < 2)
+		s->stop_signals = abort ? 2 : s->stop_signals + 1;
+	for (i = 0; i < MAX_CAPTURES; i++)
+		if (s->children[i] > 0)
+			kill(s->children[i], SIGINT);
+	pthread_mutex_unlock(&s->lock);
+}
+
+int serve_server__busy(struct serve_server *s)
+{
+	int n;
+
+	pthread_mutex_lock(&s->lock);
+	n = s->busy;
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+void serve_server__free(struct serve_server *s)
+{
+	if (!s)
+		return;
+	MHD_stop_daemon(s->mhd);
+	remove_dir(s->dir);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+int serve_split_listen(const char *spec, char *host, size_t hlen, char *port, size_t plen)
+{
+	const char *colon, *p;
+	size_t n;
+	long v;
+
+	if (spec[0] == '[') {
+		colon = strstr(spec, "]:");
+		if (!colon)
+			return -EINVAL;
+		n = colon - spec - 1;
+		p = colon + 2;
+		spec++;
+	} else {
+		colon = strrchr(spec, ':');
+		if (colon && memchr(spec, ':', colon - spec))
+			return -EINVAL; /* an IPv6 address wants brackets */
+		n = colon ? (size_t)(colon - spec) : 0;
+		p = colon ? colon + 1 : spec;
+		if (!colon) {
+			/* A port alone: this machine only, as the default. */
+			spec = "localhost";
+			n = strlen(spec);
+		}
+	}
+	if (n >= hlen || strlen(p) >= plen || parse_long(p, 0, 65535, &v))
+		return -EINVAL;
+	memcpy(host, spec, n);
+	host[n] = '\0';
+	snprintf(port, plen, "%ld", v);
+	return 0;
+}
