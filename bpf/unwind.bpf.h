@@ -251,6 +251,23 @@ static __always_inline void ask_maps(__u32 tgid)
 			BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), group_leader));
 }
 
+/*
+ * A uprobe on a launched command's entry point (userspace attaches it for
+ * that process only): the loader has mapped every library by then and no
+ * code of the program has run.  Stop it until its maps are read and its
+ * tables built, so that its first stacks are whole: without this, the
+ * first event of a fresh process (a thread pool made in main, say) was
+ * unwound before userspace knew its libraries.
+ */
+SEC("uprobe")
+int entry_stop(struct pt_regs *ctx)
+{
+	bpf_send_signal(UNWIND_SIGSTOP);
+	emit_proc_event(BPFPROF_PROC_ENTRY, bpf_get_current_pid_tgid() >> 32,
+			BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), group_leader));
+	return 0;
+}
+
 /* A process with no unwind maps at all yet: ask, at most every 200 ms. */
 static __always_inline void maps_missing(__u32 tgid)
 {

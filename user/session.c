@@ -218,7 +218,7 @@ static int on_proc_event(void *ctx, void *data, size_t len)
 	comm[BPFPROF_COMM_LEN] = '\0';
 	pr_debug("process event %u: pid %u (%s)\n", e->type, e->pid, comm);
 	track(s, e->pid, comm, e->type == BPFPROF_PROC_EXEC);
-	if (e->type == BPFPROF_PROC_MAPS && s->cont_after_maps)
+	if ((e->type == BPFPROF_PROC_MAPS && s->cont_after_maps) || e->type == BPFPROF_PROC_ENTRY)
 		cont_stopped(s, e->pid);
 	return 0;
 }

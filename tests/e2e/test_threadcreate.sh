@@ -64,6 +64,12 @@ check "thread creations by call site: spawn_a 30, spawn_b 20 ($(sites "$out"))" 
 	test "$(sites "$out")" = "30 20"
 check "the top table ranks create_one, the caller of pthread_create" \
 	grep -qE '^ +50 .* create_one$' "$TMP/cmd.txt"
+# Made before the program could have been seen running: it stops at its entry
+# point until its maps are read, so even these stacks are whole.
+check "the main thread's first creations: main <- pthread_create, 3 times" \
+	test "$(go tool pprof -top -nodecount=1000 -tagfocus=comm=threadcreate_si "$out" 2>/dev/null |
+		awk '$6 == "main" { print $4 }')" = 3
+check "no frame in an unknown mapping" sh -c "! grep -q 'no known mapping' '$TMP/cmd.err'"
 check "prints the path it wrote" grep -q "wrote $out" "$TMP/cmd.txt"
 
 go tool pprof -raw "$out" >"$TMP/raw.txt" 2>"$TMP/raw.err"

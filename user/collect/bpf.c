@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
+#include <limits.h>
 #include <linux/perf_event.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 
 #include "bpfprof/types.h"
 #include "collect/collect.h"
+#include "elfscn.h"
 #include "exitcode.h"
 #include "log.h"
 #include "profile.h"
@@ -324,6 +326,40 @@ static int attach_tracepoints(struct bpf_object *obj, struct collect_links *link
 	return 0;
 }
 
+/*
+ * A launched command stops at its entry point until its maps are read
+ * (unwind.bpf.h's entry_stop), so its first stacks have their tables.
+ * Best effort: a script, or a kernel without uprobes, goes without.
+ */
+static void attach_entry_stop(struct session *s, struct bpf_object *obj,
+			      struct collect_links *links)
+{
+	struct bpf_program *prog = bpf_object__find_program_by_name(obj, "entry_stop");
+	char exe[PATH_MAX];
+	unsigned long off;
+	struct bpf_link *link;
+	int err;
+
+	if (!prog || !s->target->argv || s->target->npids != 1)
+		return;
+	err = target__resolve_command(s->target->argv[0], exe, sizeof(exe));
+	if (!err)
+		err = elf_entry_offset(exe, &off);
+	if (err) {
+		pr_debug("%s: no stop at its entry point: %s\n", s->target->argv[0],
+			 strerror(-err));
+		return;
+	}
+	link = bpf_program__attach_uprobe(prog, false, s->target->pids[0], exe, off);
+	err = link ? links_add(links, link) : -errno; /* links_add destroys it on failure */
+	if (err) {
+		pr_debug("%s: no stop at its entry point: %s\n", exe, strerror(-err));
+		return;
+	}
+	pr_debug("%s: stops at its entry point (file offset 0x%lx) until its maps are read\n", exe,
+		 off);
+}
+
 int collect_begin(struct session *s, struct bpf_object *obj, struct collect_links *links)
 {
 	struct bpf_map *events = bpf_object__find_map_by_name(obj, "proc_events");
@@ -344,6 +380,7 @@ int collect_begin(struct session *s, struct bpf_object *obj, struct collect_link
 	/* A launched command is still bpfprof's fork: it is tracked at its exec. */
 	for (i = 0; i < s->target->npids && !s->target->argv; i++)
 		session__track(s, s->target->pids[i], NULL);
+	attach_entry_stop(s, obj, links);
 	return attach_tracepoints(obj, links);
 }
 

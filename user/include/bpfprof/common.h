@@ -263,6 +263,8 @@ enum bpfprof_proc_event_type {
 	BPFPROF_PROC_EXEC = 2, /* the process replaced its image */
 	BPFPROF_PROC_FORK = 3, /* a new child of a followed process */
 	BPFPROF_PROC_MAPS = 4, /* a stack ran through code in no known mapping (dlopen...) */
+	/* A launched command reached its entry point, stopped: read its maps, continue it. */
+	BPFPROF_PROC_ENTRY = 5,
 };
 
 struct bpfprof_proc_event {
