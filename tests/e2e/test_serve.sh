@@ -103,7 +103,7 @@ check "... a valid profile of about 2 s, not 60" sh -c "go tool pprof -raw '$TMP
 check "... with burn_a in it" test -n "$(pprof_share "$TMP/cut.pb.gz" burn_a)"
 
 # --- one capture at a time: the next gets 503 ---
-start_serve -p "$pid" --max-captures 1 || exit 1
+start_serve -p "$pid" --max-captures 1 -v || exit 1
 curl -s -o /dev/null "${URL}profile?seconds=3" &
 req=$!
 sleep 1
@@ -112,6 +112,12 @@ check "... saying why" grep -q "busy: 1 captures are running" "$TMP/body"
 check "... while the index still answers" test "$(get '')" = 200
 wait "$req"
 check "... and the next capture, once the first is done, 200" test "$(get 'goroutine')" = 200
+# A client that gives up: its capture ends at once, freeing the slot.
+curl -s -o /dev/null --max-time 1 "${URL}profile?seconds=60"
+sleep 0.5
+check "a client that hangs up: its capture of 60 s is aborted, the slot free (200)" \
+	test "$(get goroutine)" = 200
+check "... logged" grep -q "the client went away: capture [0-9]* aborted" "$SERVE_LOG"
 
 # --- the target exits: serve ends ---
 stop_workload "$pid"

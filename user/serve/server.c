@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <microhttpd.h>
@@ -170,20 +172,48 @@ static void set_slot(struct serve_server *s, int slot, pid_t pid)
 }
 
 /*
+ * Waits until the capture pid has exited, leaving it to be reaped.  When the
+ * client hangs up first, nobody will read the profile: as Go's handlers do
+ * when their request is cancelled, the capture ends now (SIGINT, then
+ * SIGTERM: a second signal aborts it without writing).
+ */
+static void wait_exit(pid_t pid, int conn_fd)
+{
+	int pidfd = syscall(SYS_pidfd_open, pid, 0), n = conn_fd >= 0 ? 2 : 1;
+	struct pollfd fds[2] = { { .fd = pidfd, .events = POLLIN },
+				 { .fd = conn_fd, .events = POLLRDHUP } };
+	siginfo_t info;
+
+	while (pidfd >= 0 && !fds[0].revents) {
+		if (poll(fds, n, -1) < 0 && errno != EINTR)
+			break;
+		if (n == 2 && fds[1].revents) {
+			pr_info("the client went away: capture %d aborted\n", pid);
+			kill(pid, SIGINT);
+			kill(pid, SIGTERM);
+			n = 1;
+		}
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	while (waitid(P_PID, pid, &info, WEXITED | WNOWAIT) < 0 && errno == EINTR)
+		;
+}
+
+/*
  * Runs `bpfprof ARGS --output=FILE` with stdout and stderr to files of its
  * own, in its own process group (a Ctrl-C on the server's terminal reaches
  * the server only, which decides what the captures get).  Returns the wait
  * status, or -errno when it could not start.
  */
 static int run_capture(struct serve_server *s, int slot, const struct serve_route *r,
-		       const char *out, const char *stdout_path, const char *err_path)
+		       const char *out, const char *stdout_path, const char *err_path, int conn_fd)
 {
 	char output[PATH_MAX + 48], *argv[SERVE_MAX_ARGS + 3];
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none, defaults;
 	int i, err, status;
-	siginfo_t info;
 	pid_t pid;
 
 	argv[0] = "bpfprof";
@@ -214,9 +244,8 @@ static int run_capture(struct serve_server *s, int slot, const struct serve_rout
 	if (err)
 		return -err;
 	set_slot(s, slot, pid);
+	wait_exit(pid, conn_fd);
 	/* Off the list before it is reaped: quiesce must not signal a reused pid. */
-	while (waitid(P_PID, pid, &info, WEXITED | WNOWAIT) < 0 && errno == EINTR)
-		;
 	set_slot(s, slot, 0);
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR) {
@@ -301,6 +330,7 @@ static enum MHD_Result answer_capture(struct serve_server *s, struct MHD_Connect
 				      const struct serve_route *r, int *status)
 {
 	char out[PATH_MAX + 32], sout[PATH_MAX + 32], serr[PATH_MAX + 32], msg[96];
+	const union MHD_ConnectionInfo *info;
 	enum MHD_Result ret;
 	unsigned long id;
 	int slot, wstatus;
@@ -323,7 +353,8 @@ static enum MHD_Result answer_capture(struct serve_server *s, struct MHD_Connect
 	snprintf(sout, sizeof(sout), "%s/%lu.out", s->dir, id);
 	snprintf(serr, sizeof(serr), "%s/%lu.err", s->dir, id);
 
-	wstatus = run_capture(s, slot, r, out, sout, serr);
+	info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	wstatus = run_capture(s, slot, r, out, sout, serr, info ? info->connect_fd : -1);
 	set_slot(s, slot, 0);
 	if (wstatus < 0) {
 		*status = 500;
