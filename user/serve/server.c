@@ -102,17 +102,22 @@ static enum MHD_Result send_error(struct MHD_Connection *conn, int status, const
 static char *read_text(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "r");
-	char *buf;
+	char *buf = NULL;
+	struct stat st;
+	size_t size;
 
 	*len = 0;
 	if (!f)
 		return NULL;
-	buf = malloc(MAX_TEXT + 1);
-	if (buf)
-		*len = fread(buf, 1, MAX_TEXT, f);
+	if (!fstat(fileno(f), &st)) {
+		size = st.st_size < MAX_TEXT ? st.st_size : MAX_TEXT;
+		buf = malloc(size + 1);
+		if (buf) {
+			*len = fread(buf, 1, size, f);
+			buf[*len] = '\0';
+		}
+	}
 	fclose(f);
-	if (buf)
-		buf[*len] = '\0';
 	return buf;
 }
 
