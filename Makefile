@@ -5,6 +5,7 @@
 # make run        profile the bundled demo workload and print the top table
 # make test       unit tests (cmocka) and end-to-end tests (as root)
 # make bench      overhead benchmarks, printed as a table
+# make fuzz       fuzz the profile decoder (what `bpfprof report` reads) for FUZZ_SECONDS
 # make fmt        clang-format every C file
 
 ARCH      := x86
@@ -44,7 +45,7 @@ endif
 FIXTURE_SRCS := $(wildcard tests/fixtures/*.c)
 FIXTURES  := $(patsubst tests/fixtures/%.c,$(OUT)/fixtures/%,$(FIXTURE_SRCS))
 
-.PHONY: all deps run test unit e2e bench fmt fmt-check clean vmlinux
+.PHONY: all deps run test unit e2e bench fuzz fmt fmt-check clean vmlinux
 .DELETE_ON_ERROR:
 # Keep the BPF objects and skeletons (intermediates of the chain): no rebuild, no "rm" chatter.
 .SECONDARY:
@@ -135,6 +136,23 @@ bench: deps all $(OUT)/bench/floor
 $(OUT)/bench/%: tools/bench/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(WARN) -o $@ $<
+
+# libFuzzer with ASan and UBSan over the decoder and the reports, from the
+# profiles in build/ as a corpus.  Not a test: it runs for FUZZ_SECONDS.
+FUZZ_SECONDS ?= 60
+FUZZ_SRCS := user/pprof.c user/pprof_decode.c user/pb.c user/profile.c user/profile_index.c \
+	     user/report.c user/log.c user/hash.c user/util.c
+$(OUT)/fuzz/fuzz_pprof: tests/fuzz/fuzz_pprof.c $(FUZZ_SRCS)
+	@mkdir -p $(@D)
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		$(WARN) -Iuser -Iuser/include -o $@ $^ -lz
+
+fuzz: deps $(OUT)/fuzz/fuzz_pprof
+	@mkdir -p $(OUT)/fuzz/corpus
+	@cp -n $(OUT)/*.pb.gz $(OUT)/fuzz/corpus/ 2>/dev/null || true
+	@printf 'x' >$(OUT)/fuzz/corpus/empty
+	$(OUT)/fuzz/fuzz_pprof -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=4096 \
+		$(OUT)/fuzz/corpus
 
 fmt:
 	clang-format -i $$(git ls-files '*.c' '*.h' | grep -v '^vmlinux/')
