@@ -375,3 +375,88 @@ int report_top_allocating(FILE *out, const struct profile *p, int si, int n)
 {
 	return top(out, p, si, n, SKIP_ALLOCATOR);
 }
+
+/* Appends name to buf at *len as a folded frame: ';' separates frames, so none is kept in it. */
+static int fold_frame(char **buf, size_t *cap, size_t *len, const char *name)
+{
+	size_t n = strlen(name), i;
+	char *grown;
+
+	if (*len + n + 2 > *cap) {
+		size_t c = (*len + n + 2) * 2;
+
+		grown = realloc(*buf, c);
+		if (!grown)
+			return -ENOMEM;
+		*buf = grown;
+		*cap = c;
+	}
+	if (*len)
+		(*buf)[(*len)++] = ';';
+	for (i = 0; i < n; i++)
+		(*buf)[(*len)++] = name[i] == ';' ? ':' : name[i] == '\n' ? ' ' : name[i];
+	(*buf)[*len] = '\0';
+	return 0;
+}
+
+/* The stack of s root first, inlined functions after the function they were inlined into. */
+static int fold_sample(const struct profile *p, const struct pf_sample *s, char **buf, size_t *cap)
+{
+	const struct pf_location *loc;
+	size_t i, l, len = 0;
+	char addr[24];
+	int err = 0;
+
+	for (i = s->nlocations; i-- > 0 && !err;) {
+		loc = profile__location(p, s->location_ids[i]);
+		if (!loc)
+			return -EINVAL;
+		for (l = loc->nlines ? loc->nlines : 1; l-- > 0 && !err;)
+			err = fold_frame(buf, cap, &len, frame_name(p, loc, l, addr, sizeof(addr)));
+	}
+	if (!err && !len)
+		err = fold_frame(buf, cap, &len, "[no stack]");
+	return err;
+}
+
+static int cmp_stacks(const void *a, const void *b)
+{
+	return strcmp(((const struct acc *)a)->name, ((const struct acc *)b)->name);
+}
+
+int report_folded(FILE *out, const struct profile *p, int si)
+{
+	struct accs t = { 0 };
+	size_t i, cap = 0;
+	char *buf = NULL;
+	struct acc *a;
+	int err = 0;
+
+	if (si < 0 || (size_t)si >= p->nsample_types)
+		return -EINVAL;
+	for (i = 0; i < p->nsamples && !err; i++) {
+		int64_t v = p->samples[i].values[si];
+
+		if (!v)
+			continue;
+		err = fold_sample(p, &p->samples[i], &buf, &cap);
+		if (!err) {
+			a = acc_get(&t, buf);
+			if (a)
+				a->flat += v;
+			else
+				err = -ENOMEM;
+		}
+	}
+	if (!err && t.n)
+		qsort(t.a, t.n, sizeof(*t.a), cmp_stacks);
+	for (i = 0; i < t.n; i++) {
+		if (!err)
+			fprintf(out, "%s %" PRId64 "\n", t.a[i].name, t.a[i].flat);
+		free((char *)t.a[i].name);
+	}
+	free(t.a);
+	free(t.slots);
+	free(buf);
+	return err;
+}

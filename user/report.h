@@ -45,6 +45,13 @@ int report_top_caller(FILE *out, const struct profile *p, int si, int n);
  */
 int report_top_allocating(FILE *out, const struct profile *p, int si, int n);
 
+/*
+ * Folded stacks, one line per distinct stack: "root;caller;leaf VALUE", the
+ * input of flamegraph.pl, inferno and speedscope.  Sorted; inlined
+ * functions are frames of their own.
+ */
+int report_folded(FILE *out, const struct profile *p, int si);
+
 /* The sample type a report shows by default: default_sample_type, else the last. */
 int report_default_index(const struct profile *p);
 

@@ -19,6 +19,12 @@ fi
 expect_split "cpu -p" "$out"
 check "cpu -p prints a top table naming burn_a" grep -q ' burn_a$' "$TMP/pid.txt"
 check "cpu -p prints the path it wrote" grep -q "wrote $out" "$TMP/pid.txt"
+"$BPFPROF" report --folded -s samples "$out" >"$TMP/folded" 2>"$TMP/folded.err"
+check "report --folded: root-first stacks, worker;burn_a among them" \
+	grep -qE '^_start;.*;main;worker;burn_a [0-9]+$' "$TMP/folded"
+total=$(go tool pprof -top -sample_index=samples "$out" 2>/dev/null | sed -n 's/.* of \([0-9]*\) total$/\1/p')
+check "report --folded: the stacks add up to go tool pprof's total ($total)" \
+	test "$(awk '{ s += $NF } END { print s }' "$TMP/folded")" = "$total"
 
 # The file is valid for go tool pprof: -raw without warnings, Go's CPU names.
 go tool pprof -raw "$out" >"$TMP/raw.txt" 2>"$TMP/raw.err"

@@ -4,6 +4,7 @@
  * frames left out (report_top_user) and the C library's too
  * (report_top_caller).
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -131,12 +132,54 @@ static void test_top_caller(void **state)
 	profile__free(p);
 }
 
+/*
+ * Folded stacks: root first, an inlined function after the one it was
+ * inlined into, the same stack under other labels summed, zero values and
+ * ';' in names left out.
+ */
+static void test_folded(void **state)
+{
+	struct profile *p = lock_profile();
+	struct pf_line_desc inl[] = { { .function = "inner" }, { .function = "outer;x" } };
+	struct pf_mapping_desc m = { .memory_start = 0x9000,
+				     .memory_limit = 0xa000,
+				     .filename = "/srv/app" };
+	struct pf_label_desc tid = { .key = "tid", .num = 7 };
+	uint64_t loc, main_fn = frame(p, APP, "main");
+	int64_t values[2] = { 1, 5 }, zero[2] = { 1, 0 };
+	char *text = NULL;
+	size_t size = 0;
+	FILE *f;
+
+	loc = profile__add_location(p, profile__add_mapping(p, &m), 0x9100, inl, 2);
+	assert_int_not_equal(loc, 0);
+	assert_int_equal(profile__add_sample(p, (uint64_t[]){ loc, main_fn }, 2, values, NULL, 0),
+			 0);
+	assert_int_equal(profile__add_sample(p, (uint64_t[]){ loc, main_fn }, 2, values, &tid, 1),
+			 0);
+	assert_int_equal(profile__add_sample(p, (uint64_t[]){ main_fn }, 1, zero, NULL, 0), 0);
+	f = open_memstream(&text, &size);
+	assert_non_null(f);
+	assert_int_equal(report_folded(f, p, 1), 0);
+	fclose(f);
+	assert_string_equal(text,
+			    "__schedule 7\n"
+			    "main;other_lock;pthread_mutex_lock;__lll_lock_wait;__schedule 100\n"
+			    "main;outer:x;inner 10\n"
+			    "main;worker_lock;pthread_mutex_lock;__lll_lock_wait 300\n"
+			    "start_thread;__lll_lock_wait 50\n");
+	free(text);
+	assert_int_equal(report_folded(stderr, p, 2), -EINVAL);
+	profile__free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_top_all_frames),
 		cmocka_unit_test(test_top_user),
 		cmocka_unit_test(test_top_caller),
+		cmocka_unit_test(test_folded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

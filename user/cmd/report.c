@@ -2,6 +2,7 @@
 /* bpfprof report FILE: the top table of a profile written earlier (or by Go). */
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,11 +18,16 @@ struct report_env {
 	const char *file;
 	const char *sample_index;
 	int top;
+	bool folded;
 };
 
 static const struct argp_option report_options[] = {
 	{ "top", 't', "N", 0, "Print the top N functions (default 10, 0 for all)", 0 },
 	{ "sample_index", 's', "TYPE", 0, "Sample type to report, e.g. samples or cpu", 0 },
+	{ "folded", 'f', NULL, 0,
+	  "Folded stacks instead of the top table: \"root;...;leaf VALUE\" per stack, for "
+	  "flamegraph.pl, inferno or speedscope",
+	  0 },
 	{ 0 },
 };
 
@@ -38,6 +44,9 @@ static error_t parse_report(int key, char *arg, struct argp_state *state)
 		break;
 	case 's':
 		env->sample_index = arg;
+		break;
+	case 'f':
+		env->folded = true;
 		break;
 	case ARGP_KEY_ARG:
 		if (env->file)
@@ -58,7 +67,13 @@ static const struct argp report_argp = {
 	.options = report_options,
 	.parser = parse_report,
 	.args_doc = "FILE",
-	.doc = "Print the top functions of a profile (like go tool pprof -top).\v" EXIT_CODES_HELP,
+	.doc = "Print the top functions of a profile (like go tool pprof -top), or its\n"
+	       "stacks folded for a flame graph.\v"
+	       "Examples:\n"
+	       "  bpfprof report cpu.pb.gz\n"
+	       "  bpfprof report --sample_index=delay offcpu.pb.gz\n"
+	       "  bpfprof report --folded cpu.pb.gz | flamegraph.pl > cpu.svg\n"
+	       "\n" EXIT_CODES_HELP,
 };
 
 int cmd_report(int argc, char **argv)
@@ -83,7 +98,7 @@ int cmd_report(int argc, char **argv)
 		profile__free(p);
 		return EXIT_USAGE;
 	}
-	err = report_top(stdout, p, si, env.top);
+	err = env.folded ? report_folded(stdout, p, si) : report_top(stdout, p, si, env.top);
 	profile__free(p);
 	return err ? EXIT_FAIL : EXIT_OK;
 }
