@@ -172,47 +172,6 @@ static __always_inline __u64 task_kernel_stack(struct task_struct *task)
 	return store_stack(st);
 }
 
-struct fp_walk {
-	struct stack_trace *st;
-	struct task_struct *task;
-	__u64 fp; /* the current frame record: saved rbp, then the return address */
-};
-
-/* One frame by frame pointer: ips[i + 1] from the record at fp (ips[0] is the ip). */
-static __always_inline long fp_frame(struct fp_walk *w, __u64 i, const __u64 *frame)
-{
-	if (!frame[1])
-		return 1; /* the outermost frame */
-	w->st->ips[i + 1] = frame[1];
-	w->st->nr = i + 2;
-	/* Frames lie at rising addresses: anything else is not a frame pointer. */
-	if (frame[0] <= w->fp || frame[0] & 7)
-		return 1;
-	w->fp = frame[0];
-	return 0;
-}
-
-/*
- * One frame record: this object reads the current task's memory, or, built
- * with UNWIND_OTHER_TASKS (sleepable programs only), other tasks'.
- */
-static long fp_step(__u64 i, void *data)
-{
-	struct fp_walk *w = data;
-	__u64 frame[2];
-
-	if (i >= BPFPROF_MAX_STACK_DEPTH - 1)
-		return 1;
-#ifdef UNWIND_OTHER_TASKS
-	if (bpf_copy_from_user_task(frame, sizeof(frame), (void *)w->fp, w->task, 0))
-		return 1;
-#else
-	if (bpf_probe_read_user(frame, sizeof(frame), (void *)w->fp))
-		return 1;
-#endif
-	return fp_frame(w, i, frame);
-}
-
 /*
  * The user stack of task from its saved registers r (task is the current
  * task unless UNWIND_OTHER_TASKS): with the DWARF unwinder where the process
@@ -221,7 +180,6 @@ static long fp_step(__u64 i, void *data)
 static __always_inline __u64 user_stack_at(struct task_struct *task, const struct uregs *r)
 {
 	struct stack_trace *st;
-	struct fp_walk w;
 	int n = -1;
 
 	if (!task->mm) {
@@ -233,17 +191,8 @@ static __always_inline __u64 user_stack_at(struct task_struct *task, const struc
 		return STACK_ID_ERROR;
 	if (unwind_dwarf)
 		n = unwind_user(r, task->tgid, task, st);
-	if (n < 0) {
-		w.st = st;
-		w.task = task;
-		w.fp = r->bp;
-		st->ips[0] = r->ip;
-		st->nr = 1;
-		st->flags = 0;
-		if (w.fp && !(w.fp & 7))
-			bpf_loop(BPFPROF_MAX_STACK_DEPTH - 1, fp_step, &w, 0);
-		n = st->nr;
-	}
+	if (n < 0)
+		n = unwind_user_fp(r, task, st);
 	if (n <= 0) {
 		count(CNT_USTACK_NONE);
 		return STACK_ID_NONE;

@@ -82,51 +82,6 @@ static __always_inline bool is_target_task(struct task_struct *task, __u32 tgid)
 	return false;
 }
 
-struct walk {
-	struct task_struct *task;
-	__u64 *ips;
-	__u64 fp; /* address of the current frame record: saved rbp, then the return address */
-	__u32 n;
-};
-
-/*
- * Step i stores the return address of frame i at ips[i + 1] (ips[0] is the
- * ip).  Indexing by i, not by a count kept in w, keeps the verifier from
- * following every iteration with an exact count: it would not converge.
- */
-static long walk_step(__u64 i, void *data)
-{
-	struct walk *w = data;
-	__u64 frame[2];
-
-	if (i >= BPFPROF_MAX_STACK_DEPTH - 1)
-		return 1;
-	/* Unreadable: rbp was not a frame pointer (code without them), or the end. */
-	if (bpf_copy_from_user_task(frame, sizeof(frame), (void *)w->fp, w->task, 0))
-		return 1;
-	if (!frame[1])
-		return 1; /* the outermost frame */
-	w->ips[i + 1] = frame[1];
-	w->n = i + 2;
-	/* Frames lie at rising addresses: anything else is not a frame pointer. */
-	if (frame[0] <= w->fp || frame[0] & 7)
-		return 1;
-	w->fp = frame[0];
-	return 0;
-}
-
-/* The ip, then the return addresses found by following rbp. */
-static __always_inline __u32 fp_stack(struct task_struct *task, const struct uregs *regs,
-				      __u64 *ips)
-{
-	struct walk w = { .task = task, .ips = ips, .fp = regs->bp, .n = 1 };
-
-	ips[0] = regs->ip;
-	if (w.fp && !(w.fp & 7))
-		bpf_loop(BPFPROF_MAX_STACK_DEPTH - 1, walk_step, &w, 0);
-	return w.n;
-}
-
 /*
  * The user stack from the registers the task saved when it last entered the
  * kernel: unwound with its process's CFI tables when userspace loaded them
@@ -153,7 +108,7 @@ static __always_inline __u32 user_stack(struct task_struct *task, __u32 tgid,
 			return n;
 		}
 	}
-	return fp_stack(task, &r, st->ips);
+	return unwind_user_fp(&r, task, st);
 }
 
 /*

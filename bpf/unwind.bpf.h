@@ -192,13 +192,27 @@ static __always_inline struct unwind_row *find_row(__u32 file_id, __u64 pc)
 	return bpf_map_lookup_elem(&unwind_rows, &c.lo);
 }
 
+/*
+ * Reads user memory of task: the current task's in the default variant
+ * (task unused), any task's with UNWIND_OTHER_TASKS (sleepable programs).
+ */
+static __always_inline bool read_task_user(struct task_struct *task, void *dst, __u32 size,
+					   __u64 addr)
+{
+#ifdef UNWIND_OTHER_TASKS
+	return bpf_copy_from_user_task(dst, size, (void *)addr, task, 0) == 0;
+#else
+	return bpf_probe_read_user(dst, size, (void *)addr) == 0;
+#endif
+}
+
 static __always_inline bool read_user_bytes(const struct unwind_ctx *c, void *dst, __u32 size,
 					    __u64 addr)
 {
 #ifdef UNWIND_OTHER_TASKS
-	return bpf_copy_from_user_task(dst, size, (void *)addr, c->task, 0) == 0;
+	return read_task_user(c->task, dst, size, addr);
 #else
-	return bpf_probe_read_user(dst, size, (void *)addr) == 0;
+	return read_task_user(NULL, dst, size, addr);
 #endif
 }
 
@@ -440,6 +454,55 @@ static long unwind_step(__u64 i, void *data)
 	c->sp = cfa;
 	c->ip = ra;
 	return ra ? 0 : 1;
+}
+
+struct fp_walk {
+	struct stack_trace *st;
+	struct task_struct *task;
+	__u64 fp; /* the current frame record: saved rbp, then the return address */
+};
+
+/*
+ * Step i stores the return address of frame i at ips[i + 1] (ips[0] is the
+ * ip).  Indexing by i, not by a count kept in w, keeps the verifier from
+ * following every iteration with an exact count.
+ */
+static long fp_step(__u64 i, void *data)
+{
+	struct fp_walk *w = data;
+	__u64 frame[2];
+
+	if (i >= BPFPROF_MAX_STACK_DEPTH - 1)
+		return 1;
+	/* Unreadable: rbp was not a frame pointer (code without them), or the end. */
+	if (!read_task_user(w->task, frame, sizeof(frame), w->fp) || !frame[1])
+		return 1;
+	w->st->ips[i + 1] = frame[1];
+	w->st->nr = i + 2;
+	/* Frames lie at rising addresses: anything else is not a frame pointer. */
+	if (frame[0] <= w->fp || frame[0] & 7)
+		return 1;
+	w->fp = frame[0];
+	return 0;
+}
+
+/*
+ * The user stack of task from regs by frame pointers alone, as the kernel
+ * walks them: for a process without tables, or --unwind fp where the
+ * kernel's own walk cannot serve (a task other than the current one, or
+ * registers other than the current ones).  Returns the number of frames.
+ */
+static __always_inline int unwind_user_fp(const struct uregs *regs, struct task_struct *task,
+					  struct stack_trace *st)
+{
+	struct fp_walk w = { .st = st, .task = task, .fp = regs->bp };
+
+	st->ips[0] = regs->ip;
+	st->nr = 1;
+	st->flags = 0;
+	if (w.fp && !(w.fp & 7))
+		bpf_loop(BPFPROF_MAX_STACK_DEPTH - 1, fp_step, &w, 0);
+	return st->nr;
 }
 
 /*
