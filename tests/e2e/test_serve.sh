@@ -138,6 +138,25 @@ kill -TERM "$SERVE"
 wait "$SERVE"
 check "SIGTERM: serve exits 0" test $? -eq 0
 
+# --- a cgroup whose path is long, as container runtimes make them ---
+cg_root=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+cg_top=$cg_root/bpfprof-serve.$$
+cg=$cg_top/$(printf 'pod%.0s' $(seq 40)).slice/$(printf 'c%.0s' $(seq 120)).scope
+if [ -n "$cg_root" ] && mkdir -p "$cg" 2>/dev/null; then
+	start_workload cpu_split 0 1 || exit 1
+	echo "$WPID" >"$cg/cgroup.procs"
+	start_serve --cgroup "$cg" || exit 1
+	check "serve --cgroup (a path of ${#cg} characters): profile (200)" \
+		test "$(get 'profile?seconds=3&hz=499')" = 200
+	expect_split "serve --cgroup" "$TMP/body"
+	kill -INT "$SERVE"
+	wait "$SERVE"
+	stop_workload "$WPID"
+	rmdir "$cg" "${cg%/*}" "$cg_top"
+else
+	fail "serve --cgroup: cannot create a cgroup v2 directory for the test"
+fi
+
 # --- bad command lines ---
 expect "serve without a target" 2 "no target" -- "$BPFPROF" serve
 expect "serve -- CMD" 2 "serve launches nothing" -- "$BPFPROF" serve -- true

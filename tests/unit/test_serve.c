@@ -193,6 +193,25 @@ static void test_bodies(void **state)
 	assert_string_equal(r.body, "num_symbols: 0\n");
 }
 
+/* The target's words are passed whole, whatever their length (a container's cgroup). */
+static void test_long_target(void **state)
+{
+	const char *const none[] = { NULL };
+	char cgroup[600];
+	const char *args[] = { cgroup };
+	struct serve_config c = config;
+	struct serve_route r;
+
+	memset(cgroup, 'x', sizeof(cgroup) - 1);
+	cgroup[sizeof(cgroup) - 1] = '\0';
+	memcpy(cgroup, "--cgroup=/", 10);
+	c.target_args = args;
+	c.ntarget_args = 1;
+	assert_int_equal(serve_route(&c, "GET", "/debug/pprof/block", param, (void *)none, &r), 0);
+	assert_int_equal(r.nargs, 4);
+	assert_string_equal(r.args[1], cgroup);
+}
+
 static void test_limits(void **state)
 {
 	const char *const none[] = { NULL };
@@ -254,10 +273,11 @@ static void test_listen(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_profile),	       cmocka_unit_test(test_other_profiles),
-		cmocka_unit_test(test_text_views),     cmocka_unit_test(test_refused),
-		cmocka_unit_test(test_bodies),	       cmocka_unit_test(test_limits),
-		cmocka_unit_test(test_status_of_exit), cmocka_unit_test(test_listen),
+		cmocka_unit_test(test_profile),	    cmocka_unit_test(test_other_profiles),
+		cmocka_unit_test(test_text_views),  cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_bodies),	    cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_long_target), cmocka_unit_test(test_status_of_exit),
+		cmocka_unit_test(test_listen),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

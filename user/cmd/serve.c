@@ -136,33 +136,40 @@ static const struct argp serve_argp = {
 	.children = serve_children,
 };
 
-/* The target as options for each capture, and the stack options given. */
-static int target_args(const struct serve_env *env, char (*buf)[PATH_MAX + 16], const char **args)
+/* Words of the target's options for every capture, whatever their length. */
+struct target_words {
+	char pids[TARGET_MAX_PIDS * 12];
+	char cgroup[PATH_MAX + 16];
+	char unwind_mem[32];
+	const char *args[MAX_TARGET_ARGS];
+};
+
+/* The target as options for each capture, and the stack options given; returns how many. */
+static int target_args(const struct serve_env *env, struct target_words *w)
 {
 	const struct target *t = &env->common.target;
 	int n = 0, i, len = 0;
 
 	switch (t->mode) {
 	case TARGET_PIDS:
-		args[n++] = "-p";
-		buf[1][0] = '\0';
-		for (i = 0; i < t->npids && len < (int)sizeof(buf[1]) - 12; i++)
-			len += snprintf(buf[1] + len, sizeof(buf[1]) - len, "%s%d", i ? "," : "",
+		w->args[n++] = "-p";
+		for (i = 0; i < t->npids; i++)
+			len += snprintf(w->pids + len, sizeof(w->pids) - len, "%s%d", i ? "," : "",
 					t->pids[i]);
-		args[n++] = buf[1];
+		w->args[n++] = w->pids;
 		break;
 	case TARGET_ALL:
-		args[n++] = "-a";
+		w->args[n++] = "-a";
 		break;
 	case TARGET_CGROUP:
-		snprintf(buf[1], sizeof(buf[1]), "--cgroup=%s", t->cgroup_path);
-		args[n++] = buf[1];
+		snprintf(w->cgroup, sizeof(w->cgroup), "--cgroup=%s", t->cgroup_path);
+		w->args[n++] = w->cgroup;
 		break;
 	}
 	if (!env->stack.dwarf)
-		args[n++] = "--unwind=fp";
-	snprintf(buf[2], sizeof(buf[2]), "--unwind-mem=%d", env->stack.unwind_mib);
-	args[n++] = buf[2];
+		w->args[n++] = "--unwind=fp";
+	snprintf(w->unwind_mem, sizeof(w->unwind_mem), "--unwind-mem=%d", env->stack.unwind_mib);
+	w->args[n++] = w->unwind_mem;
 	return n;
 }
 
@@ -321,8 +328,8 @@ static int wait_until_stopped(struct serve_server *srv, const sigset_t *sigs, in
 int cmd_serve(int argc, char **argv)
 {
 	static struct serve_env env;
-	char bufs[3][PATH_MAX + 16], desc[PATH_MAX + 64], shown[INET6_ADDRSTRLEN + 16];
-	const char *args[MAX_TARGET_ARGS];
+	static struct target_words words;
+	char desc[PATH_MAX + 64], shown[INET6_ADDRSTRLEN + 16];
 	struct serve_server_opts so = { 0 };
 	struct serve_server *srv;
 	size_t cmdline_len;
@@ -363,8 +370,8 @@ int cmd_serve(int argc, char **argv)
 		ret = -fd;
 		goto cleanup;
 	}
-	so.config.ntarget_args = target_args(&env, bufs, args);
-	so.config.target_args = args;
+	so.config.ntarget_args = target_args(&env, &words);
+	so.config.target_args = words.args;
 	so.config.max_ns = env.max_ns;
 	so.config.cmdline = cmdline;
 	so.config.cmdline_len = cmdline_len;

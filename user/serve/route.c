@@ -93,10 +93,27 @@ static void error_route(struct serve_route *r, int status, const char *fmt, ...)
 	r->body_len = strlen(r->message);
 }
 
-static void add_arg(struct serve_route *r, const char *a, const char *b)
+/* Adds a word that outlives the route: a static string or the config's. */
+static void add_arg(struct serve_route *r, const char *word)
 {
 	if (r->nargs < SERVE_MAX_ARGS)
-		snprintf(r->args[r->nargs++], SERVE_ARG_LEN, "%s%s", a, b ? b : "");
+		r->args[r->nargs++] = word;
+}
+
+/* Adds a word made for this request (at most SERVE_ARG_LEN - 1 characters). */
+static void add_made_arg(struct serve_route *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void add_made_arg(struct serve_route *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->nwords >= (int)ARRAY_SIZE(r->words))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(r->words[r->nwords], SERVE_ARG_LEN, fmt, ap);
+	va_end(ap);
+	add_arg(r, r->words[r->nwords++]);
 }
 
 static const struct endpoint *find_endpoint(const char *name)
@@ -192,7 +209,6 @@ static void capture(const struct serve_config *c, const struct endpoint *e, serv
 {
 	const char *secs = param(ctx, "seconds"), *pass = NULL;
 	int64_t ns = (int64_t)SERVE_DEFAULT_SECONDS * 1000000000;
-	char opt[32];
 	int debug, i;
 
 	if (!secs && ns > c->max_ns)
@@ -229,25 +245,22 @@ static void capture(const struct serve_config *c, const struct endpoint *e, serv
 	r->status = 200;
 	r->content_type = debug ? "text/plain; charset=utf-8" : "application/octet-stream";
 	snprintf(r->name, sizeof(r->name), "%s", e->name);
-	add_arg(r, e->cmd, NULL);
+	add_arg(r, e->cmd);
 	for (i = 0; i < c->ntarget_args; i++)
-		add_arg(r, c->target_args[i], NULL);
+		add_arg(r, c->target_args[i]);
 	for (i = 0; i < 2 && e->fixed[i]; i++)
-		add_arg(r, e->fixed[i], NULL);
+		add_arg(r, e->fixed[i]);
 	/* One word per option: a value can never be read as another option. */
-	if (pass) {
-		snprintf(opt, sizeof(opt), "%s=", e->pass.option);
-		add_arg(r, opt, pass);
-	}
+	if (pass)
+		add_made_arg(r, "%s=%s", e->pass.option, pass);
 	if (e->snapshot) {
 		if (debug)
-			add_arg(r, "--text", NULL);
+			add_arg(r, "--text");
 	} else {
-		snprintf(opt, sizeof(opt), "--duration=%.9g", ns / 1e9);
-		add_arg(r, opt, NULL);
+		add_made_arg(r, "--duration=%.9g", ns / 1e9);
 	}
 	/* The top table is the text view of a capture; otherwise nothing on stdout. */
-	add_arg(r, debug && !e->snapshot ? "--top=50" : "--top=0", NULL);
+	add_arg(r, debug && !e->snapshot ? "--top=50" : "--top=0");
 }
 
 int serve_route(const struct serve_config *c, const char *method, const char *path,

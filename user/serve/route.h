@@ -40,9 +40,15 @@ struct serve_route {
 	int status;		  /* 200, or the error's */
 	const char *content_type; /* of a 200 response */
 	char name[16];		  /* the profile's name: Content-Disposition's filename */
-	/* SERVE_CAPTURE*: the command line after the program name, without -o. */
-	char args[SERVE_MAX_ARGS][SERVE_ARG_LEN];
+	/*
+	 * SERVE_CAPTURE*: the command line after the program name, without -o.
+	 * Words point into the config (the target, which may be long: a
+	 * cgroup path, a thousand pids), static strings or words[].
+	 */
+	const char *args[SERVE_MAX_ARGS];
 	int nargs;
+	char words[4][SERVE_ARG_LEN]; /* the words made for this request */
+	int nwords;
 	/* SERVE_BODY (points into config or a static string) or SERVE_ERROR (message). */
 	const char *body;
 	size_t body_len;
