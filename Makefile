@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # make            build build/bpfprof
+# make install    install it in $(DESTDIR)$(PREFIX)/bin (default /usr/local/bin)
 # make deps       install the Debian packages the build and the tests need
 # make run        profile the bundled demo workload and print the top table
 # make test       unit tests (cmocka) and end-to-end tests (as root)
@@ -45,7 +46,7 @@ endif
 FIXTURE_SRCS := $(wildcard tests/fixtures/*.c)
 FIXTURES  := $(patsubst tests/fixtures/%.c,$(OUT)/fixtures/%,$(FIXTURE_SRCS))
 
-.PHONY: all deps run test unit e2e bench fuzz fmt fmt-check clean vmlinux
+.PHONY: all deps run test unit e2e bench fuzz install fmt fmt-check clean vmlinux
 .DELETE_ON_ERROR:
 # Keep the BPF objects and skeletons (intermediates of the chain): no rebuild, no "rm" chatter.
 .SECONDARY:
@@ -121,6 +122,11 @@ $(OUT)/fixtures/cfimixed: tests/fixtures/cfimixed.c
 $(OUT)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(LIB_OBJS) $(FIXTURES)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) -o $@ $< $(LIB_OBJS) $(LDLIBS) -lcmocka
+
+# One self-contained binary: the BPF objects are inside it (skeletons).
+PREFIX    ?= /usr/local
+install: $(OUT)/bpfprof
+	install -D -m 0755 $(OUT)/bpfprof $(DESTDIR)$(PREFIX)/bin/bpfprof
 
 run: deps all
 	@bash tools/run-demo.sh
