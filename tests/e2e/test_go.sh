@@ -117,4 +117,27 @@ check "the chain main.leaf <- main.inner <- main.middle <- main.outer <- main.ru
 check "Go frames have file:line (main.leaf at main.go)" \
 	sh -c "go tool pprof -top -lines '$out' 2>/dev/null | grep -q 'main.leaf .*tests/workloads/go/main.go:[0-9]'"
 
+# --- stripped (go build -ldflags=-s -w, strip): names and lines from .gopclntab ---
+stripped=$TMP/goburn-stripped
+objcopy --strip-all "$GOBURN" "$stripped"
+check "the stripped copy has no symbols and no DWARF" \
+	sh -c "! readelf -S '$stripped' | grep -qE '\.symtab|\.debug_'"
+out=$TMP/stripped.pb.gz
+timeout 60 "$BPFPROF" cpu -F 499 -q -o "$out" -- "$stripped" 4 "$TMP/own-stripped" \
+	>/dev/null 2>"$TMP/stripped.err"
+check "bpfprof cpu -- a stripped Go binary: exit 0" test $? -eq 0
+# Flat shares do not depend on unwinding: 60% in main.leaf, 30% in main.self.
+for want in main.leaf:60 main.self:30; do
+	got=$(pprof_share "$out" "${want%:*}" 2)
+	if within "$got" "${want#*:}" 5; then
+		pass "stripped: ${want%:*} flat ${got}% (want ${want#*:}±5)"
+	else
+		fail "stripped: ${want%:*} flat ${got:-absent}% (want ${want#*:}±5)"
+	fi
+done
+check "stripped: file:line too (main.leaf at main.go)" \
+	sh -c "go tool pprof -top -lines '$out' 2>/dev/null | grep -q 'main.leaf .*tests/workloads/go/main.go:[0-9]'"
+check "stripped: no frame is a bare address" \
+	sh -c "! go tool pprof -top -nodecount=1000 '$out' 2>/dev/null | grep -qE ' 0x[0-9a-f]+$'"
+
 finish

@@ -11,6 +11,7 @@
 
 #include "dwarf_frames.h"
 #include "elf.h"
+#include "gopclntab.h"
 #include "log.h"
 #include "strpool.h"
 #include "plt.h"
@@ -52,8 +53,9 @@ struct sym_file {
 	 * info (inflating compressed sections) is most of what opening a file
 	 * costs, and it should not compete with a target during a capture.
 	 */
-	bool symbols_known, dwarf_known;
+	bool symbols_known, dwarf_known, go_known;
 	bool has_symbols, has_dwarf;
+	struct gopclntab *go; /* a Go binary's own table: names and lines without symbols */
 
 	/* Lookups repeat the same addresses: results are kept per vaddr. */
 	struct addr_ent *ents;
@@ -99,6 +101,7 @@ static void sym_file__free(struct sym_file *f)
 {
 	if (!f)
 		return;
+	gopclntab__free(f->go);
 	if (f->dwfl)
 		dwfl_end(f->dwfl);
 	free(f->segs);
@@ -258,13 +261,32 @@ const char *sym_file__build_id(const struct sym_file *f)
 	return f->build_id;
 }
 
+/* A Go binary's .gopclntab, read when first asked for; NULL when it has none. */
+static struct gopclntab *go_table(struct sym_file *f)
+{
+	GElf_Addr bias;
+	Elf *elf;
+
+	if (!f->go_known) {
+		f->go_known = true;
+		elf = dwfl_module_getelf(f->mod, &bias);
+		f->go = elf ? gopclntab__new(elf) : NULL;
+	}
+	return f->go;
+}
+
 bool sym_file__has_symbols(struct sym_file *f)
 {
 	if (!f->symbols_known) {
-		f->has_symbols = dwfl_module_getsymtab(f->mod) > 0;
+		f->has_symbols = dwfl_module_getsymtab(f->mod) > 0 || go_table(f);
 		f->symbols_known = true;
 	}
 	return f->has_symbols;
+}
+
+bool sym_file__has_lines(struct sym_file *f)
+{
+	return sym_file__has_dwarf(f) || go_table(f);
 }
 
 bool sym_file__has_dwarf(struct sym_file *f)
@@ -334,6 +356,28 @@ static int resolve_symtab(struct sym_file *f, uint64_t vaddr, struct sym_frame *
 	return 1;
 }
 
+/*
+ * A stripped Go binary: its runtime's own table names the function and the
+ * line (inlined functions are not separate there: the frame is the one
+ * they were inlined into, at the line of the inlined code).
+ */
+static int resolve_go(struct sym_file *f, uint64_t vaddr, struct sym_frame *out)
+{
+	struct gopclntab *t = go_table(f);
+	struct gopclntab_pos pos;
+
+	if (!t || !gopclntab__lookup(t, vaddr, &pos))
+		return 0;
+	*out = (struct sym_frame){
+		.function = intern(f, pos.function),
+		.system_name = intern(f, pos.function),
+		.file = intern(f, pos.file),
+		.line = pos.line,
+		.start_line = pos.start_line,
+	};
+	return 1;
+}
+
 /* A PLT stub has no symbol: name it after the function it jumps to. */
 static int resolve_plt(struct sym_file *f, uint64_t vaddr, struct sym_frame *out)
 {
@@ -362,6 +406,8 @@ static int resolve(struct sym_file *f, uint64_t vaddr, struct sym_frame *out)
 			out[n - 1].system_name = sym.system_name;
 		}
 	}
+	if (n == 0)
+		n = resolve_go(f, vaddr, out);
 	if (n == 0)
 		n = resolve_symtab(f, vaddr, out);
 	if (n == 0)

@@ -30,6 +30,8 @@ const char *sym_file__build_id(const struct sym_file *f);
 /* Whether f has a symbol table / DWARF: read when first asked (costly: debug info). */
 bool sym_file__has_symbols(struct sym_file *f);
 bool sym_file__has_dwarf(struct sym_file *f);
+/* Whether f gives file:line: DWARF, or a Go binary's own table. */
+bool sym_file__has_lines(struct sym_file *f);
 /* Maps a file offset to the ELF virtual address through PT_LOAD; -ENOENT if none. */
 int sym_file__offset_to_vaddr(const struct sym_file *f, uint64_t offset, uint64_t *vaddr);
 /*

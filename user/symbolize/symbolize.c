@@ -358,7 +358,8 @@ int symbolizer__user(struct symbolizer *s, int pid, uint64_t addr, struct sym_lo
 		return 0;
 	out->build_id = sym_file__build_id(r->file);
 	out->has_functions = sym_file__has_symbols(r->file);
-	out->has_lines = out->has_inlines = sym_file__has_dwarf(r->file);
+	out->has_lines = sym_file__has_lines(r->file);
+	out->has_inlines = sym_file__has_dwarf(r->file);
 	if (sym_file__offset_to_vaddr(r->file, addr - r->start + r->offset, &vaddr))
 		return 0;
 	out->nframes = sym_file__lookup(r->file, vaddr, out->frames, SYM_MAX_INLINE);

@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The layout read here is Go's runtime.pcHeader and runtime._func (Go 1.18:
+ * magic 0xfffffff0; Go 1.20 added the function's start line: 0xfffffff1),
+ * as documented in Go's src/runtime/symtab.go and read by debug/gosym.
+ * Every offset comes from the file: each is checked against its table.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "elfscn.h"
+#include "symbolize/gopclntab.h"
+
+#define GO118_MAGIC 0xfffffff0u
+#define GO120_MAGIC 0xfffffff1u
+
+/* pcHeader fields (8-byte words after the first 8 bytes). */
+enum { HDR_NFUNC, HDR_NFILES, HDR_TEXT, HDR_FUNCNAME, HDR_CU, HDR_FILE, HDR_PC, HDR_FUNC, HDR_N };
+
+/* _func fields, 4 bytes each. */
+enum { F_ENTRY, F_NAME, F_ARGS, F_DEFERRETURN, F_PCSP, F_PCFILE, F_PCLN, F_NPCDATA, F_CU, F_START };
+
+struct span {
+	const uint8_t *p;
+	size_t n;
+};
+
+struct gopclntab {
+	struct span funcnames, cu, files, pcs,
+		funcs; /* funcs: the functab and the _funcs after it */
+	uint64_t text; /* ELF address of the text, entries' base */
+	uint32_t nfunc;
+	bool start_lines; /* Go 1.20+ */
+};
+
+static uint32_t get32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+/* The part of data from off to the end, or an empty span when off is outside. */
+static struct span tail(const Elf_Data *d, uint64_t off)
+{
+	if (off >= d->d_size)
+		return (struct span){ NULL, 0 };
+	return (struct span){ (const uint8_t *)d->d_buf + off, d->d_size - off };
+}
+
+/*
+ * Where the text starts: the header holds it too, but unrelocated in a
+ * position-independent binary (0 on disk), so the section address it is.
+ */
+static int text_start(Elf *elf, uint64_t *text)
+{
+	GElf_Shdr sh;
+
+	if (!elf_section_by_name(elf, ".text", &sh))
+		return -ENOENT;
+	*text = sh.sh_addr;
+	return 0;
+}
+
+static Elf_Data *table_data(Elf *elf)
+{
+	/* Position-independent builds put it in RELRO, named after that. */
+	static const char *const names[] = { ".gopclntab", ".data.rel.ro.gopclntab" };
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]) && !scn; i++)
+		scn = elf_section_by_name(elf, names[i], &sh);
+	return scn ? elf_getdata(scn, NULL) : NULL;
+}
+
+struct gopclntab *gopclntab__new(Elf *elf)
+{
+	struct gopclntab *t;
+	uint64_t h[HDR_N];
+	Elf_Data *d = table_data(elf);
+	const uint8_t *p;
+	uint32_t magic;
+	int i;
+
+	if (!d || !d->d_buf || d->d_size < 8 + 8 * HDR_N) {
+		errno = ENOENT;
+		return NULL;
+	}
+	p = d->d_buf;
+	magic = get32(p);
+	/* Padding 0, 0; the pc quantum is 1 and pointers are 8 bytes on x86-64. */
+	if ((magic != GO118_MAGIC && magic != GO120_MAGIC) || p[4] || p[5] || p[6] != 1 ||
+	    p[7] != 8) {
+		errno = ENOENT;
+		return NULL;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	for (i = 0; i < HDR_N; i++)
+		h[i] = get64(p + 8 + 8 * i);
+	t->start_lines = magic == GO120_MAGIC;
+	t->funcnames = tail(d, h[HDR_FUNCNAME]);
+	t->cu = tail(d, h[HDR_CU]);
+	t->files = tail(d, h[HDR_FILE]);
+	t->pcs = tail(d, h[HDR_PC]);
+	t->funcs = tail(d, h[HDR_FUNC]);
+	t->nfunc = h[HDR_NFUNC];
+	/* nfunc + 1 entries of (entry offset, _func offset). */
+	if (h[HDR_NFUNC] >= UINT32_MAX || !t->funcs.p || t->funcs.n / 8 < h[HDR_NFUNC] + 1 ||
+	    !t->funcnames.p || text_start(elf, &t->text)) {
+		free(t);
+		errno = EINVAL;
+		return NULL;
+	}
+	return t;
+}
+
+void gopclntab__free(struct gopclntab *t)
+{
+	free(t);
+}
+
+/* A NUL-terminated string at off in s, or NULL. */
+static const char *string_at(struct span s, uint64_t off)
+{
+	if (off >= s.n || !memchr(s.p + off, '\0', s.n - off))
+		return NULL;
+	return (const char *)s.p + off;
+}
+
+static bool varint(const uint8_t **p, const uint8_t *end, uint32_t *out)
+{
+	uint32_t v = 0;
+	int shift;
+
+	for (shift = 0; *p < end && shift < 35; shift += 7) {
+		uint8_t b = *(*p)++;
+
+		v |= (uint32_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*out = v;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * The value a pc-value table gives pc: pairs of (value delta, zigzag
+ * encoded; pc delta), from value -1 at the function's entry.
+ */
+static bool pc_value(const struct gopclntab *t, uint32_t off, uint64_t entry, uint64_t pc,
+		     int32_t *value)
+{
+	const uint8_t *p, *end = t->pcs.p + t->pcs.n;
+	uint64_t at = entry;
+	uint32_t uv, pcdelta;
+	int32_t v = -1;
+
+	if (!off || off >= t->pcs.n)
+		return false;
+	for (p = t->pcs.p + off; varint(&p, end, &uv);) {
+		/* A zero delta ends the table, except while still at the entry. */
+		if (!uv && at != entry)
+			return false;
+		v += (uv & 1) ? (int32_t) ~(uv >> 1) : (int32_t)(uv >> 1);
+		if (!varint(&p, end, &pcdelta))
+			return false;
+		at += pcdelta;
+		if (pc < at) {
+			*value = v;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The _func of function i, if it lies whole in the table. */
+static const uint8_t *func_at(const struct gopclntab *t, uint32_t i, uint64_t *entry)
+{
+	uint32_t off = get32(t->funcs.p + 8 * (uint64_t)i + 4);
+	size_t need = 4 * (F_START + (t->start_lines ? 1 : 0));
+
+	if (off >= t->funcs.n || t->funcs.n - off < need)
+		return NULL;
+	*entry = t->text + get32(t->funcs.p + 8 * (uint64_t)i);
+	return t->funcs.p + off;
+}
+
+static const char *file_of(const struct gopclntab *t, const uint8_t *f, uint64_t entry, uint64_t pc)
+{
+	uint64_t slot;
+	int32_t index;
+	uint32_t off;
+
+	if (!pc_value(t, get32(f + 4 * F_PCFILE), entry, pc, &index) || index < 0)
+		return NULL;
+	slot = 4 * ((uint64_t)get32(f + 4 * F_CU) + (uint32_t)index);
+	if (slot + 4 > t->cu.n)
+		return NULL;
+	off = get32(t->cu.p + slot);
+	return off == UINT32_MAX ? NULL : string_at(t->files, off);
+}
+
+bool gopclntab__lookup(const struct gopclntab *t, uint64_t pc, struct gopclntab_pos *out)
+{
+	uint32_t lo = 0, hi = t->nfunc, mid;
+	uint64_t off, entry;
+	const uint8_t *f;
+	int32_t line;
+
+	memset(out, 0, sizeof(*out));
+	if (pc < t->text)
+		return false;
+	off = pc - t->text;
+	/* The last function whose entry is at or below pc; entry nfunc is the end. */
+	if (off >= get32(t->funcs.p + 8 * (uint64_t)t->nfunc) || off < get32(t->funcs.p))
+		return false;
+	while (hi - lo > 1) {
+		mid = lo + (hi - lo) / 2;
+		if (get32(t->funcs.p + 8 * (uint64_t)mid) <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	f = func_at(t, lo, &entry);
+	if (!f)
+		return false;
+	out->function = string_at(t->funcnames, get32(f + 4 * F_NAME));
+	if (!out->function)
+		return false;
+	out->file = file_of(t, f, entry, pc);
+	if (pc_value(t, get32(f + 4 * F_PCLN), entry, pc, &line) && line > 0)
+		out->line = line;
+	if (t->start_lines && (int32_t)get32(f + 4 * F_START) > 0)
+		out->start_line = (int32_t)get32(f + 4 * F_START);
+	return true;
+}
