@@ -139,5 +139,13 @@ check "stripped: file:line too (main.leaf at main.go)" \
 	sh -c "go tool pprof -top -lines '$out' 2>/dev/null | grep -q 'main.leaf .*tests/workloads/go/main.go:[0-9]'"
 check "stripped: no frame is a bare address" \
 	sh -c "! go tool pprof -top -nodecount=1000 '$out' 2>/dev/null | grep -qE ' 0x[0-9a-f]+$'"
+# No .debug_frame either: the frames come from .gopclntab's frame sizes, so
+# the frameless leaves keep their callers as with DWARF.
+got=$(complete "$out" main.leaf "${leaf_chains[@]}")
+if within "$got" 100 5; then
+	pass "stripped: ${got}% of main.leaf samples have their full chain to main.main (want >= 95)"
+else
+	fail "stripped: ${got}% of main.leaf samples have their full chain to main.main (want >= 95)"
+fi
 
 finish

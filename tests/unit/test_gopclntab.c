@@ -19,7 +19,7 @@
 #include <gelf.h>
 
 #include "symbolize/elf.h"
-#include "symbolize/gopclntab.h"
+#include "gopclntab.h"
 
 #define GOBURN "build/workloads/goburn"
 

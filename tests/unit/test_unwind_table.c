@@ -270,6 +270,56 @@ static void test_go_compressed_forms(void **state)
 	rmdir(dir);
 }
 
+/*
+ * A stripped copy (no .debug_frame): the frames come from .gopclntab's
+ * pc-to-SP-delta tables, and give the rule .debug_frame gives at every pc
+ * of the program's functions, and at every function start of the runtime.
+ */
+static void test_go_stripped(void **state)
+{
+	char dir[] = "/tmp/bpfprof-unwind.XXXXXX", path[128], cmd[512], line[512], name[256], type;
+	const struct unwind_row *want, *got;
+	struct unwind_table go, t;
+	unsigned long long addr, size;
+	int compared = 0;
+	FILE *p;
+
+	if (!have_goburn())
+		skip();
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/goburn-stripped", dir);
+	snprintf(cmd, sizeof(cmd), "objcopy --strip-all %s %s", GOBURN, path);
+	assert_int_equal(system(cmd), 0);
+	build(GOBURN, &go);
+	build(path, &t);
+	assert_true(t.nfdes > 1000);
+	p = popen("nm -S " GOBURN, "r");
+	assert_non_null(p);
+	while (fgets(line, sizeof(line), p)) {
+		if (sscanf(line, "%llx %llx %c %255[^\n]", &addr, &size, &type, name) != 4 ||
+		    (type != 'T' && type != 't'))
+			continue;
+		for (uint64_t pc = addr; pc < addr + (strncmp(name, "main.", 5) ? 1 : size); pc++) {
+			want = unwind_table__find(&go, pc);
+			got = unwind_table__find(&t, pc);
+			assert_non_null(want);
+			assert_non_null(got);
+			if (want->cfa != got->cfa || want->cfa_off != got->cfa_off ||
+			    want->rbp_off != got->rbp_off)
+				fail_msg("%s+0x%llx: .debug_frame cfa %d+%d, .gopclntab cfa %d+%d",
+					 name, (unsigned long long)(pc - addr), want->cfa,
+					 want->cfa_off, got->cfa, got->cfa_off);
+			compared++;
+		}
+	}
+	pclose(p);
+	assert_true(compared > 1500);
+	unwind_table__free(&go);
+	unwind_table__free(&t);
+	unlink(path);
+	rmdir(dir);
+}
+
 static void test_not_elf(void **state)
 {
 	struct unwind_table t;
@@ -291,6 +341,7 @@ int main(void)
 		cmocka_unit_test(test_go_frameless_leaf),
 		cmocka_unit_test(test_go_framed),
 		cmocka_unit_test(test_go_compressed_forms),
+		cmocka_unit_test(test_go_stripped),
 		cmocka_unit_test(test_not_elf),
 	};
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "elfscn.h"
+#include "gopclntab.h"
 
 #include "log.h"
 #include "unwind/table.h"
@@ -361,6 +362,59 @@ static int from_debug_frame(struct builder *b, Elf *elf, size_t neh)
 	return b->err;
 }
 
+struct go_builder {
+	struct builder *b;
+	size_t ncovered; /* rows from CFI before these: a function they describe is theirs */
+	bool skip;	 /* the current function has CFI */
+};
+
+/* One range of a Go function's frame: the CFA is sp + delta + 8, the return address below it. */
+static void go_range(void *ctx, uint64_t fn_start, uint64_t fn_end, uint64_t start, uint64_t end,
+		     int32_t delta)
+{
+	struct go_builder *g = ctx;
+	struct builder *b = g->b;
+	int64_t off = (int64_t)delta + 8;
+
+	if (start == fn_start) {
+		g->skip = covered(b->t, g->ncovered, fn_start);
+		if (g->skip)
+			return;
+		b->t->nfdes++;
+		b->fn_first = b->t->n;
+	}
+	if (g->skip || end <= start)
+		return;
+	if (delta < 0 || off > INT16_MAX) {
+		/* Frames of 32 KiB and more (reflect's call trampolines): frame pointers there. */
+		b->t->nunsupported++;
+		add_row(b, start, (struct unwind_row){ .cfa = UNWIND_NONE });
+	} else {
+		add_row(b, start, (struct unwind_row){ .cfa = UNWIND_RSP, .cfa_off = off });
+	}
+	if (end == fn_end)
+		add_row(b, end, (struct unwind_row){ .cfa = UNWIND_NONE });
+}
+
+/*
+ * A stripped Go binary has neither .eh_frame nor .debug_frame, but its
+ * runtime's .gopclntab holds each function's frame size at every pc (Go's
+ * own traceback unwinds with it).  Go keeps rbp as a frame pointer and
+ * says nothing of it: rows leave rbp unchanged, as the .debug_frame ones do.
+ * Only functions no CFI described (a cgo binary's C code has .eh_frame).
+ */
+static int from_gopclntab(struct builder *b, Elf *elf, size_t ncovered)
+{
+	struct gopclntab *t = gopclntab__new(elf);
+	struct go_builder g = { .b = b, .ncovered = ncovered };
+
+	if (!t)
+		return -ENOENT;
+	gopclntab__sp_ranges(t, go_range, &g);
+	gopclntab__free(t);
+	return b->err;
+}
+
 static int cmp_rows(const void *a, const void *b)
 {
 	const struct unwind_row *x = a, *y = b;
@@ -410,6 +464,9 @@ int unwind_table__build(int fd, struct unwind_table *out)
 	if (!err || err == -ENOENT) {
 		normalize(out);
 		err = from_debug_frame(&b, elf, out->n);
+		/* No .debug_frame: a stripped Go binary's frames come from its own table. */
+		if (err == -ENOENT)
+			err = from_gopclntab(&b, elf, out->n);
 		if (err == -ENOENT)
 			err = 0;
 	}

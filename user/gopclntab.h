@@ -4,7 +4,8 @@
  * table Go's own runtime symbolizes with.  It is loaded with the program,
  * so it survives `go build -ldflags=-s -w` and strip, which remove the
  * symbol table and DWARF: the usual state of Go binaries in containers and
- * distributions (containerd, kubelet, ...).  Go 1.18 and later.
+ * distributions (containerd, kubelet, ...).  Go 1.18 and later.  Shared by
+ * the symbolizer (names, lines) and the unwind tables (frame sizes).
  */
 #ifndef BPFPROF_GOPCLNTAB_H
 #define BPFPROF_GOPCLNTAB_H
@@ -31,5 +32,15 @@ struct gopclntab_pos {
  * The strings point into the ELF data: they live as long as elf.
  */
 bool gopclntab__lookup(const struct gopclntab *t, uint64_t pc, struct gopclntab_pos *out);
+
+/*
+ * Every function's frame, for unwinding: for each range [start, end) of
+ * its pc-to-SP-delta table, the stack pointer is delta bytes below its
+ * value at the function's entry [fn_start, fn_end), where the return
+ * address is at the stack pointer.  Returns the number of functions.
+ */
+typedef void (*gopclntab_sp_fn)(void *ctx, uint64_t fn_start, uint64_t fn_end, uint64_t start,
+				uint64_t end, int32_t delta);
+size_t gopclntab__sp_ranges(const struct gopclntab *t, gopclntab_sp_fn fn, void *ctx);
 
 #endif

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "elfscn.h"
-#include "symbolize/gopclntab.h"
+#include "gopclntab.h"
 
 #define GO118_MAGIC 0xfffffff0u
 #define GO120_MAGIC 0xfffffff1u
@@ -158,33 +158,56 @@ static bool varint(const uint8_t **p, const uint8_t *end, uint32_t *out)
 	return false;
 }
 
-/*
- * The value a pc-value table gives pc: pairs of (value delta, zigzag
- * encoded; pc delta), from value -1 at the function's entry.
- */
+/* A pc-value table: pairs of (value delta, zigzag encoded; pc delta), from -1 at the entry. */
+struct pc_iter {
+	const uint8_t *p, *end;
+	uint64_t entry, pc; /* the range [pc before the step, pc) has value */
+	int32_t value;
+};
+
+static bool pc_iter_init(const struct gopclntab *t, uint32_t off, uint64_t entry,
+			 struct pc_iter *it)
+{
+	if (!off || off >= t->pcs.n)
+		return false;
+	*it = (struct pc_iter){ .p = t->pcs.p + off,
+				.end = t->pcs.p + t->pcs.n,
+				.entry = entry,
+				.pc = entry,
+				.value = -1 };
+	return true;
+}
+
+/* The next range: its value holds up to it->pc.  False at the end of the table. */
+static bool pc_iter_next(struct pc_iter *it)
+{
+	uint32_t uv, pcdelta;
+
+	if (!varint(&it->p, it->end, &uv))
+		return false;
+	/* A zero delta ends the table, except while still at the entry. */
+	if (!uv && it->pc != it->entry)
+		return false;
+	if (!varint(&it->p, it->end, &pcdelta))
+		return false;
+	it->value += (uv & 1) ? (int32_t) ~(uv >> 1) : (int32_t)(uv >> 1);
+	it->pc += pcdelta;
+	return true;
+}
+
+/* The value the table at off gives pc, in the function at entry. */
 static bool pc_value(const struct gopclntab *t, uint32_t off, uint64_t entry, uint64_t pc,
 		     int32_t *value)
 {
-	const uint8_t *p, *end = t->pcs.p + t->pcs.n;
-	uint64_t at = entry;
-	uint32_t uv, pcdelta;
-	int32_t v = -1;
+	struct pc_iter it;
 
-	if (!off || off >= t->pcs.n)
+	if (!pc_iter_init(t, off, entry, &it))
 		return false;
-	for (p = t->pcs.p + off; varint(&p, end, &uv);) {
-		/* A zero delta ends the table, except while still at the entry. */
-		if (!uv && at != entry)
-			return false;
-		v += (uv & 1) ? (int32_t) ~(uv >> 1) : (int32_t)(uv >> 1);
-		if (!varint(&p, end, &pcdelta))
-			return false;
-		at += pcdelta;
-		if (pc < at) {
-			*value = v;
+	while (pc_iter_next(&it))
+		if (pc < it.pc) {
+			*value = it.value;
 			return true;
 		}
-	}
 	return false;
 }
 
@@ -248,4 +271,24 @@ bool gopclntab__lookup(const struct gopclntab *t, uint64_t pc, struct gopclntab_
 	if (t->start_lines && (int32_t)get32(f + 4 * F_START) > 0)
 		out->start_line = (int32_t)get32(f + 4 * F_START);
 	return true;
+}
+
+size_t gopclntab__sp_ranges(const struct gopclntab *t, gopclntab_sp_fn fn, void *ctx)
+{
+	uint64_t entry, end, start;
+	const uint8_t *f;
+	struct pc_iter it;
+	size_t n = 0;
+	uint32_t i;
+
+	for (i = 0; i < t->nfunc; i++) {
+		f = func_at(t, i, &entry);
+		end = t->text + get32(t->funcs.p + 8 * ((uint64_t)i + 1));
+		if (!f || end <= entry || !pc_iter_init(t, get32(f + 4 * F_PCSP), entry, &it))
+			continue;
+		n++;
+		for (start = entry; pc_iter_next(&it) && start < end; start = it.pc)
+			fn(ctx, entry, end, start, it.pc < end ? it.pc : end, it.value);
+	}
+	return n;
 }
