@@ -6,7 +6,7 @@
 # make run        profile the bundled demo workload and print the top table
 # make test       unit tests (cmocka) and end-to-end tests (as root)
 # make bench      overhead benchmarks, printed as a table
-# make fuzz       fuzz the profile decoder (what `bpfprof report` reads) for FUZZ_SECONDS
+# make fuzz       fuzz the profile decoder and Go's table reader, FUZZ_SECONDS each
 # make fmt        clang-format every C file
 
 ARCH      := x86
@@ -153,12 +153,22 @@ $(OUT)/fuzz/fuzz_pprof: tests/fuzz/fuzz_pprof.c $(FUZZ_SRCS)
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		$(WARN) -Iuser -Iuser/include -o $@ $^ -lz
 
-fuzz: deps $(OUT)/fuzz/fuzz_pprof
-	@mkdir -p $(OUT)/fuzz/corpus
+$(OUT)/fuzz/fuzz_gopclntab: tests/fuzz/fuzz_gopclntab.c user/gopclntab.c user/elfscn.c
+	@mkdir -p $(@D)
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		$(WARN) -Iuser -Iuser/include -o $@ $^ -lelf
+
+fuzz: deps all $(OUT)/fuzz/fuzz_pprof $(OUT)/fuzz/fuzz_gopclntab
+	@mkdir -p $(OUT)/fuzz/corpus $(OUT)/fuzz/gocorpus
 	@cp -n $(OUT)/*.pb.gz $(OUT)/fuzz/corpus/ 2>/dev/null || true
 	@printf 'x' >$(OUT)/fuzz/corpus/empty
 	$(OUT)/fuzz/fuzz_pprof -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=4096 \
+		-artifact_prefix=$(OUT)/fuzz/ \
 		$(OUT)/fuzz/corpus
+	@[ ! -x $(OUT)/workloads/goburn ] || objcopy -O binary --only-section=.gopclntab \
+		$(OUT)/workloads/goburn $(OUT)/fuzz/gocorpus/goburn
+	$(OUT)/fuzz/fuzz_gopclntab -max_total_time=$(FUZZ_SECONDS) -max_len=1048576 \
+		-rss_limit_mb=4096 -artifact_prefix=$(OUT)/fuzz/ $(OUT)/fuzz/gocorpus
 
 fmt:
 	clang-format -i $$(git ls-files '*.c' '*.h' | grep -v '^vmlinux/')

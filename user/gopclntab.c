@@ -50,12 +50,12 @@ static uint64_t get64(const uint8_t *p)
 	return v;
 }
 
-/* The part of data from off to the end, or an empty span when off is outside. */
-static struct span tail(const Elf_Data *d, uint64_t off)
+/* The part of the table from off to the end, or an empty span when off is outside. */
+static struct span tail(const uint8_t *p, size_t n, uint64_t off)
 {
-	if (off >= d->d_size)
+	if (off >= n)
 		return (struct span){ NULL, 0 };
-	return (struct span){ (const uint8_t *)d->d_buf + off, d->d_size - off };
+	return (struct span){ p + off, n - off };
 }
 
 /*
@@ -85,20 +85,18 @@ static Elf_Data *table_data(Elf *elf)
 	return scn ? elf_getdata(scn, NULL) : NULL;
 }
 
-struct gopclntab *gopclntab__new(Elf *elf)
+struct gopclntab *gopclntab__from_data(const void *data, size_t size, uint64_t text)
 {
+	const uint8_t *p = data;
 	struct gopclntab *t;
 	uint64_t h[HDR_N];
-	Elf_Data *d = table_data(elf);
-	const uint8_t *p;
 	uint32_t magic;
 	int i;
 
-	if (!d || !d->d_buf || d->d_size < 8 + 8 * HDR_N) {
+	if (!p || size < 8 + 8 * HDR_N) {
 		errno = ENOENT;
 		return NULL;
 	}
-	p = d->d_buf;
 	magic = get32(p);
 	/* Padding 0, 0; the pc quantum is 1 and pointers are 8 bytes on x86-64. */
 	if ((magic != GO118_MAGIC && magic != GO120_MAGIC) || p[4] || p[5] || p[6] != 1 ||
@@ -112,20 +110,33 @@ struct gopclntab *gopclntab__new(Elf *elf)
 	for (i = 0; i < HDR_N; i++)
 		h[i] = get64(p + 8 + 8 * i);
 	t->start_lines = magic == GO120_MAGIC;
-	t->funcnames = tail(d, h[HDR_FUNCNAME]);
-	t->cu = tail(d, h[HDR_CU]);
-	t->files = tail(d, h[HDR_FILE]);
-	t->pcs = tail(d, h[HDR_PC]);
-	t->funcs = tail(d, h[HDR_FUNC]);
+	t->funcnames = tail(p, size, h[HDR_FUNCNAME]);
+	t->cu = tail(p, size, h[HDR_CU]);
+	t->files = tail(p, size, h[HDR_FILE]);
+	t->pcs = tail(p, size, h[HDR_PC]);
+	t->funcs = tail(p, size, h[HDR_FUNC]);
 	t->nfunc = h[HDR_NFUNC];
+	t->text = text;
 	/* nfunc + 1 entries of (entry offset, _func offset). */
 	if (h[HDR_NFUNC] >= UINT32_MAX || !t->funcs.p || t->funcs.n / 8 < h[HDR_NFUNC] + 1 ||
-	    !t->funcnames.p || text_start(elf, &t->text)) {
+	    !t->funcnames.p) {
 		free(t);
 		errno = EINVAL;
 		return NULL;
 	}
 	return t;
+}
+
+struct gopclntab *gopclntab__new(Elf *elf)
+{
+	Elf_Data *d = table_data(elf);
+	uint64_t text;
+
+	if (!d || text_start(elf, &text)) {
+		errno = ENOENT;
+		return NULL;
+	}
+	return gopclntab__from_data(d->d_buf, d->d_size, text);
 }
 
 void gopclntab__free(struct gopclntab *t)
@@ -190,7 +201,8 @@ static bool pc_iter_next(struct pc_iter *it)
 		return false;
 	if (!varint(&it->p, it->end, &pcdelta))
 		return false;
-	it->value += (uv & 1) ? (int32_t) ~(uv >> 1) : (int32_t)(uv >> 1);
+	/* Zigzag decoded, added as Go adds int32s: wrapping (a crafted table may overflow). */
+	it->value = (int32_t)((uint32_t)it->value + ((uv & 1) ? ~(uv >> 1) : uv >> 1));
 	it->pc += pcdelta;
 	return true;
 }

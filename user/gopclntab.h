@@ -18,6 +18,8 @@ struct gopclntab;
 
 /* The table of elf, or NULL (errno ENOENT: none or a format before Go 1.18; EINVAL: bad). */
 struct gopclntab *gopclntab__new(Elf *elf);
+/* The same from the section's bytes and the ELF address of the text (tests, fuzzing). */
+struct gopclntab *gopclntab__from_data(const void *data, size_t size, uint64_t text);
 void gopclntab__free(struct gopclntab *t);
 
 struct gopclntab_pos {
