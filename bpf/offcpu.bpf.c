@@ -334,6 +334,9 @@ static __always_inline __u64 sampled_out(__u64 *ctx, struct task_struct *prev)
 	}
 	if (!(state_mask & (1u << state)))
 		return 0;
+	/* A launched command held at its entry point by bpfprof: not its own wait. */
+	if (state == OFFCPU_STOPPED && stopped_by_entry_stop(tid))
+		return 0;
 	t = thread_claim(tid, prev->tgid);
 	if (!t)
 		return 0;
@@ -424,6 +427,8 @@ static __always_inline __u64 switch_out(__u64 *ctx, struct task_struct *prev, __
 		return now;
 	}
 	if (!(state_mask & (1u << state)))
+		return now;
+	if (state == OFFCPU_STOPPED && stopped_by_entry_stop(tid))
 		return now;
 	start = thread_entry(tid);
 	if (!start)

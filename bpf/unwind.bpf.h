@@ -273,13 +273,31 @@ static __always_inline void ask_maps(__u32 tgid)
  * first event of a fresh process (a thread pool made in main, say) was
  * unwound before userspace knew its libraries.
  */
+/* Threads entry_stop stopped: their stop is bpfprof's, not the program's (offcpu). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u32); /* tid */
+	__type(value, __u8);
+} entry_stopped SEC(".maps");
+
 SEC("uprobe")
 int entry_stop(struct pt_regs *ctx)
 {
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u8 one = 1;
+
+	bpf_map_update_elem(&entry_stopped, &tid, &one, BPF_ANY);
 	bpf_send_signal(UNWIND_SIGSTOP);
 	emit_proc_event(BPFPROF_PROC_ENTRY, bpf_get_current_pid_tgid() >> 32,
 			BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), group_leader));
 	return 0;
+}
+
+/* Whether this switch-out of tid in a stopped state is entry_stop's stop (then forgotten). */
+static __always_inline bool stopped_by_entry_stop(__u32 tid)
+{
+	return bpf_map_delete_elem(&entry_stopped, &tid) == 0;
 }
 
 /* A process with no unwind maps at all yet: ask, at most every 200 ms. */

@@ -63,6 +63,10 @@ for site in sleep_site pipe_site mutex_site; do
 	at_least "$site waits are labelled state=sleeping" \
 		"$(delay "$out" "$site" -tagfocus=state=sleeping)" "$total" 0.9
 done
+# bpfprof holds a launched command at its entry point until its maps are
+# read: that stop is bpfprof's, not the program's, and is not recorded.
+check "-- CMD: no stopped interval (bpfprof's stop at the entry point is left out)" \
+	test -z "$(delay "$out" _start -tagfocus=state=stopped)"
 # The parent of a vfork waits uninterruptibly (killable) for its child.
 near "vfork_site parent's wait, state=disk" "$(delay "$out" vfork_site -tagfocus=state=disk)" \
 	"$(measured "$res" vfork_site)"
@@ -101,6 +105,8 @@ check "offcpu --exact exits 0" test $? -eq 0
 for site in sleep_site pipe_site mutex_site; do
 	near "--exact: $site delay" "$(delay "$out" "$site")" "$(measured "$res" "$site")"
 done
+check "--exact -- CMD: no stopped interval either" \
+	test -z "$(delay "$out" _start -tagfocus=state=stopped)"
 check "--exact does not say it sampled" \
 	sh -c "! go tool pprof -raw '$out' 2>/dev/null | grep -q '^Comment: sampled'"
 # Stacks taken in the tracepoint are trimmed to start where sampled ones do.
