@@ -20,6 +20,7 @@
 
 #include "symbolize/elf.h"
 #include "gopclntab.h"
+#include "nm.h"
 
 #define GOBURN "build/workloads/goburn"
 
@@ -55,25 +56,6 @@ static int teardown(void **state)
 		close(f->fd);
 	}
 	return 0;
-}
-
-/* [start, end) of the symbol name in GOBURN, from nm -S. */
-static void symbol_range(const char *name, uint64_t *start, uint64_t *end)
-{
-	char line[512], sym[256], type;
-	unsigned long long addr, size;
-	FILE *p = popen("nm -S " GOBURN, "r");
-
-	assert_non_null(p);
-	*start = *end = 0;
-	while (fgets(line, sizeof(line), p))
-		if (sscanf(line, "%llx %llx %c %255s", &addr, &size, &type, sym) == 4 &&
-		    !strcmp(sym, name)) {
-			*start = addr;
-			*end = addr + size;
-		}
-	pclose(p);
-	assert_true(*end > *start);
 }
 
 /*
@@ -202,7 +184,7 @@ static void test_stripped(void **state)
 
 	if (!f)
 		skip();
-	symbol_range("main.run", &start, &end);
+	nm_symbol_range(GOBURN, "main.run", &start, &end);
 	fd = mkstemp(path);
 	assert_true(fd >= 0);
 	close(fd);

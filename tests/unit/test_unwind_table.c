@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "nm.h"
 #include "unwind/table.h"
 
 #define FIXTURE "build/fixtures/cfitest"
@@ -38,27 +39,6 @@ static uint64_t symbol(const char *file, const char *name)
 	pclose(p);
 	assert_true(found != 0);
 	return found;
-}
-
-/* The ELF address range [start, end) of a symbol, from nm -S. */
-static void symbol_range(const char *file, const char *name, uint64_t *start, uint64_t *end)
-{
-	char cmd[256], line[512], sym[256], type;
-	unsigned long long addr, size;
-	FILE *p;
-
-	*start = *end = 0;
-	snprintf(cmd, sizeof(cmd), "nm -S %s", file);
-	p = popen(cmd, "r");
-	assert_non_null(p);
-	while (fgets(line, sizeof(line), p))
-		if (sscanf(line, "%llx %llx %c %255s", &addr, &size, &type, sym) == 4 &&
-		    !strcmp(sym, name)) {
-			*start = addr;
-			*end = addr + size;
-		}
-	pclose(p);
-	assert_true(*start != 0 && *end > *start);
 }
 
 static void build(const char *path, struct unwind_table *t)
@@ -197,7 +177,7 @@ static void test_go_frameless_leaf(void **state)
 
 	if (!have_goburn())
 		skip(); /* no Go toolchain: make builds goburn when go is installed */
-	symbol_range(GOBURN, "main.leaf", &start, &end);
+	nm_symbol_range(GOBURN, "main.leaf", &start, &end);
 	build(GOBURN, &t);
 	for (uint64_t pc = start; pc < end; pc++) {
 		r = unwind_table__find(&t, pc);
@@ -219,7 +199,7 @@ static void test_go_framed(void **state)
 
 	if (!have_goburn())
 		skip();
-	symbol_range(GOBURN, "main.direct", &start, &end);
+	nm_symbol_range(GOBURN, "main.direct", &start, &end);
 	build(GOBURN, &t);
 	r = unwind_table__find(&t, start);
 	assert_int_equal(r->cfa, UNWIND_RSP);
