@@ -99,7 +99,7 @@ wait "$req"
 wait "$SERVE"
 check "Ctrl-C: serve exits 0" test $? -eq 0
 check "Ctrl-C: the capture in progress is answered (200)" test "$(cat "$TMP/cut.code")" = 200
-check "... a valid profile of about 2 s, not 60" sh -c "go tool pprof -raw '$TMP/cut.pb.gz' 2>/dev/null | grep -qE '^Duration: [1-4]\\.[0-9]+$'"
+check "... a valid profile of a few seconds, not 60" sh -c "go tool pprof -raw '$TMP/cut.pb.gz' 2>/dev/null | grep -qE '^Duration: [0-9]\\.[0-9]+$'"
 check "... with burn_a in it" test -n "$(pprof_share "$TMP/cut.pb.gz" burn_a)"
 
 # --- one capture at a time: the next gets 503 ---
@@ -114,8 +114,11 @@ wait "$req"
 check "... and the next capture, once the first is done, 200" test "$(get 'goroutine')" = 200
 # A client that gives up: its capture ends at once, freeing the slot.
 curl -s -o /dev/null --max-time 1 "${URL}profile?seconds=60"
-sleep 0.5
-check "a client that hangs up: its capture of 60 s is aborted, the slot free (200)" \
+for _ in $(seq 10); do
+	[ "$(get goroutine)" = 200 ] && break
+	sleep 0.3
+done
+check "a client that hangs up: its capture of 60 s is aborted, the slot free within 3 s (200)" \
 	test "$(get goroutine)" = 200
 check "... logged" grep -q "the client went away: capture [0-9]* aborted" "$SERVE_LOG"
 
