@@ -26,6 +26,9 @@ struct common_opts {
 /* Prints "bpfprof: MESSAGE" and exits with EXIT_USAGE: for bad option values. */
 void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
+/* A -d value in nanoseconds (30, 1.5, 500ms); exits with a usage error when it is not one. */
+int64_t duration_arg(const char *arg);
+
 /* The shared options, target_argp's among them; its input is a struct common_opts. */
 extern const struct argp common_argp;
 /* -p, -a and --cgroup alone (serve has no command to launch); input: a struct common_opts. */

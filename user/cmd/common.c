@@ -64,6 +64,15 @@ void usage_error(const char *fmt, ...)
 	exit(EXIT_USAGE);
 }
 
+int64_t duration_arg(const char *arg)
+{
+	int64_t ns;
+
+	if (parse_duration_ns(arg, &ns) || ns <= 0)
+		usage_error("invalid duration '%s': expected seconds, e.g. 30, 1.5 or 500ms", arg);
+	return ns;
+}
+
 static int add_kind(struct common_opts *o, struct argp_state *state, enum target_mode mode)
 {
 	/* -p may repeat; any other combination is two kinds. */
@@ -114,10 +123,7 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 		state->child_inputs[0] = o;
 		break;
 	case 'd':
-		if (parse_duration_ns(arg, &o->duration_ns) || o->duration_ns <= 0)
-			usage_error(
-				"invalid duration '%s': expected seconds, e.g. 30, 1.5 or 500ms",
-				arg);
+		o->duration_ns = duration_arg(arg);
 		break;
 	case 'o':
 		if (!*arg)

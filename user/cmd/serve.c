@@ -87,11 +87,7 @@ static error_t parse_serve(int key, char *arg, struct argp_state *state)
 		env->max_captures = v;
 		break;
 	case 'd':
-		if (parse_duration_ns(arg, &ns) || ns <= 0)
-			usage_error(
-				"invalid duration '%s': expected seconds, e.g. 30, 1.5 or 500ms",
-				arg);
-		env->common.duration_ns = ns;
+		env->common.duration_ns = duration_arg(arg);
 		break;
 	case 'q':
 		env->common.quiet = true;

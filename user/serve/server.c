@@ -246,8 +246,10 @@ static int run_capture(struct serve_server *s, int slot, const struct serve_rout
 	err = posix_spawn(&pid, s->o.exe, &fa, &attr, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
-	if (err)
+	if (err) {
+		set_slot(s, slot, 0);
 		return -err;
+	}
 	set_slot(s, slot, pid);
 	wait_exit(pid, conn_fd);
 	/* Off the list before it is reaped: quiesce must not signal a reused pid. */
@@ -359,8 +361,8 @@ static enum MHD_Result answer_capture(struct serve_server *s, struct MHD_Connect
 	snprintf(serr, sizeof(serr), "%s/%lu.err", s->dir, id);
 
 	info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	/* Frees the slot itself, once the capture has exited. */
 	wstatus = run_capture(s, slot, r, out, sout, serr, info ? info->connect_fd : -1);
-	set_slot(s, slot, 0);
 	if (wstatus < 0) {
 		*status = 500;
 		snprintf(msg, sizeof(msg), "bpfprof: cannot run a capture: %s", strerror(-wstatus));
