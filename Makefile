@@ -146,14 +146,15 @@ $(OUT)/bench/%: tools/bench/%.c
 # libFuzzer with ASan and UBSan over the decoder and the reports, from the
 # profiles in build/ as a corpus.  Not a test: it runs for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 60
-FUZZ_SRCS := user/pprof.c user/pprof_decode.c user/pb.c user/profile.c user/profile_index.c \
-	     user/report.c user/log.c user/hash.c user/util.c
+FUZZ_SRCS := user/profile/pprof.c user/profile/pprof_decode.c user/profile/pb.c \
+	     user/profile/profile.c user/profile/index.c user/report/report.c user/util/log.c \
+	     user/util/hash.c user/util/util.c
 $(OUT)/fuzz/fuzz_pprof: tests/fuzz/fuzz_pprof.c $(FUZZ_SRCS)
 	@mkdir -p $(@D)
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		$(WARN) -Iuser -Iuser/include -o $@ $^ -lz
 
-$(OUT)/fuzz/fuzz_gopclntab: tests/fuzz/fuzz_gopclntab.c user/gopclntab.c user/elfscn.c
+$(OUT)/fuzz/fuzz_gopclntab: tests/fuzz/fuzz_gopclntab.c user/elf/gopclntab.c user/elf/section.c
 	@mkdir -p $(@D)
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		$(WARN) -Iuser -Iuser/include -o $@ $^ -lelf

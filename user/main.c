@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
-#include "exitcode.h"
-#include "log.h"
+#include "util/exitcode.h"
+#include "util/log.h"
 
 #define BPFPROF_VERSION "0.1.0"
 

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "gopclntab.h"
+#include "elf/gopclntab.h"
 
 #define TEXT 0x401000
 

@@ -10,9 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "pprof.h"
-#include "profile.h"
-#include "report.h"
+#include "profile/pprof.h"
+#include "profile/profile.h"
+#include "report/report.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

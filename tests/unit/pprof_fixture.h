@@ -13,8 +13,8 @@
 
 #include <cmocka.h>
 
-#include "pprof.h"
-#include "profile.h"
+#include "profile/pprof.h"
+#include "profile/profile.h"
 
 /* A profile with every field set, including negative and 64-bit values. */
 static struct profile *full_profile(void)

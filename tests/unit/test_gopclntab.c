@@ -19,7 +19,7 @@
 #include <gelf.h>
 
 #include "symbolize/elf.h"
-#include "gopclntab.h"
+#include "elf/gopclntab.h"
 #include "nm.h"
 
 #define GOBURN "build/workloads/goburn"

@@ -14,9 +14,9 @@
 #include <cmocka.h>
 
 #include "failmalloc.h"
-#include "pprof.h"
+#include "profile/pprof.h"
 #include "pprof_fixture.h"
-#include "profile.h"
+#include "profile/profile.h"
 
 static void assert_profiles_equal(const struct profile *a, const struct profile *b)
 {

@@ -10,9 +10,9 @@
 
 #include <cmocka.h>
 
-#include "pprof.h"
+#include "profile/pprof.h"
 #include "pprof_fixture.h"
-#include "profile.h"
+#include "profile/profile.h"
 
 #define STRINGS                                                                                    \
 	0x32, 0x00, 0x32, 0x03, 'c', 'p', 'u', 0x32, 0x02, 'n', 's', 0x32, 0x04, 'm', 'a', 'i', 'n'

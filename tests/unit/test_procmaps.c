@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "symbolize/procmaps.h"
+#include "proc/maps.h"
 
 #define PROCFS "tests/fixtures/proc"
 #define PID 4242

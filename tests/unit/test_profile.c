@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "failmalloc.h"
-#include "profile.h"
+#include "profile/profile.h"
 
 static struct profile *new_profile(void)
 {

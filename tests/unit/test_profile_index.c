@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "profile.h"
+#include "profile/profile.h"
 
 /* Fills the arrays the way pprof_decode() does, index left unbuilt. */
 static struct profile *decoded_like(void)

@@ -14,8 +14,8 @@
 
 #include <cmocka.h>
 
-#include "profile.h"
-#include "report.h"
+#include "profile/profile.h"
+#include "report/report.h"
 
 enum { KERNEL, LIBC, APP };
 

@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "thread_record.h"
+#include "capture/thread_record.h"
 
 #define MS 1000000ULL
 #define SEC 1000000000ULL

@@ -9,8 +9,8 @@
 
 #include <cmocka.h>
 
-#include "profile.h"
-#include "threads_text.h"
+#include "profile/profile.h"
+#include "report/threads_text.h"
 
 static void test_duration(void **st)
 {

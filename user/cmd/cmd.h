@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "collect/collect.h"
-#include "target.h"
+#include "capture/target.h"
 
 struct common_opts {
 	struct target target;

@@ -12,14 +12,14 @@
 
 #include "cmd/cmd.h"
 #include "collect/collect.h"
-#include "exitcode.h"
-#include "log.h"
-#include "pprof.h"
-#include "preflight.h"
-#include "profile.h"
-#include "report.h"
-#include "session.h"
-#include "util.h"
+#include "util/exitcode.h"
+#include "util/log.h"
+#include "profile/pprof.h"
+#include "capture/preflight.h"
+#include "profile/profile.h"
+#include "report/report.h"
+#include "capture/session.h"
+#include "util/util.h"
 
 enum {
 	OPT_CGROUP = 0x100,
@@ -369,7 +369,7 @@ int cmd_capture(struct common_opts *o, cmd_collect_fn collect, const void *opts,
 		target__cleanup(&o->target);
 		return EXIT_FAIL;
 	}
-	collect_setup_libbpf();
+	capture_setup_libbpf();
 	ret = collect(&s, opts, &p);
 	if (!ret)
 		ret = cmd_finish(o, &s, p, sample_index);

@@ -5,11 +5,11 @@
 
 #include "cmd/cmd.h"
 #include "collect/collect.h"
-#include "exitcode.h"
-#include "log.h"
-#include "profile.h"
-#include "session.h"
-#include "util.h"
+#include "util/exitcode.h"
+#include "util/log.h"
+#include "profile/profile.h"
+#include "capture/session.h"
+#include "util/util.h"
 
 enum {
 	OPT_USER_ONLY = 0x200,

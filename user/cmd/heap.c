@@ -8,12 +8,12 @@
 
 #include "cmd/cmd.h"
 #include "collect/collect.h"
-#include "exitcode.h"
-#include "log.h"
-#include "pprof.h"
-#include "profile.h"
-#include "session.h"
-#include "util.h"
+#include "util/exitcode.h"
+#include "util/log.h"
+#include "profile/pprof.h"
+#include "profile/profile.h"
+#include "capture/session.h"
+#include "util/util.h"
 
 enum {
 	OPT_RATE = 0x200,

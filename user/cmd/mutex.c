@@ -7,7 +7,7 @@
 
 #include "cmd/cmd.h"
 #include "collect/collect.h"
-#include "exitcode.h"
+#include "util/exitcode.h"
 
 enum {
 	OPT_BY = 0x200,

@@ -5,8 +5,8 @@
 
 #include "cmd/cmd.h"
 #include "collect/collect.h"
-#include "exitcode.h"
-#include "util.h"
+#include "util/exitcode.h"
+#include "util/util.h"
 
 enum {
 	OPT_MIN_BLOCK = 0x200,

@@ -7,12 +7,12 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
-#include "exitcode.h"
-#include "log.h"
-#include "pprof.h"
-#include "profile.h"
-#include "report.h"
-#include "util.h"
+#include "util/exitcode.h"
+#include "util/log.h"
+#include "profile/pprof.h"
+#include "profile/profile.h"
+#include "report/report.h"
+#include "util/util.h"
 
 struct report_env {
 	const char *file;

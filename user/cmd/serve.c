@@ -21,12 +21,12 @@
 #include <netinet/in.h>
 
 #include "cmd/cmd.h"
-#include "exitcode.h"
-#include "log.h"
-#include "preflight.h"
+#include "util/exitcode.h"
+#include "util/log.h"
+#include "capture/preflight.h"
 #include "serve/server.h"
-#include "target.h"
-#include "util.h"
+#include "capture/target.h"
+#include "util/util.h"
 
 enum {
 	OPT_LISTEN = 0x300,

@@ -2,7 +2,7 @@
 /* bpfprof threadcreate: which stacks create threads and processes, as Go's profile. */
 #include "cmd/cmd.h"
 #include "collect/collect.h"
-#include "exitcode.h"
+#include "util/exitcode.h"
 
 struct threadcreate_env {
 	struct common_opts common;

@@ -5,13 +5,13 @@
 
 #include "cmd/cmd.h"
 #include "collect/collect.h"
-#include "exitcode.h"
-#include "log.h"
-#include "pprof.h"
-#include "profile.h"
-#include "report.h"
-#include "session.h"
-#include "threads_text.h"
+#include "util/exitcode.h"
+#include "util/log.h"
+#include "profile/pprof.h"
+#include "profile/profile.h"
+#include "report/report.h"
+#include "capture/session.h"
+#include "report/threads_text.h"
 
 enum {
 	OPT_TEXT = 0x300,
@@ -141,7 +141,7 @@ int cmd_threads(int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	s.noun = "threads";
-	collect_setup_libbpf();
+	capture_setup_libbpf();
 	ret = collect_threads(&s, &env.threads, &p);
 	if (!ret)
 		ret = finish(&env, &s, p);

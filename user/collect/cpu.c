@@ -12,11 +12,11 @@
 
 #include "collect/collect.h"
 #include "cpu.skel.h"
-#include "exitcode.h"
-#include "log.h"
-#include "profile.h"
-#include "session.h"
-#include "target.h"
+#include "util/exitcode.h"
+#include "util/log.h"
+#include "profile/profile.h"
+#include "capture/session.h"
+#include "capture/target.h"
 
 #define COUNTS_MAX_ENTRIES 65536
 
@@ -45,12 +45,12 @@ static void *open_and_load(struct session *s, const void *opts, bool btf, int *e
 		*err = -errno;
 		return NULL;
 	}
-	COLLECT_SET_STACK_RODATA(skel, s, &o->st);
+	CAPTURE_SET_STACK_RODATA(skel, s, &o->st);
 	skel->rodata->capture_user = o->user;
 	skel->rodata->capture_kernel = o->kernel;
 	bpf_map__set_max_entries(skel->maps.counts, COUNTS_MAX_ENTRIES);
 	bpf_map__set_max_entries(skel->maps.stacks, stacks_map_size(s, o));
-	collect_select_tp(skel->obj, btf);
+	capture_select_tp(skel->obj, btf);
 	*err = cpu_bpf__load(skel);
 	if (*err) {
 		cpu_bpf__destroy(skel);
@@ -76,7 +76,7 @@ static int fill(struct sample_sink *k, void *arg)
 	struct cpu_bpf *skel = arg;
 	int64_t period = k->p->period;
 
-	return collect_add_map(k, bpf_map__fd(skel->maps.counts), count_entry, &period);
+	return capture_add_map(k, bpf_map__fd(skel->maps.counts), count_entry, &period);
 }
 
 int collect_cpu(struct session *s, const struct cpu_opts *o, struct profile **out)
@@ -91,7 +91,7 @@ int collect_cpu(struct session *s, const struct cpu_opts *o, struct profile **ou
 		.period_type = { "cpu", "nanoseconds" },
 		.period = 1000000000LL / o->freq,
 	};
-	struct collect_links links = { 0 };
+	struct capture_links links = { 0 };
 	struct cpu_bpf *skel;
 	int ret;
 
@@ -101,20 +101,20 @@ int collect_cpu(struct session *s, const struct cpu_opts *o, struct profile **ou
 	 * callers.  Stopped, it takes no samples, so its profile is unchanged.
 	 */
 	s->cont_after_maps = s->target->argv != NULL;
-	skel = collect_load(open_and_load, s, o, &ret);
+	skel = capture_load(open_and_load, s, o, &ret);
 	if (!skel)
 		return ret;
-	ret = collect_begin(s, skel->obj, &links);
+	ret = capture_begin(s, skel->obj, &links);
 	if (!ret)
-		ret = collect_attach_cpu_clock(skel->progs.on_cpu_sample, o->freq, o->kernel_only,
+		ret = capture_attach_cpu_clock(skel->progs.on_cpu_sample, o->freq, o->kernel_only,
 					       &links);
 	if (!ret)
-		ret = collect_run(s, &links);
+		ret = capture_run(s, &links);
 	if (ret)
 		goto cleanup;
-	ret = collect_make_profile(s, &shape, bpf_map__fd(skel->maps.stacks), fill, skel, out);
+	ret = capture_make_profile(s, &shape, bpf_map__fd(skel->maps.stacks), fill, skel, out);
 cleanup:
-	collect_detach(&links);
+	capture_detach(&links);
 	cpu_bpf__destroy(skel);
 	return ret;
 }

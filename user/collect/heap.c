@@ -19,16 +19,16 @@
 #include <bpf/libbpf.h>
 
 #include "collect/collect.h"
-#include "exitcode.h"
+#include "util/exitcode.h"
 #include "heap.skel.h"
 #include "heap/alloc.h"
 #include "heap/cost.h"
 #include "heap/uprobe_multi.h"
-#include "log.h"
-#include "profile.h"
-#include "session.h"
-#include "target.h"
-#include "util.h"
+#include "util/log.h"
+#include "profile/profile.h"
+#include "capture/session.h"
+#include "capture/target.h"
+#include "util/util.h"
 
 #define EXP_TABLE_SIZE 4096
 #define EXP_SHIFT 16
@@ -75,7 +75,7 @@ static void *open_and_load(struct session *s, const void *opts, bool btf, int *e
 		*err = -errno;
 		return NULL;
 	}
-	COLLECT_SET_STACK_RODATA(skel, s, &o->st);
+	CAPTURE_SET_STACK_RODATA(skel, s, &o->st);
 	skel->rodata->capture_kernel = false;
 	skel->rodata->follow_children = false; /* uprobes are attached per process */
 	skel->rodata->sample_rate = o->rate;
@@ -100,7 +100,7 @@ static void *open_and_load(struct session *s, const void *opts, bool btf, int *e
 					      (enum bpf_attach_type)UPROBE_ATTACH_MULTI);
 	bpf_program__set_expected_attach_type(skel->progs.heap_free,
 					      (enum bpf_attach_type)UPROBE_ATTACH_MULTI);
-	collect_select_tp(skel->obj, btf);
+	capture_select_tp(skel->obj, btf);
 	*err = heap_bpf__load(skel);
 	if (*err) {
 		heap_bpf__destroy(skel);
@@ -287,7 +287,7 @@ static int prepare_targets(struct heap_run *run)
 
 	run->allocs = calloc(t->npids, sizeof(*run->allocs));
 	if (!run->allocs)
-		return collect_explain("find the allocator", -ENOMEM);
+		return capture_explain("find the allocator", -ENOMEM);
 	for (i = 0; i < t->npids; i++) {
 		if (t->argv) {
 			err = target__resolve_command(t->argv[0], exe, sizeof(exe));
@@ -377,7 +377,7 @@ static int add_live(struct sample_sink *k, struct heap_run *run)
 		values[2] = llround(sc);
 		values[3] = llround(val.size * sc);
 		label = (struct pf_label_desc){ .key = "bytes", .num = val.size };
-		err = collect_add_sample(k, &val.key, values, &label, 1);
+		err = capture_add_sample(k, &val.key, values, &label, 1);
 		if (err)
 			break;
 	}
@@ -435,7 +435,7 @@ static int fill(struct sample_sink *k, void *arg)
 	err = profile__set_default_sample_type(k->p,
 					       run->o->allocs ? "alloc_space" : "inuse_space");
 	if (!err)
-		err = collect_add_map(k, bpf_map__fd(run->skel->maps.allocs), alloc_entry, run);
+		err = capture_add_map(k, bpf_map__fd(run->skel->maps.allocs), alloc_entry, run);
 	if (!err)
 		err = add_live(k, run);
 	if (!err)
@@ -461,7 +461,7 @@ static int on_snapshot(void *ctx)
 	struct profile *p = NULL;
 	int ret;
 
-	ret = collect_make_snapshot(run->s, shape_of(run, &sh), bpf_map__fd(run->skel->maps.stacks),
+	ret = capture_make_snapshot(run->s, shape_of(run, &sh), bpf_map__fd(run->skel->maps.stacks),
 				    fill, run, &p);
 	if (!ret)
 		ret = run->o->snapshot(run->o->snapshot_ctx, run->s, p);
@@ -472,7 +472,7 @@ static int on_snapshot(void *ctx)
 int collect_heap(struct session *s, const struct heap_opts *o, struct profile **out)
 {
 	struct heap_run run = { .s = s, .o = o };
-	struct collect_links links = { 0 };
+	struct capture_links links = { 0 };
 	struct profile_shape sh;
 	int ret, err;
 
@@ -492,12 +492,12 @@ int collect_heap(struct session *s, const struct heap_opts *o, struct profile **
 		  "bpfprof attached are not known)";
 	s->top_allocating = true;
 	s->cont_after_maps = s->target->argv != NULL;
-	run.skel = collect_load(open_and_load, s, &run, &ret);
+	run.skel = capture_load(open_and_load, s, &run, &ret);
 	if (!run.skel)
 		return ret;
 	err = fill_exp_table(&run);
 	if (err) {
-		ret = collect_explain("fill the sampling table", err);
+		ret = capture_explain("fill the sampling table", err);
 		goto cleanup;
 	}
 	err = heap_calibrate(
@@ -509,7 +509,7 @@ int collect_heap(struct session *s, const struct heap_opts *o, struct profile **
 		pr_warn("heap: cannot measure the cost of a probe hit (%s): no overhead check\n",
 			strerror(-err));
 	run.costs_known = !err;
-	ret = collect_begin(s, run.skel->obj, &links);
+	ret = capture_begin(s, run.skel->obj, &links);
 	if (!ret)
 		ret = prepare_targets(&run);
 	if (ret)
@@ -518,16 +518,16 @@ int collect_heap(struct session *s, const struct heap_opts *o, struct profile **
 		s->on_snapshot = on_snapshot;
 		s->on_snapshot_ctx = &run;
 	}
-	ret = collect_run(s, &links);
+	ret = capture_run(s, &links);
 	detach_all(&run);
 	s->on_snapshot = NULL;
 	if (ret)
 		goto cleanup;
-	ret = collect_make_profile(s, shape_of(&run, &sh), bpf_map__fd(run.skel->maps.stacks), fill,
+	ret = capture_make_profile(s, shape_of(&run, &sh), bpf_map__fd(run.skel->maps.stacks), fill,
 				   &run, out);
 cleanup:
 	detach_all(&run);
-	collect_detach(&links);
+	capture_detach(&links);
 	heap_bpf__destroy(run.skel);
 	free(run.allocs);
 	return ret;

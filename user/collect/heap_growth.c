@@ -60,13 +60,13 @@
 
 #include "bpfprof/growth.h"
 #include "collect/collect.h"
-#include "exitcode.h"
+#include "util/exitcode.h"
 #include "heap_growth.skel.h"
-#include "log.h"
-#include "profile.h"
-#include "session.h"
-#include "target.h"
-#include "util.h"
+#include "util/log.h"
+#include "profile/profile.h"
+#include "capture/session.h"
+#include "capture/target.h"
+#include "util/util.h"
 
 /* The syscalls whose growth is recorded, as named under events/syscalls/. */
 static const char *const mem_syscalls[] = { "brk", "mmap", "munmap", "mremap", "mprotect" };
@@ -97,14 +97,14 @@ static void *open_and_load(struct session *s, const void *opts, bool btf, int *e
 	const struct heap_opts *o = opts;
 	struct heap_growth_bpf *skel = heap_growth_bpf__open();
 	bool system = s->target->mode != TARGET_PIDS,
-	     events = collect_use_syscall_events(mem_syscalls, NSYSCALLS);
+	     events = capture_use_syscall_events(mem_syscalls, NSYSCALLS);
 	size_t i;
 
 	if (!skel) {
 		*err = -errno;
 		return NULL;
 	}
-	COLLECT_SET_STACK_RODATA(skel, s, &o->st);
+	CAPTURE_SET_STACK_RODATA(skel, s, &o->st);
 	/* A kernel stack at a fault or a syscall's entry is the entry code: user stacks only. */
 	skel->rodata->capture_kernel = false;
 	skel->rodata->fault_every = o->fault_every ? o->fault_every : 1;
@@ -112,7 +112,7 @@ static void *open_and_load(struct session *s, const void *opts, bool btf, int *e
 	bpf_map__set_max_entries(skel->maps.growth, system ? 65536 : 16384);
 	bpf_map__set_max_entries(skel->maps.pending, system ? 65536 : 16384);
 	bpf_map__set_max_entries(skel->maps.stacks, system ? 32768 : 16384);
-	collect_select_tp(skel->obj, btf);
+	capture_select_tp(skel->obj, btf);
 	for (i = 0; i < NSYSCALLS; i++)
 		bpf_program__set_autoload(enter_progs(skel)[i], events);
 	bpf_program__set_autoload(skel->progs.mem_exit_tp, events);
@@ -132,7 +132,7 @@ static void *open_and_load(struct session *s, const void *opts, bool btf, int *e
 
 /* Attaches prog to syscalls:EVENT. */
 static int attach_syscall_event(struct bpf_program *prog, const char *dir, const char *name,
-				struct collect_links *links)
+				struct capture_links *links)
 {
 	struct bpf_link *link;
 	char event[64];
@@ -143,22 +143,22 @@ static int attach_syscall_event(struct bpf_program *prog, const char *dir, const
 	if (!link) {
 		err = -errno;
 		pr_debug("cannot attach to syscalls:%s: %s\n", event, strerror(-err));
-		return collect_explain("attach to the memory syscall tracepoints", err);
+		return capture_explain("attach to the memory syscall tracepoints", err);
 	}
-	err = collect_links_add(links, link);
+	err = capture_links_add(links, link);
 	if (err)
-		return collect_explain("attach to the memory syscall tracepoints", err);
+		return capture_explain("attach to the memory syscall tracepoints", err);
 	return 0;
 }
 
 /*
- * collect_begin attaches the fault programs (and the raw_syscalls fallback);
+ * capture_begin attaches the fault programs (and the raw_syscalls fallback);
  * then the syscall tracepoints, exits first, so that an entry seen always
  * has its exit seen.
  */
-static int attach(struct session *s, struct heap_growth_bpf *skel, struct collect_links *links)
+static int attach(struct session *s, struct heap_growth_bpf *skel, struct capture_links *links)
 {
-	int ret = collect_begin(s, skel->obj, links);
+	int ret = capture_begin(s, skel->obj, links);
 	size_t i;
 
 	if (ret)
@@ -225,7 +225,7 @@ static int fill(struct sample_sink *k, void *arg)
 			k->p, "transparent huge pages are \"always\": a fault that maps a huge "
 			      "page counts as one page, so faulted_space is low for large regions");
 	if (!err)
-		err = collect_add_map(k, bpf_map__fd(c->skel->maps.growth), growth_entry, c);
+		err = capture_add_map(k, bpf_map__fd(c->skel->maps.growth), growth_entry, c);
 	return err;
 }
 
@@ -236,7 +236,7 @@ static int snapshot(void *arg)
 	struct profile *p = NULL;
 	int ret;
 
-	ret = collect_make_snapshot(c->s, &c->shape, bpf_map__fd(c->skel->maps.stacks), fill, c,
+	ret = capture_make_snapshot(c->s, &c->shape, bpf_map__fd(c->skel->maps.stacks), fill, c,
 				    &p);
 	if (!ret)
 		ret = c->o->snapshot(c->o->snapshot_ctx, c->s, p);
@@ -253,7 +253,7 @@ int collect_heap_growth(struct session *s, const struct heap_opts *o, struct pro
 		{ "released_space", "bytes" },
 	};
 	struct growth_ctx c = { .s = s, .o = o };
-	struct collect_links links = { 0 };
+	struct capture_links links = { 0 };
 	int ret;
 
 	_Static_assert(HEAP_GROWTH_SAMPLE_INDEX == 1, "faulted_space is the default");
@@ -268,7 +268,7 @@ int collect_heap_growth(struct session *s, const struct heap_opts *o, struct pro
 	s->noun = "anonymous page faults";
 	s->cont_after_maps = s->target->argv != NULL;
 	s->idle = "did not grow its anonymous memory during the capture";
-	c.skel = collect_load(open_and_load, s, o, &ret);
+	c.skel = capture_load(open_and_load, s, o, &ret);
 	if (!c.skel)
 		return ret;
 	if (o->snapshot) {
@@ -277,13 +277,13 @@ int collect_heap_growth(struct session *s, const struct heap_opts *o, struct pro
 	}
 	ret = attach(s, c.skel, &links);
 	if (!ret)
-		ret = collect_run(s, &links);
+		ret = capture_run(s, &links);
 	s->on_snapshot = NULL;
 	if (ret)
 		goto cleanup;
-	ret = collect_make_profile(s, &c.shape, bpf_map__fd(c.skel->maps.stacks), fill, &c, out);
+	ret = capture_make_profile(s, &c.shape, bpf_map__fd(c.skel->maps.stacks), fill, &c, out);
 cleanup:
-	collect_detach(&links);
+	capture_detach(&links);
 	heap_growth_bpf__destroy(c.skel);
 	return ret;
 }

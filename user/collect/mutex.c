@@ -19,13 +19,13 @@
 #include <bpf/libbpf.h>
 
 #include "collect/collect.h"
-#include "exitcode.h"
-#include "log.h"
+#include "util/exitcode.h"
+#include "util/log.h"
 #include "mutex.skel.h"
-#include "profile.h"
-#include "session.h"
-#include "target.h"
-#include "util.h"
+#include "profile/profile.h"
+#include "capture/session.h"
+#include "capture/target.h"
+#include "util/util.h"
 
 #define CONTENTIONS_MAX_ENTRIES 16384
 
@@ -42,13 +42,13 @@ static void *open_and_load(struct session *s, const void *opts, bool btf, int *e
 	const struct mutex_opts *o = opts;
 	struct mutex_bpf *skel = mutex_bpf__open();
 	bool system = s->target->mode != TARGET_PIDS,
-	     events = collect_use_syscall_events(futex_syscalls, 1);
+	     events = capture_use_syscall_events(futex_syscalls, 1);
 
 	if (!skel) {
 		*err = -errno;
 		return NULL;
 	}
-	COLLECT_SET_STACK_RODATA(skel, s, &o->st);
+	CAPTURE_SET_STACK_RODATA(skel, s, &o->st);
 	/* A kernel stack at the syscall's entry says nothing: user stacks only. */
 	skel->rodata->capture_kernel = false;
 	skel->rodata->by_holder = o->by_holder;
@@ -56,7 +56,7 @@ static void *open_and_load(struct session *s, const void *opts, bool btf, int *e
 	bpf_map__set_max_entries(skel->maps.waits, system ? 65536 : 16384);
 	bpf_map__set_max_entries(skel->maps.contentions, CONTENTIONS_MAX_ENTRIES);
 	bpf_map__set_max_entries(skel->maps.stacks, system ? 32768 : 16384);
-	collect_select_tp(skel->obj, btf);
+	capture_select_tp(skel->obj, btf);
 	bpf_program__set_autoload(skel->progs.futex_enter_tp, events);
 	bpf_program__set_autoload(skel->progs.futex_exit_tp, events);
 	if (events) {
@@ -79,7 +79,7 @@ static void *open_and_load(struct session *s, const void *opts, bool btf, int *e
 
 /* Attaches prog to syscalls:DIR_NAME for every futex syscall this kernel traces. */
 static int attach_syscall_events(struct bpf_program *prog, const char *dir,
-				 struct collect_links *links)
+				 struct capture_links *links)
 {
 	char event[64];
 	struct bpf_link *link;
@@ -88,33 +88,33 @@ static int attach_syscall_events(struct bpf_program *prog, const char *dir,
 
 	for (i = 0; i < ARRAY_SIZE(futex_syscalls); i++) {
 		snprintf(event, sizeof(event), "%s_%s", dir, futex_syscalls[i]);
-		if (i > 0 && !collect_has_syscall_event(dir, futex_syscalls[i]))
+		if (i > 0 && !capture_has_syscall_event(dir, futex_syscalls[i]))
 			continue; /* futex2 calls came with 5.16 and 6.7 */
 		link = bpf_program__attach_tracepoint(prog, "syscalls", event);
 		if (!link) {
 			err = -errno;
 			pr_debug("cannot attach to syscalls:%s: %s\n", event, strerror(-err));
-			return collect_explain("attach to the futex syscall tracepoints", err);
+			return capture_explain("attach to the futex syscall tracepoints", err);
 		}
-		err = collect_links_add(links, link);
+		err = capture_links_add(links, link);
 		if (err)
-			return collect_explain("attach to the futex syscall tracepoints", err);
+			return capture_explain("attach to the futex syscall tracepoints", err);
 	}
 	return 0;
 }
 
 /*
- * After collect_begin, the syscall tracepoints, exits first: a wait whose
+ * After capture_begin, the syscall tracepoints, exits first: a wait whose
  * entry was seen then always has its end seen.
  */
-static int attach(struct session *s, struct mutex_bpf *skel, struct collect_links *links)
+static int attach(struct session *s, struct mutex_bpf *skel, struct capture_links *links)
 {
-	int ret = collect_begin(s, skel->obj, links);
+	int ret = capture_begin(s, skel->obj, links);
 
 	if (ret)
 		return ret;
 	if (!bpf_program__autoload(skel->progs.futex_enter_tp)) {
-		/* Attached with the other tracepoints by collect_begin. */
+		/* Attached with the other tracepoints by capture_begin. */
 		pr_debug("futex calls seen through raw_syscalls sys_enter/sys_exit\n");
 		return 0;
 	}
@@ -196,7 +196,7 @@ static int fill(struct sample_sink *k, void *arg)
 	struct fill_ctx *c = arg;
 	int err;
 
-	err = collect_add_map(k, bpf_map__fd(c->skel->maps.contentions), contention_entry, c);
+	err = capture_add_map(k, bpf_map__fd(c->skel->maps.contentions), contention_entry, c);
 	if (!err)
 		err = report_waits(k, c);
 	return err;
@@ -204,8 +204,8 @@ static int fill(struct sample_sink *k, void *arg)
 
 int collect_mutex(struct session *s, const struct mutex_opts *o, struct profile **out)
 {
-	/* Go's mutex profile names: collect_contention_shape. */
-	struct collect_links links = { 0 };
+	/* Go's mutex profile names: capture_contention_shape. */
+	struct capture_links links = { 0 };
 	struct fill_ctx c = { .by_holder = o->by_holder };
 	int ret;
 
@@ -215,18 +215,18 @@ int collect_mutex(struct session *s, const struct mutex_opts *o, struct profile 
 	s->top_caller = true;
 	/* A launched command waits while its new mappings are read (session.h). */
 	s->cont_after_maps = s->target->argv != NULL;
-	c.skel = collect_load(open_and_load, s, o, &ret);
+	c.skel = capture_load(open_and_load, s, o, &ret);
 	if (!c.skel)
 		return ret;
 	ret = attach(s, c.skel, &links);
 	if (!ret)
-		ret = collect_run(s, &links);
+		ret = capture_run(s, &links);
 	if (ret)
 		goto cleanup;
-	ret = collect_make_profile(s, &collect_contention_shape, bpf_map__fd(c.skel->maps.stacks),
+	ret = capture_make_profile(s, &capture_contention_shape, bpf_map__fd(c.skel->maps.stacks),
 				   fill, &c, out);
 cleanup:
-	collect_detach(&links);
+	capture_detach(&links);
 	mutex_bpf__destroy(c.skel);
 	return ret;
 }

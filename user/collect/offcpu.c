@@ -19,14 +19,14 @@
 #include <bpf/libbpf.h>
 
 #include "collect/collect.h"
-#include "exitcode.h"
-#include "log.h"
+#include "util/exitcode.h"
+#include "util/log.h"
 #include "offcpu.skel.h"
 #include "offcpu_end.skel.h"
-#include "profile.h"
-#include "session.h"
-#include "target.h"
-#include "util.h"
+#include "profile/profile.h"
+#include "capture/session.h"
+#include "capture/target.h"
+#include "util/util.h"
 
 #define BLOCKS_MAX_ENTRIES 65536
 /* Per-thread entries: a process's threads, or the system's. */
@@ -147,7 +147,7 @@ static void *open_and_load(struct session *s, const void *opts, bool btf, int *e
 		*err = -errno;
 		return NULL;
 	}
-	COLLECT_SET_STACK_RODATA(skel, s, &o->st);
+	CAPTURE_SET_STACK_RODATA(skel, s, &o->st);
 	skel->rodata->capture_user = o->user;
 	skel->rodata->capture_kernel = o->kernel;
 	skel->rodata->min_block_ns = o->min_block_ns;
@@ -159,7 +159,7 @@ static void *open_and_load(struct session *s, const void *opts, bool btf, int *e
 	size_slots(skel, sampled, threads);
 	bpf_map__set_max_entries(skel->maps.stacks, system ? 32768 : 16384);
 	bpf_map__set_max_entries(skel->maps.blocks, BLOCKS_MAX_ENTRIES);
-	collect_select_tp(skel->obj, btf);
+	capture_select_tp(skel->obj, btf);
 	*err = offcpu_bpf__load(skel);
 	if (*err) {
 		offcpu_bpf__destroy(skel);
@@ -244,7 +244,7 @@ static int add_in_progress(struct sample_sink *k, const struct fill_ctx *c)
 		if (values[1] < c->min_block_ns)
 			continue;
 		state_label(start.key.state, &label);
-		err = collect_add_sample(k, &start.key.key, values, &label, 1);
+		err = capture_add_sample(k, &start.key.key, values, &label, 1);
 		if (err)
 			return err;
 		n++;
@@ -322,7 +322,7 @@ static int fill(struct sample_sink *k, void *arg)
 
 	k->trim_tracing = true;
 	sched_text(&k->trim_lo, &k->trim_hi);
-	err = collect_add_map(k, bpf_map__fd(c->skel->maps.blocks), block_entry, NULL);
+	err = capture_add_map(k, bpf_map__fd(c->skel->maps.blocks), block_entry, NULL);
 	if (!err)
 		err = c->block_rate_ns ? note_sampling(k, c) : add_in_progress(k, c);
 	return err;
@@ -414,8 +414,8 @@ static int settle_in_progress(struct session *s, struct fill_ctx *c)
 
 int collect_offcpu(struct session *s, const struct offcpu_opts *o, struct profile **out)
 {
-	/* Go's block profile names: collect_contention_shape. */
-	struct collect_links links = { 0 };
+	/* Go's block profile names: capture_contention_shape. */
+	struct capture_links links = { 0 };
 	struct fill_ctx c = { .min_block_ns = o->min_block_ns };
 	struct load_ctx lc = { .o = o };
 	int ret, err;
@@ -425,16 +425,16 @@ int collect_offcpu(struct session *s, const struct offcpu_opts *o, struct profil
 	/* Every stack starts in the kernel's wait: rank by the blocking user function. */
 	s->top_user = true;
 	probe_kernel(&lc.k);
-	c.skel = collect_load(open_and_load, s, &lc, &ret);
+	c.skel = capture_load(open_and_load, s, &lc, &ret);
 	if (!c.skel)
 		return ret;
 	c.block_rate_ns = c.skel->rodata->block_rate_ns;
 	if (o->block_rate_ns && !c.block_rate_ns)
 		pr_warn("offcpu: sampling needs tp_btf and bpf_task_work (Linux 6.18+): recording "
 			"every interval, as --exact\n");
-	ret = collect_begin(s, c.skel->obj, &links);
+	ret = capture_begin(s, c.skel->obj, &links);
 	if (!ret)
-		ret = collect_run(s, &links);
+		ret = capture_run(s, &links);
 	if (ret)
 		goto cleanup;
 	c.end_ns = mono_ns();
@@ -444,10 +444,10 @@ int collect_offcpu(struct session *s, const struct offcpu_opts *o, struct profil
 			pr_warn("cannot count the intervals still in progress: %s\n",
 				strerror(-err));
 	}
-	ret = collect_make_profile(s, &collect_contention_shape, bpf_map__fd(c.skel->maps.stacks),
+	ret = capture_make_profile(s, &capture_contention_shape, bpf_map__fd(c.skel->maps.stacks),
 				   fill, &c, out);
 cleanup:
-	collect_detach(&links);
+	capture_detach(&links);
 	offcpu_bpf__destroy(c.skel);
 	return ret;
 }

@@ -11,11 +11,11 @@
 #include <bpf/libbpf.h>
 
 #include "collect/collect.h"
-#include "exitcode.h"
-#include "log.h"
-#include "profile.h"
-#include "session.h"
-#include "target.h"
+#include "util/exitcode.h"
+#include "util/log.h"
+#include "profile/profile.h"
+#include "capture/session.h"
+#include "capture/target.h"
 #include "threadcreate.skel.h"
 
 #define CREATES_MAX_ENTRIES 16384
@@ -29,10 +29,10 @@ static void *open_and_load(struct session *s, const void *opts, bool btf, int *e
 		*err = -errno;
 		return NULL;
 	}
-	COLLECT_SET_STACK_RODATA(skel, s, &o->st);
+	CAPTURE_SET_STACK_RODATA(skel, s, &o->st);
 	bpf_map__set_max_entries(skel->maps.creates, CREATES_MAX_ENTRIES);
 	bpf_map__set_max_entries(skel->maps.stacks, 8192);
-	collect_select_tp(skel->obj, btf);
+	capture_select_tp(skel->obj, btf);
 	*err = threadcreate_bpf__load(skel);
 	if (*err) {
 		threadcreate_bpf__destroy(skel);
@@ -61,7 +61,7 @@ static int fill(struct sample_sink *k, void *arg)
 	struct threadcreate_bpf *skel = arg;
 
 	k->trim_tracing = true;
-	return collect_add_map(k, bpf_map__fd(skel->maps.creates), create_entry, NULL);
+	return capture_add_map(k, bpf_map__fd(skel->maps.creates), create_entry, NULL);
 }
 
 int collect_threadcreate(struct session *s, const struct threadcreate_opts *o, struct profile **out)
@@ -76,7 +76,7 @@ int collect_threadcreate(struct session *s, const struct threadcreate_opts *o, s
 		.period_type = { "threadcreate", "count" },
 		.period = 1,
 	};
-	struct collect_links links = { 0 };
+	struct capture_links links = { 0 };
 	struct threadcreate_bpf *skel;
 	int ret;
 
@@ -89,17 +89,17 @@ int collect_threadcreate(struct session *s, const struct threadcreate_opts *o, s
 	s->top_caller = true;
 	/* A launched command waits while its new mappings are read (session.h). */
 	s->cont_after_maps = s->target->argv != NULL;
-	skel = collect_load(open_and_load, s, o, &ret);
+	skel = capture_load(open_and_load, s, o, &ret);
 	if (!skel)
 		return ret;
-	ret = collect_begin(s, skel->obj, &links);
+	ret = capture_begin(s, skel->obj, &links);
 	if (!ret)
-		ret = collect_run(s, &links);
+		ret = capture_run(s, &links);
 	if (ret)
 		goto cleanup;
-	ret = collect_make_profile(s, &shape, bpf_map__fd(skel->maps.stacks), fill, skel, out);
+	ret = capture_make_profile(s, &shape, bpf_map__fd(skel->maps.stacks), fill, skel, out);
 cleanup:
-	collect_detach(&links);
+	capture_detach(&links);
 	threadcreate_bpf__destroy(skel);
 	return ret;
 }

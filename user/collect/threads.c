@@ -15,16 +15,16 @@
 #include <bpf/libbpf.h>
 
 #include "collect/collect.h"
-#include "exitcode.h"
-#include "log.h"
-#include "profile.h"
-#include "session.h"
-#include "stacks.h"
-#include "target.h"
-#include "thread_record.h"
+#include "util/exitcode.h"
+#include "util/log.h"
+#include "profile/profile.h"
+#include "capture/session.h"
+#include "capture/stacks.h"
+#include "capture/target.h"
+#include "capture/thread_record.h"
 #include "threads.skel.h"
 #include "unwind/unwinder.h"
-#include "util.h"
+#include "util/util.h"
 
 /* The records read from the iterator(s), back to back. */
 struct snapshot {
@@ -123,31 +123,31 @@ static struct threads_bpf *load(struct session *s, const struct threads_opts *o,
 
 	skel = threads_bpf__open();
 	if (!skel) {
-		*ret = collect_explain("open the BPF program", -errno);
+		*ret = capture_explain("open the BPF program", -errno);
 		return NULL;
 	}
 	skel->rodata->target_mode = t->mode;
 	if (t->mode == TARGET_CGROUP) {
 		/* A cgroup v2 directory's inode number is its kernfs id. */
 		if (fstat(t->cgroup_fd, &st)) {
-			*ret = collect_explain("read the target cgroup", -errno);
+			*ret = capture_explain("read the target cgroup", -errno);
 			goto fail;
 		}
 		skel->rodata->target_cgroup_id = st.st_ino;
 	}
 	skel->rodata->unwind_dwarf = o->st.dwarf;
-	err = collect_unwind_configure(skel->obj, &o->st);
+	err = capture_unwind_configure(skel->obj, &o->st);
 	if (err) {
-		*ret = collect_explain("size the unwind tables", err);
+		*ret = capture_explain("size the unwind tables", err);
 		goto fail;
 	}
 	err = threads_bpf__load(skel);
 	if (err) {
-		*ret = collect_explain("load the BPF program", err);
+		*ret = capture_explain("load the BPF program", err);
 		goto fail;
 	}
 	if (t->mode == TARGET_PIDS) {
-		*ret = collect_fill_target(s, skel->obj);
+		*ret = capture_fill_target(s, skel->obj);
 		if (*ret)
 			goto fail;
 	}
@@ -350,7 +350,7 @@ static int make_profile(struct session *s, const struct snapshot *snap, struct p
 	}
 	if (!err) {
 		report_unwinding(s, p, snap);
-		collect_unwind_report(s, p, true);
+		capture_unwind_report(s, p, true);
 	}
 	if (err) {
 		profile__free(p);
@@ -398,11 +398,11 @@ int collect_threads(struct session *s, const struct threads_opts *o, struct prof
 	if (!skel)
 		return ret;
 	s->counters_fd = bpf_map__fd(skel->maps.counters);
-	err = collect_unwind_start(s, skel->obj);
+	err = capture_unwind_start(s, skel->obj);
 	if (!err)
 		err = load_unwind_tables(s, skel);
 	if (err) {
-		ret = collect_explain("load the unwind tables", err);
+		ret = capture_explain("load the unwind tables", err);
 		goto cleanup;
 	}
 	if (log_level >= LOG_DEBUG)
@@ -413,7 +413,7 @@ int collect_threads(struct session *s, const struct threads_opts *o, struct prof
 	err = take_snapshot(s, skel, &snap);
 	s->elapsed_ns = mono_ns() - s->start_mono;
 	if (err) {
-		ret = collect_explain("take the thread snapshot", err);
+		ret = capture_explain("take the thread snapshot", err);
 		goto cleanup;
 	}
 	pr_debug("snapshot: %zu bytes in %.3f ms\n", snap.len, s->elapsed_ns / 1e6);

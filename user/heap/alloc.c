@@ -10,11 +10,11 @@
 #include <unistd.h>
 
 #include "bpfprof/types.h"
-#include "elfscn.h"
+#include "elf/section.h"
 #include "heap/alloc.h"
 #include "heap/place.h"
-#include "log.h"
-#include "symbolize/procmaps.h"
+#include "util/log.h"
+#include "proc/maps.h"
 
 /* The functions probed when the allocator's file defines them. */
 static const struct alloc_name {

@@ -10,8 +10,8 @@
 #include "heap/alloc.h"
 #include "heap/cost.h"
 #include "heap/uprobe_multi.h"
-#include "symbolize/procmaps.h"
-#include "util.h"
+#include "proc/maps.h"
+#include "util/util.h"
 
 /*
  * Two functions to probe, with known first instructions: a push (which the

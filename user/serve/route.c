@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "exitcode.h"
+#include "util/exitcode.h"
 #include "serve/route.h"
-#include "util.h"
+#include "util/util.h"
 
 /* The query parameter passed to the command as --OPTION=VALUE, if given. */
 struct passed_param {

@@ -16,9 +16,9 @@
 #include <unistd.h>
 #include <microhttpd.h>
 
-#include "log.h"
+#include "util/log.h"
 #include "serve/server.h"
-#include "util.h"
+#include "util/util.h"
 
 extern char **environ;
 

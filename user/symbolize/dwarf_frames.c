@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dwarf_frames.h"
-#include "elf.h"
-#include "strpool.h"
+#include "symbolize/dwarf_frames.h"
+#include "symbolize/elf.h"
+#include "symbolize/strpool.h"
 
 static const char *intern(struct strpool *strs, const char *s)
 {

@@ -8,7 +8,7 @@
 
 #include <elfutils/libdwfl.h>
 
-#include "symbolize.h"
+#include "symbolize/symbolize.h"
 
 struct strpool;
 

@@ -9,12 +9,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "dwarf_frames.h"
-#include "elf.h"
-#include "gopclntab.h"
-#include "log.h"
-#include "strpool.h"
-#include "plt.h"
+#include "symbolize/dwarf_frames.h"
+#include "symbolize/elf.h"
+#include "elf/gopclntab.h"
+#include "util/log.h"
+#include "symbolize/strpool.h"
+#include "symbolize/plt.h"
 
 /* libstdc++'s demangler (C++ and legacy Rust names); the build links -lstdc++. */
 char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);

@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "symbolize.h"
+#include "symbolize/symbolize.h"
 
 struct symcache;
 struct sym_file;

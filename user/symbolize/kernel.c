@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernel.h"
-#include "log.h"
+#include "symbolize/kernel.h"
+#include "util/log.h"
 
 /*
  * kallsyms has a few hundred thousand lines: names go into one growing

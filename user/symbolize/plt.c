@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "elfscn.h"
+#include "elf/section.h"
 
-#include "plt.h"
+#include "symbolize/plt.h"
 
 #define PLT_ENTRY 16 /* x86-64 PLT and .plt.sec entries */
 

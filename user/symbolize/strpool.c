@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "strpool.h"
+#include "symbolize/strpool.h"
 
 /*
  * Strings are copied into large chunks rather than malloc'd one by one:

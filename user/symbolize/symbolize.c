@@ -11,12 +11,12 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "elf.h"
-#include "kernel.h"
-#include "log.h"
-#include "procmaps.h"
-#include "strpool.h"
-#include "symbolize.h"
+#include "symbolize/elf.h"
+#include "symbolize/kernel.h"
+#include "util/log.h"
+#include "proc/maps.h"
+#include "symbolize/strpool.h"
+#include "symbolize/symbolize.h"
 
 /*
  * An executable mapping as recorded.  Stacks only ever hold code addresses,

@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "elfscn.h"
-#include "gopclntab.h"
+#include "elf/section.h"
+#include "elf/gopclntab.h"
 
-#include "log.h"
+#include "util/log.h"
 #include "unwind/table.h"
 
 /* x86-64 DWARF register numbers. */

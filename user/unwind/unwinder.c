@@ -13,12 +13,12 @@
 #include <bpf/bpf.h>
 
 #include "bpfprof/types.h"
-#include "log.h"
-#include "symbolize/procmaps.h"
+#include "util/log.h"
+#include "proc/maps.h"
 #include "unwind/space.h"
 #include "unwind/table.h"
 #include "unwind/unwinder.h"
-#include "util.h"
+#include "util/util.h"
 
 #define UNWIND_PAGE_SHIFT 16 /* as in bpf/unwind.bpf.h */
 #define MAX_SEGMENTS 8

@@ -6,8 +6,8 @@
 #ifndef BPFPROF_PROFILE_INDEX_H
 #define BPFPROF_PROFILE_INDEX_H
 
-#include "hash.h"
-#include "profile.h"
+#include "util/hash.h"
+#include "profile/profile.h"
 
 enum pfi_table { PFI_STRINGS, PFI_MAPPINGS, PFI_FUNCTIONS, PFI_LOCATIONS, PFI_SAMPLES, PFI_NR };
 

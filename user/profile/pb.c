@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pb.h"
+#include "profile/pb.h"
 
 #define PB_MAX_VARINT 10
 #define PB_MAX_FIELD ((1u << 29) - 1)

@@ -17,10 +17,10 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "log.h"
-#include "pb.h"
-#include "pprof.h"
-#include "profile.h"
+#include "util/log.h"
+#include "profile/pb.h"
+#include "profile/pprof.h"
+#include "profile/profile.h"
 
 static void encode_value_type(struct pb_buf *b, uint32_t field, const struct pf_value_type *vt)
 {

@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "thread_record.h"
+#include "capture/thread_record.h"
 
 /* include/linux/sched.h: task->__state and task->exit_state bits. */
 #define TASK_INTERRUPTIBLE 0x0001

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "profile.h"
-#include "threads_text.h"
+#include "profile/profile.h"
+#include "report/threads_text.h"
 
 /* The labels of one thread's sample. */
 struct thread_view {

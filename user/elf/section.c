@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "elfscn.h"
+#include "elf/section.h"
 
 Elf_Scn *elf_section_by_name(Elf *elf, const char *name, GElf_Shdr *shdr)
 {

@@ -11,17 +11,17 @@
 
 #include "bpfprof/types.h"
 #include "collect/collect.h"
-#include "exitcode.h"
-#include "log.h"
-#include "profile.h"
-#include "session.h"
-#include "util.h"
-#include "stacks.h"
+#include "util/exitcode.h"
+#include "util/log.h"
+#include "profile/profile.h"
+#include "capture/session.h"
+#include "util/util.h"
+#include "capture/stacks.h"
 
 /* Sample types a profile type may have: enough for any Go profile. */
 #define MAX_SAMPLE_TYPES 8
 
-int collect_key_labels(struct session *s, const struct stack_key *key, char *comm_buf,
+int capture_key_labels(struct session *s, const struct stack_key *key, char *comm_buf,
 		       struct pf_label_desc *labels)
 {
 	const char *process = session__process_name(s, key->pid);
@@ -72,10 +72,10 @@ static bool in_trim_range(const struct sample_sink *k, uint64_t loc_id)
 	return loc && loc->address >= k->trim_lo && loc->address < k->trim_hi;
 }
 
-int collect_add_sample(struct sample_sink *k, const struct stack_key *key, const int64_t *values,
+int capture_add_sample(struct sample_sink *k, const struct stack_key *key, const int64_t *values,
 		       const struct pf_label_desc *extra, int nextra)
 {
-	struct pf_label_desc labels[4 + COLLECT_MAX_EXTRA_LABELS];
+	struct pf_label_desc labels[4 + CAPTURE_MAX_EXTRA_LABELS];
 	uint64_t locs[STACKS_MAX_LOCATIONS];
 	char comm[BPFPROF_COMM_LEN + 1];
 	int n, nlabels, i, skip;
@@ -89,17 +89,17 @@ int collect_add_sample(struct sample_sink *k, const struct stack_key *key, const
 		;
 	for (; skip < n - 1 && in_trim_range(k, locs[skip]); skip++)
 		;
-	nlabels = collect_key_labels(k->s, key, comm, labels);
-	for (i = 0; i < nextra && i < COLLECT_MAX_EXTRA_LABELS; i++)
+	nlabels = capture_key_labels(k->s, key, comm, labels);
+	for (i = 0; i < nextra && i < CAPTURE_MAX_EXTRA_LABELS; i++)
 		labels[nlabels++] = extra[i];
 	return profile__add_sample(k->p, locs + skip, n - skip, values, labels, nlabels);
 }
 
-int collect_add_map(struct sample_sink *k, int map_fd, collect_entry_fn fn, void *arg)
+int capture_add_map(struct sample_sink *k, int map_fd, capture_entry_fn fn, void *arg)
 {
 	struct bpf_map_info info = { 0 };
 	__u32 len = sizeof(info);
-	struct pf_label_desc extra[COLLECT_MAX_EXTRA_LABELS];
+	struct pf_label_desc extra[CAPTURE_MAX_EXTRA_LABELS];
 	int64_t values[MAX_SAMPLE_TYPES];
 	void *key = NULL, *next = NULL, *val = NULL;
 	bool first = true;
@@ -126,7 +126,7 @@ int collect_add_map(struct sample_sink *k, int map_fd, collect_entry_fn fn, void
 		nextra = fn(key, val, values, extra, arg);
 		if (nextra < 0)
 			continue;
-		err = collect_add_sample(k, key, values, extra, nextra);
+		err = capture_add_sample(k, key, values, extra, nextra);
 		if (err)
 			break;
 	}
@@ -160,7 +160,7 @@ static struct profile *new_profile(struct session *s, const struct profile_shape
 }
 
 static int make_profile(struct session *s, const struct profile_shape *shape, int stacks_fd,
-			collect_fill_fn fill, void *arg, struct profile **out, bool final)
+			capture_fill_fn fill, void *arg, struct profile **out, bool final)
 {
 	struct sample_sink k = { .s = s };
 	int err;
@@ -180,7 +180,7 @@ static int make_profile(struct session *s, const struct profile_shape *shape, in
 	if (!err) {
 		(final ? session__report_losses
 		       : session__note_losses)(s, k.counters, stack_resolver__unmapped(k.r), k.p);
-		collect_unwind_report(s, k.p, final);
+		capture_unwind_report(s, k.p, final);
 	}
 	stack_resolver__free(k.r);
 cleanup:
@@ -193,14 +193,14 @@ cleanup:
 	return 0;
 }
 
-int collect_make_profile(struct session *s, const struct profile_shape *shape, int stacks_fd,
-			 collect_fill_fn fill, void *arg, struct profile **out)
+int capture_make_profile(struct session *s, const struct profile_shape *shape, int stacks_fd,
+			 capture_fill_fn fill, void *arg, struct profile **out)
 {
 	return make_profile(s, shape, stacks_fd, fill, arg, out, true);
 }
 
-int collect_make_snapshot(struct session *s, const struct profile_shape *shape, int stacks_fd,
-			  collect_fill_fn fill, void *arg, struct profile **out)
+int capture_make_snapshot(struct session *s, const struct profile_shape *shape, int stacks_fd,
+			  capture_fill_fn fill, void *arg, struct profile **out)
 {
 	s->elapsed_ns = mono_ns() - s->start_mono;
 	return make_profile(s, shape, stacks_fd, fill, arg, out, false);
@@ -211,7 +211,7 @@ static const struct value_type_desc contention_types[] = {
 	{ "delay", "nanoseconds" },
 };
 
-const struct profile_shape collect_contention_shape = {
+const struct profile_shape capture_contention_shape = {
 	.types = contention_types,
 	.ntypes = 2,
 	.period_type = { "contentions", "count" },

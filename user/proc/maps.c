@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "procmaps.h"
+#include "util/log.h"
+#include "proc/maps.h"
 
 #define DELETED_SUFFIX " (deleted)"
 

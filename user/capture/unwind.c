@@ -13,12 +13,12 @@
 
 #include "bpfprof/types.h"
 #include "collect/collect.h"
-#include "log.h"
-#include "profile.h"
-#include "session.h"
+#include "util/log.h"
+#include "profile/profile.h"
+#include "capture/session.h"
 #include "unwind/unwinder.h"
 
-int collect_unwind_size(struct bpf_object *obj, const struct stack_opts *st, bool tables)
+int capture_unwind_size(struct bpf_object *obj, const struct stack_opts *st, bool tables)
 {
 	struct bpf_map *rows = bpf_object__find_map_by_name(obj, "unwind_rows");
 	struct bpf_map *procs = bpf_object__find_map_by_name(obj, "unwind_procs");
@@ -37,9 +37,9 @@ int collect_unwind_size(struct bpf_object *obj, const struct stack_opts *st, boo
 	return bpf_map__set_max_entries(rows, tables && n > 1 ? n : 1);
 }
 
-int collect_unwind_configure(struct bpf_object *obj, const struct stack_opts *st)
+int capture_unwind_configure(struct bpf_object *obj, const struct stack_opts *st)
 {
-	return collect_unwind_size(obj, st, st->dwarf);
+	return capture_unwind_size(obj, st, st->dwarf);
 }
 
 static void on_maps(void *ctx, int pid)
@@ -50,7 +50,7 @@ static void on_maps(void *ctx, int pid)
 		pr_debug("pid %d: cannot update unwind tables: %s\n", pid, strerror(-err));
 }
 
-int collect_unwind_start(struct session *s, struct bpf_object *obj)
+int capture_unwind_start(struct session *s, struct bpf_object *obj)
 {
 	struct bpf_map *rows = bpf_object__find_map_by_name(obj, "unwind_rows");
 	struct bpf_map *pages = bpf_object__find_map_by_name(obj, "unwind_pages");
@@ -70,7 +70,7 @@ int collect_unwind_start(struct session *s, struct bpf_object *obj)
 	return 0;
 }
 
-void collect_unwind_report(struct session *s, struct profile *p, bool final)
+void capture_unwind_report(struct session *s, struct profile *p, bool final)
 {
 	struct unwinder *u = s->unwinder;
 	struct unwinder_stats st;

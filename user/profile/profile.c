@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "profile_index.h"
+#include "profile/index.h"
 
 /* Room for element n of an array of cap elements; NULL when out of memory. */
 static void *grow(void *arr, size_t *cap, size_t n, size_t size)

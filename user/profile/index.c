@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "profile_index.h"
+#include "profile/index.h"
 
 /* Samples and locations are hashed as raw arrays: no padding allowed. */
 _Static_assert(sizeof(struct pf_label) == 4 * sizeof(int64_t), "pf_label has padding");

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "elfscn.h"
-#include "gopclntab.h"
+#include "elf/section.h"
+#include "elf/gopclntab.h"
 
 #define GO118_MAGIC 0xfffffff0u
 #define GO120_MAGIC 0xfffffff1u

@@ -10,12 +10,12 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "log.h"
-#include "profile.h"
-#include "session.h"
+#include "util/log.h"
+#include "profile/profile.h"
+#include "capture/session.h"
 #include "symbolize/symbolize.h"
-#include "target.h"
-#include "util.h"
+#include "capture/target.h"
+#include "util/util.h"
 
 volatile sig_atomic_t session_exiting;
 static volatile sig_atomic_t snapshot_requested;

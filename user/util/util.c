@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "util.h"
+#include "util/util.h"
 
 int parse_long(const char *s, long min, long max, long *out)
 {

@@ -13,13 +13,13 @@
 
 #include "bpfprof/types.h"
 #include "collect/collect.h"
-#include "elfscn.h"
-#include "exitcode.h"
-#include "log.h"
-#include "profile.h"
-#include "session.h"
-#include "target.h"
-#include "util.h"
+#include "elf/section.h"
+#include "util/exitcode.h"
+#include "util/log.h"
+#include "profile/profile.h"
+#include "capture/session.h"
+#include "capture/target.h"
+#include "util/util.h"
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -29,7 +29,7 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return vfprintf(stderr, fmt, ap);
 }
 
-void collect_setup_libbpf(void)
+void capture_setup_libbpf(void)
 {
 	libbpf_set_print(libbpf_print);
 }
@@ -41,7 +41,7 @@ static bool has_suffix(const char *s, const char *suffix)
 	return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-void collect_select_tp(struct bpf_object *obj, bool btf)
+void capture_select_tp(struct bpf_object *obj, bool btf)
 {
 	struct bpf_program *prog;
 
@@ -56,7 +56,7 @@ void collect_select_tp(struct bpf_object *obj, bool btf)
 	}
 }
 
-void *collect_load(collect_open_load_fn open_load, struct session *s, const void *opts, int *ret)
+void *capture_load(capture_open_load_fn open_load, struct session *s, const void *opts, int *ret)
 {
 	/* Tests set BPFPROF_RAW_TP=1 to exercise the fallback on kernels with tp_btf. */
 	const char *raw = getenv("BPFPROF_RAW_TP");
@@ -73,7 +73,7 @@ void *collect_load(collect_open_load_fn open_load, struct session *s, const void
 		skel = open_load(s, opts, false, &err);
 	}
 	if (!skel)
-		*ret = collect_explain("load the BPF program", err);
+		*ret = capture_explain("load the BPF program", err);
 	return skel;
 }
 
@@ -99,7 +99,7 @@ static void mount_tracefs(void)
 		pr_debug("mounted tracefs on /sys/kernel/tracing\n");
 }
 
-bool collect_has_syscall_event(const char *dir, const char *name)
+bool capture_has_syscall_event(const char *dir, const char *name)
 {
 	static const char *const roots[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
 	char path[160];
@@ -114,7 +114,7 @@ bool collect_has_syscall_event(const char *dir, const char *name)
 	return false;
 }
 
-bool collect_use_syscall_events(const char *const *names, size_t n)
+bool capture_use_syscall_events(const char *const *names, size_t n)
 {
 	const char *raw = getenv("BPFPROF_RAW_SYSCALLS");
 	size_t i;
@@ -122,13 +122,13 @@ bool collect_use_syscall_events(const char *const *names, size_t n)
 	if (raw && !strcmp(raw, "1"))
 		return false;
 	for (i = 0; i < n; i++)
-		if (!collect_has_syscall_event("sys_enter", names[i]) ||
-		    !collect_has_syscall_event("sys_exit", names[i]))
+		if (!capture_has_syscall_event("sys_enter", names[i]) ||
+		    !capture_has_syscall_event("sys_exit", names[i]))
 			return false;
 	return true;
 }
 
-int collect_explain(const char *what, int err)
+int capture_explain(const char *what, int err)
 {
 	if (err == -EPERM || err == -EACCES) {
 		pr_warn("cannot %s: %s (needs root, or CAP_BPF and CAP_PERFMON)\n", what,
@@ -163,7 +163,7 @@ static long max_sample_rate(void)
 	return rate;
 }
 
-static int links_add(struct collect_links *l, struct bpf_link *link)
+static int links_add(struct capture_links *l, struct bpf_link *link)
 {
 	struct bpf_link **grown;
 	int cap;
@@ -182,8 +182,8 @@ static int links_add(struct collect_links *l, struct bpf_link *link)
 	return 0;
 }
 
-int collect_attach_cpu_clock(struct bpf_program *prog, int freq, bool kernel_only,
-			     struct collect_links *out)
+int capture_attach_cpu_clock(struct bpf_program *prog, int freq, bool kernel_only,
+			     struct capture_links *out)
 {
 	struct perf_event_attr attr = {
 		.type = PERF_TYPE_SOFTWARE,
@@ -214,7 +214,7 @@ int collect_attach_cpu_clock(struct bpf_program *prog, int freq, bool kernel_onl
 					freq, max_sample_rate());
 				ret = EXIT_USAGE;
 			} else {
-				ret = collect_explain("open the cpu-clock perf event", err);
+				ret = capture_explain("open the cpu-clock perf event", err);
 			}
 			break;
 		}
@@ -222,24 +222,24 @@ int collect_attach_cpu_clock(struct bpf_program *prog, int freq, bool kernel_onl
 		if (!link) {
 			err = -errno;
 			close(fd);
-			ret = collect_explain("attach to the cpu-clock perf event", err);
+			ret = capture_explain("attach to the cpu-clock perf event", err);
 			break;
 		}
 		/* Destroying a perf_event link closes its event fd too. */
 		err = links_add(out, link);
 		if (err)
-			ret = collect_explain("attach to the cpu-clock perf event", err);
+			ret = capture_explain("attach to the cpu-clock perf event", err);
 	}
 	free(online);
 	return ret;
 }
 
-int collect_links_add(struct collect_links *l, struct bpf_link *link)
+int capture_links_add(struct capture_links *l, struct bpf_link *link)
 {
 	return links_add(l, link);
 }
 
-void collect_detach(struct collect_links *l)
+void capture_detach(struct capture_links *l)
 {
 	int i;
 
@@ -259,15 +259,15 @@ static int fill_target_bits(struct bpf_map *map, const struct target *t)
 	for (i = 0; i < t->npids; i++) {
 		word = t->pids[i] / 64;
 		if (bpf_map__lookup_elem(map, &word, sizeof(word), &bits, sizeof(bits), 0))
-			return collect_explain("set the target pids", -errno);
+			return capture_explain("set the target pids", -errno);
 		bits |= 1ULL << (t->pids[i] % 64);
 		if (bpf_map__update_elem(map, &word, sizeof(word), &bits, sizeof(bits), BPF_ANY))
-			return collect_explain("set the target pids", -errno);
+			return capture_explain("set the target pids", -errno);
 	}
 	return 0;
 }
 
-int collect_fill_target(struct session *s, struct bpf_object *obj)
+int capture_fill_target(struct session *s, struct bpf_object *obj)
 {
 	struct target *t = s->target;
 	struct bpf_map *map;
@@ -279,7 +279,7 @@ int collect_fill_target(struct session *s, struct bpf_object *obj)
 		map = bpf_object__find_map_by_name(obj, "target_cgroup");
 		fd = t->cgroup_fd;
 		if (!map || bpf_map__update_elem(map, &key, sizeof(key), &fd, sizeof(fd), BPF_ANY))
-			return collect_explain("set the target cgroup", -errno);
+			return capture_explain("set the target cgroup", -errno);
 		return 0;
 	}
 	if (t->mode != TARGET_PIDS)
@@ -290,17 +290,17 @@ int collect_fill_target(struct session *s, struct bpf_object *obj)
 		return fill_target_bits(map, t);
 	map = bpf_object__find_map_by_name(obj, "target_pids");
 	if (!map)
-		return collect_explain("find the target map", -ENOENT);
+		return capture_explain("find the target map", -ENOENT);
 	for (i = 0; i < t->npids; i++) {
 		pid = t->pids[i];
 		if (bpf_map__update_elem(map, &pid, sizeof(pid), &one, sizeof(one), BPF_ANY))
-			return collect_explain("set the target pids", -errno);
+			return capture_explain("set the target pids", -errno);
 	}
 	return 0;
 }
 
-/* The tracepoint programs collect_select_tp() kept of obj. */
-static int attach_tracepoints(struct bpf_object *obj, struct collect_links *links)
+/* The tracepoint programs capture_select_tp() kept of obj. */
+static int attach_tracepoints(struct bpf_object *obj, struct capture_links *links)
 {
 	struct bpf_program *prog;
 	struct bpf_link *link;
@@ -317,11 +317,11 @@ static int attach_tracepoints(struct bpf_object *obj, struct collect_links *link
 		if (!link) {
 			err = -errno;
 			pr_debug("cannot attach %s: %s\n", name, strerror(-err));
-			return collect_explain("attach to the sched tracepoints", err);
+			return capture_explain("attach to the sched tracepoints", err);
 		}
 		err = links_add(links, link);
 		if (err)
-			return collect_explain("attach to the sched tracepoints", err);
+			return capture_explain("attach to the sched tracepoints", err);
 	}
 	return 0;
 }
@@ -332,7 +332,7 @@ static int attach_tracepoints(struct bpf_object *obj, struct collect_links *link
  * Best effort: a script, or a kernel without uprobes, goes without.
  */
 static void attach_entry_stop(struct session *s, struct bpf_object *obj,
-			      struct collect_links *links)
+			      struct capture_links *links)
 {
 	struct bpf_program *prog = bpf_object__find_program_by_name(obj, "entry_stop");
 	char exe[PATH_MAX];
@@ -360,23 +360,23 @@ static void attach_entry_stop(struct session *s, struct bpf_object *obj,
 		 off);
 }
 
-int collect_begin(struct session *s, struct bpf_object *obj, struct collect_links *links)
+int capture_begin(struct session *s, struct bpf_object *obj, struct capture_links *links)
 {
 	struct bpf_map *events = bpf_object__find_map_by_name(obj, "proc_events");
 	struct bpf_map *counters = bpf_object__find_map_by_name(obj, "counters");
 	int ret, err, i;
 
-	ret = collect_fill_target(s, obj);
+	ret = capture_fill_target(s, obj);
 	if (ret)
 		return ret;
 	if (!events || !counters)
-		return collect_explain("read process events", -ENOENT);
+		return capture_explain("read process events", -ENOENT);
 	err = session__watch_processes(s, bpf_map__fd(events), bpf_map__fd(counters));
 	if (err)
-		return collect_explain("read process events", err);
-	err = collect_unwind_start(s, obj);
+		return capture_explain("read process events", err);
+	err = capture_unwind_start(s, obj);
 	if (err)
-		return collect_explain("set up DWARF unwinding", err);
+		return capture_explain("set up DWARF unwinding", err);
 	/* A launched command is still bpfprof's fork: it is tracked at its exec. */
 	for (i = 0; i < s->target->npids && !s->target->argv; i++)
 		session__track(s, s->target->pids[i], NULL);
@@ -384,14 +384,14 @@ int collect_begin(struct session *s, struct bpf_object *obj, struct collect_link
 	return attach_tracepoints(obj, links);
 }
 
-int collect_run(struct session *s, struct collect_links *links)
+int capture_run(struct session *s, struct capture_links *links)
 {
 	int err;
 
 	if (target__start(s->target))
 		return EXIT_TARGET;
 	err = session__run(s);
-	collect_detach(links);
+	capture_detach(links);
 	if (err)
 		pr_warn("capture ended early: %s\n", strerror(-err));
 	return 0;

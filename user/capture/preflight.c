@@ -6,9 +6,9 @@
 #include <unistd.h>
 #include <linux/capability.h>
 
-#include "exitcode.h"
-#include "log.h"
-#include "preflight.h"
+#include "util/exitcode.h"
+#include "util/log.h"
+#include "capture/preflight.h"
 
 #ifndef CAP_PERFMON
 #define CAP_PERFMON 38

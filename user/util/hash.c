@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hash.h"
+#include "util/hash.h"
 
 #define PRIME1 0x9e3779b185ebca87ULL
 #define PRIME2 0xc2b2ae3d27d4eb4fULL

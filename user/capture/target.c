@@ -12,10 +12,10 @@
 #include <unistd.h>
 #include <linux/magic.h>
 
-#include "exitcode.h"
-#include "log.h"
-#include "target.h"
-#include "util.h"
+#include "util/exitcode.h"
+#include "util/log.h"
+#include "capture/target.h"
+#include "util/util.h"
 
 void target__init(struct target *t)
 {

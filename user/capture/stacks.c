@@ -4,9 +4,9 @@
 #include <string.h>
 #include <bpf/bpf.h>
 
-#include "log.h"
-#include "profile.h"
-#include "stacks.h"
+#include "util/log.h"
+#include "profile/profile.h"
+#include "capture/stacks.h"
 #include "symbolize/symbolize.h"
 
 /*

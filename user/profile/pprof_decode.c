@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "pb.h"
-#include "pprof.h"
-#include "profile.h"
+#include "util/log.h"
+#include "profile/pb.h"
+#include "profile/pprof.h"
+#include "profile/profile.h"
 
 /*
  * Decoding makes two passes over each message: the first checks framing
