@@ -51,7 +51,7 @@ check "chain, --unwind dwarf: exit 0" test $? -eq 0
 expect_complete "chain, --unwind dwarf: %s%% of hot_leaf samples reach main through all 8 links" 95 "$out" hot_leaf $chain
 
 # A short launched command: its first samples come while the loader's
-# libraries are still unread; it waits for them (cont_after_maps), so
+# libraries are still unread; it waits for them (stop_for_maps), so
 # practically none loses its callers (without that: 96-99.7%).
 out=$TMP/chain-short.pb.gz
 "$BPFPROF" cpu -F 999 -q -o "$out" -- "$WORKLOADS/nofp_chain" 0.3 chain 2>/dev/null

@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include <linux/magic.h>
 
-#include "util/exitcode.h"
+#include "util/errors.h"
 #include "util/log.h"
 #include "capture/target.h"
 #include "util/util.h"
@@ -64,11 +64,11 @@ static int check_pids(struct target *t)
 		snprintf(path, sizeof(path), "/proc/%d/status", t->pids[i]);
 		if (kill(t->pids[i], 0) && errno == ESRCH) {
 			pr_warn("no such process: pid %d\n", t->pids[i]);
-			return EXIT_TARGET;
+			return -BPFPROF_ETARGET;
 		}
 		if (access(path, R_OK)) {
 			pr_warn("no such process: pid %d\n", t->pids[i]);
-			return EXIT_TARGET;
+			return -BPFPROF_ETARGET;
 		}
 	}
 	return 0;
@@ -82,14 +82,14 @@ static int open_cgroup(struct target *t)
 	fd = open(t->cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
 		pr_warn("cannot open cgroup %s: %s\n", t->cgroup_path, strerror(errno));
-		return EXIT_TARGET;
+		return -BPFPROF_ETARGET;
 	}
 	if (fstatfs(fd, &fs) || fs.f_type != CGROUP2_SUPER_MAGIC) {
 		pr_warn("%s is not a cgroup v2 directory (cgroup2 is usually mounted at "
 			"/sys/fs/cgroup or /sys/fs/cgroup/unified)\n",
 			t->cgroup_path);
 		close(fd);
-		return EXIT_TARGET;
+		return -BPFPROF_ETARGET;
 	}
 	t->cgroup_fd = fd;
 	return 0;
@@ -129,26 +129,26 @@ static bool command_exists(const char *cmd)
  */
 static int launch(struct target *t)
 {
-	int gate[2], execp[2];
+	int gate[2], execp[2], err;
 	pid_t pid;
 	char c;
 
 	if (!command_exists(t->argv[0])) {
 		pr_warn("command not found: %s\n", t->argv[0]);
-		return EXIT_TARGET;
+		return -BPFPROF_ETARGET;
 	}
 	if (pipe2(gate, O_CLOEXEC) || pipe2(execp, O_CLOEXEC)) {
-		pr_warn("cannot create a pipe: %s\n", strerror(errno));
-		return EXIT_FAIL;
+		err = -errno;
+		pr_warn("cannot create a pipe: %s\n", strerror(-err));
+		return err;
 	}
 	pid = fork();
 	if (pid < 0) {
-		pr_warn("cannot fork: %s\n", strerror(errno));
-		return EXIT_FAIL;
+		err = -errno;
+		pr_warn("cannot fork: %s\n", strerror(-err));
+		return err;
 	}
 	if (pid == 0) {
-		int err;
-
 		close(gate[1]);
 		close(execp[0]);
 		/* Wait for the parent: EOF when it closes the gate, or when it dies. */
@@ -181,7 +181,7 @@ int target__prepare(struct target *t)
 			return launch(t);
 		return check_pids(t);
 	}
-	return EXIT_USAGE;
+	return -BPFPROF_EUSAGE;
 }
 
 int target__start(struct target *t)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Thread snapshot collector: runs threads.bpf.c's task iterator once over
+ * bpfprof threads: what every thread is doing right now, as Go's goroutine
+ * profile.  The collector runs threads.bpf.c's task iterator once over
  * the targets, reads one record per thread from the iterator's file, and
  * makes one sample per thread.  Nothing stays attached: the links live only
  * while their iterator is read.  With DWARF unwinding the targets' unwind
@@ -15,9 +16,12 @@
 #include <bpf/libbpf.h>
 
 #include "collect/collect.h"
+#include "profile_type/profile_type.h"
 #include "util/exitcode.h"
 #include "util/log.h"
+#include "profile/pprof.h"
 #include "profile/profile.h"
+#include "report/threads_text.h"
 #include "capture/session.h"
 #include "capture/stacks.h"
 #include "capture/target.h"
@@ -425,7 +429,7 @@ int collect_threads(struct session *s, const struct threads_opts *o, struct prof
 		err = make_profile(s, &snap, out);
 	if (err) {
 		pr_warn("cannot build the profile: %s\n", strerror(-err));
-		ret = EXIT_FAIL;
+		ret = err;
 	}
 cleanup:
 	unwind_abort(s);     /* when no profile took the report */
@@ -436,3 +440,141 @@ cleanup:
 	free(snap.buf);
 	return ret;
 }
+
+/* --- the command line --- */
+
+enum {
+	OPT_TEXT = 0x300,
+};
+
+/* The type's options: the collector's, then the command's. */
+struct threads_args {
+	struct threads_opts threads; /* first: unwind_argp fills its stack options */
+	bool text;
+};
+
+static const struct argp_option threads_options[] = {
+	{ NULL, 0, NULL, 0, "Thread snapshot:", 3 },
+	{ "text", OPT_TEXT, NULL, 0,
+	  "Print every thread's state and stack on stdout (like Go's goroutine?debug=2) "
+	  "instead of the top table; the profile is still written",
+	  3 },
+	{ 0 },
+};
+
+static error_t parse_threads(int key, char *arg, struct argp_state *state)
+{
+	struct type_args *a = state->input;
+	struct threads_args *env = a->opts;
+
+	switch (key) {
+	case OPT_TEXT:
+		env->text = true;
+		break;
+	case ARGP_KEY_END:
+		/* A snapshot is of what runs now: nothing to launch, nothing to wait for. */
+		if (a->common.target.argv)
+			return opt_error(
+				"threads takes a snapshot of running processes: give -p PID, -a "
+				"or --cgroup PATH, not -- CMD");
+		if (a->common.duration_ns)
+			return opt_error("threads takes a snapshot: -d does not apply");
+		if (!a->common.ntarget_kinds)
+			return opt_error(
+				"threads: no target: give -p PID, -a or --cgroup PATH (see "
+				"'bpfprof threads --help')");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static const struct argp threads_argp = {
+	.options = threads_options,
+	.parser = parse_threads,
+	.doc = "Snapshot every thread of the targets now: its state, how long it has been in "
+	       "it, and its kernel and user stacks (Go's goroutine profile, one sample per "
+	       "thread).  The threads are not stopped.\n"
+	       "\v"
+	       "Examples:\n"
+	       "  bpfprof threads -p 1234            where are the threads of pid 1234\n"
+	       "  bpfprof threads -p 1234 --text     every thread's stack, as text\n"
+	       "  bpfprof threads -a --unwind fp     every thread of the system, quickly\n"
+	       "  go tool pprof -traces threads.pb.gz\n"
+	       "  go tool pprof -tagfocus=state=disk -top threads.pb.gz\n"
+	       "\n"
+	       "-d and -- CMD do not apply: a snapshot is instantaneous.\n"
+	       "\n" EXIT_CODES_HELP,
+};
+
+static int finish(struct type_args *a, struct session *s, struct profile *p)
+{
+	struct threads_args *env = a->opts;
+	struct common_opts *o = &a->common;
+	char what[128];
+	int err;
+
+	err = pprof_write_file(p, o->output);
+	if (err) {
+		pr_warn("cannot write %s: %s\n", o->output, strerror(-err));
+		return err;
+	}
+	if (!p->nsamples) {
+		pr_warn("no threads: %s has none now; wrote an empty profile to %s\n",
+			target__describe(s->target, what, sizeof(what)), o->output);
+		return 0;
+	}
+	if (env->text) {
+		err = threads_text_write(stdout, p);
+		if (err) {
+			pr_warn("cannot print the threads: %s\n", strerror(-err));
+			return err;
+		}
+	} else if (!o->quiet && o->top > 0) {
+		report_top(stdout, p, 0, o->top, REPORT_SKIP_NONE);
+	}
+	/* With --text, stdout carries the threads alone. */
+	if (!o->quiet)
+		fprintf(env->text ? stderr : stdout,
+			"wrote %s (%zu threads, snapshot in %.1f ms)\n", o->output, p->nsamples,
+			s->elapsed_ns / 1e6);
+	return 0;
+}
+
+static int collect(struct session *s, const void *opts, struct profile **out)
+{
+	return collect_threads(s, opts, out);
+}
+
+static const struct value_type_desc threads_types[] = {
+	{ "threads", "count" },
+};
+
+static const struct type_endpoint threads_endpoints[] = {
+	{ "goroutine",
+	  { 0 },
+	  { 0 },
+	  "Every thread's state and stack, now. debug=1 or debug=2 gives text." },
+};
+
+const struct profile_type threads_type = {
+	.name = "threads",
+	.summary = "every thread's state and stack, now (Go's goroutine profile)",
+	.output = "threads.pb.gz",
+	.view = {
+		.noun = "threads",
+		.sample_types = threads_types,
+		.nsample_types = ARRAY_SIZE(threads_types),
+		.sample_index = 0,
+		.skip = REPORT_SKIP_NONE,
+	},
+	.snapshot = true,
+	.stacks = TYPE_STACKS_UNWIND,
+	.argp = &threads_argp,
+	.opts_size = sizeof(struct threads_args),
+	.collect = collect,
+	.finish = finish,
+	.endpoints = threads_endpoints,
+	.nendpoints = ARRAY_SIZE(threads_endpoints),
+};
