@@ -271,9 +271,8 @@ int capture_fill_target(struct session *s, struct bpf_object *obj)
 {
 	struct target *t = s->target;
 	struct bpf_map *map;
-	__u32 key = 0, pid;
-	__u8 one = 1;
-	int i, fd;
+	__u32 key = 0;
+	int fd;
 
 	if (t->mode == TARGET_CGROUP) {
 		map = bpf_object__find_map_by_name(obj, "target_cgroup");
@@ -284,19 +283,10 @@ int capture_fill_target(struct session *s, struct bpf_object *obj)
 	}
 	if (t->mode != TARGET_PIDS)
 		return 0;
-	/* target.bpf.h's bitmap; the threads iterator keeps a hash of its own. */
 	map = bpf_object__find_map_by_name(obj, "target_bits");
-	if (map)
-		return fill_target_bits(map, t);
-	map = bpf_object__find_map_by_name(obj, "target_pids");
 	if (!map)
 		return capture_explain("find the target map", -ENOENT);
-	for (i = 0; i < t->npids; i++) {
-		pid = t->pids[i];
-		if (bpf_map__update_elem(map, &pid, sizeof(pid), &one, sizeof(one), BPF_ANY))
-			return capture_explain("set the target pids", -errno);
-	}
-	return 0;
+	return fill_target_bits(map, t);
 }
 
 /* The tracepoint programs capture_select_tp() kept of obj. */

@@ -83,7 +83,7 @@ void capture_detach(struct capture_links *l);
 /* Adds link to l (destroyed with it, or now on failure).  0 or -ENOMEM. */
 int capture_links_add(struct capture_links *l, struct bpf_link *link);
 
-/* Fills target maps (target_bits or target_pids, target_cgroup) of obj from the session's target. */
+/* Fills target.bpf.h's maps (target_bits, target_cgroup) of obj from the session's target. */
 int capture_fill_target(struct session *s, struct bpf_object *obj);
 
 /*
