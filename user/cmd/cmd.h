@@ -16,6 +16,14 @@
 int cmd_exit_code(int err);
 
 /*
+ * Parses a profile type's command line (argv[0] is the program's name) into
+ * a, whose type and opts (type->opts_size bytes, zeroed) the caller set;
+ * flags are argp_parse()'s, besides ARGP_IN_ORDER.  Bad values are printed.
+ * Returns 0 or -BPFPROF_EUSAGE.
+ */
+int cmd_parse_type(struct type_args *a, int argc, char **argv, unsigned int flags);
+
+/*
  * Parses a profile type's command line, checks it, captures and writes the
  * profile.  Returns the exit code.
  */

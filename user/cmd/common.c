@@ -185,17 +185,27 @@ static const struct argp_child unwind_children[] = {
 	{ 0 },
 };
 
-static int parse_and_check(struct type_args *a, int argc, char **argv)
+int cmd_parse_type(struct type_args *a, int argc, char **argv, unsigned int flags)
 {
 	const struct profile_type *t = a->type;
 	struct argp argp = *t->argp;
-	int err;
 
 	argp.parser = parse_type;
 	argp.children = t->stacks == TYPE_STACKS_THREADS ? thread_children : unwind_children;
 	common_opts__init(&a->common, t->output);
-	if (argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, a))
+	if (argp_parse(&argp, argc, argv, ARGP_IN_ORDER | flags, NULL, a))
 		return -BPFPROF_EUSAGE;
+	return 0;
+}
+
+static int parse_and_check(struct type_args *a, int argc, char **argv)
+{
+	const struct profile_type *t = a->type;
+	int err;
+
+	err = cmd_parse_type(a, argc, argv, 0);
+	if (err)
+		return err;
 	err = check_common(&a->common, t->name);
 	if (err)
 		return err;

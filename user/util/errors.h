@@ -11,7 +11,7 @@
 #include <string.h>
 
 enum {
-	BPFPROF_ERR_BASE = 4000, /* above every errno value */
+	BPFPROF_ERR_BASE = 4000,	   /* above every errno value */
 	BPFPROF_EUSAGE = BPFPROF_ERR_BASE, /* a bad command line or option value */
 	BPFPROF_ETARGET,		   /* no such pid, cgroup or command */
 	BPFPROF_ESYSTEM, /* not privileged enough, or the kernel lacks a feature */
