@@ -85,11 +85,11 @@ static void test_cpu_options(void **state)
 	struct type_args a;
 	struct cpu_opts *o;
 
-	assert_int_equal(parse("cpu", &a,
-			       WORDS("-a", "-F", "999", "--kernel-only", "-d", "1.5", "-o",
-				     "x.pb.gz", "--top", "0", "-q", "--unwind", "fp",
-				     "--unwind-mem", "4096")),
-			 0);
+	assert_int_equal(
+		parse("cpu", &a,
+		      WORDS("-a", "-F", "999", "--kernel-only", "-d", "1.5", "-o", "x.pb.gz",
+			    "--top", "0", "-q", "--unwind", "fp", "--unwind-mem", "4096")),
+		0);
 	o = a.opts;
 	assert_int_equal(a.common.target.mode, TARGET_ALL);
 	assert_int_equal(o->freq, 999);

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Collectors: one per profile type.  Each loads its BPF program, attaches
- * it, runs the session and turns the kernel's aggregates into a profile,
- * with the shared plumbing of capture/capture.h.
+ * The profile types, one file each: its descriptor (a struct profile_type,
+ * profile_type/profile_type.h: command, options, words, sample types, top
+ * table) and its collector, which loads its BPF program, attaches it, runs
+ * the session and turns the kernel's aggregates into a profile, with the
+ * shared plumbing of capture/capture.h.  Their options are below.
  */
 #ifndef BPFPROF_COLLECT_H
 #define BPFPROF_COLLECT_H
