@@ -60,7 +60,6 @@
 
 #include "bpfprof/growth.h"
 #include "collect/collect.h"
-#include "util/exitcode.h"
 #include "heap_growth.skel.h"
 #include "util/log.h"
 #include "profile/profile.h"
