@@ -186,13 +186,13 @@ static void resume_after_stop(struct session *s, int pid)
 	int64_t now = mono_ns();
 
 	kill(pid, SIGCONT);
-	for (i = 0; i < sizeof(s->conts) / sizeof(s->conts[0]); i++) {
-		if (s->conts[i].pid == pid || s->conts[i].until < now) {
+	for (i = 0; i < sizeof(s->resumed) / sizeof(s->resumed[0]); i++) {
+		if (s->resumed[i].pid == pid || s->resumed[i].until < now) {
 			free_slot = i;
 			break;
 		}
 	}
-	s->conts[free_slot] = (struct cont_watch){ .pid = pid, .until = now + 1000000000LL };
+	s->resumed[free_slot] = (struct resumed_watch){ .pid = pid, .until = now + 1000000000LL };
 }
 
 static void stop_for_maps_watch(struct session *s, bool all)
@@ -200,10 +200,10 @@ static void stop_for_maps_watch(struct session *s, bool all)
 	int64_t now = mono_ns();
 	size_t i;
 
-	for (i = 0; i < sizeof(s->conts) / sizeof(s->conts[0]); i++)
-		if (s->conts[i].pid && (all || s->conts[i].until >= now) &&
-		    is_stopped(s->conts[i].pid))
-			kill(s->conts[i].pid, SIGCONT);
+	for (i = 0; i < sizeof(s->resumed) / sizeof(s->resumed[0]); i++)
+		if (s->resumed[i].pid && (all || s->resumed[i].until >= now) &&
+		    is_stopped(s->resumed[i].pid))
+			kill(s->resumed[i].pid, SIGCONT);
 }
 
 static int on_proc_event(void *ctx, void *data, size_t len)

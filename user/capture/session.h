@@ -63,10 +63,10 @@ struct session {
 	 * before the watch existed; not retried since).
 	 */
 	bool stop_for_maps;
-	struct cont_watch {
+	struct resumed_watch { /* resumed lately: watched for a late stop */
 		int pid;
 		int64_t until; /* CLOCK_MONOTONIC ns */
-	} conts[8];
+	} resumed[8];
 	int (*on_snapshot)(void *ctx);
 	void *on_snapshot_ctx;
 	struct proc_info *procs; /* sorted by pid after session__run */
