@@ -164,7 +164,7 @@ $(OUT)/fuzz/mkbombs: tests/fuzz/mkbombs.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(WARN) -o $@ $< -lz
 
-# -rss_limit_mb: a peak of memory is a bug too (the decoder reads in 128 MiB; ASan's
+# -rss_limit_mb: a peak of memory is a bug too (the decoder reads in 32 MiB; ASan's
 # quarantine of freed memory, 256 MiB by default, is kept small not to count).
 fuzz: deps all $(OUT)/fuzz/fuzz_pprof $(OUT)/fuzz/fuzz_gopclntab $(OUT)/fuzz/mkbombs
 	@mkdir -p $(OUT)/fuzz/corpus $(OUT)/fuzz/gocorpus

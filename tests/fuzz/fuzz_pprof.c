@@ -16,8 +16,8 @@
 #include "profile/profile.h"
 #include "report/report.h"
 
-/* Under make fuzz's -rss_limit_mb=512, with room for ASan's own overhead. */
-#define FUZZ_MAX_MEM ((size_t)128 << 20)
+/* Far under make fuzz's -rss_limit_mb=512 (ASan adds its own), and fast runs. */
+#define FUZZ_MAX_MEM ((size_t)32 << 20)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
