@@ -59,6 +59,9 @@ static int check_output(const char *path)
 	fd = mkstemp(tmp);
 	if (fd < 0) {
 		err = -errno;
+		/* The directory is there but takes no new file (/proc, say): not writable. */
+		if (err == -ENOENT && stat(dir, &st) == 0)
+			err = -EACCES;
 	} else {
 		close(fd);
 		unlink(tmp);
@@ -87,7 +90,8 @@ static int check_common(struct common_opts *o, const char *cmd)
 		return err;
 	err = check_output(o->output);
 	if (err) {
-		pr_warn("cannot write %s: %s\n", o->output, strerror(-err));
+		pr_warn("cannot write %s: %s\n", o->output,
+			err == -EACCES ? "not writable" : strerror(-err));
 		return -BPFPROF_EUSAGE;
 	}
 	return 0;
