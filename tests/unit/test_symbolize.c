@@ -434,6 +434,7 @@ static void test_kernel(void **state)
 {
 	struct symbolizer *s = symbolizer__new(PROCFS);
 	struct sym_loc loc;
+	uint64_t addr;
 
 	assert_non_null(s);
 	assert_int_equal(symbolizer__kernel(s, 0xffffffff816b89f0 + 0x42, &loc), 0);
@@ -451,6 +452,11 @@ static void test_kernel(void **state)
 
 	assert_int_equal(symbolizer__kernel(s, 0x1000, &loc), 0);
 	assert_int_equal(loc.nframes, 0);
+
+	/* Name → address from the same kallsyms, as offcpu trims its stacks by. */
+	assert_int_equal(symbolizer__kernel_addr(s, "schedule", &addr), 0);
+	assert_int_equal(addr, 0xffffffff821f94a0);
+	assert_int_equal(symbolizer__kernel_addr(s, "no_such_function", &addr), -ENOENT);
 	symbolizer__free(s);
 }
 
@@ -459,12 +465,14 @@ static void test_kernel_unavailable(void **state)
 	/* The fixture's pid directories, but no kallsyms. */
 	struct symbolizer *s = symbolizer__new(PROCFS "/4242");
 	struct sym_loc loc;
+	uint64_t addr;
 
 	assert_non_null(s);
 	assert_int_equal(symbolizer__kernel(s, 0xffffffff816b89f0, &loc), -ENOENT);
 	assert_int_equal(loc.nframes, 0);
 	/* The failure is remembered, not retried. */
 	assert_int_equal(symbolizer__kernel(s, 0xffffffff816b89f0, &loc), -ENOENT);
+	assert_int_equal(symbolizer__kernel_addr(s, "vfs_read", &addr), -ENOENT);
 	symbolizer__free(s);
 }
 

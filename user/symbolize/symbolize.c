@@ -403,3 +403,10 @@ int symbolizer__kernel(struct symbolizer *s, uint64_t addr, struct sym_loc *out)
 	out->nframes = 1;
 	return 0;
 }
+
+int symbolizer__kernel_addr(struct symbolizer *s, const char *name, uint64_t *addr)
+{
+	if (load_ksyms(s))
+		return -ENOENT;
+	return ksyms__addr(s->ksyms, name, addr);
+}

@@ -61,5 +61,10 @@ int symbolizer__reset_pid(struct symbolizer *s, int pid);
 int symbolizer__user(struct symbolizer *s, int pid, uint64_t addr, struct sym_loc *out);
 /* Symbolizes a kernel address; -ENOENT when kallsyms are unavailable. */
 int symbolizer__kernel(struct symbolizer *s, uint64_t addr, struct sym_loc *out);
+/*
+ * The address of the kernel text symbol name, from the same kallsyms;
+ * -ENOENT when there is none or kallsyms are unavailable.
+ */
+int symbolizer__kernel_addr(struct symbolizer *s, const char *name, uint64_t *addr);
 
 #endif
