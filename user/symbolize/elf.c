@@ -12,6 +12,7 @@
 #include "symbolize/dwarf_frames.h"
 #include "symbolize/elf.h"
 #include "elf/gopclntab.h"
+#include "util/hash.h"
 #include "util/log.h"
 #include "symbolize/strpool.h"
 #include "symbolize/plt.h"
@@ -32,7 +33,6 @@ struct addr_ent {
 	uint64_t vaddr;
 	uint32_t first;
 	uint8_t n;
-	bool used;
 };
 
 struct sym_file {
@@ -59,7 +59,8 @@ struct sym_file {
 
 	/* Lookups repeat the same addresses: results are kept per vaddr. */
 	struct addr_ent *ents;
-	size_t ents_cap, nents; /* cap is a power of two */
+	size_t ents_cap, nents;
+	struct hashtab ents_tab;
 	struct sym_frame *pool;
 	size_t pool_cap, npool;
 };
@@ -105,6 +106,7 @@ static void sym_file__free(struct sym_file *f)
 	if (f->dwfl)
 		dwfl_end(f->dwfl);
 	free(f->segs);
+	hashtab__fini(&f->ents_tab);
 	free(f->ents);
 	free(f->pool);
 	free(f);
@@ -415,50 +417,36 @@ static int resolve(struct sym_file *f, uint64_t vaddr, struct sym_frame *out)
 	return n;
 }
 
-static size_t ent_slot(uint64_t vaddr, size_t cap)
+static bool ent_eq(const void *ctx, size_t idx, const void *key)
 {
-	return (vaddr * 0x9e3779b97f4a7c15ull) >> 32 & (cap - 1);
+	const struct sym_file *f = ctx;
+
+	return f->ents[idx].vaddr == *(const uint64_t *)key;
 }
 
 static struct addr_ent *cache_find(struct sym_file *f, uint64_t vaddr)
 {
-	size_t i;
+	long idx = hashtab__find(&f->ents_tab, hash_u64(vaddr), ent_eq, f, &vaddr);
 
-	if (!f->ents_cap)
-		return NULL;
-	for (i = ent_slot(vaddr, f->ents_cap); f->ents[i].used; i = (i + 1) & (f->ents_cap - 1)) {
-		if (f->ents[i].vaddr == vaddr)
-			return &f->ents[i];
-	}
-	return NULL;
-}
-
-static int cache_grow(struct sym_file *f)
-{
-	size_t cap = f->ents_cap ? f->ents_cap * 2 : 256, i, j;
-	struct addr_ent *ents = calloc(cap, sizeof(*ents));
-
-	if (!ents)
-		return -ENOMEM;
-	for (i = 0; i < f->ents_cap; i++) {
-		if (!f->ents[i].used)
-			continue;
-		for (j = ent_slot(f->ents[i].vaddr, cap); ents[j].used; j = (j + 1) & (cap - 1))
-			;
-		ents[j] = f->ents[i];
-	}
-	free(f->ents);
-	f->ents = ents;
-	f->ents_cap = cap;
-	return 0;
+	return idx >= 0 ? &f->ents[idx] : NULL;
 }
 
 static int cache_add(struct sym_file *f, uint64_t vaddr, const struct sym_frame *frames, int n)
 {
-	size_t i;
+	int err;
 
-	if ((f->nents + 1) * 2 > f->ents_cap && cache_grow(f))
-		return -ENOMEM;
+	if (f->nents == f->ents_cap) {
+		size_t cap = f->ents_cap ? f->ents_cap * 2 : 256;
+		struct addr_ent *ents = realloc(f->ents, cap * sizeof(*ents));
+
+		if (!ents)
+			return -ENOMEM;
+		f->ents = ents;
+		f->ents_cap = cap;
+	}
+	err = hashtab__reserve(&f->ents_tab, f->nents + 1);
+	if (err)
+		return err;
 	if (f->npool + n > f->pool_cap) {
 		size_t cap = f->pool_cap ? f->pool_cap * 2 : 256;
 		struct sym_frame *pool;
@@ -475,9 +463,8 @@ static int cache_add(struct sym_file *f, uint64_t vaddr, const struct sym_frame 
 	}
 	if (n)
 		memcpy(f->pool + f->npool, frames, n * sizeof(*frames));
-	for (i = ent_slot(vaddr, f->ents_cap); f->ents[i].used; i = (i + 1) & (f->ents_cap - 1))
-		;
-	f->ents[i] = (struct addr_ent){ .vaddr = vaddr, .first = f->npool, .n = n, .used = true };
+	f->ents[f->nents] = (struct addr_ent){ .vaddr = vaddr, .first = f->npool, .n = n };
+	hashtab__insert(&f->ents_tab, hash_u64(vaddr), f->nents); /* reserved: cannot fail */
 	f->npool += n;
 	f->nents++;
 	return 0;
