@@ -14,13 +14,11 @@
 #include "elf/gopclntab.h"
 #include "util/hash.h"
 #include "util/log.h"
-#include "symbolize/strpool.h"
+#include "util/strpool.h"
 #include "symbolize/plt.h"
 
 /* libstdc++'s demangler (C++ and legacy Rust names); the build links -lstdc++. */
 char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
-
-#define NBUCKETS 1024
 
 struct load_seg {
 	uint64_t offset;
@@ -36,11 +34,8 @@ struct addr_ent {
 };
 
 struct sym_file {
-	struct sym_file *next; /* hash chain, newest first */
 	struct symcache *cache;
-	uint64_t dev, ino;
-	off_t size;
-	struct timespec mtime;
+	size_t idx; /* in the cache's list */
 
 	Dwfl *dwfl; /* one per file: each module sits at its own link-time addresses */
 	Dwfl_Module *mod;
@@ -66,7 +61,8 @@ struct sym_file {
 };
 
 struct symcache {
-	struct sym_file *buckets[NBUCKETS];
+	struct sym_file **files; /* in no order: the file table finds them */
+	size_t n, cap;
 	struct strpool *strs;
 };
 
@@ -114,17 +110,13 @@ static void sym_file__free(struct sym_file *f)
 
 void symcache__free(struct symcache *c)
 {
-	struct sym_file *f, *next;
 	size_t i;
 
 	if (!c)
 		return;
-	for (i = 0; i < NBUCKETS; i++) {
-		for (f = c->buckets[i]; f; f = next) {
-			next = f->next;
-			sym_file__free(f);
-		}
-	}
+	for (i = 0; i < c->n; i++)
+		sym_file__free(c->files[i]);
+	free(c->files);
 	strpool__free(c->strs);
 	free(c);
 }
@@ -206,56 +198,47 @@ static int sym_file__load(struct sym_file *f, const char *path)
 	return 0;
 }
 
-static struct sym_file **bucket_of(struct symcache *c, uint64_t dev, uint64_t ino)
+struct sym_file *symcache__open(struct symcache *c, const char *path)
 {
-	uint64_t h = (dev * 0x9e3779b97f4a7c15ull) ^ (ino * 0xc2b2ae3d27d4eb4full);
-
-	return &c->buckets[(h >> 32) % NBUCKETS];
-}
-
-struct sym_file *symcache__open(struct symcache *c, const char *path, uint64_t dev, uint64_t ino)
-{
-	struct sym_file **head = bucket_of(c, dev, ino), *f;
-	struct stat st;
+	struct sym_file *f;
 	int err;
 
-	if (stat(path, &st)) {
-		err = -errno;
-		goto fail;
-	}
-	for (f = *head; f; f = f->next) {
-		if (f->dev != dev || f->ino != ino)
-			continue;
-		/* The inode may have been freed and reused by a rebuilt file. */
-		if (f->size == st.st_size && f->mtime.tv_sec == st.st_mtim.tv_sec &&
-		    f->mtime.tv_nsec == st.st_mtim.tv_nsec)
-			return f;
-		break;
-	}
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 64;
+		struct sym_file **files = realloc(c->files, cap * sizeof(*files));
 
+		if (!files) {
+			err = -ENOMEM;
+			goto fail;
+		}
+		c->files = files;
+		c->cap = cap;
+	}
 	f = calloc(1, sizeof(*f));
 	if (!f) {
 		err = -ENOMEM;
 		goto fail;
 	}
 	f->cache = c;
-	f->dev = dev;
-	f->ino = ino;
-	f->size = st.st_size;
-	f->mtime = st.st_mtim;
 	err = sym_file__load(f, path);
 	if (err) {
 		sym_file__free(f);
 		goto fail;
 	}
-	/* Older versions stay: processes tracked earlier still point at them. */
-	f->next = *head;
-	*head = f;
+	f->idx = c->n;
+	c->files[c->n++] = f;
 	return f;
 fail:
 	pr_debug("cannot open %s: %s\n", path, strerror(-err));
 	errno = -err;
 	return NULL;
+}
+
+void symcache__close(struct symcache *c, struct sym_file *f)
+{
+	c->files[f->idx] = c->files[--c->n];
+	c->files[f->idx]->idx = f->idx;
+	sym_file__free(f);
 }
 
 const char *sym_file__build_id(const struct sym_file *f)

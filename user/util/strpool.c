@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "symbolize/strpool.h"
+#include "util/strpool.h"
 #include "util/hash.h"
 
 /*
