@@ -139,8 +139,7 @@ static void test_identity(void **state)
 
 	assert_non_null(t);
 	/* Two processes map the same ELF; a third maps a copy of it (same build id). */
-	snprintf(maps, sizeof(maps), "%s%s",
-		 line(a, sizeof(a), "1000-2000", "r-xp", "/usr/bin/a"),
+	snprintf(maps, sizeof(maps), "%s%s", line(a, sizeof(a), "1000-2000", "r-xp", "/usr/bin/a"),
 		 line(b, sizeof(b), "3000-4000", "r-xp", "/usr/share/a.txt"));
 	make_proc(fx, 10, maps);
 	map_file(fx, 10, "1000-2000", fx->elf);
