@@ -310,6 +310,32 @@ static void test_libc(void **state)
 	sym_free(s);
 }
 
+/* Evicted with its process, a file's ELF goes; tracked again, it comes back. */
+static void test_evicted_files(void **state)
+{
+	struct symbolizer *s = sym_new("/proc");
+	void *qsort_addr = dlsym(RTLD_DEFAULT, "qsort");
+	struct sym_loc loc;
+
+	assert_non_null(s);
+	assert_int_equal(proctab__refresh(procs, getpid()), 0);
+	assert_int_equal(symbolizer__user(s, getpid(), (uintptr_t)qsort_addr, &loc), 0);
+	assert_string_equal(loc.frames[0].function, "qsort");
+	assert_true(filetab__count(proctab__files(procs)) > 0);
+
+	proctab__exit(procs, getpid());
+	proctab__evict(procs, 0);
+	/* Only the vdso stays: one copy for the kernel's life. */
+	assert_int_equal(filetab__count(proctab__files(procs)), 1);
+	assert_int_equal(symbolizer__user(s, getpid(), (uintptr_t)qsort_addr, &loc), -ENOENT);
+
+	assert_int_equal(proctab__refresh(procs, getpid()), 0);
+	assert_int_equal(symbolizer__user(s, getpid(), (uintptr_t)qsort_addr, &loc), 0);
+	assert_int_equal(loc.nframes, 1);
+	assert_string_equal(loc.frames[0].function, "qsort");
+	sym_free(s);
+}
+
 static void test_own_vdso(void **state)
 {
 	/* glibc lists the vdso as a library; not so under valgrind. */
@@ -510,6 +536,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_child_process, kill_live_child),
 		cmocka_unit_test_teardown(test_deleted_binary, kill_live_child),
 		cmocka_unit_test(test_libc),
+		cmocka_unit_test(test_evicted_files),
 		cmocka_unit_test(test_own_vdso),
 		cmocka_unit_test(test_fixture_mappings),
 		cmocka_unit_test(test_merge_and_reset),

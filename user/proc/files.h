@@ -62,7 +62,10 @@ int pfile__open(const struct pfile *f);
 /* A path that opens f as long as it is in the table: "/proc/self/fd/N". */
 void pfile__path(const struct pfile *f, char *buf, size_t len);
 
-/* Frees the files no mapping holds (refs 0), users told first; returns how many. */
+/*
+ * Frees the files no mapping holds (refs 0), users told first; returns how
+ * many.  The vdso copy stays: it is one page, the same for every process.
+ */
 size_t filetab__evict_unused(struct filetab *t);
 size_t filetab__count(const struct filetab *t);
 /* Bytes the table holds, files' users' data aside. */
