@@ -50,25 +50,39 @@ struct unwinder {
  * A file's rows are about to be reused: unpublish its pages first, so BPF
  * falls back to frame pointers for it instead of reading foreign rows.
  */
-static void evict_file(void *ctx, uint32_t id)
+static void unpublish(struct unwinder *u, struct file *f)
 {
-	struct unwinder *u = ctx;
-	struct file *f = &u->files[id - 1];
 	struct unwind_page_key key = { .file_id = f->file_id };
 
 	for (key.page = f->first_page; key.page <= f->last_page; key.page++)
 		bpf_map_delete_elem(u->pages_fd, &key);
 	f->file_id = 0;
+}
+
+static void evict_file(void *ctx, uint32_t id)
+{
+	struct unwinder *u = ctx;
+	struct file *f = &u->files[id - 1];
+
+	unpublish(u, f);
 	f->evicted = true;
 	pr_debug("unwind table of %s evicted\n", f->pf ? f->pf->name : "a closed file");
 }
 
-/* The file table closes a file: its table stays until the row space needs the room. */
+/*
+ * The file table closes a file (no tracked process maps it): its rows are
+ * unpublished and given back.  Should it be mapped again, it is a new file.
+ */
 static void release_file(void *ctx, struct pfile *pf)
 {
 	struct unwinder *u = ctx;
+	struct file *f = &u->files[(uintptr_t)pf->priv[PFILE_UNWINDER] - 1];
 
-	u->files[(uintptr_t)pf->priv[PFILE_UNWINDER] - 1].pf = NULL;
+	if (f->file_id) {
+		unpublish(u, f);
+		rowspace__release(u->space, f->id);
+	}
+	f->pf = NULL;
 	pf->priv[PFILE_UNWINDER] = NULL;
 }
 
