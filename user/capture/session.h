@@ -37,8 +37,7 @@ struct session {
 	bool top_user;	     /* the top table leaves kernel frames out (report_top_user) */
 	bool top_caller;     /* ... and the C library's too (report_top_caller) */
 	bool top_allocating; /* ... and the leaf, an allocator function (report_top_allocating) */
-	struct proctab
-		*procs_tab; /* processes and their mapped files, shared by sym and unwinder */
+	struct proctab *procs_tab; /* processes and mapped files, for sym and unwinder */
 	struct symbolizer *sym;
 	struct ring_buffer *rb;
 	int counters_fd;
