@@ -37,7 +37,6 @@ struct session {
 	bool top_user;	     /* the top table leaves kernel frames out (report_top_user) */
 	bool top_caller;     /* ... and the C library's too (report_top_caller) */
 	bool top_allocating; /* ... and the leaf, an allocator function (report_top_allocating) */
-	struct proctab *procs_tab; /* processes and mapped files, for sym and unwinder */
 	struct symbolizer *sym;
 	struct ring_buffer *rb;
 	int counters_fd;
@@ -46,6 +45,7 @@ struct session {
 	int64_t elapsed_ns;
 	bool interrupted;	   /* stopped by Ctrl-C / SIGTERM */
 	bool target_gone;	   /* stopped because every target exited */
+	struct proctab *procs_tab; /* processes and mapped files, for sym and unwinder */
 	struct unwinder *unwinder; /* DWARF unwind tables fed to BPF, or NULL */
 	/* Called after a process's maps were (re)read, e.g. to update unwind tables. */
 	void (*on_maps)(void *ctx, int pid);
