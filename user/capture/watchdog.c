@@ -232,7 +232,9 @@ static void resume_all(struct watch_list *l)
  */
 static void detach(int fd)
 {
-	static const int ignored[] = { SIGINT, SIGQUIT, SIGHUP, SIGPIPE, SIGTSTP, SIGTTIN, SIGTTOU };
+	static const int ignored[] = {
+		SIGINT, SIGQUIT, SIGHUP, SIGPIPE, SIGTSTP, SIGTTIN, SIGTTOU
+	};
 	int null, i;
 
 	setpgid(0, 0);
