@@ -3,7 +3,7 @@
 # What a killed bpfprof leaves behind: kill -9 it while it holds a process
 # stopped (a launched command at its entry point, for every profile type;
 # a child stopped on mappings not read yet, mid-capture, for the types that
-# stop them) and the process must run on within a second.  stop_catch
+# follow children and stop them) and the process must run on within a second.  stop_catch
 # freezes bpfprof (SIGSTOP) at a moment when such a stop is in force and
 # prints "ready STOPPED LAUNCHED", so the kill lands there, not by timing.
 # Also: -p targets, a full output disk (at the start and during a capture),
@@ -36,7 +36,7 @@ runs_within_1s() {
 # stop), kills bpfprof with SIGKILL there and checks the process runs on.
 kill_stopped() {
 	local name=$1 type=$2 mid=$3 bp caught stopped launched
-	"$BPFPROF" "$type" -q -o "$TMP/$type.pb.gz" -- "$WORKLOADS/spawn_loop" "$type" 20 \
+	"$BPFPROF" "$type" -q -o "$TMP/$type.pb.gz" -- "$WORKLOADS/spawn_loop" "$type" 30 \
 		>"$TMP/$name.out" 2>"$TMP/$name.err" &
 	bp=$!
 	E2E_PIDS+=("$bp")
@@ -46,7 +46,7 @@ kill_stopped() {
 			sleep 0.05
 		done
 	fi
-	caught=$("$WORKLOADS/stop_catch" "$bp" 10)
+	caught=$("$WORKLOADS/stop_catch" "$bp" 15)
 	read -r _ stopped launched <<<"$caught"
 	kill -9 "$bp" 2>/dev/null
 	wait "$bp" 2>/dev/null
@@ -67,8 +67,9 @@ kill_stopped() {
 for type in cpu offcpu mutex heap threadcreate; do
 	kill_stopped "$type at the entry stop" "$type" 0
 done
-# mutex and threadcreate follow the children, which stop on their new mappings.
-for type in mutex threadcreate; do
+# cpu, mutex and threadcreate stop the children of a launched command on
+# their new mappings (heap also stops on new mappings but follows no child).
+for type in cpu mutex threadcreate; do
 	kill_stopped "$type mid-capture" "$type" 1
 done
 

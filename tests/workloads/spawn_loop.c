@@ -4,9 +4,10 @@
  * work: a profiler that follows children meets new mappings again and
  * again (bpfprof stops such a process until it has read them).
  *
- * usage: spawn_loop heap|mutex|threadcreate [SECONDS]
+ * usage: spawn_loop cpu|heap|mutex|threadcreate [SECONDS]
  *   Prints "ready", then every 20 ms runs itself again as a child (fork and
- *   exec) that allocates, contends for a mutex or creates threads, and
+ *   exec) that burns 30 ms of CPU, allocates, contends for a mutex or
+ *   creates threads, and
  *   waits for it; ends after SECONDS (default 30).
  */
 #define _GNU_SOURCE
@@ -20,6 +21,18 @@
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static volatile unsigned long counter;
+
+static void do_cpu(void)
+{
+	struct timespec ts, start;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	do {
+		for (int i = 0; i < 100000; i++)
+			counter++;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+	} while ((ts.tv_sec - start.tv_sec) * 1000000000L + ts.tv_nsec - start.tv_nsec < 30000000L);
+}
 
 static void do_heap(void)
 {
@@ -67,7 +80,9 @@ static void run_threads(void *(*fn)(void *), int n)
 
 static int child(const char *mode)
 {
-	if (!strcmp(mode, "heap"))
+	if (!strcmp(mode, "cpu"))
+		do_cpu();
+	else if (!strcmp(mode, "heap"))
 		do_heap();
 	else if (!strcmp(mode, "mutex"))
 		run_threads(contend, 4);
@@ -87,7 +102,7 @@ int main(int argc, char **argv)
 	if (argc > 2 && !strcmp(argv[1], "child"))
 		return child(argv[2]);
 	if (argc < 2) {
-		fprintf(stderr, "usage: spawn_loop heap|mutex|threadcreate [SECONDS]\n");
+		fprintf(stderr, "usage: spawn_loop cpu|heap|mutex|threadcreate [SECONDS]\n");
 		return 2;
 	}
 	end = time(NULL) + (argc > 2 ? atoi(argv[2]) : 30);
