@@ -445,7 +445,8 @@ int pprof_out_write(struct pprof_out *o, const char *path, const struct profile 
 	err = encode_gz(p, &gz, &gzlen);
 	if (err)
 		return err;
-	if (o->fd < 0) {
+	/* Not opened, or for another path (heap --interval numbers the last one). */
+	if (o->fd < 0 || !o->path || strcmp(o->path, path)) {
 		pprof_out_close(o);
 		err = out_create(o, path);
 	}

@@ -51,7 +51,8 @@ struct pprof_out {
  */
 int pprof_out_open(struct pprof_out *o, const char *path);
 /*
- * Writes p to path through o (opened here when pprof_out_open was not called).
+ * Writes p to path through o (opened here when pprof_out_open was not called,
+ * or for another path).
  * On an error past encoding (ENOSPC, EIO, ...) p is written to $TMPDIR
  * (default /tmp) instead and *saved is that file's malloc'd name (NULL when
  * that failed too); the error is returned either way.
