@@ -371,10 +371,13 @@ static int out_commit(struct pprof_out *o, const uint8_t *gz, size_t len)
 	bool named = o->tmp != NULL;
 	int err = 0;
 
-	if (lseek(o->fd, 0, SEEK_SET) < 0 || ftruncate(o->fd, 0))
+	/* Over the block held since the start, so a small profile needs no new space. */
+	if (lseek(o->fd, 0, SEEK_SET) < 0)
 		err = -errno;
 	if (!err)
 		err = write_all(o->fd, gz, len);
+	if (!err && ftruncate(o->fd, len))
+		err = -errno;
 	/* mkstemp() makes 0600; a profile is no secret and is often copied. */
 	if (!err && (fchmod(o->fd, 0644) || fsync(o->fd)))
 		err = -errno;
@@ -452,7 +455,7 @@ int pprof_out_write(struct pprof_out *o, const char *path, const struct profile 
 	}
 	if (!err)
 		err = out_commit(o, gz, gzlen);
-	if (err && err != -EISDIR)
+	if (err)
 		*saved = save_elsewhere(path, gz, gzlen);
 	free(gz);
 	return err;
