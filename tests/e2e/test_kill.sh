@@ -98,6 +98,7 @@ kill -CONT "$running" "$before" 2>/dev/null
 mnt=$TMP/mnt
 mkdir -p "$mnt" "$TMP/tmpdir"
 if mount -t tmpfs -o size=64k tmpfs "$mnt"; then
+	trap 'umount "$mnt" 2>/dev/null; cleanup' EXIT
 	dd if=/dev/zero of="$mnt/fill" bs=4k count=64 2>/dev/null
 	start=$(date +%s%N)
 	expect "-o on a full disk fails at the start" 2 \
