@@ -332,7 +332,8 @@ int common_opts__check(struct common_opts *o, const char *cmd)
 		return err;
 	err = check_output(o->output);
 	if (err) {
-		pr_warn("cannot write %s: %s\n", o->output, strerror(-err));
+		pr_warn("cannot write %s: %s\n", o->output,
+			err == -EACCES ? "not writable" : strerror(-err));
 		return EXIT_USAGE;
 	}
 	return 0;
