@@ -193,6 +193,7 @@ static void resume_after_stop(struct session *s, int pid)
 	size_t i, free_slot = 0;
 	int64_t now = mono_ns();
 
+	target__note_stopped(s->target, pid);
 	kill(pid, SIGCONT);
 	for (i = 0; i < sizeof(s->resumed) / sizeof(s->resumed[0]); i++) {
 		if (s->resumed[i].pid == pid || s->resumed[i].until < now) {

@@ -6,13 +6,9 @@
  * -errno; cmd_exit_code() turns them into exit codes.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cmd/cmd.h"
@@ -41,32 +37,41 @@ int cmd_exit_code(int err)
 	}
 }
 
-/* Fails now, not after a long capture, when the profile could not be written. */
+/*
+ * The output, created when the command starts: it fails now, not after a
+ * long capture, when the profile could not be written.
+ */
+static struct pprof_out output_file = PPROF_OUT_INIT;
+
+static void close_output(void)
+{
+	pprof_out_close(&output_file);
+}
+
 static int check_output(const char *path)
 {
-	char *copy = strdup(path), *dir, tmp[PATH_MAX];
-	struct stat st;
-	int fd, err = 0;
+	int err = pprof_out_open(&output_file, path);
 
-	if (!copy)
-		return -ENOMEM;
-	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-		free(copy);
-		return -EISDIR;
-	}
-	dir = dirname(copy);
-	snprintf(tmp, sizeof(tmp), "%s/.bpfprof-check-XXXXXX", dir);
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		err = -errno;
-		/* The directory is there but takes no new file (/proc, say): not writable. */
-		if (err == -ENOENT && stat(dir, &st) == 0)
-			err = -EACCES;
-	} else {
-		close(fd);
-		unlink(tmp);
-	}
-	free(copy);
+	if (!err)
+		atexit(close_output);
+	return err;
+}
+
+/* Writes p to -o's file; else tells where it was saved instead.  0 or -errno. */
+static int write_profile(struct common_opts *o, const struct profile *p)
+{
+	char *saved = NULL;
+	int err;
+
+	err = pprof_out_write(&output_file, o->output, p, &saved);
+	if (!err)
+		return 0;
+	if (saved)
+		pr_warn("cannot write %s: %s; the profile was saved to %s instead\n", o->output,
+			strerror(-err), saved);
+	else
+		pr_warn("cannot write %s: %s\n", o->output, strerror(-err));
+	free(saved);
 	return err;
 }
 
@@ -106,11 +111,9 @@ static int finish(struct type_args *a, struct session *s, struct profile *p)
 	size_t i;
 	int err;
 
-	err = pprof_write_file(p, o->output);
-	if (err) {
-		pr_warn("cannot write %s: %s\n", o->output, strerror(-err));
+	err = write_profile(o, p);
+	if (err)
 		return err;
-	}
 	for (i = 0; i < p->nsamples; i++)
 		total += p->samples[i].values[0];
 	if (!o->quiet && o->top > 0 && p->nsamples)
@@ -124,6 +127,9 @@ static int finish(struct type_args *a, struct session *s, struct profile *p)
 		fprintf(stdout, "wrote %s (%lld %s in %.1fs%s)\n", o->output, (long long)total,
 			s->noun, s->elapsed_ns / 1e9, s->interrupted ? ", stopped by signal" : "");
 	}
+	if (target__saw_only_self(s->target, p))
+		pr_warn("this capture only saw bpfprof itself (pid %d), no other program\n",
+			(int)getpid());
 	return 0;
 }
 
