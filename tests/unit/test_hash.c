@@ -43,8 +43,8 @@ static void add_keys(struct hashtab *t, struct keys *ks, size_t n, bool bad)
 	assert_non_null(ks->k);
 	for (i = 0; i < n; i++) {
 		ks->k[i] = 1000 + 7 * i;
-		assert_int_equal(hashtab__insert(t, bad ? bad_hash(ks->k[i]) : hash_u64(ks->k[i]), i),
-				 0);
+		assert_int_equal(
+			hashtab__insert(t, bad ? bad_hash(ks->k[i]) : hash_u64(ks->k[i]), i), 0);
 		ks->n++;
 	}
 }
@@ -151,8 +151,8 @@ static void test_remove(void **state)
 			assert_int_equal(find(&t, &ks, ks.k[i], bad), i % 3 ? (long)i : -1);
 		/* A removed key can come back under a new index. */
 		ks.k[0] = ks.k[3];
-		assert_int_equal(hashtab__insert(&t, bad ? bad_hash(ks.k[0]) : hash_u64(ks.k[0]), 0),
-				 0);
+		assert_int_equal(
+			hashtab__insert(&t, bad ? bad_hash(ks.k[0]) : hash_u64(ks.k[0]), 0), 0);
 		assert_int_equal(find(&t, &ks, ks.k[0], bad), 0);
 		hashtab__fini(&t);
 		free(ks.k);
