@@ -188,7 +188,6 @@ struct unwinder;
 		(skel)->rodata->per_thread = (st)->per_thread;                                         \
 		(skel)->rodata->follow_children = (st)->follow_children;                               \
 		/* --unwind fp still takes the leaf's caller from CFI (gcc's leaves have no frame). */ \
-		(skel)->rodata->unwind_dwarf = true;                                                   \
 		(skel)->rodata->unwind_cfi_frames = (st)->dwarf ? BPFPROF_MAX_STACK_DEPTH : 1;         \
 		/* A launched command waits while new mappings are read (see session.h). */            \
 		(skel)->rodata->stop_on_stale_maps = (s)->cont_after_maps;                             \
