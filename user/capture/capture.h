@@ -166,6 +166,34 @@ typedef int (*capture_fill_fn)(struct sample_sink *k, void *arg);
 int capture_make_profile(struct session *s, const struct profile_shape *shape, int stacks_fd,
 			 capture_fill_fn fill, void *arg, struct profile **out);
 
+/* How the loss report tells of a counter (bpfprof/common.h's BPFPROF_COUNTERS). */
+enum counter_kind {
+	COUNTER_LOSS,  /* a warning and a comment, with its share of the events */
+	COUNTER_NOTE,  /* a comment, and a line with -v */
+	COUNTER_DEBUG, /* a line with -v only */
+};
+
+struct counter_desc {
+	const char *name; /* "CNT_STACK_MAP_FULL" */
+	enum counter_kind kind;
+	const char *message; /* follows the count: "stacks lost: stack map full" */
+};
+
+/* Every counter of enum bpfprof_counter, at its index. */
+extern const struct counter_desc capture_counters[CNT__MAX];
+
+/*
+ * The report of counters c of a capture whose events are called noun: each
+ * nonzero counter as its kind says, plus unmapped (addresses in no recorded
+ * mapping) as a loss; on stderr only when final (a snapshot only adds the
+ * comments to p).  Returns 0 or -errno.
+ */
+int capture_report_counters(const uint64_t c[CNT__MAX], const char *noun, uint64_t unmapped,
+			    struct profile *p, bool final);
+/* The same for session s, after its summary line "N samples, M without a user stack". */
+int capture_report_losses(struct session *s, const uint64_t c[CNT__MAX], uint64_t unmapped,
+			  struct profile *p, bool final);
+
 /*
  * The same during a capture (a snapshot): losses become comments only and
  * the unwinder stays; the profile's duration is the time so far.
