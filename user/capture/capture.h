@@ -51,16 +51,6 @@ void capture_select_tp(struct bpf_object *obj, bool btf);
 typedef void *(*capture_open_load_fn)(struct session *s, const void *opts, bool btf, int *err);
 void *capture_load(capture_open_load_fn open_load, struct session *s, const void *opts, int *ret);
 
-/* Whether tracefs has the per-syscall tracepoint events/syscalls/DIR_NAME (DIR: sys_enter...). */
-bool capture_has_syscall_event(const char *dir, const char *name);
-/*
- * Whether to trace the syscalls names[0..n) through their own tracepoints,
- * which run BPF for those calls only, rather than raw_syscalls, which runs
- * it for every syscall of the machine: when each has an entry and an exit
- * event, unless BPFPROF_RAW_SYSCALLS=1 (tests) forces raw_syscalls.
- */
-bool capture_use_syscall_events(const char *const *names, size_t n);
-
 /* Explains a failed BPF load/attach in one line; returns the exit code. */
 int capture_explain(const char *what, int err);
 
@@ -69,6 +59,38 @@ struct capture_links {
 	struct bpf_link **links;
 	int n, cap;
 };
+
+/* --- capture/syscalls.c: syscalls traced with bpf/syscalls.bpf.h --- */
+
+/* The syscalls of one BPF object's SYSCALL_ENTER_TP/SYSCALL_EXIT_TP/SYSCALL_RAW_TP. */
+struct syscall_set {
+	const char *what;	  /* in messages: "futex calls" */
+	const char *const *names; /* as under events/syscalls/: "futex", "brk" */
+	size_t n;
+	/*
+	 * names[0..required) must all have tracepoints for them to be used;
+	 * the others are attached where this kernel has them (newer calls).
+	 */
+	size_t required;
+	bool shared_enter; /* names[0]'s entry program serves every name */
+};
+
+/*
+ * Before load, after capture_select_tp: keeps either the per-syscall
+ * programs (NAME_enter_tp, syscall_exit_tp), which run BPF for those calls
+ * only, or raw_syscalls, which runs it for every syscall of the machine.
+ * The per-syscall ones when names[0..required) each have an entry and an
+ * exit event (tracefs is mounted first if need be), unless
+ * BPFPROF_RAW_SYSCALLS=1 (tests) forces raw_syscalls.  Returns which.
+ */
+bool capture_syscalls_select(struct bpf_object *obj, const struct syscall_set *set);
+/*
+ * After capture_begin (which attaches raw_syscalls with the other
+ * tracepoints): attaches the per-syscall programs kept, exits first, so that
+ * an entry seen always has its exit seen.  Returns 0 or -errno.
+ */
+int capture_syscalls_attach(struct bpf_object *obj, const struct syscall_set *set,
+			    struct capture_links *links);
 
 /*
  * Opens the cpu-clock software event at freq Hz on every online CPU and
