@@ -38,7 +38,8 @@ void capture_setup_libbpf(void);
 
 /*
  * Keeps either the tp_btf programs (names ending "_btf") or their raw_tp
- * twins ("_raw") of obj for loading; call before load.
+ * twins ("_raw") of obj for loading, the pairs bpf/tp.bpf.h's TP_PROG
+ * emits; call before load.
  */
 void capture_select_tp(struct bpf_object *obj, bool btf);
 
