@@ -75,6 +75,12 @@ static void test_growth(void **state)
 	assert_true(t.len * 2 <= t.mask + 1);
 	for (i = 0; i < ks.n; i++)
 		assert_int_equal(find(&t, &ks, ks.k[i], false), i);
+	/* Removal over runs that wrap around the end of the slots. */
+	for (i = 0; i < ks.n; i += 2)
+		assert_int_equal(hashtab__remove(&t, hash_u64(ks.k[i]), i), 0);
+	for (i = 0; i < ks.n; i++)
+		assert_int_equal(find(&t, &ks, ks.k[i], false), i % 2 ? (long)i : -1);
+	assert_int_equal(t.len, 5000);
 	/* Reserving what is there already moves nothing. */
 	cap_before = t.mask;
 	assert_int_equal(hashtab__reserve(&t, t.len), 0);
