@@ -22,6 +22,9 @@
 #define UNWIND_OTHER_TASKS
 #include "unwind.bpf.h"
 
+/* Unwind user stacks with the CFI tables of user/unwind/ (--unwind dwarf). */
+const volatile bool unwind_dwarf = false;
+
 #define PF_KTHREAD 0x00200000 /* include/linux/sched.h */
 
 /*
