@@ -82,8 +82,8 @@ static void test_duration_units(void **state)
 static void test_duration_bad(void **state)
 {
 	static const char *const bad[] = {
-		"",	"soon", "s",	"ms",  "-1",  "-1ms", "1 s", "1sec", "1S",
-		"1d",	"nan",	"inf",	"1e",  " ",   "1ms ", "ms1", "--1",
+		"",   "soon", "s",   "ms", "-1", "-1ms", "1 s", "1sec", "1S",
+		"1d", "nan",  "inf", "1e", " ",	 "1ms ", "ms1", "--1",
 	};
 	int64_t ns = 42;
 	size_t i;
