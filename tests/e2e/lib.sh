@@ -105,7 +105,7 @@ check_none() {
 	shift 3
 	[ $# -gt 0 ] || set -- -raw
 	if ! go tool pprof "$@" "$file" >"$TMP/none.out" 2>"$TMP/none.err"; then
-		fail "$name: go tool pprof $* cannot read ${file##*/}: $(head -c 200 "$TMP/none.err")"
+		fail "$name: go tool pprof $* cannot read ${file##*/}: $(head -n1 "$TMP/none.err" | cut -c1-200)"
 	elif grep -qE -- "$re" "$TMP/none.out"; then
 		fail "$name: found $(grep -m1 -E -- "$re" "$TMP/none.out")"
 	else
