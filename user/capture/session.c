@@ -13,6 +13,7 @@
 #include "util/log.h"
 #include "profile/profile.h"
 #include "capture/session.h"
+#include "proc/procs.h"
 #include "symbolize/symbolize.h"
 #include "capture/target.h"
 #include "util/util.h"
@@ -49,9 +50,15 @@ int session__init(struct session *s, struct target *t, int64_t duration_ns, bool
 	s->noun = "samples";
 	s->idle = "did not run on a CPU during the capture";
 	s->counters_fd = -1;
-	s->sym = symbolizer__new("/proc");
-	if (!s->sym)
+	s->procs_tab = proctab__new("/proc");
+	if (!s->procs_tab)
 		return -errno;
+	s->sym = symbolizer__new(s->procs_tab);
+	if (!s->sym) {
+		proctab__free(s->procs_tab);
+		s->procs_tab = NULL;
+		return -ENOMEM;
+	}
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -64,6 +71,7 @@ void session__free(struct session *s)
 {
 	ring_buffer__free(s->rb);
 	symbolizer__free(s->sym);
+	proctab__free(s->procs_tab);
 	free(s->procs);
 	memset(s, 0, sizeof(*s));
 }
@@ -103,7 +111,7 @@ static void read_maps(struct session *s, struct proc_info *p, bool reset)
 {
 	int err;
 
-	err = reset ? symbolizer__reset_pid(s->sym, p->pid) : symbolizer__track_pid(s->sym, p->pid);
+	err = reset ? proctab__exec(s->procs_tab, p->pid) : proctab__refresh(s->procs_tab, p->pid);
 	if (err)
 		pr_debug("pid %d: cannot record mappings: %s\n", p->pid, strerror(-err));
 	p->read_at = mono_ns();
@@ -185,6 +193,7 @@ static void cont_stopped(struct session *s, int pid)
 	size_t i, free_slot = 0;
 	int64_t now = mono_ns();
 
+	target__note_stopped(s->target, pid);
 	kill(pid, SIGCONT);
 	for (i = 0; i < sizeof(s->conts) / sizeof(s->conts[0]); i++) {
 		if (s->conts[i].pid == pid || s->conts[i].until < now) {
@@ -289,7 +298,7 @@ static void refresh_mappings(struct session *s, bool all)
 		if (!all && now - p->read_at < (now - p->first_at < 10000000000LL ? 1000000000LL
 										  : 10000000000LL))
 			continue;
-		if (symbolizer__track_pid(s->sym, p->pid) == -ESRCH) {
+		if (proctab__refresh(s->procs_tab, p->pid) == -ESRCH) {
 			p->read_at = 0;
 			continue;
 		}
@@ -369,75 +378,4 @@ int session__run(struct session *s)
 	if (s->progress)
 		fprintf(stderr, "\r\033[K");
 	return err;
-}
-
-struct loss {
-	enum bpfprof_counter counter;
-	const char *what;
-};
-
-static const struct loss losses[] = {
-	{ CNT_STACK_MAP_FULL, "stacks lost: stack map full" },
-	{ CNT_STACK_ERROR, "stacks the kernel failed to capture" },
-	{ CNT_UNWIND_TRUNCATED, "user stacks cut short: unreadable stack memory or depth limit "
-				"(marked [truncated])" },
-	{ CNT_COUNTS_MAP_FULL, "events dropped: aggregation map full" },
-	{ CNT_PROC_EVENTS_LOST, "process events lost: ring buffer full" },
-	{ CNT_TARGET_PIDS_FULL, "child processes not followed: pid map full" },
-	{ CNT_OFFCPU_STARTS_FULL, "off-CPU intervals lost: start map full" },
-	{ CNT_OFFCPU_UNPAIRED, "off-CPU intervals lost: the switch back in was not seen" },
-	{ CNT_HEAP_LIVE_FULL, "sampled allocations not tracked: live map full (their frees "
-			      "are not seen; --max-live raises it)" },
-	{ CNT_HEAP_PENDING_FULL, "sampled allocations lost: pending map full" },
-	{ CNT_HEAP_RET_MISSED, "sampled allocations lost: the call's return was not seen" },
-	{ CNT_GROWTH_PENDING_FULL, "memory syscalls lost: pending map full" },
-	{ CNT_GROWTH_VMA_BUSY, "page faults or memory syscalls dropped: their VMA could not be "
-			       "looked up (mmap lock taken by a writer)" },
-	{ CNT_OFFCPU_USTACK_LOST, "sampled off-CPU intervals without their user stack: the thread "
-				  "exited or the capture ended first (marked [lost user stack])" },
-};
-
-static void report_losses(struct session *s, const uint64_t c[CNT__MAX], uint64_t unmapped,
-			  struct profile *p, bool warn)
-{
-	char line[256];
-	size_t i;
-
-	snprintf(line, sizeof(line),
-		 "bpfprof: %" PRIu64 " %s, %" PRIu64 " without a user stack (kernel threads)",
-		 c[CNT_EVENTS], s->noun, c[CNT_USTACK_NONE]);
-	profile__add_comment(p, line);
-	for (i = 0; i < sizeof(losses) / sizeof(losses[0]); i++) {
-		uint64_t n = c[losses[i].counter];
-
-		if (!n)
-			continue;
-		snprintf(line, sizeof(line), "%" PRIu64 " %s (%.1f%% of %s)", n, losses[i].what,
-			 c[CNT_EVENTS] ? 100.0 * n / c[CNT_EVENTS] : 0.0, s->noun);
-		if (warn)
-			pr_warn("%s\n", line);
-		profile__add_comment(p, line);
-	}
-	if (unmapped) {
-		snprintf(line, sizeof(line),
-			 "%" PRIu64 " frames in no known mapping (a frame-pointer walk "
-			 "through code without frame pointers, or a process gone before "
-			 "its mappings were read; -v lists them)",
-			 unmapped);
-		if (warn)
-			pr_warn("%s\n", line);
-		profile__add_comment(p, line);
-	}
-}
-
-void session__report_losses(struct session *s, const uint64_t c[CNT__MAX], uint64_t unmapped,
-			    struct profile *p)
-{
-	report_losses(s, c, unmapped, p, true);
-}
-
-void session__note_losses(struct session *s, const uint64_t c[CNT__MAX], uint64_t unmapped,
-			  struct profile *p)
-{
-	report_losses(s, c, unmapped, p, false);
 }
