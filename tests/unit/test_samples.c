@@ -23,6 +23,7 @@
 #include "capture/capture.h"
 #include "capture/session.h"
 #include "capture/stacks.h"
+#include "proc/procs.h"
 #include "profile/profile.h"
 #include "symbolize/symbolize.h"
 
@@ -73,7 +74,10 @@ static int setup(void **state)
 	fputs(kallsyms, file);
 	fclose(file);
 	f->s.counters_fd = -1;
-	f->s.sym = symbolizer__new(f->dir);
+	f->s.procs_tab = proctab__new(f->dir);
+	if (!f->s.procs_tab)
+		return -1;
+	f->s.sym = symbolizer__new(f->s.procs_tab);
 	f->map_fd = bpf_map_create(BPF_MAP_TYPE_HASH, "test_stacks", sizeof(__u64),
 				   sizeof(struct stack_trace), 64, NULL);
 	f->next_id = STACK_ID_MIN;

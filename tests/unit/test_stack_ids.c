@@ -21,6 +21,7 @@
 
 #include "bpfprof/types.h"
 #include "capture/stacks.h"
+#include "proc/procs.h"
 #include "profile/profile.h"
 #include "symbolize/symbolize.h"
 
@@ -35,6 +36,7 @@
 
 struct fixture {
 	struct profile *p;
+	struct proctab *procs;
 	struct symbolizer *sym;
 	struct stack_resolver *r;
 	int map_fd;
@@ -47,7 +49,8 @@ static int setup(void **state)
 	if (!f)
 		return -1;
 	f->p = profile__new();
-	f->sym = symbolizer__new(PROCFS);
+	f->procs = proctab__new(PROCFS);
+	f->sym = f->procs ? symbolizer__new(f->procs) : NULL;
 	f->map_fd = bpf_map_create(BPF_MAP_TYPE_HASH, "test_stacks", sizeof(__u64),
 				   sizeof(struct stack_trace), 64, NULL);
 	f->r = stack_resolver__new(f->p, f->sym, f->map_fd);
@@ -63,6 +66,7 @@ static int teardown(void **state)
 
 	stack_resolver__free(f->r);
 	symbolizer__free(f->sym);
+	proctab__free(f->procs);
 	profile__free(f->p);
 	if (f->map_fd >= 0)
 		close(f->map_fd);
@@ -147,7 +151,7 @@ static void test_ids(void **state)
 	need_map(f);
 	put_stack(f, STACK_ID_MIN, kern, 3, 0);
 	put_stack(f, STACK_ID_MIN + 1, user, 2, 0);
-	assert_int_equal(symbolizer__track_pid(f->sym, FIXTURE_PID), 0);
+	assert_int_equal(proctab__refresh(f->procs, FIXTURE_PID), 0);
 	assert_int_equal(stack_resolver__locations(f->r, FIXTURE_PID, STACK_ID_MIN + 1,
 						   STACK_ID_MIN, ids, 16),
 			 5);
@@ -240,7 +244,7 @@ static void test_ips(void **state)
 	const __u64 user[] = { 0x7f3a30000123, 0x7f3a30000456, 0x7f3a30000789 };
 	uint64_t ids[8];
 
-	assert_int_equal(symbolizer__track_pid(f->sym, FIXTURE_PID), 0);
+	assert_int_equal(proctab__refresh(f->procs, FIXTURE_PID), 0);
 	assert_int_equal(stack_resolver__locations_ips(f->r, FIXTURE_PID, user, 3, kern, 2, ids, 8),
 			 5);
 	assert_string_equal(name_of(f->p, ids[0]), "vfs_read");
