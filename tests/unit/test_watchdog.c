@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -54,6 +55,23 @@ static bool wait_state(pid_t pid, char want, bool in)
 	return false;
 }
 
+/*
+ * Never outlive the test, nor hold its output open: a failed assertion
+ * leaves the test before end_pair, and a process pausing with the test's
+ * stdout would keep the runner waiting for EOF forever.
+ */
+static void detach_from_test(void)
+{
+	int null = open("/dev/null", O_WRONLY);
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (null >= 0) {
+		dup2(null, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
+		close(null);
+	}
+}
+
 /* A child that starts a grandchild, prints its pid on fd, then both sleep. */
 static pid_t spawn_pair(pid_t *grandchild)
 {
@@ -64,9 +82,11 @@ static pid_t spawn_pair(pid_t *grandchild)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
+		detach_from_test();
 		close(fds[0]);
 		g = fork();
 		if (g == 0) {
+			detach_from_test();
 			for (;;)
 				pause();
 		}
@@ -96,6 +116,8 @@ static void test_resume_tree(void **state)
 
 	child = spawn_pair(&grandchild);
 	e.pid = child;
+	/* Just forked, it may still be running on its way to pause(). */
+	assert_true(wait_state(child, 'S', true));
 	assert_int_equal(proc_state(child, &e.start), 'S');
 	kill(grandchild, SIGSTOP);
 	kill(child, SIGSTOP);

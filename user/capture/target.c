@@ -275,6 +275,33 @@ bool target__gone(struct target *t)
 	return true;
 }
 
+/*
+ * Ends a launched command still running at the end.  A stopped child does
+ * not act on SIGTERM, and BPF may have stopped it (stop_for_maps) after the
+ * session's last SIGCONT: the stop can be deferred to an irq_work and land
+ * late.  So it is continued with the SIGTERM and again while it lingers,
+ * and killed if it outlives the grace period, never waited for forever.
+ */
+static void end_child(struct target *t)
+{
+	int i, status;
+
+	kill(t->child, SIGTERM);
+	for (i = 0; i < 500; i++) {
+		kill(t->child, SIGCONT);
+		if (waitpid(t->child, &status, WNOHANG) == t->child)
+			goto reaped;
+		usleep(10 * 1000);
+	}
+	pr_warn("%s did not end within 5 s of SIGTERM: killed\n", t->argv[0]);
+	kill(t->child, SIGKILL);
+	if (waitpid(t->child, &status, 0) != t->child)
+		status = 0;
+reaped:
+	t->child_status = status;
+	t->child_exited = true;
+}
+
 void target__cleanup(struct target *t)
 {
 	if (t->gate_fd >= 0) {
@@ -286,11 +313,8 @@ void target__cleanup(struct target *t)
 		close(t->exec_fd);
 		t->exec_fd = -1;
 	}
-	if (t->child && !t->child_exited) {
-		kill(t->child, SIGTERM);
-		waitpid(t->child, &t->child_status, 0);
-		t->child_exited = true;
-	}
+	if (t->child && !t->child_exited)
+		end_child(t);
 	if (t->cgroup_fd >= 0) {
 		close(t->cgroup_fd);
 		t->cgroup_fd = -1;
