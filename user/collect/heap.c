@@ -23,6 +23,7 @@
 #include "heap.skel.h"
 #include "heap/alloc.h"
 #include "heap/cost.h"
+#include "heap/guard.h"
 #include "heap/uprobe_multi.h"
 #include "util/log.h"
 #include "profile/profile.h"
@@ -54,6 +55,7 @@ struct heap_run {
 	int nlinks;
 	struct heap_costs costs;
 	bool costs_known;
+	struct heap_guard guard; /* -p targets, unless --force */
 };
 
 static const struct value_type_desc heap_types[] = {
@@ -88,6 +90,8 @@ static void *open_and_load(struct session *s, const void *opts, bool btf, int *e
 		skel->rodata->live_filter_bits++;
 	bpf_map__set_max_entries(skel->maps.live_filter, 1U << skel->rodata->live_filter_bits);
 	bpf_map__set_max_entries(skel->maps.allocs, ALLOCS_MAX_ENTRIES);
+	bpf_map__set_max_entries(skel->maps.calls,
+				 HEAP_CALLS_KEY(s->target->npids > 0 ? s->target->npids : 1, 0));
 	bpf_map__set_max_entries(skel->maps.stacks, o->rate == 1 ? 65536 : 16384);
 	bpf_program__set_autoload(skel->progs.heap_alloc_session, session);
 	bpf_program__set_autoload(skel->progs.heap_alloc_entry, !session);
@@ -123,8 +127,11 @@ static int fill_exp_table(struct heap_run *run)
 	return 0;
 }
 
-/* Attaches the allocator's probes in process pid: allocating and freeing functions. */
-static int attach_allocator(struct heap_run *run, const struct heap_allocator *a, int pid)
+/*
+ * Attaches the allocator's probes in process pid, target slot: allocating
+ * and freeing functions, each counting its calls in the slot's counters.
+ */
+static int attach_allocator(struct heap_run *run, const struct heap_allocator *a, int pid, int slot)
 {
 	uint64_t offs[2][HEAP_MAX_PROBES], cookies[2][HEAP_MAX_PROBES];
 	int n[2] = { 0, 0 }, i, side, fd;
@@ -133,7 +140,7 @@ static int attach_allocator(struct heap_run *run, const struct heap_allocator *a
 	for (i = 0; i < a->nfuncs; i++) {
 		side = a->funcs[i].fn == HEAP_FN_FREE;
 		offs[side][n[side]] = a->funcs[i].offset;
-		cookies[side][n[side]] = ((uint64_t)i << 8) | a->funcs[i].fn;
+		cookies[side][n[side]] = ((uint64_t)HEAP_CALLS_KEY(slot, i) << 8) | a->funcs[i].fn;
 		n[side]++;
 	}
 	if (!n[0] || !n[1])
@@ -169,40 +176,20 @@ static void detach_all(struct heap_run *run)
 		close(run->links[--run->nlinks]);
 }
 
-/* Sums the per-CPU call counts of each probe; zero = true clears them. */
-static void read_calls(struct heap_run *run, struct heap_rate *r, bool zero)
+/* Sums the per-CPU call counts of target slot's probes; zero = true clears them. */
+static void read_calls(struct heap_run *run, int slot, struct heap_rate *r, bool zero)
 {
-	int fd = bpf_map__fd(run->skel->maps.calls), ncpus = libbpf_num_possible_cpus();
-	struct heap_calls *vals = calloc(ncpus, sizeof(*vals));
-	__u32 i;
-	int c;
-
-	memset(r->calls, 0, sizeof(r->calls));
-	r->bytes = 0;
-	if (!vals)
-		return;
-	for (i = 0; i < HEAP_MAX_PROBES; i++) {
-		if (bpf_map_lookup_elem(fd, &i, vals))
-			continue;
-		for (c = 0; c < ncpus; c++) {
-			r->calls[i] += vals[c].calls;
-			r->bytes += vals[c].bytes;
-		}
-		if (zero) {
-			memset(vals, 0, ncpus * sizeof(*vals));
-			bpf_map_update_elem(fd, &i, vals, BPF_ANY);
-		}
-	}
-	free(vals);
+	heap_calls_read(bpf_map__fd(run->skel->maps.calls), slot, run->allocs[slot].nfuncs, r,
+			zero);
 }
 
-static uint64_t calls_so_far(struct heap_run *run)
+static uint64_t calls_so_far(struct heap_run *run, int slot)
 {
 	struct heap_rate r;
 	uint64_t n = 0;
 	int i;
 
-	read_calls(run, &r, false);
+	read_calls(run, slot, &r, false);
 	for (i = 0; i < HEAP_MAX_PROBES; i++)
 		n += r.calls[i];
 	return n;
@@ -229,8 +216,9 @@ static void describe_allocator(const struct heap_allocator *a, int pid)
  * Counts pid's allocator calls for a moment (no sampling) and refuses when
  * the expected slowdown is above --max-overhead.  Returns 0 or an exit code.
  */
-static int check_overhead(struct heap_run *run, const struct heap_allocator *a, int pid)
+static int check_overhead(struct heap_run *run, int slot, int pid)
 {
+	const struct heap_allocator *a = &run->allocs[slot];
 	const struct heap_opts *o = run->o;
 	struct heap_rate r = { 0 };
 	int64_t cpu0, t0;
@@ -239,15 +227,15 @@ static int check_overhead(struct heap_run *run, const struct heap_allocator *a, 
 
 	if (!run->costs_known)
 		return 0;
-	read_calls(run, &r, true);
+	read_calls(run, slot, &r, true);
 	cpu0 = heap_process_cpu_ns(pid);
 	t0 = mono_ns();
 	while (!session_exiting && mono_ns() - t0 < MEASURE_NS) {
 		usleep(10000);
-		if (mono_ns() - t0 >= MEASURE_MIN_NS && calls_so_far(run) >= MEASURE_ENOUGH)
+		if (mono_ns() - t0 >= MEASURE_MIN_NS && calls_so_far(run, slot) >= MEASURE_ENOUGH)
 			break;
 	}
-	read_calls(run, &r, true);
+	read_calls(run, slot, &r, true);
 	r.window_ns = mono_ns() - t0;
 	r.cpu_ns = heap_process_cpu_ns(pid) - cpu0;
 	if (cpu0 < 0 || r.cpu_ns < 0)
@@ -309,14 +297,14 @@ static int prepare_targets(struct heap_run *run)
 		if (!strcmp(run->allocs[i].kind, "glibc"))
 			run->skel->bss->glibc_realloc = true;
 		run->skel->bss->measuring = !t->argv;
-		err = attach_allocator(run, &run->allocs[i], t->pids[i]);
+		err = attach_allocator(run, &run->allocs[i], t->pids[i], i);
 		if (err) {
 			pr_warn("heap: cannot attach uprobes to %s in pid %d: %s\n",
 				run->allocs[i].file, t->pids[i], strerror(-err));
 			return err == -ESRCH ? EXIT_TARGET : EXIT_FAIL;
 		}
 		if (!t->argv) {
-			ret = check_overhead(run, &run->allocs[i], t->pids[i]);
+			ret = check_overhead(run, i, t->pids[i]);
 			if (ret)
 				return ret;
 		}
@@ -326,6 +314,28 @@ static int prepare_targets(struct heap_run *run)
 			"it runs: no overhead check\n",
 			t->argv[0], run->allocs[0].kind);
 	run->skel->bss->measuring = run->o->count_only;
+	return 0;
+}
+
+/*
+ * While attached, a -p target's allocation rate keeps being priced (a
+ * process quiet at attach may not stay so): unless --force, or without a
+ * measured probe cost.  A launched command is not checked, as at attach.
+ */
+static int start_guard(struct heap_run *run)
+{
+	struct session *s = run->s;
+	int err;
+
+	if (run->o->force || !run->costs_known || s->target->argv)
+		return 0;
+	err = heap_guard__start(&run->guard, bpf_map__fd(run->skel->maps.calls), &run->costs,
+				run->o->rate, run->support == UPROBE_SESSION, run->o->max_overhead,
+				run->allocs, s->target->pids, run->nallocs);
+	if (err)
+		return capture_explain("watch the allocation rate", err);
+	s->on_tick = heap_guard__tick;
+	s->on_tick_ctx = &run->guard;
 	return 0;
 }
 
@@ -407,13 +417,14 @@ static void add_comments(struct sample_sink *k, struct heap_run *run)
 			 run->o->min_age_ns / 1e9);
 		profile__add_comment(k->p, line);
 	}
-	read_calls(run, &r, false);
-	for (i = 0; i < run->nallocs; i++)
+	for (i = 0; i < run->nallocs; i++) {
+		read_calls(run, i, &r, false);
 		for (j = 0; j < run->allocs[i].nfuncs && j < HEAP_MAX_PROBES; j++)
 			if (run->allocs[i].funcs[j].fn == HEAP_FN_FREE)
 				frees += r.calls[j];
 			else
 				calls += r.calls[j];
+	}
 	snprintf(line, sizeof(line),
 		 "heap: %" PRIu64 " allocating calls and %" PRIu64 " frees seen in %.1fs (%.0f/s)",
 		 calls, frees, run->s->elapsed_ns / 1e9,
@@ -425,6 +436,7 @@ static void add_comments(struct sample_sink *k, struct heap_run *run)
 			 k->counters[CNT_HEAP_UNKNOWN_FREES]);
 		profile__add_comment(k->p, line);
 	}
+	heap_guard__note(&run->guard, k->p);
 }
 
 static int fill(struct sample_sink *k, void *arg)
@@ -512,6 +524,8 @@ int collect_heap(struct session *s, const struct heap_opts *o, struct profile **
 	ret = capture_begin(s, run.skel->obj, &links);
 	if (!ret)
 		ret = prepare_targets(&run);
+	if (!ret)
+		ret = start_guard(&run);
 	if (ret)
 		goto cleanup;
 	if (o->snapshot) {
@@ -521,6 +535,7 @@ int collect_heap(struct session *s, const struct heap_opts *o, struct profile **
 	ret = capture_run(s, &links);
 	detach_all(&run);
 	s->on_snapshot = NULL;
+	s->on_tick = NULL;
 	if (ret)
 		goto cleanup;
 	ret = capture_make_profile(s, shape_of(&run, &sh), bpf_map__fd(run.skel->maps.stacks), fill,
@@ -529,6 +544,7 @@ cleanup:
 	detach_all(&run);
 	capture_detach(&links);
 	heap_bpf__destroy(run.skel);
+	heap_guard__free(&run.guard);
 	free(run.allocs);
 	return ret;
 }

@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "heap/alloc.h"
+#include "heap/guard.h"
+#include "profile/profile.h"
+#include "util/log.h"
+#include "util/util.h"
+
+int heap_calls_read(int calls_fd, int slot, int nprobes, struct heap_rate *r, bool zero)
+{
+	int ncpus = libbpf_num_possible_cpus(), c, i;
+	struct heap_calls *vals;
+	uint32_t key;
+
+	memset(r->calls, 0, sizeof(r->calls));
+	r->bytes = 0;
+	if (ncpus <= 0)
+		return ncpus ? ncpus : -EINVAL;
+	vals = calloc(ncpus, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	for (i = 0; i < nprobes && i < HEAP_MAX_PROBES; i++) {
+		key = HEAP_CALLS_KEY(slot, i);
+		if (bpf_map_lookup_elem(calls_fd, &key, vals))
+			continue;
+		for (c = 0; c < ncpus; c++) {
+			r->calls[i] += vals[c].calls;
+			r->bytes += vals[c].bytes;
+		}
+		if (zero) {
+			memset(vals, 0, ncpus * sizeof(*vals));
+			bpf_map_update_elem(calls_fd, &key, vals, BPF_ANY);
+		}
+	}
+	free(vals);
+	return 0;
+}
+
+/* The counters and CPU time of t now. */
+static int read_target(const struct heap_guard *g, int slot, struct heap_rate *now)
+{
+	const struct heap_guard_target *t = &g->targets[slot];
+	int err;
+
+	err = heap_calls_read(g->calls_fd, slot, t->alloc->nfuncs, now, false);
+	if (err)
+		return err;
+	now->cpu_ns = heap_process_cpu_ns(t->pid);
+	return now->cpu_ns < 0 ? (int)now->cpu_ns : 0;
+}
+
+int heap_guard__start(struct heap_guard *g, int calls_fd, const struct heap_costs *costs,
+		      uint64_t rate, bool session, double max_overhead,
+		      const struct heap_allocator *allocs, const int *pids, int ntargets)
+{
+	int i;
+
+	memset(g, 0, sizeof(*g));
+	g->calls_fd = calls_fd;
+	g->costs = *costs;
+	g->rate = rate;
+	g->session = session;
+	g->max_overhead = max_overhead;
+	g->targets = calloc(ntargets, sizeof(*g->targets));
+	if (!g->targets)
+		return -ENOMEM;
+	g->ntargets = ntargets;
+	g->start_ns = g->last_ns = mono_ns();
+	for (i = 0; i < ntargets; i++) {
+		g->targets[i].pid = pids[i];
+		g->targets[i].alloc = &allocs[i];
+		g->targets[i].gone = read_target(g, i, &g->targets[i].last) != 0;
+	}
+	return 0;
+}
+
+void heap_guard__free(struct heap_guard *g)
+{
+	free(g->targets);
+	g->targets = NULL;
+	g->ntargets = 0;
+}
+
+double heap_guard__judge(struct heap_guard *g, struct heap_guard_target *t, struct heap_rate *r,
+			 double *calls_per_s)
+{
+	double slow;
+
+	r->attached = true;
+	slow = heap_expected_slowdown(t->alloc, &g->costs, r, g->rate, g->session, calls_per_s);
+	if (slow > g->max_overhead)
+		t->over++;
+	else
+		t->over = 0;
+	return slow;
+}
+
+static void fire(struct heap_guard *g, const struct heap_guard_target *t, double slow,
+		 double per_s, int64_t now)
+{
+	char how[32];
+
+	/* As at attach: past 10-fold, the process's own CPU time is too small to measure. */
+	if (slow > 1000)
+		snprintf(how, sizeof(how), "more than 10-fold");
+	else
+		snprintf(how, sizeof(how), "by about %.0f%%", slow);
+	g->fired = true;
+	snprintf(g->why, sizeof(g->why),
+		 "pid %d made %.0f allocator calls/s, which slowed it %s under the probes, over "
+		 "--max-overhead %g%% for %d s in a row",
+		 t->pid, per_s, how, g->max_overhead, t->over);
+	pr_warn("heap: detached after %.1fs: %s; the profile covers the time attached; use "
+		"--mode growth (no uprobes), a larger --rate, or --force to keep probing\n",
+		(now - g->start_ns) / 1e9, g->why);
+}
+
+bool heap_guard__tick(void *ctx)
+{
+	struct heap_guard *g = ctx;
+	struct heap_guard_target *t;
+	struct heap_rate now, w;
+	int64_t t_now = mono_ns();
+	double slow, per_s;
+	int i, j;
+
+	if (g->fired)
+		return true;
+	for (i = 0; i < g->ntargets; i++) {
+		t = &g->targets[i];
+		if (t->gone)
+			continue;
+		memset(&now, 0, sizeof(now));
+		if (read_target(g, i, &now)) {
+			t->gone = true; /* exited: the session notices */
+			continue;
+		}
+		memset(&w, 0, sizeof(w));
+		for (j = 0; j < HEAP_MAX_PROBES; j++)
+			w.calls[j] = now.calls[j] - t->last.calls[j];
+		w.bytes = now.bytes - t->last.bytes;
+		w.cpu_ns = now.cpu_ns - t->last.cpu_ns;
+		w.window_ns = t_now - g->last_ns;
+		t->last = now;
+		slow = heap_guard__judge(g, t, &w, &per_s);
+		pr_debug("heap: guard: pid %d: %.0f allocator calls/s, implied slowdown %.1f%%\n",
+			 t->pid, per_s, slow);
+		if (t->over >= HEAP_GUARD_WINDOWS && !g->fired)
+			fire(g, t, slow, per_s, t_now);
+	}
+	g->last_ns = t_now;
+	return g->fired;
+}
+
+void heap_guard__note(const struct heap_guard *g, struct profile *p)
+{
+	char line[sizeof(g->why) + 64];
+
+	if (!g->fired)
+		return;
+	snprintf(line, sizeof(line), "heap: probes detached early by the overhead guard: %s",
+		 g->why);
+	profile__add_comment(p, line);
+}
