@@ -101,8 +101,8 @@ double heap_guard__judge(struct heap_guard *g, struct heap_guard_target *t, stru
 	return slow;
 }
 
-static void fire(struct heap_guard *g, const struct heap_guard_target *t, double slow,
-		 double per_s, int64_t now)
+static void fire(struct heap_guard *g, const struct heap_guard_target *t, double slow, double per_s,
+		 int64_t now)
 {
 	char how[32];
 

@@ -30,7 +30,7 @@ struct profile;
  * The calls map's key, the cookie's bits above its function kind: a slot
  * of HEAP_MAX_PROBES counters per target process.
  */
-#define HEAP_CALLS_KEY(slot, probe) ((uint32_t)(slot) * HEAP_MAX_PROBES + (uint32_t)(probe))
+#define HEAP_CALLS_KEY(slot, probe) ((uint32_t)(slot)*HEAP_MAX_PROBES + (uint32_t)(probe))
 
 /*
  * Reads the call counters of one target slot (nprobes of them, summed over
