@@ -57,8 +57,11 @@ static const struct argp_option heap_options[] = {
 	  "uprobes: brk/mmap and page faults by stack, for allocation-heavy programs)",
 	  3 },
 	{ "max-overhead", OPT_MAX_OVERHEAD, "PERCENT", 0,
-	  "Refuse to attach when the expected slowdown is above this (default 10)", 3 },
-	{ "force", OPT_FORCE, NULL, 0, "Attach whatever the expected slowdown", 3 },
+	  "Refuse to attach when the expected slowdown is above this (default 10); detach "
+	  "when it stays above it for 3 s while attached",
+	  3 },
+	{ "force", OPT_FORCE, NULL, 0, "Attach and keep probing whatever the expected slowdown",
+	  3 },
 	{ "max-live", OPT_MAX_LIVE, "N", 0,
 	  "Track at most N sampled live blocks (default 262144; 1048576 with --rate 1)", 3 },
 	{ "allocs", OPT_ALLOCS, NULL, 0,
@@ -210,7 +213,8 @@ static const struct argp heap_argp = {
 	       "allocation sampled per --rate bytes.  Sample types alloc_objects,\n"
 	       "alloc_space (since attaching), inuse_objects, inuse_space (at the\n"
 	       "snapshot).  Before attaching, the allocation rate is measured and the\n"
-	       "expected slowdown printed; above --max-overhead bpfprof refuses.\n"
+	       "expected slowdown printed; above --max-overhead bpfprof refuses, and\n"
+	       "it detaches if a -p process's rate rises above it for 3 s.\n"
 	       "Blocks allocated before attaching are not known.\n"
 	       "\v"
 	       "Examples:\n"
