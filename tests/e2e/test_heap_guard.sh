@@ -3,7 +3,8 @@
 # bpfprof heap's overhead guard while attached: a process quiet when bpfprof
 # attaches that then allocates hard is detached within seconds, its profile
 # written with the reason; --force keeps probing; a process that stays quiet
-# is not detached; one already busy at attach is still refused.
+# is not detached; one already busy at attach is still refused; of two
+# processes, the busy one is detached and the other stays probed.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/e2e/lib.sh
@@ -78,7 +79,7 @@ wait_exit 40
 check "ends the capture by itself, long before -d 120" test -n "$RC"
 check "exit status 0: the profile was written (rc ${RC:-none})" test "${RC:-x}" = 0
 check "one line says why: rate, slowdown, limit, how to override" \
-	test "$(grep -cE 'heap: detached after .* [0-9]+ allocator calls/s, which slowed it .*--max-overhead 10%.*--force' "$TMP/guard.err")" = 1
+	test "$(grep -cE "heap: pid $WPID detached after .* [0-9]+ allocator calls/s, which slowed it .*--max-overhead 10%.*the profile covers the time attached.*--force" "$TMP/guard.err")" = 1
 check "the profile is written" test -s "$TMP/guard.pb.gz"
 check "the profile decodes (go tool pprof -raw)" sh -c "go tool pprof -raw '$TMP/guard.pb.gz' >/dev/null 2>&1"
 got=$(alloc_bytes "$TMP/guard.pb.gz")
@@ -86,12 +87,42 @@ check "it holds what was recorded: burst_alloc allocated ${got:-nothing} bytes" 
 d=$(duration "$TMP/guard.pb.gz")
 check "it covers the time attached, at least the 3 windows over (${d:-?} s)" at_least "${d:-0}" 3
 check "the profile says the guard detached it" \
-	sh -c "go tool pprof -raw '$TMP/guard.pb.gz' 2>/dev/null | grep -q 'detached early by the overhead guard'"
+	sh -c "go tool pprof -raw '$TMP/guard.pb.gz' 2>/dev/null | grep -q 'pid $WPID: probes detached after .* by the overhead guard'"
 
 # The same process, now busy, is refused at attach as before.
 expect "already busy at attach: refused" 1 'refusing to attach.*--force' -- \
 	"$BPFPROF" heap -p "$WPID" -d 1 -o "$TMP/busy.pb.gz"
 stop_workload "$WPID"
+
+# --- two processes: the busy one is detached, the other stays probed ------------
+start_workload heap_burst 120
+A=$WPID
+start_workload heap_burst 120
+B=$WPID
+WPID=$A,$B
+attach two -d 120 || fail "did not attach to two processes: $(head -c 300 "$TMP/two.err")"
+kill -USR1 "$A"
+for _ in $(seq 400); do
+	grep -q "pid $A detached" "$TMP/two.err" && break
+	running "$BP" || break
+	sleep 0.1
+done
+check "two processes: the busy one is detached, the other stays probed" \
+	grep -q "pid $A detached.*the other processes stay probed" "$TMP/two.err"
+check "... and the capture goes on" running "$BP"
+# B starts allocating after A's probes are gone: B's are still there to see it.
+kill -USR1 "$B"
+wait_exit 40
+check "then the other one too, and the capture ends (rc ${RC:-none})" test "${RC:-x}" = 0
+check "... with the last line saying the profile covers the time attached" \
+	grep -q "pid $B detached.*the profile covers the time attached" "$TMP/two.err"
+go tool pprof -raw "$TMP/two.pb.gz" >"$TMP/two.raw" 2>/dev/null
+check "the profile holds both processes' allocations" \
+	sh -c "grep -q 'pid:\[$A\]' '$TMP/two.raw' && grep -q 'pid:\[$B\]' '$TMP/two.raw'"
+check "the profile says when each was detached" \
+	test "$(grep -cE "pid ($A|$B): probes detached after" "$TMP/two.raw")" = 2
+stop_workload "$A"
+stop_workload "$B"
 
 # --- --force: probes stay for the whole capture ---------------------------------
 start_workload heap_burst 120

@@ -51,7 +51,8 @@ struct heap_run {
 	enum uprobe_support support;
 	struct heap_allocator *allocs; /* one per target pid */
 	int nallocs;
-	int links[TARGET_MAX_PIDS * 3];
+	int links[TARGET_MAX_PIDS *
+		  3]; /* links_per_target() per target, in its order; -1: closed */
 	int nlinks;
 	struct heap_costs costs;
 	bool costs_known;
@@ -127,6 +128,12 @@ static int fill_exp_table(struct heap_run *run)
 	return 0;
 }
 
+/* A session uprobe link, or an entry and a return one; and one for the frees. */
+static int links_per_target(const struct heap_run *run)
+{
+	return run->support == UPROBE_SESSION ? 2 : 3;
+}
+
 /*
  * Attaches the allocator's probes in process pid, target slot: allocating
  * and freeing functions, each counting its calls in the slot's counters.
@@ -145,7 +152,8 @@ static int attach_allocator(struct heap_run *run, const struct heap_allocator *a
 	}
 	if (!n[0] || !n[1])
 		return -ENOENT;
-	if (run->nlinks + 3 > (int)(sizeof(run->links) / sizeof(run->links[0])))
+	if (run->nlinks != slot * links_per_target(run) ||
+	    run->nlinks + links_per_target(run) > (int)(sizeof(run->links) / sizeof(run->links[0])))
 		return -E2BIG;
 	fd = uprobe_multi_attach(bpf_program__fd(session ? run->skel->progs.heap_alloc_session
 							 : run->skel->progs.heap_alloc_entry),
@@ -173,7 +181,21 @@ static int attach_allocator(struct heap_run *run, const struct heap_allocator *a
 static void detach_all(struct heap_run *run)
 {
 	while (run->nlinks > 0)
-		close(run->links[--run->nlinks]);
+		if (run->links[--run->nlinks] >= 0)
+			close(run->links[run->nlinks]);
+}
+
+/* The overhead guard's verdict on target slot: its probes go, what they recorded stays. */
+static void detach_target(void *ctx, int slot)
+{
+	struct heap_run *run = ctx;
+	int i = slot * links_per_target(run), end = i + links_per_target(run);
+
+	for (; i < end && i < run->nlinks; i++) {
+		if (run->links[i] >= 0)
+			close(run->links[i]);
+		run->links[i] = -1;
+	}
 }
 
 /* Sums the per-CPU call counts of target slot's probes; zero = true clears them. */
@@ -334,6 +356,8 @@ static int start_guard(struct heap_run *run)
 				run->allocs, s->target->pids, run->nallocs);
 	if (err)
 		return capture_explain("watch the allocation rate", err);
+	run->guard.detach = detach_target;
+	run->guard.detach_ctx = run;
 	s->on_tick = heap_guard__tick;
 	s->on_tick_ctx = &run->guard;
 	return 0;

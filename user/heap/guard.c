@@ -101,70 +101,107 @@ double heap_guard__judge(struct heap_guard *g, struct heap_guard_target *t, stru
 	return slow;
 }
 
-static void fire(struct heap_guard *g, const struct heap_guard_target *t, double slow, double per_s,
-		 int64_t now)
+/* "by about 250%", or past 10-fold "more than 10-fold", as at attach. */
+static void describe(double slow, char *buf, size_t len)
 {
-	char how[32];
-
-	/* As at attach: past 10-fold, the process's own CPU time is too small to measure. */
+	/* Past 10-fold the process's own CPU time is too small to measure. */
 	if (slow > 1000)
-		snprintf(how, sizeof(how), "more than 10-fold");
+		snprintf(buf, len, "more than 10-fold");
 	else
-		snprintf(how, sizeof(how), "by about %.0f%%", slow);
-	g->fired = true;
-	snprintf(g->why, sizeof(g->why),
-		 "pid %d made %.0f allocator calls/s, which slowed it %s under the probes, over "
-		 "--max-overhead %g%% for %d s in a row",
-		 t->pid, per_s, how, g->max_overhead, t->over);
-	pr_warn("heap: detached after %.1fs: %s; the profile covers the time attached; use "
-		"--mode growth (no uprobes), a larger --rate, or --force to keep probing\n",
-		(now - g->start_ns) / 1e9, g->why);
+		snprintf(buf, len, "by about %.0f%%", slow);
+}
+
+static void detach(struct heap_guard *g, int slot, double slow, double per_s, int64_t now)
+{
+	struct heap_guard_target *t = &g->targets[slot];
+	char how[32];
+	bool last = true;
+	int i;
+
+	t->detached = true;
+	t->detached_ns = now - g->start_ns;
+	t->calls_per_s = per_s;
+	t->slowdown = slow;
+	g->ndetached++;
+	if (g->detach)
+		g->detach(g->detach_ctx, slot);
+	for (i = 0; i < g->ntargets; i++)
+		if (!g->targets[i].gone && !g->targets[i].detached)
+			last = false;
+	describe(slow, how, sizeof(how));
+	pr_warn("heap: pid %d detached after %.1fs: it made %.0f allocator calls/s, which slowed "
+		"it "
+		"%s under the probes, over --max-overhead %g%% for %d s in a row; %s; use --mode "
+		"growth (no uprobes), a larger --rate, or --force to keep probing\n",
+		t->pid, t->detached_ns / 1e9, per_s, how, g->max_overhead, t->over,
+		last ? "the profile covers the time attached"
+		     : "its profile stops there, the other processes stay probed");
+}
+
+/* The last window of slot's target; false when it is gone. */
+static bool window(struct heap_guard *g, int slot, int64_t t_now, struct heap_rate *w)
+{
+	struct heap_guard_target *t = &g->targets[slot];
+	struct heap_rate now = { 0 };
+	int j;
+
+	if (read_target(g, slot, &now))
+		return false;
+	memset(w, 0, sizeof(*w));
+	for (j = 0; j < HEAP_MAX_PROBES; j++)
+		w->calls[j] = now.calls[j] - t->last.calls[j];
+	w->bytes = now.bytes - t->last.bytes;
+	w->cpu_ns = now.cpu_ns - t->last.cpu_ns;
+	w->window_ns = t_now - g->last_ns;
+	t->last = now;
+	return true;
 }
 
 bool heap_guard__tick(void *ctx)
 {
 	struct heap_guard *g = ctx;
 	struct heap_guard_target *t;
-	struct heap_rate now, w;
 	int64_t t_now = mono_ns();
+	struct heap_rate w;
 	double slow, per_s;
-	int i, j;
+	int i, left = 0;
 
-	if (g->fired)
-		return true;
 	for (i = 0; i < g->ntargets; i++) {
 		t = &g->targets[i];
-		if (t->gone)
+		if (t->gone || t->detached)
 			continue;
-		memset(&now, 0, sizeof(now));
-		if (read_target(g, i, &now)) {
+		if (!window(g, i, t_now, &w)) {
 			t->gone = true; /* exited: the session notices */
 			continue;
 		}
-		memset(&w, 0, sizeof(w));
-		for (j = 0; j < HEAP_MAX_PROBES; j++)
-			w.calls[j] = now.calls[j] - t->last.calls[j];
-		w.bytes = now.bytes - t->last.bytes;
-		w.cpu_ns = now.cpu_ns - t->last.cpu_ns;
-		w.window_ns = t_now - g->last_ns;
-		t->last = now;
 		slow = heap_guard__judge(g, t, &w, &per_s);
 		pr_debug("heap: guard: pid %d: %.0f allocator calls/s, implied slowdown %.1f%%\n",
 			 t->pid, per_s, slow);
-		if (t->over >= HEAP_GUARD_WINDOWS && !g->fired)
-			fire(g, t, slow, per_s, t_now);
+		if (t->over >= HEAP_GUARD_WINDOWS)
+			detach(g, i, slow, per_s, t_now);
+		else
+			left++;
 	}
 	g->last_ns = t_now;
-	return g->fired;
+	return g->ndetached && !left;
 }
 
 void heap_guard__note(const struct heap_guard *g, struct profile *p)
 {
-	char line[sizeof(g->why) + 64];
+	const struct heap_guard_target *t;
+	char line[256], how[32];
+	int i;
 
-	if (!g->fired)
-		return;
-	snprintf(line, sizeof(line), "heap: probes detached early by the overhead guard: %s",
-		 g->why);
-	profile__add_comment(p, line);
+	for (i = 0; i < g->ntargets; i++) {
+		t = &g->targets[i];
+		if (!t->detached)
+			continue;
+		describe(t->slowdown, how, sizeof(how));
+		snprintf(line, sizeof(line),
+			 "heap: pid %d: probes detached after %.1fs by the overhead guard (%.0f "
+			 "allocator calls/s slowed it %s, over --max-overhead %g%%): its values "
+			 "stop there",
+			 t->pid, t->detached_ns / 1e9, t->calls_per_s, how, g->max_overhead);
+		profile__add_comment(p, line);
+	}
 }

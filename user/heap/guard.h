@@ -8,8 +8,9 @@
  * last second with the same model: calls, bytes and the process's CPU time,
  * the probes' whole cost taken out of it.  When a target's implied slowdown
  * stays above --max-overhead for HEAP_GUARD_WINDOWS seconds in a row, the
- * guard ends the capture: the probes are detached and the profile of the
- * time attached is written, with the reason.
+ * guard detaches that target's probes (what they recorded stays); when no
+ * target is left probed, it ends the capture and the profile of the time
+ * attached is written, with the reason.
  */
 #ifndef BPFPROF_HEAP_GUARD_H
 #define BPFPROF_HEAP_GUARD_H
@@ -44,6 +45,10 @@ struct heap_guard_target {
 	struct heap_rate last; /* counters and CPU time at the last tick */
 	int over;	       /* windows in a row over the limit */
 	bool gone;
+	/* Once detached: when (ns into the capture) and what it was doing. */
+	bool detached;
+	int64_t detached_ns;
+	double calls_per_s, slowdown;
 };
 
 struct heap_guard {
@@ -54,10 +59,11 @@ struct heap_guard {
 	double max_overhead;
 	struct heap_guard_target *targets; /* one per slot */
 	int ntargets;
+	int ndetached;
 	int64_t start_ns, last_ns;
-	/* Set when the guard ended the capture, and why, for the profile. */
-	bool fired;
-	char why[320];
+	/* Closes the probes of target slot (set by the collector). */
+	void (*detach)(void *ctx, int slot);
+	void *detach_ctx;
 };
 
 /*
@@ -79,12 +85,13 @@ double heap_guard__judge(struct heap_guard *g, struct heap_guard_target *t, stru
 
 /*
  * The session's once-a-second hook (ctx: the guard): reads every target's
- * last window, and when one stayed over the limit long enough says why on
- * stderr and returns true (the capture ends).
+ * last window; one that stayed over the limit long enough is detached,
+ * with a line on stderr that says why.  Returns true (the capture ends)
+ * once no target is left probed.
  */
 bool heap_guard__tick(void *ctx);
 
-/* When the guard ended the capture: a comment in p that says so. */
+/* For every target the guard detached: a comment in p that says so. */
 void heap_guard__note(const struct heap_guard *g, struct profile *p);
 
 #endif
