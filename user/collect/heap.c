@@ -2,11 +2,12 @@
 /*
  * Heap profile collector (--mode alloc): finds each target's allocator,
  * measures what probing it will cost, attaches heap.bpf.c's programs with
- * uprobe_multi links (session uprobes where the kernel has them) and turns
- * the kernel's maps into Go's heap profile: alloc_objects, alloc_space
- * (sampled allocations since attaching, per stack), inuse_objects and
- * inuse_space (sampled blocks not freed yet), all scaled to unbiased
- * estimates the way Go scales its MemProfileRate samples.
+ * uprobe_multi links (session uprobes where the kernel has them), keeps
+ * pricing -p targets while attached (heap/guard.c) and turns the kernel's
+ * maps into Go's heap profile: alloc_objects, alloc_space (sampled
+ * allocations since attaching, per stack), inuse_objects and inuse_space
+ * (sampled blocks not freed yet), all scaled to unbiased estimates the way
+ * Go scales its MemProfileRate samples.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -51,8 +52,8 @@ struct heap_run {
 	enum uprobe_support support;
 	struct heap_allocator *allocs; /* one per target pid */
 	int nallocs;
-	int links[TARGET_MAX_PIDS *
-		  3]; /* links_per_target() per target, in its order; -1: closed */
+	/* links_per_target() per target, in the targets' order; -1: closed. */
+	int links[TARGET_MAX_PIDS * 3];
 	int nlinks;
 	struct heap_costs costs;
 	bool costs_known;
