@@ -129,10 +129,9 @@ static void detach(struct heap_guard *g, int slot, double slow, double per_s, in
 		if (!g->targets[i].gone && !g->targets[i].detached)
 			last = false;
 	describe(slow, how, sizeof(how));
-	pr_warn("heap: pid %d detached after %.1fs: it made %.0f allocator calls/s, which slowed "
-		"it "
-		"%s under the probes, over --max-overhead %g%% for %d s in a row; %s; use --mode "
-		"growth (no uprobes), a larger --rate, or --force to keep probing\n",
+	pr_warn("heap: pid %d detached after %.1fs: it made %.0f allocator calls/s, which "
+		"slowed it %s under the probes, over --max-overhead %g%% for %d s in a row; %s; "
+		"use --mode growth (no uprobes), a larger --rate, or --force to keep probing\n",
 		t->pid, t->detached_ns / 1e9, per_s, how, g->max_overhead, t->over,
 		last ? "the profile covers the time attached"
 		     : "its profile stops there, the other processes stay probed");
