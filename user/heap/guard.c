@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -129,6 +130,9 @@ static void detach(struct heap_guard *g, int slot, double slow, double per_s, in
 		if (!g->targets[i].gone && !g->targets[i].detached)
 			last = false;
 	describe(slow, how, sizeof(how));
+	/* On a terminal, over the session's progress line rather than after it. */
+	if (isatty(STDERR_FILENO))
+		fputs("\r\033[K", stderr);
 	pr_warn("heap: pid %d detached after %.1fs: it made %.0f allocator calls/s, which "
 		"slowed it %s under the probes, over --max-overhead %g%% for %d s in a row; %s; "
 		"use --mode growth (no uprobes), a larger --rate, or --force to keep probing\n",
