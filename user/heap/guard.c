@@ -68,11 +68,13 @@ int heap_guard__start(struct heap_guard *g, int calls_fd, const struct heap_cost
 	g->rate = rate;
 	g->session = session;
 	g->max_overhead = max_overhead;
+	g->start_ns = g->last_ns = mono_ns();
+	if (ntargets <= 0)
+		return 0;
 	g->targets = calloc(ntargets, sizeof(*g->targets));
 	if (!g->targets)
 		return -ENOMEM;
 	g->ntargets = ntargets;
-	g->start_ns = g->last_ns = mono_ns();
 	for (i = 0; i < ntargets; i++) {
 		g->targets[i].pid = pids[i];
 		g->targets[i].alloc = &allocs[i];
