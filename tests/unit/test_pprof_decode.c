@@ -1,12 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
-/* pprof_decode(): hand-written input, malformed input, truncation and corruption. */
+/*
+ * pprof_decode(): hand-written input, malformed input, truncation and
+ * corruption; pprof_decode_input(): the memory limit and decompression bombs.
+ */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <zlib.h>
 
 #include <cmocka.h>
 
@@ -183,6 +190,162 @@ static void test_decode_truncated_and_corrupt(void **state)
 	profile__free(p);
 }
 
+/* gzip of head, then unit repeated up to len bytes; streamed, never len bytes at once. */
+static uint8_t *gz_repeat(const uint8_t *head, size_t head_len, const uint8_t *unit,
+			  size_t unit_len, size_t len, size_t *zlen)
+{
+	static uint8_t block[1 << 16];
+	z_stream zs = { 0 };
+	size_t cap = len / 256 + (1 << 16), fill, done = head_len;
+	uint8_t *z = malloc(cap);
+
+	assert_non_null(z);
+	for (fill = 0; fill + unit_len <= sizeof(block); fill += unit_len)
+		memcpy(block + fill, unit, unit_len);
+	assert_int_equal(deflateInit2(&zs, 9, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY), Z_OK);
+	zs.next_out = z;
+	zs.avail_out = cap;
+	zs.next_in = (uint8_t *)head;
+	zs.avail_in = head_len;
+	assert_int_equal(deflate(&zs, Z_NO_FLUSH), Z_OK);
+	while (len - done >= unit_len) {
+		zs.next_in = block;
+		zs.avail_in = len - done < fill ? (len - done) / unit_len * unit_len : fill;
+		done += zs.avail_in;
+		assert_int_equal(deflate(&zs, Z_NO_FLUSH), Z_OK);
+		assert_true(zs.avail_out > 0);
+	}
+	assert_int_equal(deflate(&zs, Z_FINISH), Z_STREAM_END);
+	*zlen = zs.total_out;
+	deflateEnd(&zs);
+	return z;
+}
+
+/* Peak resident memory (VmHWM) in KiB since the last reset_peak(). */
+static long peak_kib(void)
+{
+	char line[256];
+	long kib = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmHWM: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+static void reset_peak(void)
+{
+	int fd = open("/proc/self/clear_refs", O_WRONLY);
+
+	/* "5" resets VmHWM to the current RSS (Linux 4.0). */
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "5", 1), 1);
+	close(fd);
+}
+
+/* Reads z as report does (from a file), expecting err; returns the peak's growth in MiB. */
+static long read_bomb(const uint8_t *z, size_t zlen, int want)
+{
+	char path[] = "/tmp/test_pprof_decode.XXXXXX";
+	struct profile *p = NULL;
+	int fd = mkstemp(path);
+	long before;
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, z, zlen), (ssize_t)zlen);
+	close(fd);
+	reset_peak();
+	before = peak_kib();
+	assert_int_equal(pprof_read_file(path, &p), want);
+	unlink(path);
+	return (peak_kib() - before) / 1024;
+}
+
+/*
+ * Bombs end early, in little memory: zeros (no field starts with one) and
+ * a string table of "" repeated are refused as soon as inflating reaches
+ * them, not once inflated whole (128 MiB and 64 MiB here).
+ */
+static void test_bombs_refused_early(void **state)
+{
+	static const uint8_t zero = 0, empty_string[] = { 0x32, 0x00 };
+	size_t zlen;
+	uint8_t *z;
+
+	z = gz_repeat(NULL, 0, &zero, 1, (size_t)128 << 20, &zlen);
+	assert_true(read_bomb(z, zlen, -EINVAL) < 16);
+	free(z);
+	z = gz_repeat(NULL, 0, empty_string, 2, (size_t)64 << 20, &zlen);
+	assert_true(read_bomb(z, zlen, -EINVAL) < 16);
+	free(z);
+}
+
+/* Valid but too big: what decoding would allocate counts, before it is allocated. */
+static void test_memory_limit(void **state)
+{
+	static const uint8_t head[] = { STRINGS, CPU_NS };
+	static const uint8_t sample[] = { 0x12, 0x02, 0x10, 0x01 }; /* value 1, no location */
+	struct profile *p = NULL;
+	size_t zlen, n = (size_t)2 << 20;
+	uint8_t *z = gz_repeat(head, sizeof(head), sample, sizeof(sample), n, &zlen);
+
+	/* 2 MiB inflated, but ~70 bytes decoded for each 4-byte sample. */
+	assert_int_equal(pprof_decode_input(z, zlen, (size_t)16 << 20, &p), -EFBIG);
+	assert_int_equal(pprof_decode_input(z, zlen, (size_t)256 << 20, &p), 0);
+	assert_int_equal(p->nsamples, (n - sizeof(head)) / sizeof(sample));
+	profile__free(p);
+	/* A limit below the file itself, or below its inflated size. */
+	assert_int_equal(pprof_decode_input(z, zlen, zlen - 1, &p), -EFBIG);
+	assert_int_equal(pprof_decode_input(z, zlen, zlen + (1 << 20), &p), -EFBIG);
+	/* Uncompressed input is held twice (the file, then its copy): counted too. */
+	assert_int_equal(pprof_decode_input(head, sizeof(head), 2 * sizeof(head) - 1, &p), -EFBIG);
+	assert_int_equal(pprof_decode_input(head, sizeof(head), (size_t)1 << 20, &p), 0);
+	profile__free(p);
+	free(z);
+}
+
+/* A field that declares more bytes than the limit allows is refused before they arrive. */
+static void test_long_field_refused_early(void **state)
+{
+	/* string_table[1]: 512 MiB of zeros, declared up front. */
+	static const uint8_t head[] = { 0x32, 0x00, 0x32, 0x80, 0x80, 0x80, 0x80, 0x02 };
+	static const uint8_t zero = 0;
+	struct profile *p = NULL;
+	size_t zlen;
+	uint8_t *z = gz_repeat(head, sizeof(head), &zero, 1, (size_t)64 << 20, &zlen);
+
+	reset_peak();
+	assert_int_equal(pprof_decode_input(z, zlen, (size_t)256 << 20, &p), -EFBIG);
+	assert_true(peak_kib() < 64 * 1024);
+	free(z);
+}
+
+/* Nothing to decode: Go's pprof says "empty input file"; so does report. */
+static void test_empty_input(void **state)
+{
+	struct profile *p = NULL;
+	uint8_t *z;
+	size_t zlen;
+
+	assert_int_equal(pprof_decode_input((const uint8_t *)"", 0, (size_t)1 << 20, &p), -ENODATA);
+	assert_int_equal(pprof_gzip((const uint8_t *)"", 0, &z, &zlen), 0);
+	assert_int_equal(pprof_decode_input(z, zlen, (size_t)1 << 20, &p), -ENODATA);
+	free(z);
+}
+
+/* "" is string_table[0] only: repeated, it costs memory and means nothing. */
+static void test_repeated_empty_string(void **state)
+{
+	static const uint8_t twice[] = { 0x32, 0x00, 0x32, 0x00 };
+	static const uint8_t later[] = { STRINGS, 0x32, 0x00 };
+
+	assert_int_equal(decode_bytes(twice, sizeof(twice)), -EINVAL);
+	assert_int_equal(decode_bytes(later, sizeof(later)), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -190,6 +353,11 @@ int main(void)
 		cmocka_unit_test(test_decode_rejects),
 		cmocka_unit_test(test_decode_empty),
 		cmocka_unit_test(test_decode_truncated_and_corrupt),
+		cmocka_unit_test(test_bombs_refused_early),
+		cmocka_unit_test(test_memory_limit),
+		cmocka_unit_test(test_long_field_refused_early),
+		cmocka_unit_test(test_empty_input),
+		cmocka_unit_test(test_repeated_empty_string),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

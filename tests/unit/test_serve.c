@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <cmocka.h>
 
@@ -270,6 +273,77 @@ static void test_listen(void **state)
 	assert_int_equal(serve_split_listen("", h, sizeof(h), p, sizeof(p)), -EINVAL);
 }
 
+static bool loopback(const char *addr)
+{
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6 };
+	struct sockaddr_in a4 = { .sin_family = AF_INET };
+
+	if (inet_pton(AF_INET, addr, &a4.sin_addr) == 1)
+		return serve_addr_is_loopback((struct sockaddr *)&a4);
+	assert_int_equal(inet_pton(AF_INET6, addr, &a6.sin6_addr), 1);
+	return serve_addr_is_loopback((struct sockaddr *)&a6);
+}
+
+/* What --listen exposes: anything but loopback gets serve's warning. */
+static void test_loopback(void **state)
+{
+	assert_true(loopback("127.0.0.1"));
+	assert_true(loopback("127.1.2.3"));
+	assert_true(loopback("::1"));
+	assert_true(loopback("::ffff:127.0.0.1"));
+	assert_false(loopback("0.0.0.0"));
+	assert_false(loopback("::"));
+	assert_false(loopback("10.0.0.1"));
+	assert_false(loopback("128.0.0.1"));
+	assert_false(loopback("::ffff:10.0.0.1"));
+	assert_false(loopback("::2"));
+}
+
+static void test_authorized(void **state)
+{
+	assert_true(serve_authorized("Bearer s3cret", "s3cret"));
+	assert_true(serve_authorized("bearer  s3cret ", "s3cret")); /* the scheme is case-blind */
+	assert_false(serve_authorized(NULL, "s3cret"));
+	assert_false(serve_authorized("", "s3cret"));
+	assert_false(serve_authorized("Bearer ", "s3cret"));
+	assert_false(serve_authorized("Bearer s3cre", "s3cret"));
+	assert_false(serve_authorized("Bearer s3cret2", "s3cret"));
+	assert_false(serve_authorized("Bearer S3cret", "s3cret"));
+	assert_false(serve_authorized("Basic s3cret", "s3cret"));
+	assert_false(serve_authorized("s3cret", "s3cret"));
+}
+
+/* Writes text to a temporary file and reads it as --token-file; returns what it returned. */
+static int read_token(const char *text, char *buf, size_t len)
+{
+	char path[] = "/tmp/test_serve_token.XXXXXX";
+	int fd = mkstemp(path), err;
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	err = serve_read_token(path, buf, len);
+	unlink(path);
+	return err;
+}
+
+static void test_token_file(void **state)
+{
+	char buf[SERVE_MAX_TOKEN + 2], big[SERVE_MAX_TOKEN + 8];
+
+	assert_int_equal(read_token("abc-123_~+/=\n", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "abc-123_~+/=");
+	assert_int_equal(read_token("tok\r\nsecond line\n", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "tok");
+	assert_int_equal(read_token("", buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(read_token("\n", buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(read_token("two words\n", buf, sizeof(buf)), -EINVAL);
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(read_token(big, buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(serve_read_token("/nonexistent/token", buf, sizeof(buf)), -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -277,7 +351,8 @@ int main(void)
 		cmocka_unit_test(test_text_views),  cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_bodies),	    cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_long_target), cmocka_unit_test(test_status_of_exit),
-		cmocka_unit_test(test_listen),
+		cmocka_unit_test(test_listen),	    cmocka_unit_test(test_loopback),
+		cmocka_unit_test(test_authorized),  cmocka_unit_test(test_token_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -34,6 +34,12 @@ int target__add_pids(struct target *t, const char *arg)
 
 	if (!copy)
 		return -ENOMEM;
+	/* strtok_r() would skip empty words: "1234," is a typo, not one pid. */
+	if (*arg == ',' || strstr(arg, ",,") || (*arg && arg[strlen(arg) - 1] == ',')) {
+		pr_warn("invalid pid list '%s': an empty pid between commas\n", arg);
+		free(copy);
+		return -EINVAL;
+	}
 	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		if (parse_long(tok, 1, INT_MAX, &pid)) {
 			pr_warn("invalid pid '%s': expected a positive number\n", tok);
@@ -99,6 +105,7 @@ int target__resolve_command(const char *cmd, char *buf, size_t len)
 {
 	const char *path = getenv("PATH");
 	const char *p, *end;
+	int err = -ENOENT;
 
 	if (strchr(cmd, '/')) {
 		snprintf(buf, len, "%s", cmd);
@@ -111,16 +118,11 @@ int target__resolve_command(const char *cmd, char *buf, size_t len)
 		snprintf(buf, len, "%.*s/%s", (int)(end - p), *p && end > p ? p : ".", cmd);
 		if (access(buf, X_OK) == 0)
 			return 0;
+		/* As execvp(): a file found but not executable is EACCES, not ENOENT. */
+		if (errno == EACCES)
+			err = -EACCES;
 	}
-	return -ENOENT;
-}
-
-/* Whether argv[0] names a file we could exec, following $PATH as execvp does. */
-static bool command_exists(const char *cmd)
-{
-	char buf[PATH_MAX];
-
-	return target__resolve_command(cmd, buf, sizeof(buf)) == 0;
+	return err;
 }
 
 /*
@@ -130,10 +132,17 @@ static bool command_exists(const char *cmd)
 static int launch(struct target *t)
 {
 	int gate[2], execp[2];
+	char c, exe[PATH_MAX];
 	pid_t pid;
-	char c;
+	int err;
 
-	if (!command_exists(t->argv[0])) {
+	/* Whether argv[0] names a file we could exec, following $PATH as execvp does. */
+	err = target__resolve_command(t->argv[0], exe, sizeof(exe));
+	if (err == -EACCES) {
+		pr_warn("cannot run %s: permission denied (not executable)\n", t->argv[0]);
+		return EXIT_TARGET;
+	}
+	if (err) {
 		pr_warn("command not found: %s\n", t->argv[0]);
 		return EXIT_TARGET;
 	}
@@ -147,8 +156,6 @@ static int launch(struct target *t)
 		return EXIT_FAIL;
 	}
 	if (pid == 0) {
-		int err;
-
 		close(gate[1]);
 		close(execp[0]);
 		/* Wait for the parent: EOF when it closes the gate, or when it dies. */

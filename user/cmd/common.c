@@ -293,6 +293,9 @@ static int check_output(const char *path)
 	fd = mkstemp(tmp);
 	if (fd < 0) {
 		err = -errno;
+		/* The directory is there but takes no new file (/proc, say): not writable. */
+		if (err == -ENOENT && stat(dir, &st) == 0)
+			err = -EACCES;
 	} else {
 		close(fd);
 		unlink(tmp);
@@ -320,7 +323,8 @@ int common_opts__check(struct common_opts *o, const char *cmd)
 		return err;
 	err = check_output(o->output);
 	if (err) {
-		pr_warn("cannot write %s: %s\n", o->output, strerror(-err));
+		pr_warn("cannot write %s: %s\n", o->output,
+			err == -EACCES ? "not writable" : strerror(-err));
 		return EXIT_USAGE;
 	}
 	return 0;

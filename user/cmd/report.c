@@ -19,7 +19,10 @@ struct report_env {
 	const char *sample_index;
 	int top;
 	bool folded;
+	long max_mib;
 };
+
+enum { OPT_MAX_MEM = 0x300 };
 
 static const struct argp_option report_options[] = {
 	{ "top", 't', "N", 0, "Print the top N functions (default 10, 0 for all)", 0 },
@@ -28,6 +31,8 @@ static const struct argp_option report_options[] = {
 	  "Folded stacks instead of the top table: \"root;...;leaf VALUE\" per stack, for "
 	  "flamegraph.pl, inferno or speedscope",
 	  0 },
+	{ "max-mem", OPT_MAX_MEM, "MIB", 0,
+	  "Memory the file may take inflated and decoded, in MiB (default 1024)", 0 },
 	{ 0 },
 };
 
@@ -47,6 +52,11 @@ static error_t parse_report(int key, char *arg, struct argp_state *state)
 		break;
 	case 'f':
 		env->folded = true;
+		break;
+	case OPT_MAX_MEM:
+		if (parse_long(arg, 1, 1L << 20, &v))
+			usage_error("invalid --max-mem '%s': expected 1..1048576 MiB", arg);
+		env->max_mib = v;
 		break;
 	case ARGP_KEY_ARG:
 		if (env->file)
@@ -78,18 +88,24 @@ static const struct argp report_argp = {
 
 int cmd_report(int argc, char **argv)
 {
-	struct report_env env = { .top = 10 };
+	struct report_env env = { .top = 10, .max_mib = PPROF_DEFAULT_MAX_MEM >> 20 };
 	struct profile *p = NULL;
 	int si, err;
 
 	if (argp_parse(&report_argp, argc, argv, 0, NULL, &env))
 		return EXIT_USAGE;
-	err = pprof_read_file(env.file, &p);
-	if (err) {
+	err = pprof_read_file_max(env.file, (size_t)env.max_mib << 20, &p);
+	if (err == -EFBIG)
+		pr_warn("cannot read %s: it takes more than %ld MiB inflated and decoded "
+			"(--max-mem)\n",
+			env.file, env.max_mib);
+	else if (err)
 		pr_warn("cannot read %s: %s\n", env.file,
-			err == -EINVAL ? "not a pprof profile" : strerror(-err));
+			err == -EINVAL	  ? "not a pprof profile"
+			: err == -ENODATA ? "empty input file"
+					  : strerror(-err));
+	if (err)
 		return EXIT_USAGE;
-	}
 	si = env.sample_index ? profile__sample_type_index(p, env.sample_index)
 			      : report_default_index(p);
 	if (si < 0) {

@@ -32,6 +32,7 @@ enum {
 	OPT_LISTEN = 0x300,
 	OPT_MAX_SECONDS,
 	OPT_MAX_CAPTURES,
+	OPT_TOKEN_FILE,
 };
 
 /* The largest command line /debug/pprof/cmdline sends. */
@@ -42,6 +43,7 @@ struct serve_env {
 	struct common_opts common; /* the target; duration: how long to serve */
 	struct stack_opts stack;   /* --unwind, --unwind-mem: handed to every capture */
 	const char *listen;
+	const char *token_file;
 	int64_t max_ns;
 	int max_captures;
 };
@@ -56,6 +58,9 @@ static const struct argp_option serve_options[] = {
 	  "The longest capture a request may ask for (default 600)", 2 },
 	{ "max-captures", OPT_MAX_CAPTURES, "N", 0,
 	  "Captures running at once, 1..64 (default 4); more requests get 503", 2 },
+	{ "token-file", OPT_TOKEN_FILE, "FILE", 0,
+	  "Answer only requests with \"Authorization: Bearer TOKEN\", TOKEN the first line of FILE",
+	  2 },
 	{ "duration", 'd', "SECONDS", 0, "Serve this long, then exit (default: until Ctrl-C)", 2 },
 	{ "quiet", 'q', NULL, 0, "Print nothing but errors", 2 },
 	{ "verbose", 'v', NULL, 0, "Log every request", 2 },
@@ -75,6 +80,9 @@ static error_t parse_serve(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_LISTEN:
 		env->listen = arg;
+		break;
+	case OPT_TOKEN_FILE:
+		env->token_file = arg;
 		break;
 	case OPT_MAX_SECONDS:
 		if (parse_duration_ns(arg, &ns) || ns < 1000000000LL || ns > 86400000000000LL)
@@ -128,6 +136,9 @@ static const struct argp serve_argp = {
 	       "  go tool pprof -http=:8080 http://localhost:6060/debug/pprof/heap?seconds=60\n"
 	       "  curl 'http://localhost:6060/debug/pprof/goroutine?debug=2'\n"
 	       "  curl 'http://localhost:6060/debug/pprof/profile?seconds=10&debug=1'   top table\n"
+	       "  bpfprof serve -p 1234 --listen :6060 --token-file /etc/bpfprof.token\n"
+	       "  curl -H \"Authorization: Bearer $(cat /etc/bpfprof.token)\" -o cpu.pb.gz \\\n"
+	       "       'http://HOST:6060/debug/pprof/profile?seconds=30'\n"
 	       "\n" EXIT_CODES_HELP,
 	.children = serve_children,
 };
@@ -325,6 +336,7 @@ int cmd_serve(int argc, char **argv)
 {
 	static struct serve_env env;
 	static struct target_words words;
+	static char token[SERVE_MAX_TOKEN + 2];
 	char desc[PATH_MAX + 64], shown[INET6_ADDRSTRLEN + 16];
 	struct serve_server_opts so = { 0 };
 	struct serve_server *srv;
@@ -349,6 +361,8 @@ int cmd_serve(int argc, char **argv)
 			"--help')\n");
 		return EXIT_USAGE;
 	}
+	if (env.token_file && serve_read_token(env.token_file, token, sizeof(token)))
+		return EXIT_USAGE;
 	ret = preflight_check();
 	if (ret)
 		return ret;
@@ -375,6 +389,7 @@ int cmd_serve(int argc, char **argv)
 	so.listen_fd = fd;
 	so.max_captures = env.max_captures;
 	so.exe = "/proc/self/exe";
+	so.token = env.token_file ? token : NULL;
 
 	/* Signals go to this thread's sigtimedwait: the server's threads inherit the mask. */
 	sigemptyset(&sigs);

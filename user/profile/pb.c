@@ -146,6 +146,8 @@ int pb_read_varint(struct pb_reader *r, uint64_t *v)
 			return 0;
 		}
 	}
+	if (i < PB_MAX_VARINT)
+		r->short_by = 1;
 	return -EINVAL;
 }
 
@@ -153,8 +155,10 @@ static int read_fixed(struct pb_reader *r, size_t n, uint64_t *v)
 {
 	size_t i;
 
-	if ((size_t)(r->end - r->p) < n)
+	if ((size_t)(r->end - r->p) < n) {
+		r->short_by = n - (size_t)(r->end - r->p);
 		return -EINVAL;
+	}
 	*v = 0;
 	for (i = 0; i < n; i++)
 		*v |= (uint64_t)r->p[i] << (8 * i);
@@ -174,8 +178,12 @@ static int skip_group(struct pb_reader *r, const struct pb_field *f, int depth)
 		return -EINVAL;
 	for (;;) {
 		ret = read_field(r, &in, depth + 1);
-		if (ret <= 0)
-			return ret ? ret : -EINVAL; /* the group never ends */
+		if (!ret) {
+			r->short_by = 1; /* the group never ends */
+			return -EINVAL;
+		}
+		if (ret < 0)
+			return ret;
 		if (in.wire == PB_EGROUP)
 			return in.num == f->num ? 0 : -EINVAL;
 	}
@@ -210,8 +218,12 @@ static int read_field(struct pb_reader *r, struct pb_field *f, int depth)
 		break;
 	case PB_LEN:
 		err = pb_read_varint(r, &len);
-		if (err || len > (uint64_t)(r->end - r->p))
+		if (err)
+			return err;
+		if (len > (uint64_t)(r->end - r->p)) {
+			r->short_by = len - (uint64_t)(r->end - r->p);
 			return -EINVAL;
+		}
 		f->data = r->p;
 		f->len = len;
 		r->p += len;
@@ -232,6 +244,20 @@ int pb_next(struct pb_reader *r, struct pb_field *f)
 	int ret = read_field(r, f, 0);
 
 	return ret > 0 && f->wire == PB_EGROUP ? -EINVAL : ret;
+}
+
+int pb_next_partial(struct pb_reader *r, struct pb_field *f)
+{
+	const uint8_t *start = r->p;
+	int ret;
+
+	r->short_by = 0;
+	ret = pb_next(r, f);
+	if (ret < 0 && r->short_by) {
+		r->p = start;
+		return -EAGAIN;
+	}
+	return ret;
 }
 
 int pb_want_varint(const struct pb_field *f, uint64_t *v)

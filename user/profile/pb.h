@@ -49,6 +49,8 @@ void pb_end(struct pb_buf *b, uint32_t field, size_t start);
 /* Reader over [p, end). */
 struct pb_reader {
 	const uint8_t *p, *end;
+	/* Set when a read ran past end: how many more bytes it wanted, at least. */
+	uint64_t short_by;
 };
 
 struct pb_field {
@@ -61,7 +63,7 @@ struct pb_field {
 
 static inline struct pb_reader pb_reader_init(const void *data, size_t len)
 {
-	struct pb_reader r = { data, (const uint8_t *)data + len };
+	struct pb_reader r = { data, (const uint8_t *)data + len, 0 };
 
 	return r;
 }
@@ -73,6 +75,11 @@ int pb_read_varint(struct pb_reader *r, uint64_t *v);
  * profile.proto) are skipped whole and returned with wire PB_SGROUP.
  */
 int pb_next(struct pb_reader *r, struct pb_field *f);
+/*
+ * pb_next() over input that is still arriving: -EAGAIN, with r unchanged
+ * and r->short_by set, when the next field runs past end.
+ */
+int pb_next_partial(struct pb_reader *r, struct pb_field *f);
 /* The value of a scalar field, -EINVAL unless it is a varint. */
 int pb_want_varint(const struct pb_field *f, uint64_t *v);
 /* A nested message's fields, -EINVAL unless f is length-delimited. */

@@ -175,25 +175,48 @@ static bool is_gzip(const uint8_t *in, size_t len)
 	return len >= 2 && in[0] == 0x1f && in[1] == 0x8b;
 }
 
-/* Inflates all of zs's input into *buf, growing it; members may be concatenated. */
-static int inflate_all(z_stream *zs, uint8_t **buf, size_t *cap)
+/* Output handed to inflate() per call: a check looks at the output this often. */
+#define INFLATE_CHUNK ((size_t)1 << 20)
+
+struct inflate_out {
+	uint8_t *buf;
+	size_t len, cap, max;
+	pprof_check_fn check;
+	void *ctx;
+};
+
+static int grow_out(struct inflate_out *o)
 {
 	uint8_t *grown;
-	int ret;
+	size_t cap;
+
+	if (o->cap >= o->max)
+		return -EFBIG; /* or a decompression bomb */
+	cap = o->cap > o->max / 2 ? o->max : o->cap * 2;
+	grown = realloc(o->buf, cap);
+	if (!grown)
+		return -ENOMEM;
+	o->buf = grown;
+	o->cap = cap;
+	return 0;
+}
+
+/* Inflates all of zs's input into o, growing it; members may be concatenated. */
+static int inflate_all(z_stream *zs, struct inflate_out *o)
+{
+	size_t room;
+	int ret, err;
 
 	for (;;) {
-		if (!zs->avail_out) {
-			if (*cap >= PPROF_MAX_SIZE)
-				return -EFBIG; /* or a decompression bomb */
-			grown = realloc(*buf, *cap * 2);
-			if (!grown)
-				return -ENOMEM;
-			*buf = grown;
-			zs->next_out = grown + *cap;
-			zs->avail_out = *cap;
-			*cap *= 2;
-		}
+		if (o->len == o->cap && (err = grow_out(o)))
+			return err;
+		room = o->cap - o->len < INFLATE_CHUNK ? o->cap - o->len : INFLATE_CHUNK;
+		zs->next_out = o->buf + o->len;
+		zs->avail_out = room;
 		ret = inflate(zs, Z_NO_FLUSH);
+		o->len += room - zs->avail_out;
+		if (o->check && room != zs->avail_out && (err = o->check(o->ctx, o->buf, o->len)))
+			return err;
 		if (ret == Z_STREAM_END) {
 			if (!zs->avail_in)
 				return 0;
@@ -210,48 +233,58 @@ static int inflate_all(z_stream *zs, uint8_t **buf, size_t *cap)
 	}
 }
 
-int pprof_gunzip(const uint8_t *in, size_t len, uint8_t **out, size_t *outlen)
+int pprof_gunzip_max(const uint8_t *in, size_t len, size_t max, pprof_check_fn check, void *ctx,
+		     uint8_t **out, size_t *outlen)
 {
+	struct inflate_out o = { .max = max, .check = check, .ctx = ctx };
 	z_stream zs = { 0 };
-	uint8_t *buf;
-	size_t cap;
 	int err;
 
 	if (len > PPROF_MAX_SIZE)
 		return -EFBIG;
 	if (!is_gzip(in, len)) {
-		buf = malloc(len ? len : 1);
-		if (!buf)
+		if (len > max)
+			return -EFBIG;
+		o.buf = malloc(len ? len : 1);
+		if (!o.buf)
 			return -ENOMEM;
-		memcpy(buf, in, len);
-		*out = buf;
+		memcpy(o.buf, in, len);
+		err = check && len ? check(ctx, o.buf, len) : 0;
+		if (err) {
+			free(o.buf);
+			return err;
+		}
+		*out = o.buf;
 		*outlen = len;
 		return 0;
 	}
-	cap = len < 16384 ? 65536 : len * 4;
-	if (cap > PPROF_MAX_SIZE)
-		cap = PPROF_MAX_SIZE;
-	buf = malloc(cap);
-	if (!buf)
+	o.cap = len < 16384 ? 65536 : len * 4;
+	if (o.cap > max)
+		o.cap = max;
+	o.buf = malloc(o.cap ? o.cap : 1);
+	if (!o.buf)
 		return -ENOMEM;
 	/* windowBits 15 + 32: gzip or zlib, told apart by the header. */
 	if (inflateInit2(&zs, 15 + 32) != Z_OK) {
-		free(buf);
+		free(o.buf);
 		return -ENOMEM;
 	}
 	zs.next_in = (Bytef *)in;
 	zs.avail_in = len;
-	zs.next_out = buf;
-	zs.avail_out = cap;
-	err = inflate_all(&zs, &buf, &cap);
+	err = inflate_all(&zs, &o);
 	inflateEnd(&zs);
 	if (err) {
-		free(buf);
+		free(o.buf);
 		return err;
 	}
-	*out = buf;
-	*outlen = zs.next_out - buf; /* not total_out: inflateReset() clears it */
+	*out = o.buf;
+	*outlen = o.len; /* not total_out: inflateReset() clears it */
 	return 0;
+}
+
+int pprof_gunzip(const uint8_t *in, size_t len, uint8_t **out, size_t *outlen)
+{
+	return pprof_gunzip_max(in, len, PPROF_MAX_SIZE, NULL, NULL, out, outlen);
 }
 
 static int write_all(int fd, const uint8_t *buf, size_t len)
@@ -315,7 +348,7 @@ cleanup:
 	return err;
 }
 
-static int read_all(int fd, uint8_t **out, size_t *outlen)
+static int read_all(int fd, size_t max, uint8_t **out, size_t *outlen)
 {
 	size_t len = 0, cap = 65536;
 	uint8_t *buf = malloc(cap), *grown;
@@ -326,6 +359,10 @@ static int read_all(int fd, uint8_t **out, size_t *outlen)
 		return -ENOMEM;
 	/* To the end, not st_size: the file may be a pipe, or still growing. */
 	for (;;) {
+		if (len > max) {
+			err = -EFBIG;
+			goto cleanup;
+		}
 		if (len == cap) {
 			grown = cap <= PPROF_MAX_SIZE ? realloc(buf, cap * 2) : NULL;
 			if (!grown) {
@@ -354,22 +391,24 @@ cleanup:
 	return err;
 }
 
-int pprof_read_file(const char *path, struct profile **out)
+int pprof_read_file_max(const char *path, size_t max_mem, struct profile **out)
 {
-	uint8_t *raw = NULL, *data = NULL;
-	size_t rawlen = 0, len = 0;
+	uint8_t *raw = NULL;
+	size_t rawlen = 0;
 	int fd, err;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	err = read_all(fd, &raw, &rawlen);
+	err = read_all(fd, max_mem, &raw, &rawlen);
 	close(fd);
 	if (!err)
-		err = pprof_gunzip(raw, rawlen, &data, &len);
-	if (!err)
-		err = pprof_decode(data, len, out);
+		err = pprof_decode_input(raw, rawlen, max_mem, out);
 	free(raw);
-	free(data);
 	return err;
+}
+
+int pprof_read_file(const char *path, struct profile **out)
+{
+	return pprof_read_file_max(path, PPROF_DEFAULT_MAX_MEM, out);
 }

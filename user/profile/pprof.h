@@ -15,6 +15,12 @@ struct profile;
 /* Larger inputs and outputs are refused with -EFBIG (decompression bombs too). */
 #define PPROF_MAX_SIZE ((size_t)1 << 30)
 
+/*
+ * What reading a profile file may take by default: the file, its inflated
+ * form and the decoded profile together (`report --max-mem`).
+ */
+#define PPROF_DEFAULT_MAX_MEM ((size_t)1 << 30)
+
 /* Encodes p as an uncompressed profile.proto message into a malloc'd buffer. */
 int pprof_encode(const struct profile *p, uint8_t **buf, size_t *len);
 /* Decodes an uncompressed profile.proto message; -EINVAL on malformed input. */
@@ -23,13 +29,30 @@ int pprof_decode(const uint8_t *buf, size_t len, struct profile **out);
 /* gzip (RFC 1952) of an in-memory buffer, and its inverse (also accepts raw data). */
 int pprof_gzip(const uint8_t *in, size_t len, uint8_t **out, size_t *outlen);
 int pprof_gunzip(const uint8_t *in, size_t len, uint8_t **out, size_t *outlen);
+/*
+ * pprof_gunzip() that gives up with -EFBIG past max bytes of output, and
+ * calls check (when not NULL) on the output so far as it grows: a nonzero
+ * return stops it with that error, so a bomb is found before it is whole.
+ */
+typedef int (*pprof_check_fn)(void *ctx, const uint8_t *buf, size_t len);
+int pprof_gunzip_max(const uint8_t *in, size_t len, size_t max, pprof_check_fn check, void *ctx,
+		     uint8_t **out, size_t *outlen);
+/*
+ * The bytes of a profile file, gzip-compressed or not, inflated and decoded
+ * in at most max_mem bytes, in counted: -EFBIG when it would take more (or
+ * when its framing is wrong: -EINVAL, as soon as inflating reaches it),
+ * -ENODATA when there is nothing to decode.
+ */
+int pprof_decode_input(const uint8_t *in, size_t len, size_t max_mem, struct profile **out);
 
 /*
  * Writes p gzip-compressed to path through a temporary file in the same
  * directory and rename(), so a reader never sees a partial profile.
  */
 int pprof_write_file(const struct profile *p, const char *path);
-/* Reads a profile file, gzip-compressed or not. */
+/* Reads a profile file, gzip-compressed or not, in PPROF_DEFAULT_MAX_MEM. */
 int pprof_read_file(const char *path, struct profile **out);
+/* The same in at most max_mem bytes (see pprof_decode_input()). */
+int pprof_read_file_max(const char *path, size_t max_mem, struct profile **out);
 
 #endif

@@ -65,25 +65,38 @@ static int decode_label(const struct pb_field *msg, struct pf_label *l)
 	return err;
 }
 
-static int decode_sample(const struct pb_field *msg, struct pf_sample *s, size_t nvalues)
+/* A sample's location ids, values and labels, counted. */
+static int count_sample(const struct pb_field *msg, size_t *nloc, size_t *nval, size_t *nlab)
 {
-	size_t nloc = 0, nval = 0, nlab = 0, got = 0, k;
 	struct pb_reader r;
 	struct pb_field f;
+	size_t k;
 	int ret;
 
+	*nloc = *nval = *nlab = 0;
 	ret = pb_want_message(msg, &r);
 	while (!ret && (ret = pb_next(&r, &f)) > 0) {
 		ret = 0;
 		k = 0;
 		if (f.num == 1 || f.num == 2) {
 			ret = pb_count_varints(&f, &k);
-			*(f.num == 1 ? &nloc : &nval) += k;
+			*(f.num == 1 ? nloc : nval) += k;
 		} else if (f.num == 3) {
 			ret = f.wire == PB_LEN ? 0 : -EINVAL;
-			nlab++;
+			(*nlab)++;
 		}
 	}
+	return ret;
+}
+
+static int decode_sample(const struct pb_field *msg, struct pf_sample *s, size_t nvalues)
+{
+	size_t nloc, nval, nlab, got = 0;
+	struct pb_reader r;
+	struct pb_field f;
+	int ret;
+
+	ret = count_sample(msg, &nloc, &nval, &nlab);
 	if (ret)
 		return ret;
 	/* As Go's CheckValid(): one value for each sample type, and some types. */
@@ -127,21 +140,36 @@ static int decode_mapping(const struct pb_field *msg, struct pf_mapping *m)
 	return err;
 }
 
-static int decode_location(const struct pb_field *msg, struct pf_location *l)
+/* A location's lines, counted, and its id. */
+static int count_location(const struct pb_field *msg, size_t *nlines, uint64_t *id)
 {
-	uint64_t v[2];
-	size_t nlines = 0;
 	struct pb_reader r;
 	struct pb_field f;
 	int ret;
 
+	*nlines = 0;
+	*id = 0;
 	ret = pb_want_message(msg, &r);
 	while (!ret && (ret = pb_next(&r, &f)) > 0) {
 		ret = 0;
 		if (f.num == 4)
 			ret = f.wire == PB_LEN ? 0 : -EINVAL;
-		nlines += f.num == 4;
+		else if (f.num == 1)
+			ret = pb_want_varint(&f, id);
+		*nlines += f.num == 4;
 	}
+	return ret;
+}
+
+static int decode_location(const struct pb_field *msg, struct pf_location *l)
+{
+	uint64_t v[2];
+	size_t nlines;
+	struct pb_reader r;
+	struct pb_field f;
+	int ret;
+
+	ret = count_location(msg, &nlines, &v[0]);
 	if (ret)
 		return ret;
 	l->lines = nlines ? calloc(nlines, sizeof(*l->lines)) : NULL;
@@ -191,10 +219,6 @@ static int decode_string(const struct pb_field *f, struct profile *p)
 
 	if (f->wire != PB_LEN)
 		return -EINVAL;
-	if (!p->nstrings && f->len) {
-		pr_debug("pprof: string_table[0] is not empty\n");
-		return -EINVAL;
-	}
 	s = malloc(f->len + 1);
 	if (!s)
 		return -ENOMEM;
@@ -204,43 +228,149 @@ static int decode_string(const struct pb_field *f, struct profile *p)
 	return 0;
 }
 
-static int count_fields(const uint8_t *buf, size_t len, struct counts *c)
+/*
+ * What a decoded element allocates on its own, as glibc's malloc() counts:
+ * chunks of 16 bytes, 32 at least.
+ */
+static size_t alloc_cost(size_t n)
 {
-	struct pb_reader r = pb_reader_init(buf, len);
+	size_t c = (n + 8 + 15) & ~(size_t)15;
+
+	return !n ? 0 : c < 32 ? 32 : c;
+}
+
+/* An id's share of profile__index_ids()'s tables, when the ids are sparse. */
+#define INDEX_COST 32
+
+/*
+ * The first pass: checks the framing of each complete top-level field,
+ * counts the repeated ones and adds up what decoding them allocates, with
+ * what the input takes meanwhile, against the limit.  It runs as the input
+ * is inflated, so a bomb is refused early, with little memory spent.
+ */
+struct scan {
+	struct counts c;
+	size_t pos;    /* top-level bytes scanned */
+	size_t mem;    /* what decoding them allocates */
+	size_t in_len; /* the compressed input, held meanwhile */
+	size_t max;
+};
+
+/* The id of a mapping or a function: 0 (absent) is Go's reserved id, refused early. */
+static int scan_id(const struct pb_field *f)
+{
+	uint64_t id = 0;
+	int err = decode_flat(f, &id, 1);
+
+	return err ? err : id ? 0 : -EINVAL;
+}
+
+/*
+ * Elements that cost memory and mean nothing are refused: a string table
+ * repeating "" (Go's and our encoders write each string once) and mappings,
+ * locations and functions without an id (which decoding refuses anyway).
+ */
+static int scan_string(struct scan *s, const struct pb_field *f)
+{
+	if (f->wire != PB_LEN)
+		return -EINVAL;
+	if (!s->c.strings && f->len) {
+		pr_debug("pprof: string_table[0] is not empty\n");
+		return -EINVAL;
+	}
+	if (s->c.strings && !f->len) {
+		pr_debug("pprof: string_table repeats \"\"\n");
+		return -EINVAL;
+	}
+	s->c.strings++;
+	s->mem += sizeof(char *) + alloc_cost(f->len + 1);
+	return 0;
+}
+
+static int scan_field(struct scan *s, const struct pb_field *f)
+{
+	size_t n, nloc, nval, nlab;
+	uint64_t id;
+	int err = 0;
+
+	switch (f->num) {
+	case 1:
+		s->c.sample_types++;
+		s->mem += sizeof(struct pf_value_type);
+		break;
+	case 2:
+		err = count_sample(f, &nloc, &nval, &nlab);
+		s->c.samples++;
+		s->mem += sizeof(struct pf_sample) + alloc_cost(nloc * sizeof(uint64_t)) +
+			  alloc_cost(nval * sizeof(int64_t)) +
+			  alloc_cost(nlab * sizeof(struct pf_label));
+		break;
+	case 3:
+		err = scan_id(f);
+		s->c.mappings++;
+		s->mem += sizeof(struct pf_mapping) + INDEX_COST;
+		break;
+	case 4:
+		err = count_location(f, &n, &id);
+		if (!err && !id)
+			err = -EINVAL;
+		s->c.locations++;
+		s->mem += sizeof(struct pf_location) + alloc_cost(n * sizeof(struct pf_line)) +
+			  INDEX_COST;
+		break;
+	case 5:
+		err = scan_id(f);
+		s->c.functions++;
+		s->mem += sizeof(struct pf_function) + INDEX_COST;
+		break;
+	case 6:
+		err = scan_string(s, f);
+		break;
+	case 13:
+		err = pb_count_varints(f, &n);
+		s->c.comments += n;
+		s->mem += n * sizeof(int64_t);
+		break;
+	}
+	return err;
+}
+
+/* Whether holding the input, len bytes of it inflated and the decoded profile fits. */
+static bool scan_fits(const struct scan *s, size_t len, uint64_t more)
+{
+	size_t used = s->in_len + len;
+
+	return used >= s->in_len && used <= s->max && s->mem <= s->max - used &&
+	       more <= s->max - used - s->mem;
+}
+
+/*
+ * Scans the fields of buf[0..len) past those scanned already.  Until the
+ * input is complete, a field cut at len waits for more; one whose length
+ * alone would break the limit is refused now.
+ */
+static int scan(struct scan *s, const uint8_t *buf, size_t len, bool complete)
+{
+	struct pb_reader r = pb_reader_init(buf + s->pos, len - s->pos);
 	struct pb_field f;
-	size_t n;
 	int ret;
 
-	while ((ret = pb_next(&r, &f)) > 0) {
-		ret = 0;
-		switch (f.num) {
-		case 1:
-			c->sample_types++;
-			break;
-		case 2:
-			c->samples++;
-			break;
-		case 3:
-			c->mappings++;
-			break;
-		case 4:
-			c->locations++;
-			break;
-		case 5:
-			c->functions++;
-			break;
-		case 6:
-			c->strings++;
-			break;
-		case 13:
-			ret = pb_count_varints(&f, &n);
-			c->comments += n;
-			break;
-		}
+	while ((ret = complete ? pb_next(&r, &f) : pb_next_partial(&r, &f)) > 0) {
+		ret = scan_field(s, &f);
 		if (ret)
 			return ret;
+		s->pos = r.p - buf;
 	}
+	if (ret == -EAGAIN)
+		return scan_fits(s, len, r.short_by) ? 0 : -EFBIG;
+	if (!ret && !scan_fits(s, len, 0))
+		return -EFBIG;
 	return ret;
+}
+
+static int scan_more(void *ctx, const uint8_t *buf, size_t len)
+{
+	return scan(ctx, buf, len, false);
 }
 
 /* calloc(0) may return NULL, which would read as a failure. */
@@ -375,23 +505,21 @@ static bool refs_ok(const struct profile *p)
 	return true;
 }
 
-int pprof_decode(const uint8_t *buf, size_t len, struct profile **out)
+/* The second pass, into arrays sized by the first. */
+static int decode_scanned(const uint8_t *buf, size_t len, const struct counts *c,
+			  struct profile **out)
 {
 	struct pb_reader r = pb_reader_init(buf, len);
-	struct counts c = { 0 };
 	struct profile *p;
 	struct pb_field f;
 	int err;
 
-	err = count_fields(buf, len, &c);
-	if (err)
-		return err;
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	err = alloc_tables(p, &c);
+	err = alloc_tables(p, c);
 	while (!err && (err = pb_next(&r, &f)) > 0)
-		err = decode_field(p, &f, &c);
+		err = decode_field(p, &f, c);
 	if (err)
 		goto cleanup;
 	err = profile__index_ids(p);
@@ -408,5 +536,35 @@ int pprof_decode(const uint8_t *buf, size_t len, struct profile **out)
 	return 0;
 cleanup:
 	profile__free(p);
+	return err;
+}
+
+int pprof_decode(const uint8_t *buf, size_t len, struct profile **out)
+{
+	struct scan s = { .max = SIZE_MAX };
+	int err = scan(&s, buf, len, true);
+
+	return err ? err : decode_scanned(buf, len, &s.c, out);
+}
+
+int pprof_decode_input(const uint8_t *in, size_t len, size_t max_mem, struct profile **out)
+{
+	struct scan s = { .in_len = len, .max = max_mem };
+	uint8_t *data = NULL;
+	size_t dlen = 0;
+	int err;
+
+	if (!len)
+		return -ENODATA;
+	if (len > max_mem)
+		return -EFBIG;
+	err = pprof_gunzip_max(in, len, max_mem - len, scan_more, &s, &data, &dlen);
+	if (!err && !dlen)
+		err = -ENODATA; /* as Go's pprof: "empty input file" */
+	if (!err)
+		err = scan(&s, data, dlen, true);
+	if (!err)
+		err = decode_scanned(data, dlen, &s.c, out);
+	free(data);
 	return err;
 }

@@ -14,7 +14,9 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <microhttpd.h>
+#include <netinet/in.h>
 
 #include "util/log.h"
 #include "serve/server.h"
@@ -382,6 +384,52 @@ static enum MHD_Result answer_capture(struct serve_server *s, struct MHD_Connect
 	return ret;
 }
 
+static enum MHD_Result count_host(void *cls, enum MHD_ValueKind kind, const char *key,
+				  const char *value)
+{
+	if (!strcasecmp(key, "Host"))
+		(*(int *)cls)++;
+	return MHD_YES;
+}
+
+/*
+ * What every request is checked for before it is routed: one Host header
+ * in HTTP/1.1 (RFC 9112 3.2, as Go's server: 400 otherwise), and the
+ * bearer token when there is one (401).  Returns 0 or the status.
+ */
+static int check_request(struct serve_server *s, struct MHD_Connection *conn, const char *version)
+{
+	int hosts = 0;
+
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, count_host, &hosts);
+	if (hosts > 1 || (!hosts && !strcmp(version, MHD_HTTP_VERSION_1_1)))
+		return 400;
+	if (s->o.token &&
+	    !serve_authorized(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"),
+			      s->o.token))
+		return 401;
+	return 0;
+}
+
+static enum MHD_Result send_unauthorized(struct MHD_Connection *conn)
+{
+	static const char msg[] = "bpfprof: this server wants a bearer token (Authorization: "
+				  "Bearer TOKEN, the token of its --token-file)\n";
+	struct MHD_Response *resp = MHD_create_response_from_buffer(sizeof(msg) - 1, (void *)msg,
+								    MHD_RESPMEM_PERSISTENT);
+	enum MHD_Result ret;
+
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"bpfprof\"");
+	MHD_add_response_header(resp, "X-Go-Pprof", "1");
+	ret = MHD_queue_response(conn, 401, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version, const char *upload,
 				  size_t *upload_size, void **state)
@@ -410,8 +458,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	pthread_mutex_unlock(&s->lock);
 	t0 = mono_ns();
 	q.s[0] = '\0';
+	r.html = NULL;
 	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_query, &q);
-	if (serve_route(&s->o.config, method, url, param_of, conn, &r)) {
+	if ((status = check_request(s, conn, version))) {
+		ret = status == 401 ? send_unauthorized(conn)
+				    : send_error(conn, status,
+						 "bpfprof: an HTTP/1.1 request needs "
+						 "one Host header");
+	} else if (serve_route(&s->o.config, method, url, param_of, conn, &r)) {
 		status = 500;
 		ret = send_error(conn, 500, "bpfprof: out of memory");
 	} else if (r.action == SERVE_ERROR) {
@@ -462,6 +516,39 @@ static void remove_dir(const char *dir)
 	rmdir(dir);
 }
 
+bool serve_addr_is_loopback(const struct sockaddr *sa)
+{
+	const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)sa;
+	const uint8_t *b = a6->sin6_addr.s6_addr;
+
+	if (sa->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+	if (sa->sa_family != AF_INET6)
+		return false;
+	if (IN6_IS_ADDR_LOOPBACK(&a6->sin6_addr))
+		return true;
+	return IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr) && b[12] == 127;
+}
+
+/* One line when the captures can be asked for from the network, and how to restrict it. */
+static void warn_exposed(const struct serve_server_opts *o)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(o->listen_fd, (struct sockaddr *)&ss, &len) ||
+	    serve_addr_is_loopback((struct sockaddr *)&ss))
+		return;
+	if (o->token)
+		pr_warn("warning: not only this machine: captures are open to the network for any "
+			"client with the token, in plain HTTP (restrict with --listen "
+			"localhost:PORT or a firewall)\n");
+	else
+		pr_warn("warning: not only this machine: captures (function names, command lines) "
+			"are open to the network with no access control; restrict with --listen "
+			"localhost:PORT, --token-file FILE or a firewall\n");
+}
+
 struct serve_server *serve_server__start(const struct serve_server_opts *o)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -487,6 +574,7 @@ struct serve_server *serve_server__start(const struct serve_server_opts *o)
 		err = EINVAL;
 		goto fail;
 	}
+	warn_exposed(o);
 	return s;
 fail:
 	remove_dir(s->dir);
@@ -566,4 +654,57 @@ int serve_split_listen(const char *spec, char *host, size_t hlen, char *port, si
 	host[n] = '\0';
 	snprintf(port, plen, "%ld", v);
 	return 0;
+}
+
+int serve_read_token(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "re");
+	size_t n = 0;
+	int err = 0;
+
+	if (!f) {
+		err = -errno;
+		pr_warn("cannot read --token-file %s: %s\n", path, strerror(-err));
+		return err;
+	}
+	if (!fgets(buf, len, f))
+		buf[0] = '\0';
+	fclose(f);
+	n = strcspn(buf, "\r\n");
+	if (buf[n] == '\0' && n == len - 1) {
+		pr_warn("invalid --token-file %s: longer than %zu bytes\n", path, len - 2);
+		return -EINVAL;
+	}
+	buf[n] = '\0';
+	/* RFC 6750's token68 and more: anything visible, since it is compared whole. */
+	for (n = 0; buf[n]; n++)
+		if (buf[n] <= ' ' || buf[n] > '~')
+			err = -EINVAL;
+	if (err || !n) {
+		pr_warn("invalid --token-file %s: its first line must be the token, visible ASCII "
+			"without spaces\n",
+			path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+bool serve_authorized(const char *header, const char *token)
+{
+	size_t want = strlen(token), got, i;
+	unsigned char diff;
+
+	if (!header || strncasecmp(header, "Bearer ", 7))
+		return false;
+	header += 7;
+	while (*header == ' ')
+		header++;
+	got = strlen(header);
+	while (got && header[got - 1] == ' ')
+		got--;
+	/* Every byte of the token is looked at, whatever the header holds. */
+	diff = got != want;
+	for (i = 0; i < want; i++)
+		diff |= (unsigned char)token[i] ^ (unsigned char)(i < got ? header[i] : 0);
+	return !diff;
 }
