@@ -143,7 +143,7 @@ static void test_lines_match_dwarf(void **state)
 	c = symcache__new();
 	assert_non_null(c);
 	assert_int_equal(stat(GOBURN, &st), 0);
-	sf = symcache__open(c, GOBURN, st.st_dev, st.st_ino);
+	sf = symcache__open(c, GOBURN);
 	assert_non_null(sf);
 	p = popen("nm -S " GOBURN, "r");
 	assert_non_null(p);
@@ -194,8 +194,8 @@ static void test_stripped(void **state)
 	assert_non_null(c);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(stat(GOBURN, &st_full), 0);
-	stripped = symcache__open(c, path, st.st_dev, st.st_ino);
-	full = symcache__open(c, GOBURN, st_full.st_dev, st_full.st_ino);
+	stripped = symcache__open(c, path);
+	full = symcache__open(c, GOBURN);
 	assert_non_null(stripped);
 	assert_non_null(full);
 	assert_false(sym_file__has_dwarf(stripped));

@@ -122,6 +122,29 @@ static void test_range(void **state)
 	assert_int_equal(hi, 0xffffffffc0b10400);
 }
 
+static void test_by_name(void **state)
+{
+	uint64_t addr = 0;
+
+	assert_int_equal(ksyms__addr(*state, "vfs_read", &addr), 0);
+	assert_int_equal(addr, 0xffffffff816b89f0);
+	/* Names that lost their address to a preferred one are still found. */
+	assert_int_equal(ksyms__addr(*state, "_stext", &addr), 0);
+	assert_int_equal(addr, 0xffffffff81000000);
+	assert_int_equal(ksyms__addr(*state, "schedule_local_twin", &addr), 0);
+	assert_int_equal(addr, 0xffffffff821f9500);
+	assert_int_equal(ksyms__addr(*state, "ext4_fill_super", &addr), 0);
+	assert_int_equal(addr, 0xffffffffc0a02000);
+	/* Not text, or not there: not found, addr untouched. */
+	addr = 7;
+	assert_int_equal(ksyms__addr(*state, "__start_rodata", &addr), -ENOENT);
+	assert_int_equal(ksyms__addr(*state, "no_such_function", &addr), -ENOENT);
+	assert_int_equal(ksyms__addr(*state, "", &addr), -ENOENT);
+	assert_int_equal(addr, 7);
+	/* Lookups by address are unchanged by the name index. */
+	assert_string_equal(name_at(*state, 0xffffffff81000000), "srso_alias_untrain_ret");
+}
+
 static void test_hidden_addresses(void **state)
 {
 	errno = 0;
@@ -183,6 +206,8 @@ static void test_real_kallsyms(void **state)
 	k = ksyms__find(ks, lo);
 	assert_non_null(k);
 	assert_int_equal(k->addr, lo);
+	assert_int_equal(ksyms__addr(ks, k->name, &hi), 0);
+	assert_int_equal(hi, lo);
 	ksyms__free(ks);
 	ksyms__free(NULL);
 }
@@ -193,6 +218,7 @@ int main(void)
 		cmocka_unit_test(test_exact_and_inside), cmocka_unit_test(test_below_lowest),
 		cmocka_unit_test(test_skips_non_text),	 cmocka_unit_test(test_modules),
 		cmocka_unit_test(test_shared_address),	 cmocka_unit_test(test_range),
+		cmocka_unit_test(test_by_name),
 	};
 	const struct CMUnitTest standalone[] = {
 		cmocka_unit_test(test_hidden_addresses), cmocka_unit_test(test_missing_file),

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "symbolize/strpool.h"
+#include "util/strpool.h"
 
 static void test_same_string_same_pointer(void **state)
 {

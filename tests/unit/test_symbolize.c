@@ -19,11 +19,39 @@
 
 #include <cmocka.h>
 
+#include "proc/procs.h"
 #include "symbolize/symbolize.h"
 
 #define SYMTEST "build/fixtures/symtest"
 #define SYMTEST_SRC "tests/fixtures/symtest.c"
 #define PROCFS "tests/fixtures/proc"
+
+/* The process table the symbolizer reads; one at a time, as a capture has. */
+static struct proctab *procs;
+
+static struct symbolizer *sym_new(const char *procfs)
+{
+	struct symbolizer *s;
+
+	procs = proctab__new(procfs);
+	if (!procs)
+		return NULL;
+	s = symbolizer__new(procs);
+	if (!s) {
+		proctab__free(procs);
+		procs = NULL;
+	}
+	return s;
+}
+
+static void sym_free(struct symbolizer *s)
+{
+	symbolizer__free(s);
+	if (s) {
+		proctab__free(procs);
+		procs = NULL;
+	}
+}
 #define FIXTURE_PID 4242
 
 /* The fixture binary running as a child, and the addresses it printed. */
@@ -191,13 +219,13 @@ static const char *real_path(const char *path)
 
 static void test_child_process(void **state)
 {
-	struct symbolizer *s = symbolizer__new("/proc");
+	struct symbolizer *s = sym_new("/proc");
 	struct sym_loc first, again;
 	struct child c;
 
 	assert_non_null(s);
 	spawn(SYMTEST, &c);
-	assert_int_equal(symbolizer__track_pid(s, c.pid), 0);
+	assert_int_equal(proctab__refresh(procs, c.pid), 0);
 	check_symtest(s, &c, real_path(SYMTEST));
 
 	/* Repeated lookups give the very same strings. */
@@ -209,9 +237,9 @@ static void test_child_process(void **state)
 	/* What was tracked outlives the process. */
 	reap(&c);
 	check_symtest(s, &c, real_path(SYMTEST));
-	assert_int_equal(symbolizer__track_pid(s, c.pid), -ESRCH);
+	assert_int_equal(proctab__refresh(procs, c.pid), -ESRCH);
 	check_symtest(s, &c, real_path(SYMTEST));
-	symbolizer__free(s);
+	sym_free(s);
 }
 
 static void copy_file(const char *from, const char *to)
@@ -245,17 +273,17 @@ static void test_deleted_binary(void **state)
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(rmdir(dir), 0);
 
-	s = symbolizer__new("/proc");
+	s = sym_new("/proc");
 	assert_non_null(s);
-	assert_int_equal(symbolizer__track_pid(s, c.pid), 0);
+	assert_int_equal(proctab__refresh(procs, c.pid), 0);
 	reap(&c);
 	check_symtest(s, &c, path);
-	symbolizer__free(s);
+	sym_free(s);
 }
 
 static void test_libc(void **state)
 {
-	struct symbolizer *s = symbolizer__new("/proc");
+	struct symbolizer *s = sym_new("/proc");
 	void *qsort_addr = dlsym(RTLD_DEFAULT, "qsort");
 	void *getpid_addr = dlsym(RTLD_DEFAULT, "getpid");
 	struct sym_loc loc;
@@ -264,7 +292,7 @@ static void test_libc(void **state)
 	assert_non_null(s);
 	assert_non_null(qsort_addr);
 	assert_non_null(getpid_addr);
-	assert_int_equal(symbolizer__track_pid(s, getpid()), 0);
+	assert_int_equal(proctab__refresh(procs, getpid()), 0);
 
 	assert_int_equal(symbolizer__user(s, getpid(), (uintptr_t)qsort_addr, &loc), 0);
 	assert_non_null(strstr(loc.map_file, "libc.so"));
@@ -279,7 +307,33 @@ static void test_libc(void **state)
 	assert_non_null(name);
 	if (strcmp(name, "getpid") && strcmp(name, "__getpid"))
 		fail_msg("getpid symbolized as %s", name);
-	symbolizer__free(s);
+	sym_free(s);
+}
+
+/* Evicted with its process, a file's ELF goes; tracked again, it comes back. */
+static void test_evicted_files(void **state)
+{
+	struct symbolizer *s = sym_new("/proc");
+	void *qsort_addr = dlsym(RTLD_DEFAULT, "qsort");
+	struct sym_loc loc;
+
+	assert_non_null(s);
+	assert_int_equal(proctab__refresh(procs, getpid()), 0);
+	assert_int_equal(symbolizer__user(s, getpid(), (uintptr_t)qsort_addr, &loc), 0);
+	assert_string_equal(loc.frames[0].function, "qsort");
+	assert_true(filetab__count(proctab__files(procs)) > 0);
+
+	proctab__exit(procs, getpid());
+	proctab__evict(procs, 0);
+	/* Only the vdso stays: one copy for the kernel's life. */
+	assert_int_equal(filetab__count(proctab__files(procs)), 1);
+	assert_int_equal(symbolizer__user(s, getpid(), (uintptr_t)qsort_addr, &loc), -ENOENT);
+
+	assert_int_equal(proctab__refresh(procs, getpid()), 0);
+	assert_int_equal(symbolizer__user(s, getpid(), (uintptr_t)qsort_addr, &loc), 0);
+	assert_int_equal(loc.nframes, 1);
+	assert_string_equal(loc.frames[0].function, "qsort");
+	sym_free(s);
 }
 
 static void test_own_vdso(void **state)
@@ -292,28 +346,28 @@ static void test_own_vdso(void **state)
 
 	if (!vdso)
 		skip();
-	s = symbolizer__new("/proc");
+	s = sym_new("/proc");
 	fn = dlsym(vdso, "__vdso_clock_gettime");
 	assert_non_null(fn);
 	assert_non_null(s);
-	assert_int_equal(symbolizer__track_pid(s, getpid()), 0);
+	assert_int_equal(proctab__refresh(procs, getpid()), 0);
 	assert_int_equal(symbolizer__user(s, getpid(), (uintptr_t)fn, &loc), 0);
 	assert_string_equal(loc.map_file, "[vdso]");
 	assert_true(loc.has_functions);
 	assert_int_equal(loc.nframes, 1);
 	assert_non_null(strstr(loc.frames[0].function, "clock_gettime"));
 	dlclose(vdso);
-	symbolizer__free(s);
+	sym_free(s);
 }
 
 static void test_fixture_mappings(void **state)
 {
-	struct symbolizer *s = symbolizer__new(PROCFS);
+	struct symbolizer *s = sym_new(PROCFS);
 	void *vdso = dlopen("linux-vdso.so.1", RTLD_NOW | RTLD_NOLOAD);
 	struct sym_loc loc;
 
 	assert_non_null(s);
-	assert_int_equal(symbolizer__track_pid(s, FIXTURE_PID), 0);
+	assert_int_equal(proctab__refresh(procs, FIXTURE_PID), 0);
 
 	/* Anonymous executable memory (a JIT): the mapping, without frames. */
 	assert_int_equal(symbolizer__user(s, FIXTURE_PID, 0x7f3a30000123, &loc), 0);
@@ -339,7 +393,7 @@ static void test_fixture_mappings(void **state)
 	assert_null(loc.map_file);
 	assert_int_equal(symbolizer__user(s, FIXTURE_PID, 0x1000, &loc), -ENOENT);
 	assert_int_equal(symbolizer__user(s, 4243, 0x7f3a30000123, &loc), -ENOENT);
-	assert_int_equal(symbolizer__track_pid(s, 4243), -ESRCH);
+	assert_int_equal(proctab__refresh(procs, 4243), -ESRCH);
 
 	/* The vdso of any process is symbolized from this process's copy. */
 	if (vdso) {
@@ -355,7 +409,7 @@ static void test_fixture_mappings(void **state)
 		assert_non_null(strstr(loc.frames[0].function, "clock_gettime"));
 		dlclose(vdso);
 	}
-	symbolizer__free(s);
+	sym_free(s);
 }
 
 static void write_maps(const char *dir, const char *text)
@@ -379,16 +433,16 @@ static void test_merge_and_reset(void **state)
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/7", dir);
 	assert_int_equal(mkdir(path, 0755), 0);
-	s = symbolizer__new(dir);
+	s = sym_new(dir);
 	assert_non_null(s);
 
 	write_maps(dir, "1000-2000 r-xp 00000000 00:00 0 \n"
 			"5000-6000 r-xp 00001000 fd:01 11 /lib/old.so\n");
-	assert_int_equal(symbolizer__track_pid(s, 7), 0);
+	assert_int_equal(proctab__refresh(procs, 7), 0);
 	/* old.so went away, new.so took part of its range, the anon code went too. */
 	write_maps(dir, "5800-7000 r-xp 00002000 fd:01 12 /lib/new.so\n"
 			"9000-a000 r-xp 00000000 00:00 0 \n");
-	assert_int_equal(symbolizer__track_pid(s, 7), 0);
+	assert_int_equal(proctab__refresh(procs, 7), 0);
 
 	assert_int_equal(symbolizer__user(s, 7, 0x1800, &loc), 0);
 	assert_string_equal(loc.map_file, "");
@@ -401,11 +455,11 @@ static void test_merge_and_reset(void **state)
 
 	/* After exec, nothing of the old image stays. */
 	write_maps(dir, "9000-a000 r-xp 00000000 00:00 0 \n");
-	assert_int_equal(symbolizer__reset_pid(s, 7), 0);
+	assert_int_equal(proctab__exec(procs, 7), 0);
 	assert_int_equal(symbolizer__user(s, 7, 0x1800, &loc), -ENOENT);
 	assert_int_equal(symbolizer__user(s, 7, 0x5800, &loc), -ENOENT);
 	assert_int_equal(symbolizer__user(s, 7, 0x9000, &loc), 0);
-	symbolizer__free(s);
+	sym_free(s);
 
 	snprintf(path, sizeof(path), "%s/7/maps", dir);
 	unlink(path);
@@ -416,24 +470,25 @@ static void test_merge_and_reset(void **state)
 
 static void test_many_pids(void **state)
 {
-	struct symbolizer *s = symbolizer__new(PROCFS);
+	struct symbolizer *s = sym_new(PROCFS);
 	struct sym_loc loc;
 	int pid;
 
 	/* Untracked pids in a grown table still miss, and tracked ones hit. */
 	assert_non_null(s);
-	assert_int_equal(symbolizer__track_pid(s, FIXTURE_PID), 0);
+	assert_int_equal(proctab__refresh(procs, FIXTURE_PID), 0);
 	for (pid = 1; pid < 300; pid++)
 		assert_int_equal(symbolizer__user(s, pid, 0x7f3a30000123, &loc), -ENOENT);
 	assert_int_equal(symbolizer__user(s, FIXTURE_PID, 0x7f3a30000123, &loc), 0);
-	symbolizer__free(s);
-	symbolizer__free(NULL);
+	sym_free(s);
+	sym_free(NULL);
 }
 
 static void test_kernel(void **state)
 {
-	struct symbolizer *s = symbolizer__new(PROCFS);
+	struct symbolizer *s = sym_new(PROCFS);
 	struct sym_loc loc;
+	uint64_t addr;
 
 	assert_non_null(s);
 	assert_int_equal(symbolizer__kernel(s, 0xffffffff816b89f0 + 0x42, &loc), 0);
@@ -451,21 +506,28 @@ static void test_kernel(void **state)
 
 	assert_int_equal(symbolizer__kernel(s, 0x1000, &loc), 0);
 	assert_int_equal(loc.nframes, 0);
-	symbolizer__free(s);
+
+	/* Name → address from the same kallsyms, as offcpu trims its stacks by. */
+	assert_int_equal(symbolizer__kernel_addr(s, "schedule", &addr), 0);
+	assert_int_equal(addr, 0xffffffff821f94a0);
+	assert_int_equal(symbolizer__kernel_addr(s, "no_such_function", &addr), -ENOENT);
+	sym_free(s);
 }
 
 static void test_kernel_unavailable(void **state)
 {
 	/* The fixture's pid directories, but no kallsyms. */
-	struct symbolizer *s = symbolizer__new(PROCFS "/4242");
+	struct symbolizer *s = sym_new(PROCFS "/4242");
 	struct sym_loc loc;
+	uint64_t addr;
 
 	assert_non_null(s);
 	assert_int_equal(symbolizer__kernel(s, 0xffffffff816b89f0, &loc), -ENOENT);
 	assert_int_equal(loc.nframes, 0);
 	/* The failure is remembered, not retried. */
 	assert_int_equal(symbolizer__kernel(s, 0xffffffff816b89f0, &loc), -ENOENT);
-	symbolizer__free(s);
+	assert_int_equal(symbolizer__kernel_addr(s, "vfs_read", &addr), -ENOENT);
+	sym_free(s);
 }
 
 int main(void)
@@ -474,6 +536,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_child_process, kill_live_child),
 		cmocka_unit_test_teardown(test_deleted_binary, kill_live_child),
 		cmocka_unit_test(test_libc),
+		cmocka_unit_test(test_evicted_files),
 		cmocka_unit_test(test_own_vdso),
 		cmocka_unit_test(test_fixture_mappings),
 		cmocka_unit_test(test_merge_and_reset),

@@ -46,6 +46,24 @@ static void test_lru_eviction(void **state)
 	rowspace__free(s);
 }
 
+static void test_release(void **state)
+{
+	struct rowspace *s = rowspace__new(100, on_evict, NULL);
+
+	nevicted = 0;
+	rowspace__alloc(s, 40, 1, 1);
+	rowspace__alloc(s, 40, 2, 1);
+	/* 2's file is closed: its rows are free at once, in use or not. */
+	assert_true(rowspace__release(s, 2));
+	assert_false(rowspace__release(s, 2));
+	assert_false(rowspace__release(s, 7));
+	assert_int_equal(rowspace__used(s), 40);
+	assert_int_equal(rowspace__alloc(s, 60, 3, 1), 40);
+	assert_int_equal(nevicted, 0);
+	assert_int_equal(rowspace__evictions(s), 0);
+	rowspace__free(s);
+}
+
 static void test_in_use_is_kept(void **state)
 {
 	struct rowspace *s = rowspace__new(100, on_evict, NULL);
@@ -82,9 +100,8 @@ static void test_fragmentation(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_first_fit),
-		cmocka_unit_test(test_lru_eviction),
-		cmocka_unit_test(test_in_use_is_kept),
+		cmocka_unit_test(test_first_fit),      cmocka_unit_test(test_lru_eviction),
+		cmocka_unit_test(test_in_use_is_kept), cmocka_unit_test(test_release),
 		cmocka_unit_test(test_fragmentation),
 	};
 

@@ -13,6 +13,7 @@
 #include "util/log.h"
 #include "profile/profile.h"
 #include "capture/session.h"
+#include "proc/procs.h"
 #include "symbolize/symbolize.h"
 #include "capture/target.h"
 #include "util/util.h"
@@ -49,9 +50,15 @@ int session__init(struct session *s, struct target *t, int64_t duration_ns, bool
 	s->noun = "samples";
 	s->idle = "did not run on a CPU during the capture";
 	s->counters_fd = -1;
-	s->sym = symbolizer__new("/proc");
-	if (!s->sym)
+	s->procs_tab = proctab__new("/proc");
+	if (!s->procs_tab)
 		return -errno;
+	s->sym = symbolizer__new(s->procs_tab);
+	if (!s->sym) {
+		proctab__free(s->procs_tab);
+		s->procs_tab = NULL;
+		return -ENOMEM;
+	}
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -64,6 +71,7 @@ void session__free(struct session *s)
 {
 	ring_buffer__free(s->rb);
 	symbolizer__free(s->sym);
+	proctab__free(s->procs_tab);
 	free(s->procs);
 	memset(s, 0, sizeof(*s));
 }
@@ -103,7 +111,7 @@ static void read_maps(struct session *s, struct proc_info *p, bool reset)
 {
 	int err;
 
-	err = reset ? symbolizer__reset_pid(s->sym, p->pid) : symbolizer__track_pid(s->sym, p->pid);
+	err = reset ? proctab__exec(s->procs_tab, p->pid) : proctab__refresh(s->procs_tab, p->pid);
 	if (err)
 		pr_debug("pid %d: cannot record mappings: %s\n", p->pid, strerror(-err));
 	p->read_at = mono_ns();
@@ -289,7 +297,7 @@ static void refresh_mappings(struct session *s, bool all)
 		if (!all && now - p->read_at < (now - p->first_at < 10000000000LL ? 1000000000LL
 										  : 10000000000LL))
 			continue;
-		if (symbolizer__track_pid(s->sym, p->pid) == -ESRCH) {
+		if (proctab__refresh(s->procs_tab, p->pid) == -ESRCH) {
 			p->read_at = 0;
 			continue;
 		}

@@ -15,6 +15,7 @@
 #include "bpfprof/types.h"
 
 struct profile;
+struct proctab;
 struct symbolizer;
 struct target;
 struct ring_buffer;
@@ -44,6 +45,7 @@ struct session {
 	int64_t elapsed_ns;
 	bool interrupted;	   /* stopped by Ctrl-C / SIGTERM */
 	bool target_gone;	   /* stopped because every target exited */
+	struct proctab *procs_tab; /* processes and mapped files, for sym and unwinder */
 	struct unwinder *unwinder; /* DWARF unwind tables fed to BPF, or NULL */
 	/* Called after a process's maps were (re)read, e.g. to update unwind tables. */
 	void (*on_maps)(void *ctx, int pid);

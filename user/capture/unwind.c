@@ -60,7 +60,7 @@ int capture_unwind_start(struct session *s, struct bpf_object *obj)
 	/* Not configured for DWARF unwinding: the kernel's frame-pointer walk. */
 	if (!rows || !pages || !procs || bpf_map__max_entries(rows) <= 1)
 		return 0;
-	u = unwinder__new("/proc", bpf_map__fd(rows), bpf_map__max_entries(rows),
+	u = unwinder__new(s->procs_tab, bpf_map__fd(rows), bpf_map__max_entries(rows),
 			  bpf_map__fd(pages), bpf_map__fd(procs));
 	if (!u)
 		return -errno;

@@ -308,8 +308,8 @@ static int prepare_targets(struct heap_run *run)
 			else
 				snprintf(why, sizeof(why), "command not found: %s", t->argv[0]);
 		} else {
-			err = heap_allocator_of_pid(t->pids[i], run->o->at_entry, &run->allocs[i],
-						    why, sizeof(why));
+			err = heap_allocator_of_pid(run->s->procs_tab, t->pids[i], run->o->at_entry,
+						    &run->allocs[i], why, sizeof(why));
 		}
 		if (err) {
 			pr_warn("heap: %s\n", why);

@@ -25,6 +25,7 @@
 #include "offcpu_end.skel.h"
 #include "profile/profile.h"
 #include "capture/session.h"
+#include "symbolize/symbolize.h"
 #include "capture/target.h"
 #include "util/util.h"
 
@@ -265,23 +266,11 @@ static int add_in_progress(struct sample_sink *k, const struct fill_ctx *c)
  * the function that waited; exact mode's stacks, taken in the tracepoint,
  * are trimmed to match.  Zeroes when kallsyms hides them.
  */
-static void sched_text(uint64_t *lo, uint64_t *hi)
+static void sched_text(struct symbolizer *sym, uint64_t *lo, uint64_t *hi)
 {
-	char line[256], name[128], type;
-	unsigned long long addr;
-	FILE *f = fopen("/proc/kallsyms", "r");
-
-	*lo = *hi = 0;
-	while (f && !(*lo && *hi) && fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%llx %c %127s", &addr, &type, name) != 3)
-			continue;
-		if (!strcmp(name, "__sched_text_start"))
-			*lo = addr;
-		else if (!strcmp(name, "__sched_text_end"))
-			*hi = addr;
-	}
-	if (f)
-		fclose(f);
+	if (symbolizer__kernel_addr(sym, "__sched_text_start", lo) ||
+	    symbolizer__kernel_addr(sym, "__sched_text_end", hi))
+		*lo = *hi = 0;
 }
 
 /* Sampled mode: say how, and how many intervals the in_progress pass found open. */
@@ -321,7 +310,7 @@ static int fill(struct sample_sink *k, void *arg)
 	int err;
 
 	k->trim_tracing = true;
-	sched_text(&k->trim_lo, &k->trim_hi);
+	sched_text(k->s->sym, &k->trim_lo, &k->trim_hi);
 	err = capture_add_map(k, bpf_map__fd(c->skel->maps.blocks), block_entry, NULL);
 	if (!err)
 		err = c->block_rate_ns ? note_sampling(k, c) : add_in_progress(k, c);

@@ -14,7 +14,7 @@
 #include "heap/alloc.h"
 #include "heap/place.h"
 #include "util/log.h"
-#include "proc/maps.h"
+#include "proc/procs.h"
 
 /* The functions probed when the allocator's file defines them. */
 static const struct alloc_name {
@@ -318,11 +318,11 @@ int heap_allocator_choose(char *const *open_paths, char *const *proc_paths, int 
 	return 0;
 }
 
-int heap_allocator_of_pid(int pid, bool at_entry, struct heap_allocator *out, char *why,
-			  size_t whylen)
+int heap_allocator_of_pid(struct proctab *procs, int pid, bool at_entry, struct heap_allocator *out,
+			  char *why, size_t whylen)
 {
 	char exe[PATH_MAX], link[64], **open_paths = NULL, **proc_paths = NULL;
-	struct vma_list maps = { 0 };
+	const struct pproc *p;
 	int n = 0, err, i;
 	ssize_t len;
 	size_t k;
@@ -337,14 +337,18 @@ int heap_allocator_of_pid(int pid, bool at_entry, struct heap_allocator *out, ch
 	exe[len] = '\0';
 	if (len > 10 && !strcmp(exe + len - 10, " (deleted)"))
 		exe[len - 10] = '\0';
-	err = procmaps__read("/proc", pid, &maps);
+	/* Read into the capture's table, which keeps them for symbols and unwinding. */
+	err = proctab__refresh(procs, pid);
+	p = proctab__find(procs, pid);
+	if (!err && !p)
+		err = -ENOMEM;
 	if (err) {
 		snprintf(why, whylen, "cannot read the mappings of pid %d: %s", pid,
 			 strerror(-err));
 		return err;
 	}
-	open_paths = calloc(maps.n + 1, sizeof(char *));
-	proc_paths = calloc(maps.n + 1, sizeof(char *));
+	open_paths = calloc(p->n + 1, sizeof(char *));
+	proc_paths = calloc(p->n + 1, sizeof(char *));
 	if (!open_paths || !proc_paths) {
 		err = -ENOMEM;
 		goto out;
@@ -354,10 +358,10 @@ int heap_allocator_of_pid(int pid, bool at_entry, struct heap_allocator *out, ch
 	if (asprintf(&open_paths[n], "/proc/%d/root%s", pid, exe) < 0)
 		open_paths[n] = NULL;
 	n++;
-	for (k = 0; k < maps.n; k++) {
-		const struct vma *v = &maps.vmas[k];
+	for (k = 0; k < p->n; k++) {
+		const struct pmap *v = &p->maps[k];
 
-		if (!v->exec || v->path[0] != '/' || !strcmp(v->path, exe))
+		if (!v->live || v->path[0] != '/' || !strcmp(v->path, exe))
 			continue;
 		for (i = 0; i < n; i++)
 			if (proc_paths[i] && !strcmp(proc_paths[i], v->path))
@@ -384,7 +388,6 @@ out:
 	}
 	free(open_paths);
 	free(proc_paths);
-	procmaps__free(&maps);
 	return err;
 }
 

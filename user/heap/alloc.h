@@ -32,12 +32,15 @@ struct heap_allocator {
 	int nfuncs;
 };
 
+struct proctab;
+
 /*
- * The allocator of running process pid; at_entry probes every function at
- * its entry.  Returns 0, or -errno with a one-line reason in why.
+ * The allocator of running process pid, its mappings read into procs; at_entry
+ * probes every function at its entry.  Returns 0, or -errno with a one-line
+ * reason in why.
  */
-int heap_allocator_of_pid(int pid, bool at_entry, struct heap_allocator *out, char *why,
-			  size_t whylen);
+int heap_allocator_of_pid(struct proctab *procs, int pid, bool at_entry, struct heap_allocator *out,
+			  char *why, size_t whylen);
 
 /*
  * The allocator a command will use, before it runs: its executable and the

@@ -11,7 +11,7 @@
 
 #include "symbolize/dwarf_frames.h"
 #include "symbolize/elf.h"
-#include "symbolize/strpool.h"
+#include "util/strpool.h"
 
 static const char *intern(struct strpool *strs, const char *s)
 {

@@ -6,20 +6,18 @@
 #include <gelf.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "symbolize/dwarf_frames.h"
 #include "symbolize/elf.h"
 #include "elf/gopclntab.h"
+#include "util/hash.h"
 #include "util/log.h"
-#include "symbolize/strpool.h"
+#include "util/strpool.h"
 #include "symbolize/plt.h"
 
 /* libstdc++'s demangler (C++ and legacy Rust names); the build links -lstdc++. */
 char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
-
-#define NBUCKETS 1024
 
 struct load_seg {
 	uint64_t offset;
@@ -32,15 +30,11 @@ struct addr_ent {
 	uint64_t vaddr;
 	uint32_t first;
 	uint8_t n;
-	bool used;
 };
 
 struct sym_file {
-	struct sym_file *next; /* hash chain, newest first */
 	struct symcache *cache;
-	uint64_t dev, ino;
-	off_t size;
-	struct timespec mtime;
+	size_t idx; /* in the cache's list */
 
 	Dwfl *dwfl; /* one per file: each module sits at its own link-time addresses */
 	Dwfl_Module *mod;
@@ -59,13 +53,15 @@ struct sym_file {
 
 	/* Lookups repeat the same addresses: results are kept per vaddr. */
 	struct addr_ent *ents;
-	size_t ents_cap, nents; /* cap is a power of two */
+	size_t ents_cap, nents;
+	struct hashtab ents_tab;
 	struct sym_frame *pool;
 	size_t pool_cap, npool;
 };
 
 struct symcache {
-	struct sym_file *buckets[NBUCKETS];
+	struct sym_file **files; /* in no order: the file table finds them */
+	size_t n, cap;
 	struct strpool *strs;
 };
 
@@ -105,6 +101,7 @@ static void sym_file__free(struct sym_file *f)
 	if (f->dwfl)
 		dwfl_end(f->dwfl);
 	free(f->segs);
+	hashtab__fini(&f->ents_tab);
 	free(f->ents);
 	free(f->pool);
 	free(f);
@@ -112,17 +109,13 @@ static void sym_file__free(struct sym_file *f)
 
 void symcache__free(struct symcache *c)
 {
-	struct sym_file *f, *next;
 	size_t i;
 
 	if (!c)
 		return;
-	for (i = 0; i < NBUCKETS; i++) {
-		for (f = c->buckets[i]; f; f = next) {
-			next = f->next;
-			sym_file__free(f);
-		}
-	}
+	for (i = 0; i < c->n; i++)
+		sym_file__free(c->files[i]);
+	free(c->files);
 	strpool__free(c->strs);
 	free(c);
 }
@@ -204,56 +197,47 @@ static int sym_file__load(struct sym_file *f, const char *path)
 	return 0;
 }
 
-static struct sym_file **bucket_of(struct symcache *c, uint64_t dev, uint64_t ino)
+struct sym_file *symcache__open(struct symcache *c, const char *path)
 {
-	uint64_t h = (dev * 0x9e3779b97f4a7c15ull) ^ (ino * 0xc2b2ae3d27d4eb4full);
-
-	return &c->buckets[(h >> 32) % NBUCKETS];
-}
-
-struct sym_file *symcache__open(struct symcache *c, const char *path, uint64_t dev, uint64_t ino)
-{
-	struct sym_file **head = bucket_of(c, dev, ino), *f;
-	struct stat st;
+	struct sym_file *f;
 	int err;
 
-	if (stat(path, &st)) {
-		err = -errno;
-		goto fail;
-	}
-	for (f = *head; f; f = f->next) {
-		if (f->dev != dev || f->ino != ino)
-			continue;
-		/* The inode may have been freed and reused by a rebuilt file. */
-		if (f->size == st.st_size && f->mtime.tv_sec == st.st_mtim.tv_sec &&
-		    f->mtime.tv_nsec == st.st_mtim.tv_nsec)
-			return f;
-		break;
-	}
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 64;
+		struct sym_file **files = realloc(c->files, cap * sizeof(*files));
 
+		if (!files) {
+			err = -ENOMEM;
+			goto fail;
+		}
+		c->files = files;
+		c->cap = cap;
+	}
 	f = calloc(1, sizeof(*f));
 	if (!f) {
 		err = -ENOMEM;
 		goto fail;
 	}
 	f->cache = c;
-	f->dev = dev;
-	f->ino = ino;
-	f->size = st.st_size;
-	f->mtime = st.st_mtim;
 	err = sym_file__load(f, path);
 	if (err) {
 		sym_file__free(f);
 		goto fail;
 	}
-	/* Older versions stay: processes tracked earlier still point at them. */
-	f->next = *head;
-	*head = f;
+	f->idx = c->n;
+	c->files[c->n++] = f;
 	return f;
 fail:
 	pr_debug("cannot open %s: %s\n", path, strerror(-err));
 	errno = -err;
 	return NULL;
+}
+
+void symcache__close(struct symcache *c, struct sym_file *f)
+{
+	c->files[f->idx] = c->files[--c->n];
+	c->files[f->idx]->idx = f->idx;
+	sym_file__free(f);
 }
 
 const char *sym_file__build_id(const struct sym_file *f)
@@ -415,50 +399,36 @@ static int resolve(struct sym_file *f, uint64_t vaddr, struct sym_frame *out)
 	return n;
 }
 
-static size_t ent_slot(uint64_t vaddr, size_t cap)
+static bool ent_eq(const void *ctx, size_t idx, const void *key)
 {
-	return (vaddr * 0x9e3779b97f4a7c15ull) >> 32 & (cap - 1);
+	const struct sym_file *f = ctx;
+
+	return f->ents[idx].vaddr == *(const uint64_t *)key;
 }
 
 static struct addr_ent *cache_find(struct sym_file *f, uint64_t vaddr)
 {
-	size_t i;
+	long idx = hashtab__find(&f->ents_tab, hash_u64(vaddr), ent_eq, f, &vaddr);
 
-	if (!f->ents_cap)
-		return NULL;
-	for (i = ent_slot(vaddr, f->ents_cap); f->ents[i].used; i = (i + 1) & (f->ents_cap - 1)) {
-		if (f->ents[i].vaddr == vaddr)
-			return &f->ents[i];
-	}
-	return NULL;
-}
-
-static int cache_grow(struct sym_file *f)
-{
-	size_t cap = f->ents_cap ? f->ents_cap * 2 : 256, i, j;
-	struct addr_ent *ents = calloc(cap, sizeof(*ents));
-
-	if (!ents)
-		return -ENOMEM;
-	for (i = 0; i < f->ents_cap; i++) {
-		if (!f->ents[i].used)
-			continue;
-		for (j = ent_slot(f->ents[i].vaddr, cap); ents[j].used; j = (j + 1) & (cap - 1))
-			;
-		ents[j] = f->ents[i];
-	}
-	free(f->ents);
-	f->ents = ents;
-	f->ents_cap = cap;
-	return 0;
+	return idx >= 0 ? &f->ents[idx] : NULL;
 }
 
 static int cache_add(struct sym_file *f, uint64_t vaddr, const struct sym_frame *frames, int n)
 {
-	size_t i;
+	int err;
 
-	if ((f->nents + 1) * 2 > f->ents_cap && cache_grow(f))
-		return -ENOMEM;
+	if (f->nents == f->ents_cap) {
+		size_t cap = f->ents_cap ? f->ents_cap * 2 : 256;
+		struct addr_ent *ents = realloc(f->ents, cap * sizeof(*ents));
+
+		if (!ents)
+			return -ENOMEM;
+		f->ents = ents;
+		f->ents_cap = cap;
+	}
+	err = hashtab__reserve(&f->ents_tab, f->nents + 1);
+	if (err)
+		return err;
 	if (f->npool + n > f->pool_cap) {
 		size_t cap = f->pool_cap ? f->pool_cap * 2 : 256;
 		struct sym_frame *pool;
@@ -475,9 +445,8 @@ static int cache_add(struct sym_file *f, uint64_t vaddr, const struct sym_frame 
 	}
 	if (n)
 		memcpy(f->pool + f->npool, frames, n * sizeof(*frames));
-	for (i = ent_slot(vaddr, f->ents_cap); f->ents[i].used; i = (i + 1) & (f->ents_cap - 1))
-		;
-	f->ents[i] = (struct addr_ent){ .vaddr = vaddr, .first = f->npool, .n = n, .used = true };
+	f->ents[f->nents] = (struct addr_ent){ .vaddr = vaddr, .first = f->npool, .n = n };
+	hashtab__insert(&f->ents_tab, hash_u64(vaddr), f->nents); /* reserved: cannot fail */
 	f->npool += n;
 	f->nents++;
 	return 0;

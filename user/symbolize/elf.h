@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * One cache of opened ELF files (libdw), shared by every process that maps
- * the same file, keyed by file identity.
+ * The ELF files (libdw) the symbolizer opened, one per mapped file of the
+ * file table (proc/files.h), which finds them.
  */
 #ifndef BPFPROF_SYMELF_H
 #define BPFPROF_SYMELF_H
@@ -19,11 +19,13 @@ struct symcache *symcache__new(void);
 void symcache__free(struct symcache *c);
 
 /*
- * Opens (or finds in the cache) the ELF file at path, e.g.
- * /proc/PID/map_files/START-END or /proc/PID/root/usr/lib/...; dev and ino
- * identify it for the cache.  NULL and errno when it is not a readable ELF.
+ * Opens the ELF file at path (a mapped file's /proc/self/fd/N); it stays
+ * until closed or the cache is freed.  NULL and errno when it is not a
+ * readable ELF.
  */
-struct sym_file *symcache__open(struct symcache *c, const char *path, uint64_t dev, uint64_t ino);
+struct sym_file *symcache__open(struct symcache *c, const char *path);
+/* Frees f (its mapped file was evicted); strings it gave out stay. */
+void symcache__close(struct symcache *c, struct sym_file *f);
 
 /* Hex GNU build id, or "". */
 const char *sym_file__build_id(const struct sym_file *f);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "symbolize/kernel.h"
+#include "util/hash.h"
 #include "util/log.h"
 
 /*
@@ -23,10 +24,20 @@ struct raw_ksym {
 
 #define NO_MODULE UINT32_MAX
 
+/* A name that lost its address to a preferred one: still found by name. */
+struct ksym_alias {
+	uint64_t addr;
+	const char *name;
+};
+
 struct ksyms {
 	struct ksym *syms; /* sorted by addr, one per address */
 	size_t n;
 	char *arena;
+	struct ksym_alias *aliases;
+	size_t naliases;
+	/* Name → symbol (index < n) or alias (index - n), built when first asked. */
+	struct hashtab by_name;
 };
 
 struct loader {
@@ -172,7 +183,8 @@ static int finish(struct loader *ld, struct ksyms *ks)
 
 	qsort(ld->raw, ld->n, sizeof(*ld->raw), raw_cmp);
 	ks->syms = malloc((ld->n ? ld->n : 1) * sizeof(*ks->syms));
-	if (!ks->syms)
+	ks->aliases = malloc((ld->n ? ld->n : 1) * sizeof(*ks->aliases));
+	if (!ks->syms || !ks->aliases)
 		return -ENOMEM;
 	/* Give back the doubling slack before pointers into the arena exist. */
 	ks->arena = realloc(ld->arena, ld->used ? ld->used : 1);
@@ -183,8 +195,13 @@ static int finish(struct loader *ld, struct ksyms *ks)
 		const struct raw_ksym *r = &ld->raw[i];
 		struct ksym *k = &ks->syms[ks->n];
 
-		if (ks->n && ks->syms[ks->n - 1].addr == r->addr)
+		if (ks->n && ks->syms[ks->n - 1].addr == r->addr) {
+			ks->aliases[ks->naliases++] = (struct ksym_alias){
+				.addr = r->addr,
+				.name = ks->arena + r->name,
+			};
 			continue;
+		}
 		k->addr = r->addr;
 		k->name = ks->arena + r->name;
 		k->module = r->module == NO_MODULE ? NULL : ks->arena + r->module;
@@ -261,10 +278,70 @@ void ksyms__range(const struct ksyms *ks, uint64_t *lo, uint64_t *hi)
 	*hi = ks->n ? ks->syms[ks->n - 1].addr : 0;
 }
 
+static const char *name_of(const struct ksyms *ks, size_t idx, uint64_t *addr)
+{
+	if (idx < ks->n) {
+		*addr = ks->syms[idx].addr;
+		return ks->syms[idx].name;
+	}
+	*addr = ks->aliases[idx - ks->n].addr;
+	return ks->aliases[idx - ks->n].name;
+}
+
+static bool name_eq(const void *ctx, size_t idx, const void *key)
+{
+	uint64_t addr;
+
+	return !strcmp(name_of(ctx, idx, &addr), key);
+}
+
+static uint64_t name_hash(const char *name)
+{
+	return hash_bytes(name, strlen(name), 0);
+}
+
+/* The first of equal names wins: the preferred symbol, then aliases by address. */
+static int index_names(struct ksyms *ks)
+{
+	size_t i, total = ks->n + ks->naliases;
+	const char *name;
+	uint64_t addr;
+	int err;
+
+	err = hashtab__reserve(&ks->by_name, total);
+	for (i = 0; !err && i < total; i++) {
+		name = name_of(ks, i, &addr);
+		if (hashtab__find(&ks->by_name, name_hash(name), name_eq, ks, name) < 0)
+			err = hashtab__insert(&ks->by_name, name_hash(name), i);
+	}
+	if (err)
+		hashtab__fini(&ks->by_name);
+	return err;
+}
+
+int ksyms__addr(struct ksyms *ks, const char *name, uint64_t *addr)
+{
+	long idx;
+	int err;
+
+	if (!ks->by_name.len) {
+		err = index_names(ks);
+		if (err)
+			return err;
+	}
+	idx = hashtab__find(&ks->by_name, name_hash(name), name_eq, ks, name);
+	if (idx < 0)
+		return -ENOENT;
+	name_of(ks, idx, addr);
+	return 0;
+}
+
 void ksyms__free(struct ksyms *ks)
 {
 	if (!ks)
 		return;
+	hashtab__fini(&ks->by_name);
+	free(ks->aliases);
 	free(ks->syms);
 	free(ks->arena);
 	free(ks);

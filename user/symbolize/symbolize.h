@@ -3,9 +3,9 @@
  * Address → (mapping, function, file:line, inline chain) for user processes
  * and the kernel.  Knows nothing about profile types or pprof.
  *
- * Processes are tracked while they live (their maps are recorded and the
- * mapped ELF files opened) so that addresses of processes that have exited
- * since can still be symbolized.
+ * Processes are tracked while they live by the process table (their maps
+ * are recorded and the mapped files opened) so that addresses of processes
+ * that have exited since can still be symbolized.
  */
 #ifndef BPFPROF_SYMBOLIZE_H
 #define BPFPROF_SYMBOLIZE_H
@@ -38,20 +38,15 @@ struct sym_loc {
 };
 
 struct symbolizer;
-
-/* procfs is "/proc" except in tests.  NULL and errno on failure. */
-struct symbolizer *symbolizer__new(const char *procfs);
-void symbolizer__free(struct symbolizer *s);
+struct proctab;
 
 /*
- * Records the current maps of pid and opens the ELF files it maps, keeping
- * what was recorded before (dlopen adds, nothing is lost).  Call it when a
- * process is first seen and whenever its mappings may have grown.
- * -ESRCH when the process is gone.
+ * Symbolizes the processes of procs (proc/procs.h), which the caller keeps
+ * current (refresh, exec) and frees after the symbolizer; kallsyms is read
+ * from its procfs.  NULL and errno on failure.
  */
-int symbolizer__track_pid(struct symbolizer *s, int pid);
-/* pid has exec'd: forget its old mappings, then track it afresh. */
-int symbolizer__reset_pid(struct symbolizer *s, int pid);
+struct symbolizer *symbolizer__new(struct proctab *procs);
+void symbolizer__free(struct symbolizer *s);
 
 /*
  * Symbolizes a user address of pid.  Strings in out stay valid until the
@@ -61,5 +56,10 @@ int symbolizer__reset_pid(struct symbolizer *s, int pid);
 int symbolizer__user(struct symbolizer *s, int pid, uint64_t addr, struct sym_loc *out);
 /* Symbolizes a kernel address; -ENOENT when kallsyms are unavailable. */
 int symbolizer__kernel(struct symbolizer *s, uint64_t addr, struct sym_loc *out);
+/*
+ * The address of the kernel text symbol name, from the same kallsyms;
+ * -ENOENT when there is none or kallsyms are unavailable.
+ */
+int symbolizer__kernel_addr(struct symbolizer *s, const char *name, uint64_t *addr);
 
 #endif

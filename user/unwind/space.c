@@ -119,6 +119,19 @@ long rowspace__alloc(struct rowspace *s, size_t n, uint32_t owner, uint64_t now)
 	return start;
 }
 
+bool rowspace__release(struct rowspace *s, uint32_t owner)
+{
+	size_t i;
+
+	for (i = 0; i < s->nruns; i++) {
+		if (s->runs[i].owner == owner) {
+			remove_run(s, i);
+			return true;
+		}
+	}
+	return false;
+}
+
 void rowspace__touch(struct rowspace *s, uint32_t owner, uint64_t now)
 {
 	size_t i;

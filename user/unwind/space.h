@@ -6,6 +6,7 @@
 #ifndef BPFPROF_UNWIND_SPACE_H
 #define BPFPROF_UNWIND_SPACE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +23,11 @@ void rowspace__free(struct rowspace *s);
  * Returns the first row, or -ENOSPC when n rows cannot be had.
  */
 long rowspace__alloc(struct rowspace *s, size_t n, uint32_t owner, uint64_t now);
+/*
+ * owner's run is given back now (its file is closed): no evict call, the
+ * caller unpublishes it; not counted as an eviction.  False if it had none.
+ */
+bool rowspace__release(struct rowspace *s, uint32_t owner);
 /* owner's run was used at now (a live process maps it). */
 void rowspace__touch(struct rowspace *s, uint32_t owner, uint64_t now);
 size_t rowspace__used(const struct rowspace *s);

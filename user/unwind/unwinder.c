@@ -1,20 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
-#include <fcntl.h>
 #include <gelf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/auxv.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 
 #include "bpfprof/types.h"
 #include "util/log.h"
-#include "proc/maps.h"
+#include "proc/procs.h"
 #include "unwind/space.h"
 #include "unwind/table.h"
 #include "unwind/unwinder.h"
@@ -28,7 +24,7 @@ struct segment {
 };
 
 struct file {
-	uint64_t dev, ino;
+	struct pfile *pf; /* NULL once the file table evicted it */
 	uint32_t id;	  /* index + 1: its owner id in the row space */
 	uint32_t file_id; /* 0: no table (none, or evicted) */
 	bool evicted;	  /* had a table, lost it to a newer file */
@@ -38,7 +34,7 @@ struct file {
 };
 
 struct unwinder {
-	const char *procfs;
+	struct proctab *procs;	 /* borrowed */
 	struct unwind_row *rows; /* the mmapped rows map */
 	size_t max_rows;
 	struct rowspace *space;
@@ -54,21 +50,43 @@ struct unwinder {
  * A file's rows are about to be reused: unpublish its pages first, so BPF
  * falls back to frame pointers for it instead of reading foreign rows.
  */
-static void evict_file(void *ctx, uint32_t id)
+static void unpublish(struct unwinder *u, struct file *f)
 {
-	struct unwinder *u = ctx;
-	struct file *f = &u->files[id - 1];
 	struct unwind_page_key key = { .file_id = f->file_id };
 
 	for (key.page = f->first_page; key.page <= f->last_page; key.page++)
 		bpf_map_delete_elem(u->pages_fd, &key);
 	f->file_id = 0;
-	f->evicted = true;
-	pr_debug("unwind table of %llu:%llu evicted\n", (unsigned long long)f->dev,
-		 (unsigned long long)f->ino);
 }
 
-struct unwinder *unwinder__new(const char *procfs, int rows_fd, uint32_t max_rows, int pages_fd,
+static void evict_file(void *ctx, uint32_t id)
+{
+	struct unwinder *u = ctx;
+	struct file *f = &u->files[id - 1];
+
+	unpublish(u, f);
+	f->evicted = true;
+	pr_debug("unwind table of %s evicted\n", f->pf ? f->pf->name : "a closed file");
+}
+
+/*
+ * The file table closes a file (no tracked process maps it): its rows are
+ * unpublished and given back.  Should it be mapped again, it is a new file.
+ */
+static void release_file(void *ctx, struct pfile *pf)
+{
+	struct unwinder *u = ctx;
+	struct file *f = &u->files[(uintptr_t)pf->priv[PFILE_UNWINDER] - 1];
+
+	if (f->file_id) {
+		unpublish(u, f);
+		rowspace__release(u->space, f->id);
+	}
+	f->pf = NULL;
+	pf->priv[PFILE_UNWINDER] = NULL;
+}
+
+struct unwinder *unwinder__new(struct proctab *procs, int rows_fd, uint32_t max_rows, int pages_fd,
 			       int procs_fd)
 {
 	struct unwinder *u = calloc(1, sizeof(*u));
@@ -90,7 +108,8 @@ struct unwinder *unwinder__new(const char *procfs, int rows_fd, uint32_t max_row
 		free(u);
 		return NULL;
 	}
-	u->procfs = procfs;
+	u->procs = procs;
+	filetab__on_release(proctab__files(procs), PFILE_UNWINDER, release_file, u);
 	u->rows = mem;
 	u->max_rows = max_rows;
 	u->pages_fd = pages_fd;
@@ -105,6 +124,8 @@ void unwinder__free(struct unwinder *u)
 {
 	if (!u)
 		return;
+	filetab__on_release(proctab__files(u->procs), PFILE_UNWINDER, NULL, NULL);
+	filetab__clear_priv(proctab__files(u->procs), PFILE_UNWINDER);
 	munmap(u->rows, u->max_rows * sizeof(struct unwind_row));
 	rowspace__free(u->space);
 	free(u->files);
@@ -210,81 +231,28 @@ static void build_table(struct unwinder *u, int fd, struct file *f, const char *
 	unwind_table__free(&t);
 }
 
-/* The cached file behind an executable mapping, its table built on first sight. */
-/*
- * The vdso is the same image in every process of this kernel: ours, copied
- * to a memfd so the table builder reads it like a file.
- */
-static int open_vdso(void)
+/* The file behind an executable mapping, its table built on first sight. */
+static struct file *file_for(struct unwinder *u, struct pfile *pf)
 {
-	uintptr_t base = getauxval(AT_SYSINFO_EHDR);
-	struct vma_list self;
-	const struct vma *v;
-	int fd, err;
-
-	if (!base || procmaps__read("/proc", getpid(), &self))
-		return -1;
-	v = procmaps__find(&self, base);
-	fd = v ? memfd_create("vdso", MFD_CLOEXEC) : -1;
-	err = fd >= 0 && write(fd, (void *)base, v->end - base) != (ssize_t)(v->end - base);
-	procmaps__free(&self);
-	if (err) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static bool is_vdso(const struct vma *v)
-{
-	return strcmp(v->path, "[vdso]") == 0;
-}
-
-/* The identity of a mapped file; the vdso gets one of its own. */
-static void file_identity(const struct vma *v, uint64_t *dev, uint64_t *ino)
-{
-	*dev = is_vdso(v) ? 0 : makedev(v->dev_major, v->dev_minor);
-	*ino = is_vdso(v) ? 1 : v->inode;
-}
-
-static int open_mapping(const char *path, const struct vma *v)
-{
-	return is_vdso(v) ? open_vdso() : open(path, O_RDONLY | O_CLOEXEC);
-}
-
-static struct file *file_for(struct unwinder *u, int pid, const struct vma *v)
-{
-	uint64_t dev, ino;
-	char path[128];
-	struct stat st;
+	uintptr_t idx = (uintptr_t)pf->priv[PFILE_UNWINDER];
 	struct file *f;
-	size_t i;
 	int fd;
 
-	/* map_files opens the very file mapped, even when deleted or replaced. */
-	snprintf(path, sizeof(path), "%s/%d/map_files/%llx-%llx", u->procfs, pid,
-		 (unsigned long long)v->start, (unsigned long long)v->end);
-	file_identity(v, &dev, &ino);
-	for (i = 0; i < u->nfiles; i++) {
-		f = &u->files[i];
-		if (f->dev != dev || f->ino != ino)
-			continue;
+	if (idx) {
+		f = &u->files[idx - 1];
 		if (f->evicted) {
 			/* Still mapped by a live process: it needs its table back. */
-			fd = open_mapping(path, v);
+			fd = pfile__open(pf);
 			if (fd >= 0) {
-				build_table(u, fd, f, v->path);
+				build_table(u, fd, f, pf->name);
 				close(fd);
 			}
 		}
 		return f;
 	}
-	fd = open_mapping(path, v);
-	if (fd < 0 || fstat(fd, &st)) {
-		if (fd >= 0)
-			close(fd);
+	fd = pfile__open(pf);
+	if (fd < 0)
 		return NULL;
-	}
 	if (u->nfiles == u->cap) {
 		size_t cap = u->cap ? u->cap * 2 : 64;
 		struct file *files = realloc(u->files, cap * sizeof(*files));
@@ -299,16 +267,16 @@ static struct file *file_for(struct unwinder *u, int pid, const struct vma *v)
 	f = &u->files[u->nfiles++];
 	memset(f, 0, sizeof(*f));
 	f->id = u->nfiles;
-	f->dev = dev;
-	f->ino = ino;
+	f->pf = pf;
+	pf->priv[PFILE_UNWINDER] = (void *)(uintptr_t)f->id;
 	if (read_segments(fd, f) == 0)
-		build_table(u, fd, f, v->path);
+		build_table(u, fd, f, pf->name);
 	close(fd);
 	return f;
 }
 
 /* ELF address = runtime address - bias, through the segment the mapping starts in. */
-static bool mapping_bias(const struct file *f, const struct vma *v, uint64_t *bias)
+static bool mapping_bias(const struct file *f, const struct pmap *v, uint64_t *bias)
 {
 	int i;
 
@@ -340,7 +308,7 @@ static size_t sweep_dead(struct unwinder *u)
 	for (err = bpf_map_get_next_key(u->procs_fd, NULL, &next); !err;
 	     err = bpf_map_get_next_key(u->procs_fd, &key, &next)) {
 		key = next;
-		snprintf(path, sizeof(path), "%s/%u", u->procfs, key);
+		snprintf(path, sizeof(path), "%s/%u", proctab__procfs(u->procs), key);
 		if (access(path, F_OK) == 0 || errno != ENOENT)
 			continue;
 		if (n == cap) {
@@ -361,35 +329,40 @@ static size_t sweep_dead(struct unwinder *u)
 	return n;
 }
 
+/* Whether the unwinder looks for a table behind m: a file, or the vdso. */
+static struct pfile *table_file(const struct pmap *m)
+{
+	return m->live && m->file && (m->ino || m->file->vdso) ? m->file : NULL;
+}
+
 int unwinder__track_pid(struct unwinder *u, int pid)
 {
+	const struct pproc *p = proctab__find(u->procs, pid);
 	struct unwind_proc proc = { 0 };
-	struct vma_list vl;
+	struct pfile *pf;
 	uint64_t bias;
 	struct file *f;
 	size_t i;
 	int err;
 
-	err = procmaps__read(u->procfs, pid, &vl);
-	if (err)
-		return err;
+	if (!p || p->exited)
+		return -ESRCH;
 	u->tick++;
 	/* Mark every table this process uses first, so building one cannot evict another. */
-	for (i = 0; i < vl.n; i++) {
-		uint64_t dev, ino;
-
-		if (!vl.vmas[i].exec)
-			continue;
-		file_identity(&vl.vmas[i], &dev, &ino);
-		for (size_t j = 0; j < u->nfiles; j++)
-			if (u->files[j].ino == ino && u->files[j].dev == dev && u->files[j].file_id)
-				rowspace__touch(u->space, u->files[j].id, u->tick);
+	for (i = 0; i < p->n; i++) {
+		pf = table_file(&p->maps[i]);
+		if (pf && pf->priv[PFILE_UNWINDER]) {
+			f = &u->files[(uintptr_t)pf->priv[PFILE_UNWINDER] - 1];
+			if (f->file_id)
+				rowspace__touch(u->space, f->id, u->tick);
+		}
 	}
-	for (i = 0; i < vl.n; i++) {
-		const struct vma *v = &vl.vmas[i];
+	for (i = 0; i < p->n; i++) {
+		const struct pmap *v = &p->maps[i];
 		struct unwind_map *m;
 
-		if (!v->exec)
+		/* Recorded, but unmapped since: BPF must not see it. */
+		if (!v->live)
 			continue;
 		if (proc.n == UNWIND_MAX_MAPS) {
 			u->stats.maps_dropped++;
@@ -402,16 +375,14 @@ int unwinder__track_pid(struct unwinder *u, int pid)
 		 */
 		m = &proc.maps[proc.n++];
 		*m = (struct unwind_map){ .start = v->start, .end = v->end };
-		if ((v->path[0] != '/' || !v->inode) && !is_vdso(v))
-			continue;
-		f = file_for(u, pid, v);
+		pf = table_file(v);
+		f = pf ? file_for(u, pf) : NULL;
 		if (!f || !f->file_id || !mapping_bias(f, v, &bias))
 			continue;
 		rowspace__touch(u->space, f->id, u->tick);
 		m->bias = bias;
 		m->file_id = f->file_id;
 	}
-	procmaps__free(&vl);
 	proc.gen = (uint32_t)u->tick;
 	if (bpf_map_update_elem(u->procs_fd, &pid, &proc, BPF_ANY) == 0)
 		return 0;

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 struct unwinder;
+struct proctab;
 
 struct unwinder_stats {
 	size_t files;	     /* files with a table */
@@ -29,12 +30,16 @@ struct unwinder_stats {
 
 /*
  * rows_fd: the mmapable unwind_rows array of max_rows entries; pages_fd and
- * procs_fd: unwind_pages and unwind_procs.  procfs is "/proc".
+ * procs_fd: unwind_pages and unwind_procs.  procs: the processes and files
+ * the capture tracks (proc/procs.h), freed after the unwinder.
  */
-struct unwinder *unwinder__new(const char *procfs, int rows_fd, uint32_t max_rows, int pages_fd,
+struct unwinder *unwinder__new(struct proctab *procs, int rows_fd, uint32_t max_rows, int pages_fd,
 			       int procs_fd);
 void unwinder__free(struct unwinder *u);
-/* (Re)reads pid's maps, builds missing tables and updates its entry. */
+/*
+ * Publishes pid's mappings as the process table last read them, building
+ * missing tables; -ESRCH when the table has it gone.
+ */
 int unwinder__track_pid(struct unwinder *u, int pid);
 void unwinder__stats(const struct unwinder *u, struct unwinder_stats *out);
 

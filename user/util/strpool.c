@@ -4,7 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "symbolize/strpool.h"
+#include "util/strpool.h"
+#include "util/hash.h"
 
 /*
  * Strings are copied into large chunks rather than malloc'd one by one:
@@ -20,33 +21,21 @@ struct chunk {
 	char data[];
 };
 
-struct slot {
-	const char *s; /* NULL when empty */
-	uint32_t hash;
-	uint32_t len;
+struct entry {
+	const char *s;
+	size_t len;
 };
 
 struct strpool {
 	struct chunk *chunks; /* newest first; only the newest is filled */
-	struct slot *slots;
-	size_t cap; /* power of two */
-	size_t n;
+	struct entry *ents;   /* every string once, indexed by the table */
+	size_t n, cap;
+	struct hashtab tab;
 };
 
 struct strpool *strpool__new(void)
 {
-	struct strpool *p = calloc(1, sizeof(*p));
-
-	if (!p)
-		return NULL;
-	p->cap = 1024;
-	p->slots = calloc(p->cap, sizeof(*p->slots));
-	if (!p->slots) {
-		free(p);
-		errno = ENOMEM;
-		return NULL;
-	}
-	return p;
+	return calloc(1, sizeof(struct strpool));
 }
 
 void strpool__free(struct strpool *p)
@@ -59,39 +48,32 @@ void strpool__free(struct strpool *p)
 		next = c->next;
 		free(c);
 	}
-	free(p->slots);
+	hashtab__fini(&p->tab);
+	free(p->ents);
 	free(p);
 }
 
-/* FNV-1a: short keys, no need for anything stronger. */
-static uint32_t hash_bytes(const char *s, size_t len)
-{
-	uint32_t h = 2166136261u;
-	size_t i;
+struct key {
+	const char *s;
+	size_t len;
+};
 
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 16777619u;
-	}
-	return h;
+static bool entry_eq(const void *ctx, size_t idx, const void *key)
+{
+	const struct entry *e = &((const struct strpool *)ctx)->ents[idx];
+	const struct key *k = key;
+
+	return e->len == k->len && !memcmp(e->s, k->s, k->len);
 }
 
 static int grow(struct strpool *p)
 {
-	size_t cap = p->cap * 2, i, j;
-	struct slot *slots = calloc(cap, sizeof(*slots));
+	size_t cap = p->cap ? p->cap * 2 : 1024;
+	struct entry *ents = realloc(p->ents, cap * sizeof(*ents));
 
-	if (!slots)
+	if (!ents)
 		return -ENOMEM;
-	for (i = 0; i < p->cap; i++) {
-		if (!p->slots[i].s)
-			continue;
-		for (j = p->slots[i].hash & (cap - 1); slots[j].s; j = (j + 1) & (cap - 1))
-			;
-		slots[j] = p->slots[i];
-	}
-	free(p->slots);
-	p->slots = slots;
+	p->ents = ents;
 	p->cap = cap;
 	return 0;
 }
@@ -128,35 +110,26 @@ static char *store(struct strpool *p, const char *s, size_t len)
 
 const char *strpool__addn(struct strpool *p, const char *s, size_t len)
 {
-	uint32_t h = hash_bytes(s, len);
-	size_t i;
+	struct key k = { s, len };
+	uint64_t h = hash_bytes(s, len, 0);
+	long idx;
 	char *dst;
 
-	if (len > UINT32_MAX) {
+	idx = hashtab__find(&p->tab, h, entry_eq, p, &k);
+	if (idx >= 0)
+		return p->ents[idx].s;
+	/* Room first, so that a string stored is also found. */
+	if ((p->n == p->cap && grow(p)) || hashtab__reserve(&p->tab, p->n + 1)) {
 		errno = ENOMEM;
 		return NULL;
-	}
-	for (i = h & (p->cap - 1); p->slots[i].s; i = (i + 1) & (p->cap - 1)) {
-		const struct slot *sl = &p->slots[i];
-
-		if (sl->hash == h && sl->len == len && !memcmp(sl->s, s, len))
-			return sl->s;
-	}
-	/* At most half full keeps probe sequences short. */
-	if ((p->n + 1) * 2 > p->cap) {
-		if (grow(p)) {
-			errno = ENOMEM;
-			return NULL;
-		}
-		for (i = h & (p->cap - 1); p->slots[i].s; i = (i + 1) & (p->cap - 1))
-			;
 	}
 	dst = store(p, s, len);
 	if (!dst) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	p->slots[i] = (struct slot){ .s = dst, .hash = h, .len = len };
+	p->ents[p->n] = (struct entry){ .s = dst, .len = len };
+	hashtab__insert(&p->tab, h, p->n); /* cannot fail: reserved */
 	p->n++;
 	return dst;
 }

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The processes bpfprof tracks and their executable mappings, each read
+ * once per refresh and shared by the symbolizer and the unwinder.  Mappings
+ * a process unmaps stay recorded (unmapped code may still be sampled) until
+ * new ones overlap them; an exec forgets them; an exited process stays (its
+ * samples are symbolized after it is gone) until evicted.
+ */
+#ifndef BPFPROF_PROC_PROCS_H
+#define BPFPROF_PROC_PROCS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proc/files.h"
+
+/*
+ * An executable mapping as recorded.  Stacks only ever hold code
+ * addresses, so other mappings are not kept: a JVM has thousands of them.
+ */
+struct pmap {
+	uint64_t start, end, offset;
+	uint64_t dev, ino;  /* as maps shows them */
+	const char *path;   /* interned, as in maps without " (deleted)" */
+	struct pfile *file; /* NULL: anonymous, or it could not be opened */
+	bool live;	    /* in the last read of maps */
+};
+
+struct pproc {
+	int pid;
+	bool exited;
+	uint64_t exit_seq; /* order of exits, for eviction */
+	struct pmap *maps; /* sorted by start, not overlapping */
+	size_t n;
+};
+
+struct proctab;
+
+/* procfs is "/proc" except in tests.  NULL and errno on failure. */
+struct proctab *proctab__new(const char *procfs);
+void proctab__free(struct proctab *t);
+const char *proctab__procfs(const struct proctab *t);
+struct filetab *proctab__files(struct proctab *t);
+
+/*
+ * Reads pid's maps and merges them into its record: new mappings win, old
+ * ones they do not overlap stay (not live).  Files are opened for new
+ * mappings only.  -ESRCH when the process is gone (it is then marked
+ * exited).
+ */
+int proctab__refresh(struct proctab *t, int pid);
+/* pid has exec'd: forgets its old mappings, then refreshes. */
+int proctab__exec(struct proctab *t, int pid);
+/* pid has exited: its mappings stay until evicted. */
+void proctab__exit(struct proctab *t, int pid);
+/* Forgets pid now; its files stay until evicted. */
+void proctab__forget(struct proctab *t, int pid);
+
+const struct pproc *proctab__find(const struct proctab *t, int pid);
+/* The recorded mapping of p holding addr, or NULL. */
+const struct pmap *pproc__find(const struct pproc *p, uint64_t addr);
+
+size_t proctab__count(const struct proctab *t);
+/* Bytes the tables hold (processes, mappings, files), users' data aside. */
+size_t proctab__bytes(const struct proctab *t);
+/*
+ * For a long-running capture at its memory limit: forgets exited
+ * processes, longest gone first, until the tables hold at most limit
+ * bytes, then frees the files no tracked process maps.  Live processes
+ * stay.  Returns the bytes held after.
+ */
+size_t proctab__evict(struct proctab *t, size_t limit);
+
+#endif
