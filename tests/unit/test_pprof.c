@@ -322,6 +322,70 @@ static void test_write_read_file(void **state)
 	profile__free(p);
 }
 
+/*
+ * An output made ready at the start: nothing named in the directory until
+ * the profile is complete (O_TMPFILE here), then the profile; a failed write
+ * leaves the profile in $TMPDIR.
+ */
+static void test_out_file(void **state)
+{
+	struct pprof_out o = PPROF_OUT_INIT;
+	struct profile *p = full_profile(), *q = NULL;
+	const char *dir = *state;
+	char path[256], other[256], missing[256], *saved = NULL;
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/cpu.pb.gz", dir);
+	snprintf(other, sizeof(other), "%s/cpu.0002.pb.gz", dir);
+	snprintf(missing, sizeof(missing), "%s/nodir/cpu.pb.gz", dir);
+
+	assert_int_equal(pprof_out_open(&o, path), 0);
+	assert_true(o.fd >= 0);
+	assert_int_equal(count_entries(dir), o.tmp ? 1 : 0);
+	assert_int_equal(pprof_out_write(&o, path, p, &saved), 0);
+	assert_null(saved);
+	pprof_out_close(&o);
+	assert_int_equal(count_entries(dir), 1);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0644);
+	assert_int_equal(pprof_read_file(path, &q), 0);
+	assert_profiles_equal(p, q);
+	profile__free(q);
+	assert_int_equal(unlink(path), 0);
+
+	/* Opened for one path, written to another: the other. */
+	assert_int_equal(pprof_out_open(&o, path), 0);
+	assert_int_equal(pprof_out_write(&o, other, p, &saved), 0);
+	pprof_out_close(&o);
+	assert_int_equal(stat(path, &st), -1);
+	assert_int_equal(stat(other, &st), 0);
+	assert_int_equal(unlink(other), 0);
+
+	/* Closed unwritten: nothing left. */
+	assert_int_equal(pprof_out_open(&o, path), 0);
+	pprof_out_close(&o);
+	assert_int_equal(count_entries(dir), 0);
+
+	assert_int_equal(pprof_out_open(&o, dir), -EISDIR);
+	assert_int_equal(pprof_out_open(&o, missing), -ENOENT);
+
+	/* The write fails: the profile is in $TMPDIR, named after the output. */
+	setenv("TMPDIR", dir, 1);
+	assert_int_equal(pprof_out_write(&o, missing, p, &saved), -ENOENT);
+	pprof_out_close(&o);
+	unsetenv("TMPDIR");
+	assert_non_null(saved);
+	assert_int_equal(strncmp(saved, dir, strlen(dir)), 0);
+	assert_non_null(strstr(saved, "/bpfprof-"));
+	assert_int_equal(strcmp(saved + strlen(saved) - 10, "-cpu.pb.gz"), 0);
+	assert_int_equal(pprof_read_file(saved, &q), 0);
+	assert_profiles_equal(p, q);
+	profile__free(q);
+	assert_int_equal(count_entries(dir), 1);
+	free(saved);
+	profile__free(p);
+}
+
 /* Runs cmd, returning its exit status, with stderr captured into err. */
 static int run(const char *cmd, char *err, size_t errlen)
 {
@@ -435,6 +499,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_write_read_file, tmpdir_setup,
 						tmpdir_teardown),
 		cmocka_unit_test_setup_teardown(test_go_tool_pprof, tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_out_file, tmpdir_setup, tmpdir_teardown),
 		cmocka_unit_test(test_out_of_memory),
 	};
 

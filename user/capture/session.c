@@ -193,6 +193,7 @@ static void cont_stopped(struct session *s, int pid)
 	size_t i, free_slot = 0;
 	int64_t now = mono_ns();
 
+	target__note_stopped(s->target, pid);
 	kill(pid, SIGCONT);
 	for (i = 0; i < sizeof(s->conts) / sizeof(s->conts[0]); i++) {
 		if (s->conts[i].pid == pid || s->conts[i].until < now) {

@@ -15,6 +15,7 @@
 #include "util/exitcode.h"
 #include "util/log.h"
 #include "capture/target.h"
+#include "profile/profile.h"
 #include "util/util.h"
 
 void target__init(struct target *t)
@@ -24,6 +25,7 @@ void target__init(struct target *t)
 	t->cgroup_fd = -1;
 	t->gate_fd = -1;
 	t->exec_fd = -1;
+	watchdog__init(&t->watchdog);
 }
 
 int target__add_pids(struct target *t, const char *arg)
@@ -156,6 +158,7 @@ static int launch(struct target *t)
 		return EXIT_FAIL;
 	}
 	if (pid == 0) {
+		watchdog__forget(&t->watchdog);
 		close(gate[1]);
 		close(execp[0]);
 		/* Wait for the parent: EOF when it closes the gate, or when it dies. */
@@ -173,7 +176,40 @@ static int launch(struct target *t)
 	t->gate_fd = gate[1];
 	t->exec_fd = execp[0];
 	t->pids[t->npids++] = pid;
+	watchdog__watch(&t->watchdog, WATCHDOG_TREE, pid);
 	return 0;
+}
+
+/*
+ * Only processes given by pid or launched can be stopped by bpfprof; a
+ * -p target is handed over too, so that none is ever left stopped.
+ */
+static int start_watchdog(struct target *t)
+{
+	int err = watchdog__start(&t->watchdog);
+
+	if (err)
+		pr_warn("cannot start the watchdog process: %s\n", strerror(-err));
+	return err ? EXIT_FAIL : 0;
+}
+
+static int prepare_pids(struct target *t)
+{
+	int ret, i;
+
+	ret = start_watchdog(t);
+	if (ret)
+		return ret;
+	if (t->argv) {
+		ret = launch(t);
+	} else {
+		ret = check_pids(t);
+		for (i = 0; !ret && i < t->npids; i++)
+			watchdog__watch(&t->watchdog, WATCHDOG_TARGET, t->pids[i]);
+	}
+	if (ret)
+		watchdog__stop(&t->watchdog);
+	return ret;
 }
 
 int target__prepare(struct target *t)
@@ -184,11 +220,14 @@ int target__prepare(struct target *t)
 	case TARGET_CGROUP:
 		return open_cgroup(t);
 	case TARGET_PIDS:
-		if (t->argv)
-			return launch(t);
-		return check_pids(t);
+		return prepare_pids(t);
 	}
 	return EXIT_USAGE;
+}
+
+void target__note_stopped(struct target *t, int pid)
+{
+	watchdog__watch(&t->watchdog, WATCHDOG_OURS, pid);
 }
 
 int target__start(struct target *t)
@@ -254,6 +293,7 @@ void target__cleanup(struct target *t)
 		close(t->cgroup_fd);
 		t->cgroup_fd = -1;
 	}
+	watchdog__stop(&t->watchdog);
 }
 
 const char *target__describe(const struct target *t, char *buf, size_t len)
@@ -275,4 +315,41 @@ const char *target__describe(const struct target *t, char *buf, size_t len)
 		break;
 	}
 	return buf;
+}
+
+/* The pid label of a sample, or -1 when it has none. */
+static int64_t sample_pid(const struct profile *p, const struct pf_sample *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nlabels; i++)
+		if (!s->labels[i].str && !strcmp(profile__str(p, s->labels[i].key), "pid"))
+			return s->labels[i].num;
+	return -1;
+}
+
+/* Every pid of -p is bpfprof's own. */
+static bool targets_self(const struct target *t, pid_t self)
+{
+	int i;
+
+	if (t->mode != TARGET_PIDS || t->argv || !t->npids)
+		return false;
+	for (i = 0; i < t->npids; i++)
+		if (t->pids[i] != self)
+			return false;
+	return true;
+}
+
+bool target__saw_only_self(const struct target *t, const struct profile *p)
+{
+	pid_t self = getpid();
+	size_t i;
+
+	if (targets_self(t, self))
+		return true;
+	for (i = 0; i < p->nsamples; i++)
+		if (sample_pid(p, &p->samples[i]) != self)
+			return false;
+	return p->nsamples > 0;
 }

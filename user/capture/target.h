@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "bpfprof/types.h"
+#include "capture/watchdog.h"
 
 #define TARGET_MAX_PIDS 1024
 
@@ -25,6 +26,8 @@ struct target {
 	int exec_fd;   /* read end of the pipe that reports exec failure, or -1 */
 	bool child_exited;
 	int child_status;
+	/* Continues what bpfprof stopped if it dies (pid targets: see watchdog.h). */
+	struct watchdog watchdog;
 };
 
 void target__init(struct target *t);
@@ -37,14 +40,28 @@ int target__add_pids(struct target *t, const char *arg);
  * code to use (0 on success).
  */
 int target__prepare(struct target *t);
+/*
+ * bpfprof stopped pid (BPF stops a launched command's processes until their
+ * maps are read): the watchdog continues it should bpfprof die first.
+ */
+void target__note_stopped(struct target *t, int pid);
 /* Lets a held command exec; fails when the exec failed (command not runnable). */
 int target__start(struct target *t);
 /* Non-blocking: true when every target process has gone. */
 bool target__gone(struct target *t);
-/* Ends a launched command that is still running (after Ctrl-C it got the signal too). */
+/*
+ * Ends a launched command that is still running (after Ctrl-C it got the
+ * signal too), then the watchdog.
+ */
 void target__cleanup(struct target *t);
 /* The file cmd runs, found in $PATH as execvp does; 0 or -errno. */
 int target__resolve_command(const char *cmd, char *buf, size_t len);
+struct profile;
+/*
+ * Whether the capture only ever saw bpfprof itself: -p gave its own pid, or
+ * p has samples and every one is of bpfprof's process (its pid label).
+ */
+bool target__saw_only_self(const struct target *t, const struct profile *p);
 /* A short description for messages: "pid 42", "the whole system", ... */
 const char *target__describe(const struct target *t, char *buf, size_t len);
 

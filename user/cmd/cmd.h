@@ -74,6 +74,11 @@ int common_opts__check(struct common_opts *o, const char *cmd);
 struct profile;
 struct session;
 int cmd_finish(struct common_opts *o, struct session *s, struct profile *p, int sample_index);
+/*
+ * Writes p to -o's file, created when the command started; when that fails,
+ * to $TMPDIR, and says where.  Returns the exit code.
+ */
+int cmd_write_profile(struct common_opts *o, const struct profile *p);
 
 /*
  * A whole capture after parsing: prepares the target and the session, runs

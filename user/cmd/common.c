@@ -275,33 +275,42 @@ void common_opts__init(struct common_opts *o, const char *default_output)
 	o->top = 10;
 }
 
-/* Fails now, not after a long capture, when the profile could not be written. */
+/*
+ * The output, created when the command starts: it fails now, not after a
+ * long capture, when the profile could not be written.
+ */
+static struct pprof_out output_file = PPROF_OUT_INIT;
+
+static void close_output(void)
+{
+	pprof_out_close(&output_file);
+}
+
 static int check_output(const char *path)
 {
-	char *copy = strdup(path), *dir, tmp[PATH_MAX];
-	struct stat st;
-	int fd, err = 0;
+	int err = pprof_out_open(&output_file, path);
 
-	if (!copy)
-		return -ENOMEM;
-	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-		free(copy);
-		return -EISDIR;
-	}
-	dir = dirname(copy);
-	snprintf(tmp, sizeof(tmp), "%s/.bpfprof-check-XXXXXX", dir);
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		err = -errno;
-		/* The directory is there but takes no new file (/proc, say): not writable. */
-		if (err == -ENOENT && stat(dir, &st) == 0)
-			err = -EACCES;
-	} else {
-		close(fd);
-		unlink(tmp);
-	}
-	free(copy);
+	if (!err)
+		atexit(close_output);
 	return err;
+}
+
+/* Writes p to -o's file; else tells where it was saved instead.  An exit code. */
+int cmd_write_profile(struct common_opts *o, const struct profile *p)
+{
+	char *saved = NULL;
+	int err;
+
+	err = pprof_out_write(&output_file, o->output, p, &saved);
+	if (!err)
+		return EXIT_OK;
+	if (saved)
+		pr_warn("cannot write %s: %s; the profile was saved to %s instead\n", o->output,
+			strerror(-err), saved);
+	else
+		pr_warn("cannot write %s: %s\n", o->output, strerror(-err));
+	free(saved);
+	return EXIT_FAIL;
 }
 
 int common_opts__check(struct common_opts *o, const char *cmd)
@@ -336,11 +345,9 @@ int cmd_finish(struct common_opts *o, struct session *s, struct profile *p, int 
 	size_t i;
 	int err;
 
-	err = pprof_write_file(p, o->output);
-	if (err) {
-		pr_warn("cannot write %s: %s\n", o->output, strerror(-err));
-		return EXIT_FAIL;
-	}
+	err = cmd_write_profile(o, p);
+	if (err)
+		return err;
 	for (i = 0; i < p->nsamples; i++)
 		total += p->samples[i].values[0];
 	if (!o->quiet && o->top > 0 && p->nsamples)
@@ -357,6 +364,9 @@ int cmd_finish(struct common_opts *o, struct session *s, struct profile *p, int 
 		fprintf(stdout, "wrote %s (%lld %s in %.1fs%s)\n", o->output, (long long)total,
 			s->noun, s->elapsed_ns / 1e9, s->interrupted ? ", stopped by signal" : "");
 	}
+	if (target__saw_only_self(s->target, p))
+		pr_warn("this capture only saw bpfprof itself (pid %d), no other program\n",
+			(int)getpid());
 	return EXIT_OK;
 }
 

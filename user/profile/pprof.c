@@ -9,6 +9,8 @@
 #define _GNU_SOURCE /* mkostemp, asprintf */
 #endif
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -303,47 +305,228 @@ static int write_all(int fd, const uint8_t *buf, size_t len)
 	return 0;
 }
 
-int pprof_write_file(const struct profile *p, const char *path)
+/* The directory of path, malloc'd ("." for a bare name). */
+static char *dir_of(const char *path)
 {
-	uint8_t *raw = NULL, *gz = NULL;
-	size_t rawlen, gzlen;
-	char *tmp = NULL;
-	int fd = -1, err;
+	const char *slash = strrchr(path, '/');
 
-	err = pprof_encode(p, &raw, &rawlen);
+	if (!slash)
+		return strdup(".");
+	if (slash == path)
+		return strdup("/");
+	return strndup(path, slash - path);
+}
+
+/*
+ * The file a profile is written into before it gets its name: unnamed
+ * (O_TMPFILE) where the file system allows, so that a killed bpfprof leaves
+ * nothing behind, else path.tmpXXXXXX.  Same directory as path, so that
+ * rename() is atomic.
+ */
+static int out_create(struct pprof_out *o, const char *path)
+{
+	struct stat st;
+	char *dir;
+
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return -EISDIR;
+	o->path = strdup(path);
+	dir = dir_of(path);
+	if (!o->path || !dir) {
+		free(dir);
+		return -ENOMEM;
+	}
+	o->fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (o->fd >= 0) {
+		free(dir);
+		return 0;
+	}
+	if (asprintf(&o->tmp, "%s.tmpXXXXXX", path) < 0) {
+		o->tmp = NULL;
+		free(dir);
+		return -ENOMEM;
+	}
+	o->fd = mkostemp(o->tmp, O_CLOEXEC);
+	if (o->fd < 0) {
+		int err = -errno;
+
+		/* The directory is there but takes no new file (/proc, say): not writable. */
+		if (err == -ENOENT && stat(dir, &st) == 0)
+			err = -EACCES;
+		free(o->tmp);
+		o->tmp = NULL; /* nothing to remove */
+		free(dir);
+		return err;
+	}
+	free(dir);
+	return 0;
+}
+
+/* A block of the file system's, held from the start for the profile. */
+#define OUT_PROBE_SIZE 4096
+
+int pprof_out_open(struct pprof_out *o, const char *path)
+{
+	static const uint8_t zeros[OUT_PROBE_SIZE];
+	int err;
+
+	err = out_create(o, path);
 	if (!err)
-		err = pprof_gzip(raw, rawlen, &gz, &gzlen);
-	if (err)
-		goto cleanup;
-	/* Same directory as path, so that rename() is atomic. */
-	if (asprintf(&tmp, "%s.tmpXXXXXX", path) < 0) {
-		tmp = NULL;
-		err = -ENOMEM;
-		goto cleanup;
-	}
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
+		err = write_all(o->fd, zeros, sizeof(zeros));
+	/* Some file systems (NFS, delayed allocation) only say ENOSPC here. */
+	if (!err && fsync(o->fd))
 		err = -errno;
-		free(tmp);
-		tmp = NULL; /* nothing to remove */
-		goto cleanup;
+	if (err)
+		pprof_out_close(o);
+	return err;
+}
+
+/* Gives the unnamed file a temporary name next to path. */
+static int out_name(struct pprof_out *o)
+{
+	char fdpath[64];
+	unsigned int seed = getpid() ^ (unsigned int)(uintptr_t)o;
+	int i;
+
+	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", o->fd);
+	for (i = 0; i < 100; i++) {
+		free(o->tmp);
+		if (asprintf(&o->tmp, "%s.tmp%08x", o->path, rand_r(&seed)) < 0) {
+			o->tmp = NULL;
+			return -ENOMEM;
+		}
+		if (linkat(AT_FDCWD, fdpath, AT_FDCWD, o->tmp, AT_SYMLINK_FOLLOW) == 0)
+			return 0;
+		if (errno != EEXIST)
+			break;
 	}
-	err = write_all(fd, gz, gzlen);
+	free(o->tmp);
+	o->tmp = NULL;
+	return -errno;
+}
+
+/* The whole gzip into o's file (over the block written at open), then its name. */
+static int out_commit(struct pprof_out *o, const uint8_t *gz, size_t len)
+{
+	bool named = o->tmp != NULL;
+	int err = 0;
+
+	/* Over the block held since the start, so a small profile needs no new space. */
+	if (lseek(o->fd, 0, SEEK_SET) < 0)
+		err = -errno;
+	if (!err)
+		err = write_all(o->fd, gz, len);
+	if (!err && ftruncate(o->fd, len))
+		err = -errno;
 	/* mkstemp() makes 0600; a profile is no secret and is often copied. */
-	if (!err && fchmod(fd, 0644))
+	if (!err && (fchmod(o->fd, 0644) || fsync(o->fd)))
+		err = -errno;
+	if (!err && !named)
+		err = out_name(o);
+	if (close(o->fd) && !err)
+		err = -errno;
+	o->fd = -1;
+	if (!err && rename(o->tmp, o->path))
+		err = -errno;
+	if (!err) {
+		free(o->tmp);
+		o->tmp = NULL; /* it is the profile now */
+	}
+	return err;
+}
+
+/* $TMPDIR/bpfprof-XXXXXX-NAME: where a profile goes when its own place failed. */
+static char *save_elsewhere(const char *path, const uint8_t *gz, size_t len)
+{
+	const char *dir = getenv("TMPDIR"), *base = strrchr(path, '/');
+	char *name;
+	int fd, err;
+
+	base = base ? base + 1 : path;
+	if (!dir || !*dir)
+		dir = "/tmp";
+	if (asprintf(&name, "%s/bpfprof-XXXXXX-%s", dir, base) < 0)
+		return NULL;
+	fd = mkostemps(name, strlen(base) + 1, O_CLOEXEC);
+	if (fd < 0) {
+		free(name);
+		return NULL;
+	}
+	err = write_all(fd, gz, len);
+	if (!err && (fchmod(fd, 0644) || fsync(fd)))
 		err = -errno;
 	if (close(fd) && !err)
 		err = -errno;
-	fd = -1;
-	if (!err && rename(tmp, path))
-		err = -errno;
-cleanup:
-	if (fd >= 0)
-		close(fd);
-	if (tmp && err)
-		unlink(tmp);
-	free(tmp);
+	if (err) {
+		unlink(name);
+		free(name);
+		return NULL;
+	}
+	return name;
+}
+
+static int encode_gz(const struct profile *p, uint8_t **gz, size_t *gzlen)
+{
+	uint8_t *raw = NULL;
+	size_t rawlen;
+	int err;
+
+	err = pprof_encode(p, &raw, &rawlen);
+	if (!err)
+		err = pprof_gzip(raw, rawlen, gz, gzlen);
 	free(raw);
+	return err;
+}
+
+int pprof_out_write(struct pprof_out *o, const char *path, const struct profile *p, char **saved)
+{
+	uint8_t *gz = NULL;
+	size_t gzlen;
+	int err;
+
+	*saved = NULL;
+	err = encode_gz(p, &gz, &gzlen);
+	if (err)
+		return err;
+	/* Not opened, or for another path (heap --interval numbers the last one). */
+	if (o->fd < 0 || !o->path || strcmp(o->path, path)) {
+		pprof_out_close(o);
+		err = out_create(o, path);
+	}
+	if (!err)
+		err = out_commit(o, gz, gzlen);
+	if (err)
+		*saved = save_elsewhere(path, gz, gzlen);
+	free(gz);
+	return err;
+}
+
+void pprof_out_close(struct pprof_out *o)
+{
+	if (o->fd >= 0)
+		close(o->fd);
+	if (o->tmp)
+		unlink(o->tmp);
+	free(o->tmp);
+	free(o->path);
+	o->fd = -1;
+	o->tmp = NULL;
+	o->path = NULL;
+}
+
+int pprof_write_file(const struct profile *p, const char *path)
+{
+	struct pprof_out o = PPROF_OUT_INIT;
+	uint8_t *gz = NULL;
+	size_t gzlen;
+	int err;
+
+	err = encode_gz(p, &gz, &gzlen);
+	if (!err)
+		err = out_create(&o, path);
+	if (!err)
+		err = out_commit(&o, gz, gzlen);
+	pprof_out_close(&o);
 	free(gz);
 	return err;
 }

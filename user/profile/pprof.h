@@ -50,6 +50,37 @@ int pprof_decode_input(const uint8_t *in, size_t len, size_t max_mem, struct pro
  * directory and rename(), so a reader never sees a partial profile.
  */
 int pprof_write_file(const struct profile *p, const char *path);
+
+/*
+ * An output file made ready before a capture, so that a full disk or an
+ * unwritable directory shows at the start, not after a long capture.
+ */
+struct pprof_out {
+	char *path; /* where the profile goes */
+	int fd;	    /* the file it is written into first (in path's directory), or -1 */
+	char *tmp;  /* that file's name; NULL for an unnamed one (O_TMPFILE) */
+};
+
+#define PPROF_OUT_INIT                                                                             \
+	{                                                                                          \
+		.fd = -1                                                                           \
+	}
+
+/*
+ * Creates the temporary file and writes a block to it (synced), which it
+ * keeps for the profile: 0, -EISDIR, or the error a write would meet.
+ */
+int pprof_out_open(struct pprof_out *o, const char *path);
+/*
+ * Writes p to path through o (opened here when pprof_out_open was not called,
+ * or for another path).
+ * On an error past encoding (ENOSPC, EIO, ...) p is written to $TMPDIR
+ * (default /tmp) instead and *saved is that file's malloc'd name (NULL when
+ * that failed too); the error is returned either way.
+ */
+int pprof_out_write(struct pprof_out *o, const char *path, const struct profile *p, char **saved);
+/* Removes the temporary file when nothing was written, and frees o's fields. */
+void pprof_out_close(struct pprof_out *o);
 /* Reads a profile file, gzip-compressed or not, in PPROF_DEFAULT_MAX_MEM. */
 int pprof_read_file(const char *path, struct profile **out);
 /* The same in at most max_mem bytes (see pprof_decode_input()). */

@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "capture/watchdog.h"
+
+/* The state letter and start time of pid from /proc/PID/stat; 0 when gone. */
+static char proc_state(pid_t pid, unsigned long long *start)
+{
+	char path[64], buf[1024], *p, state = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1,
+			 " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d "
+			 "%*d %*d %llu",
+			 &state, start ? start : &(unsigned long long){ 0 }) != 2)
+		return 0;
+	return state;
+}
+
+/* Waits up to 2 s for pid to be in state want (or not in it). */
+static bool wait_state(pid_t pid, char want, bool in)
+{
+	int i;
+
+	for (i = 0; i < 200; i++) {
+		if ((proc_state(pid, NULL) == want) == in)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+/* A child that starts a grandchild, prints its pid on fd, then both sleep. */
+static pid_t spawn_pair(pid_t *grandchild)
+{
+	int fds[2];
+	pid_t pid, g;
+
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(fds[0]);
+		g = fork();
+		if (g == 0) {
+			for (;;)
+				pause();
+		}
+		if (write(fds[1], &g, sizeof(g)) != sizeof(g))
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(fds[1]);
+	assert_int_equal(read(fds[0], grandchild, sizeof(*grandchild)), sizeof(*grandchild));
+	close(fds[0]);
+	return pid;
+}
+
+static void end_pair(pid_t child, pid_t grandchild)
+{
+	kill(grandchild, SIGKILL);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+}
+
+/* A tree root and a process below it, both stopped: both continued. */
+static void test_resume_tree(void **state)
+{
+	struct watchdog_entry e = { .kind = WATCHDOG_TREE };
+	pid_t child, grandchild, resumed[4];
+
+	child = spawn_pair(&grandchild);
+	e.pid = child;
+	assert_int_equal(proc_state(child, &e.start), 'S');
+	kill(grandchild, SIGSTOP);
+	kill(child, SIGSTOP);
+	assert_true(wait_state(child, 'T', true));
+	assert_true(wait_state(grandchild, 'T', true));
+	assert_int_equal(watchdog__resume(&e, 1, resumed, 4), 2);
+	assert_true(wait_state(child, 'T', false));
+	assert_true(wait_state(grandchild, 'T', false));
+
+	/* A reused pid (another start time) is left alone. */
+	kill(child, SIGSTOP);
+	assert_true(wait_state(child, 'T', true));
+	e.start++;
+	assert_int_equal(watchdog__resume(&e, 1, resumed, 4), 0);
+	assert_int_equal(proc_state(child, NULL), 'T');
+	/* Not a tree: the process itself, not below it. */
+	e.start--;
+	e.kind = WATCHDOG_OURS;
+	kill(grandchild, SIGSTOP);
+	assert_true(wait_state(grandchild, 'T', true));
+	assert_int_equal(watchdog__resume(&e, 1, resumed, 4), 1);
+	assert_int_equal(resumed[0], child);
+	assert_int_equal(proc_state(grandchild, NULL), 'T');
+	kill(grandchild, SIGCONT);
+	end_pair(child, grandchild);
+}
+
+/*
+ * The watchdog process: bpfprof gone without a word (its socket closed),
+ * what it stopped runs on; after watchdog__stop it touches nothing.
+ */
+static void test_watchdog_process(void **state)
+{
+	struct watchdog w;
+	pid_t child, grandchild, wpid;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		child = spawn_pair(&grandchild);
+		watchdog__init(&w);
+		assert_int_equal(watchdog__start(&w), 0);
+		wpid = w.pid;
+		watchdog__watch(&w, WATCHDOG_TREE, child);
+		kill(grandchild, SIGSTOP);
+		assert_true(wait_state(grandchild, 'T', true));
+		if (i == 0) {
+			watchdog__forget(&w); /* as a SIGKILL would */
+			assert_true(wait_state(grandchild, 'T', false));
+			waitpid(wpid, NULL, 0);
+		} else {
+			watchdog__stop(&w);
+			assert_int_equal(waitpid(wpid, NULL, WNOHANG), -1); /* reaped */
+			usleep(100000);
+			assert_int_equal(proc_state(grandchild, NULL), 'T');
+			kill(grandchild, SIGCONT);
+		}
+		end_pair(child, grandchild);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_resume_tree),
+		cmocka_unit_test(test_watchdog_process),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
