@@ -2,13 +2,14 @@
 /*
  * Process lifecycle of targets: follow the children of target processes
  * (when asked) and tell userspace when a target execs, so it records the new
- * image's mappings.  tp_btf programs; userspace falls back to the raw_tp
- * variants where tp_btf does not load.
+ * image's mappings.  Each a TP_PROG: tp_btf, or raw_tp where tp_btf does
+ * not load.
  */
 #ifndef BPFPROF_FOLLOW_BPF_H
 #define BPFPROF_FOLLOW_BPF_H
 
 #include "target.bpf.h"
+#include "tp.bpf.h"
 
 const volatile bool follow_children = false;
 
@@ -44,31 +45,17 @@ static __always_inline int on_exec(struct task_struct *task)
 
 /*
  * One fork program per object: a profile type that does more on fork
- * defines BPFPROF_OWN_FORK_PROGRAMS and its own fork_btf/fork_raw, which
+ * defines BPFPROF_OWN_FORK_PROGRAMS and its own TP_PROG(fork, ...), which
  * call on_fork() too.
  */
 #ifndef BPFPROF_OWN_FORK_PROGRAMS
-SEC("tp_btf/sched_process_fork")
-int BPF_PROG(fork_btf, struct task_struct *parent, struct task_struct *child)
-{
-	return on_fork(parent, child);
-}
-
-SEC("raw_tp/sched_process_fork")
-int BPF_PROG(fork_raw, struct task_struct *parent, struct task_struct *child)
+TP_PROG(fork, sched_process_fork, struct task_struct *parent, struct task_struct *child)
 {
 	return on_fork(parent, child);
 }
 #endif
 
-SEC("tp_btf/sched_process_exec")
-int BPF_PROG(exec_btf, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
-{
-	return on_exec(p);
-}
-
-SEC("raw_tp/sched_process_exec")
-int BPF_PROG(exec_raw, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+TP_PROG(exec, sched_process_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	return on_exec(p);
 }

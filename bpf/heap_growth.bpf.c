@@ -32,6 +32,7 @@
 #include "stack.bpf.h"
 #include "follow.bpf.h"
 #include "aggregate.bpf.h"
+#include "syscalls.bpf.h"
 
 #ifndef __TARGET_ARCH_x86
 #error "syscall numbers, registers and page fault error codes are x86-64's"
@@ -266,32 +267,16 @@ static __always_inline void on_fault(void *ctx, __u64 address, __u64 error_code)
 	record(ctx, id >> 32, (__u32)id, 1, 0, 0);
 }
 
-SEC("tp_btf/page_fault_user")
-int BPF_PROG(fault_user_btf, unsigned long address, struct pt_regs *regs, unsigned long error_code)
-{
-	on_fault(ctx, address, error_code);
-	return 0;
-}
-
-SEC("raw_tp/page_fault_user")
-int BPF_PROG(fault_user_raw, unsigned long address, struct pt_regs *regs, unsigned long error_code)
+TP_PROG(fault_user, page_fault_user, unsigned long address, struct pt_regs *regs,
+	unsigned long error_code)
 {
 	on_fault(ctx, address, error_code);
 	return 0;
 }
 
 /* A fault in kernel mode on a user address: copy_to_user() into untouched memory. */
-SEC("tp_btf/page_fault_kernel")
-int BPF_PROG(fault_kernel_btf, unsigned long address, struct pt_regs *regs,
-	     unsigned long error_code)
-{
-	on_fault(ctx, address, error_code);
-	return 0;
-}
-
-SEC("raw_tp/page_fault_kernel")
-int BPF_PROG(fault_kernel_raw, unsigned long address, struct pt_regs *regs,
-	     unsigned long error_code)
+TP_PROG(fault_kernel, page_fault_kernel, unsigned long address, struct pt_regs *regs,
+	unsigned long error_code)
 {
 	on_fault(ctx, address, error_code);
 	return 0;
@@ -417,115 +402,23 @@ static __always_inline void on_exit(void *ctx, __u32 nr, long ret)
 		record(ctx, id >> 32, tid, 0, grow, release);
 }
 
-/* syscalls:sys_enter_* and sys_exit_* records (events/syscalls/.../format). */
-struct syscall_enter_rec {
-	__u64 common;
-	__s32 nr;
-	__u32 pad;
-	__u64 args[6];
-};
-
-struct syscall_exit_rec {
-	__u64 common;
-	__s32 nr;
-	__u32 pad;
-	__s64 ret;
-};
-
-/*
- * One entry program per syscall: the kernel refuses to attach a program that
- * reads past the record of the event (sys_enter_brk has one argument).
- */
-SEC("tracepoint/syscalls/sys_enter_brk")
-int brk_enter_tp(struct syscall_enter_rec *ctx)
+static __always_inline void mem_enter(void *ctx, long nr, __u64 a0, __u64 a1, __u64 a2, __u64 a3)
 {
-	on_enter(NR_brk, ctx->args[0], 0, 0, 0);
-	return 0;
+	on_enter(nr, a0, a1, a2, a3);
 }
 
-SEC("tracepoint/syscalls/sys_enter_mmap")
-int mmap_enter_tp(struct syscall_enter_rec *ctx)
-{
-	on_enter(NR_mmap, ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[3]);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_munmap")
-int munmap_enter_tp(struct syscall_enter_rec *ctx)
-{
-	on_enter(NR_munmap, ctx->args[0], ctx->args[1], 0, 0);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_mremap")
-int mremap_enter_tp(struct syscall_enter_rec *ctx)
-{
-	on_enter(NR_mremap, ctx->args[0], ctx->args[1], ctx->args[2], 0);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_mprotect")
-int mprotect_enter_tp(struct syscall_enter_rec *ctx)
-{
-	on_enter(NR_mprotect, ctx->args[0], ctx->args[1], ctx->args[2], 0);
-	return 0;
-}
-
-/* The exit records are alike: one program for all. */
-SEC("tracepoint/syscalls/sys_exit_brk")
-int mem_exit_tp(struct syscall_exit_rec *ctx)
-{
-	on_exit(ctx, ctx->nr, ctx->ret);
-	return 0;
-}
-
-/* raw_syscalls: every syscall of the machine; the number is checked first. */
 static __always_inline bool is_mem_nr(long nr)
 {
 	return (nr >= NR_mmap && nr <= NR_brk) || nr == NR_mremap;
 }
 
-static __always_inline void raw_enter(struct pt_regs *regs, long nr)
-{
-	if (is_mem_nr(nr))
-		on_enter(nr, PT_REGS_PARM1_CORE_SYSCALL(regs), PT_REGS_PARM2_CORE_SYSCALL(regs),
-			 PT_REGS_PARM3_CORE_SYSCALL(regs), PT_REGS_PARM4_CORE_SYSCALL(regs));
-}
-
-static __always_inline void raw_exit(void *ctx, struct pt_regs *regs, long ret)
-{
-	long nr = BPF_CORE_READ(regs, orig_ax);
-
-	if (is_mem_nr(nr))
-		on_exit(ctx, nr, ret);
-}
-
-SEC("tp_btf/sys_enter")
-int BPF_PROG(sys_enter_btf, struct pt_regs *regs, long nr)
-{
-	raw_enter(regs, nr);
-	return 0;
-}
-
-SEC("raw_tp/sys_enter")
-int BPF_PROG(sys_enter_raw, struct pt_regs *regs, long nr)
-{
-	raw_enter(regs, nr);
-	return 0;
-}
-
-SEC("tp_btf/sys_exit")
-int BPF_PROG(sys_exit_btf, struct pt_regs *regs, long ret)
-{
-	raw_exit(ctx, regs, ret);
-	return 0;
-}
-
-SEC("raw_tp/sys_exit")
-int BPF_PROG(sys_exit_raw, struct pt_regs *regs, long ret)
-{
-	raw_exit(ctx, regs, ret);
-	return 0;
-}
+/* One entry program per syscall, each reading the arguments its record has. */
+SYSCALL_ENTER_TP(brk, NR_brk, 1, mem_enter)
+SYSCALL_ENTER_TP(mmap, NR_mmap, 4, mem_enter)
+SYSCALL_ENTER_TP(munmap, NR_munmap, 2, mem_enter)
+SYSCALL_ENTER_TP(mremap, NR_mremap, 3, mem_enter)
+SYSCALL_ENTER_TP(mprotect, NR_mprotect, 3, mem_enter)
+SYSCALL_EXIT_TP(brk, on_exit)
+SYSCALL_RAW_TP(is_mem_nr, mem_enter, on_exit)
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

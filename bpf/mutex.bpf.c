@@ -26,6 +26,7 @@
 #include "stack.bpf.h"
 #include "follow.bpf.h"
 #include "aggregate.bpf.h"
+#include "syscalls.bpf.h"
 
 #ifndef __TARGET_ARCH_x86
 #error "syscall numbers and registers are x86-64's"
@@ -357,98 +358,30 @@ static __always_inline void on_waking(void *ctx, struct task_struct *p, __u32 ks
 	w->flags |= WAIT_HAS_WAKER;
 }
 
-/*
- * syscalls:sys_enter_futex* and sys_exit_futex* records (the format files
- * under events/syscalls/): the syscall number, then its arguments, each in
- * a long, or its return value.
- */
-struct syscall_enter_rec {
-	__u64 common;
-	__s32 nr;
-	__u32 pad;
-	__u64 args[6];
-};
-
-struct syscall_exit_rec {
-	__u64 common;
-	__s32 nr;
-	__u32 pad;
-	__s64 ret;
-};
-
-SEC("tracepoint/syscalls/sys_enter_futex")
-int futex_enter_tp(struct syscall_enter_rec *ctx)
+/* The futex calls: one entry program serves them all (the record says which). */
+static __always_inline void futex_enter(void *ctx, long nr, __u64 a0, __u64 a1, __u64 a2, __u64 a3)
 {
-	on_enter(ctx, ctx->nr, ctx->args[0], ctx->args[1]);
-	return 0;
+	on_enter(ctx, nr, a0, a1);
 }
 
-SEC("tracepoint/syscalls/sys_exit_futex")
-int futex_exit_tp(struct syscall_exit_rec *ctx)
+static __always_inline void futex_exit(void *ctx, long nr, long ret)
 {
-	on_exit(ctx->ret);
-	return 0;
+	on_exit(ret);
 }
 
-/* raw_syscalls: every syscall of the machine; the number is checked first. */
 static __always_inline bool is_futex_nr(long nr)
 {
 	return nr == NR_futex || nr == NR_futex_waitv ||
 	       (nr >= NR_futex_wake && nr <= NR_futex_requeue);
 }
 
-static __always_inline void raw_enter(void *ctx, struct pt_regs *regs, long nr)
-{
-	if (is_futex_nr(nr))
-		on_enter(ctx, nr, PT_REGS_PARM1_CORE_SYSCALL(regs),
-			 PT_REGS_PARM2_CORE_SYSCALL(regs));
-}
+SYSCALL_ENTER_TP(futex, ctx->nr, 2, futex_enter)
+SYSCALL_EXIT_TP(futex, futex_exit)
+SYSCALL_RAW_TP(is_futex_nr, futex_enter, futex_exit)
 
-static __always_inline void raw_exit(struct pt_regs *regs, long ret)
+TP_PROG(waking, sched_waking, struct task_struct *p)
 {
-	if (is_futex_nr(BPF_CORE_READ(regs, orig_ax)))
-		on_exit(ret);
-}
-
-SEC("tp_btf/sys_enter")
-int BPF_PROG(sys_enter_btf, struct pt_regs *regs, long nr)
-{
-	raw_enter(ctx, regs, nr);
-	return 0;
-}
-
-SEC("raw_tp/sys_enter")
-int BPF_PROG(sys_enter_raw, struct pt_regs *regs, long nr)
-{
-	raw_enter(ctx, regs, nr);
-	return 0;
-}
-
-SEC("tp_btf/sys_exit")
-int BPF_PROG(sys_exit_btf, struct pt_regs *regs, long ret)
-{
-	raw_exit(regs, ret);
-	return 0;
-}
-
-SEC("raw_tp/sys_exit")
-int BPF_PROG(sys_exit_raw, struct pt_regs *regs, long ret)
-{
-	raw_exit(regs, ret);
-	return 0;
-}
-
-SEC("tp_btf/sched_waking")
-int BPF_PROG(waking_btf, struct task_struct *p)
-{
-	on_waking(ctx, p, KSKIP_BTF);
-	return 0;
-}
-
-SEC("raw_tp/sched_waking")
-int BPF_PROG(waking_raw, struct task_struct *p)
-{
-	on_waking(ctx, p, KSKIP_RAW);
+	on_waking(ctx, p, tp_btf ? KSKIP_BTF : KSKIP_RAW);
 	return 0;
 }
 

@@ -468,22 +468,12 @@ static __always_inline void switch_in(struct task_struct *next, __u64 now)
 	add_block(&start->key, 1ULL << OFFCPU_COUNT_SHIFT, delta);
 }
 
-SEC("tp_btf/sched_switch")
-int BPF_PROG(switch_btf, bool preempt, struct task_struct *prev, struct task_struct *next)
-{
-	if (block_rate_ns)
-		return sampled_switch(ctx, prev, next);
-	switch_in(next, switch_out(ctx, prev, KSKIP_BTF));
-	return 0;
-}
-
 /* raw_tp: the arguments are plain numbers, not trusted pointers: exact mode only. */
-SEC("raw_tp/sched_switch")
-int switch_raw(__u64 *ctx)
+TP_PROG(switch, sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	__u64 now = switch_out(ctx, (struct task_struct *)ctx[1], KSKIP_RAW);
-
-	switch_in((struct task_struct *)ctx[2], now);
+	if (tp_btf && block_rate_ns)
+		return sampled_switch(ctx, prev, next);
+	switch_in(next, switch_out(ctx, prev, tp_btf ? KSKIP_BTF : KSKIP_RAW));
 	return 0;
 }
 

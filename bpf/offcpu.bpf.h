@@ -180,7 +180,7 @@ static __always_inline __u64 task_kernel_stack(struct task_struct *task)
 static __always_inline __u64 user_stack_at(struct task_struct *task, const struct uregs *r)
 {
 	struct stack_trace *st;
-	int n = -1;
+	int n;
 
 	if (!task->mm) {
 		count(CNT_USTACK_NONE); /* a kernel thread, or one past exit_mm() */
@@ -189,8 +189,7 @@ static __always_inline __u64 user_stack_at(struct task_struct *task, const struc
 	st = stack_buffer();
 	if (!st)
 		return STACK_ID_ERROR;
-	if (unwind_dwarf)
-		n = unwind_user(r, task->tgid, task, st);
+	n = unwind_user(r, task->tgid, task, st);
 	if (n < 0)
 		n = unwind_user_fp(r, task, st);
 	if (n <= 0) {

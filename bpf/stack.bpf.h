@@ -120,8 +120,6 @@ static __always_inline __u64 capture_user_stack(void *ctx)
 	struct uregs r;
 	int n;
 
-	if (!unwind_dwarf)
-		return capture_stack(ctx, BPF_F_USER_STACK, CNT_USTACK_NONE);
 	task = bpf_get_current_task_btf();
 	st = stack_buffer();
 	if (!st)

@@ -53,17 +53,9 @@ static __always_inline void on_create(void *ctx, struct task_struct *parent,
 		__sync_fetch_and_add(v, 1);
 }
 
-SEC("tp_btf/sched_process_fork")
-int BPF_PROG(fork_btf, struct task_struct *parent, struct task_struct *child)
+TP_PROG(fork, sched_process_fork, struct task_struct *parent, struct task_struct *child)
 {
-	on_create(ctx, parent, child, KSKIP_BTF);
-	return on_fork(parent, child);
-}
-
-SEC("raw_tp/sched_process_fork")
-int BPF_PROG(fork_raw, struct task_struct *parent, struct task_struct *child)
-{
-	on_create(ctx, parent, child, KSKIP_RAW);
+	on_create(ctx, parent, child, tp_btf ? KSKIP_BTF : KSKIP_RAW);
 	return on_fork(parent, child);
 }
 

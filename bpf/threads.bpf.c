@@ -21,6 +21,9 @@
 #define UNWIND_OTHER_TASKS
 #include "unwind.bpf.h"
 
+/* Unwind user stacks with the CFI tables of user/unwind/ (--unwind dwarf). */
+const volatile bool unwind_dwarf = false;
+
 #define PF_KTHREAD 0x00200000 /* include/linux/sched.h */
 /* Cgroup v2 nesting the target check follows upwards; deeper targets are not found. */
 #define CGROUP_MAX_DEPTH 32

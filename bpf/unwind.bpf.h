@@ -23,8 +23,6 @@
 #include "target.bpf.h" /* emit_proc_event */
 #endif
 
-/* Unwind user stacks with the CFI tables of user/unwind/ where they exist. */
-const volatile bool unwind_dwarf = false;
 /*
  * Frames unwound with CFI, the rest by frame pointer: all of them, or 1
  * with --unwind fp, where the leaf's CFI still finds its caller (gcc gives

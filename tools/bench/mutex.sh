@@ -32,7 +32,7 @@ declare -A elapsed contended
 # our_progs: ids of the mutex profile's futex programs now loaded, one a line.
 our_progs() {
 	bpftool prog show -j 2>/dev/null | tr '{' '\n' |
-		sed -n 's/^"id":\([0-9]*\),"type":"[a-z_]*","name":"\(futex_enter_tp\|futex_exit_tp\|sys_enter_btf\|sys_exit_btf\|waking_btf\)".*/\1/p'
+		sed -n 's/^"id":\([0-9]*\),"type":"[a-z_]*","name":"\(futex_enter_tp\|syscall_exit_tp\|sys_enter_btf\|sys_exit_btf\|waking_btf\)".*/\1/p'
 }
 
 # run CONFIG LOAD: one round of workload LOAD (uncontended, contended, handoff)

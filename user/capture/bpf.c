@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -75,57 +74,6 @@ void *capture_load(capture_open_load_fn open_load, struct session *s, const void
 	if (!skel)
 		*ret = capture_explain("load the BPF program", err);
 	return skel;
-}
-
-/*
- * tracefs is where libbpf finds a classic tracepoint's id.  A fresh machine
- * may have it unmounted (nothing has traced yet): mount it where the kernel
- * provides its mount point, once, as perf does.  Failing that, the callers
- * fall back to raw tracepoints, which need no tracefs.
- */
-static void mount_tracefs(void)
-{
-	static bool tried;
-
-	if (tried)
-		return;
-	tried = true;
-	if (access("/sys/kernel/tracing/events", F_OK) == 0 ||
-	    access("/sys/kernel/debug/tracing/events", F_OK) == 0)
-		return;
-	if (mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL))
-		pr_debug("tracefs is not mounted and mounting it failed: %s\n", strerror(errno));
-	else
-		pr_debug("mounted tracefs on /sys/kernel/tracing\n");
-}
-
-bool capture_has_syscall_event(const char *dir, const char *name)
-{
-	static const char *const roots[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
-	char path[160];
-	size_t i;
-
-	mount_tracefs();
-	for (i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
-		snprintf(path, sizeof(path), "%s/events/syscalls/%s_%s/id", roots[i], dir, name);
-		if (access(path, R_OK) == 0)
-			return true;
-	}
-	return false;
-}
-
-bool capture_use_syscall_events(const char *const *names, size_t n)
-{
-	const char *raw = getenv("BPFPROF_RAW_SYSCALLS");
-	size_t i;
-
-	if (raw && !strcmp(raw, "1"))
-		return false;
-	for (i = 0; i < n; i++)
-		if (!capture_has_syscall_event("sys_enter", names[i]) ||
-		    !capture_has_syscall_event("sys_exit", names[i]))
-			return false;
-	return true;
 }
 
 int capture_explain(const char *what, int err)

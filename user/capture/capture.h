@@ -38,7 +38,8 @@ void capture_setup_libbpf(void);
 
 /*
  * Keeps either the tp_btf programs (names ending "_btf") or their raw_tp
- * twins ("_raw") of obj for loading; call before load.
+ * twins ("_raw") of obj for loading, the pairs bpf/tp.bpf.h's TP_PROG
+ * emits; call before load.
  */
 void capture_select_tp(struct bpf_object *obj, bool btf);
 
@@ -51,16 +52,6 @@ void capture_select_tp(struct bpf_object *obj, bool btf);
 typedef void *(*capture_open_load_fn)(struct session *s, const void *opts, bool btf, int *err);
 void *capture_load(capture_open_load_fn open_load, struct session *s, const void *opts, int *ret);
 
-/* Whether tracefs has the per-syscall tracepoint events/syscalls/DIR_NAME (DIR: sys_enter...). */
-bool capture_has_syscall_event(const char *dir, const char *name);
-/*
- * Whether to trace the syscalls names[0..n) through their own tracepoints,
- * which run BPF for those calls only, rather than raw_syscalls, which runs
- * it for every syscall of the machine: when each has an entry and an exit
- * event, unless BPFPROF_RAW_SYSCALLS=1 (tests) forces raw_syscalls.
- */
-bool capture_use_syscall_events(const char *const *names, size_t n);
-
 /* Explains a failed BPF load/attach in one line; returns the exit code. */
 int capture_explain(const char *what, int err);
 
@@ -69,6 +60,38 @@ struct capture_links {
 	struct bpf_link **links;
 	int n, cap;
 };
+
+/* --- capture/syscalls.c: syscalls traced with bpf/syscalls.bpf.h --- */
+
+/* The syscalls of one BPF object's SYSCALL_ENTER_TP/SYSCALL_EXIT_TP/SYSCALL_RAW_TP. */
+struct syscall_set {
+	const char *what;	  /* in messages: "futex calls" */
+	const char *const *names; /* as under events/syscalls/: "futex", "brk" */
+	size_t n;
+	/*
+	 * names[0..required) must all have tracepoints for them to be used;
+	 * the others are attached where this kernel has them (newer calls).
+	 */
+	size_t required;
+	bool shared_enter; /* names[0]'s entry program serves every name */
+};
+
+/*
+ * Before load, after capture_select_tp: keeps either the per-syscall
+ * programs (NAME_enter_tp, syscall_exit_tp), which run BPF for those calls
+ * only, or raw_syscalls, which runs it for every syscall of the machine.
+ * The per-syscall ones when names[0..required) each have an entry and an
+ * exit event (tracefs is mounted first if need be), unless
+ * BPFPROF_RAW_SYSCALLS=1 (tests) forces raw_syscalls.  Returns which.
+ */
+bool capture_syscalls_select(struct bpf_object *obj, const struct syscall_set *set);
+/*
+ * After capture_begin (which attaches raw_syscalls with the other
+ * tracepoints): attaches the per-syscall programs kept, exits first, so that
+ * an entry seen always has its exit seen.  Returns 0 or -errno.
+ */
+int capture_syscalls_attach(struct bpf_object *obj, const struct syscall_set *set,
+			    struct capture_links *links);
 
 /*
  * Opens the cpu-clock software event at freq Hz on every online CPU and
@@ -166,6 +189,34 @@ typedef int (*capture_fill_fn)(struct sample_sink *k, void *arg);
 int capture_make_profile(struct session *s, const struct profile_shape *shape, int stacks_fd,
 			 capture_fill_fn fill, void *arg, struct profile **out);
 
+/* How the loss report tells of a counter (bpfprof/common.h's BPFPROF_COUNTERS). */
+enum counter_kind {
+	COUNTER_LOSS,  /* a warning and a comment, with its share of the events */
+	COUNTER_NOTE,  /* a comment, and a line with -v */
+	COUNTER_DEBUG, /* a line with -v only */
+};
+
+struct counter_desc {
+	const char *name; /* "CNT_STACK_MAP_FULL" */
+	enum counter_kind kind;
+	const char *message; /* follows the count: "stacks lost: stack map full" */
+};
+
+/* Every counter of enum bpfprof_counter, at its index. */
+extern const struct counter_desc capture_counters[CNT__MAX];
+
+/*
+ * The report of counters c of a capture whose events are called noun: each
+ * nonzero counter as its kind says, plus unmapped (addresses in no recorded
+ * mapping) as a loss; on stderr only when final (a snapshot only adds the
+ * comments to p).  Returns 0 or -errno.
+ */
+int capture_report_counters(const uint64_t c[CNT__MAX], const char *noun, uint64_t unmapped,
+			    struct profile *p, bool final);
+/* The same for session s, after its summary line "N samples, M without a user stack". */
+int capture_report_losses(struct session *s, const uint64_t c[CNT__MAX], uint64_t unmapped,
+			  struct profile *p, bool final);
+
 /*
  * The same during a capture (a snapshot): losses become comments only and
  * the unwinder stays; the profile's duration is the time so far.
@@ -188,7 +239,6 @@ struct unwinder;
 		(skel)->rodata->per_thread = (st)->per_thread;                                         \
 		(skel)->rodata->follow_children = (st)->follow_children;                               \
 		/* --unwind fp still takes the leaf's caller from CFI (gcc's leaves have no frame). */ \
-		(skel)->rodata->unwind_dwarf = true;                                                   \
 		(skel)->rodata->unwind_cfi_frames = (st)->dwarf ? BPFPROF_MAX_STACK_DEPTH : 1;         \
 		/* A launched command waits while new mappings are read (see session.h). */            \
 		(skel)->rodata->stop_on_stale_maps = (s)->cont_after_maps;                             \

@@ -5,6 +5,8 @@
  * and its standard labels), and the loss report.
  */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
@@ -137,6 +139,72 @@ cleanup:
 	return err;
 }
 
+const struct counter_desc capture_counters[CNT__MAX] = {
+#define COUNTER_ROW(name, kind, message) [name] = { #name, COUNTER_##kind, message },
+	BPFPROF_COUNTERS(COUNTER_ROW)
+#undef COUNTER_ROW
+};
+
+/* One line of the report: a comment in p, and on stderr at level (LOG_QUIET: not). */
+static int report_line(struct profile *p, int level, const char *line)
+{
+	if (level != LOG_QUIET)
+		log_print(level, "%s\n", line);
+	return profile__add_comment(p, line);
+}
+
+int capture_report_counters(const uint64_t c[CNT__MAX], const char *noun, uint64_t unmapped,
+			    struct profile *p, bool final)
+{
+	const struct counter_desc *d;
+	char line[320];
+	int i, err = 0;
+
+	for (i = 0; i < CNT__MAX && !err; i++) {
+		d = &capture_counters[i];
+		if (!c[i])
+			continue;
+		switch (d->kind) {
+		case COUNTER_LOSS:
+			snprintf(line, sizeof(line), "%" PRIu64 " %s (%.1f%% of %s)", c[i],
+				 d->message, c[CNT_EVENTS] ? 100.0 * c[i] / c[CNT_EVENTS] : 0.0,
+				 noun);
+			err = report_line(p, final ? LOG_WARN : LOG_QUIET, line);
+			break;
+		case COUNTER_NOTE:
+			snprintf(line, sizeof(line), "%" PRIu64 " %s", c[i], d->message);
+			err = report_line(p, final ? LOG_INFO : LOG_QUIET, line);
+			break;
+		case COUNTER_DEBUG:
+			if (final)
+				pr_debug("%s: %" PRIu64 " %s\n", d->name, c[i], d->message);
+			break;
+		}
+	}
+	if (!err && unmapped) {
+		snprintf(line, sizeof(line),
+			 "%" PRIu64 " frames in no known mapping (a frame-pointer walk "
+			 "through code without frame pointers, or a process gone before "
+			 "its mappings were read; -v lists them)",
+			 unmapped);
+		err = report_line(p, final ? LOG_WARN : LOG_QUIET, line);
+	}
+	return err;
+}
+
+int capture_report_losses(struct session *s, const uint64_t c[CNT__MAX], uint64_t unmapped,
+			  struct profile *p, bool final)
+{
+	char line[256];
+	int err;
+
+	snprintf(line, sizeof(line),
+		 "bpfprof: %" PRIu64 " %s, %" PRIu64 " without a user stack (kernel threads)",
+		 c[CNT_EVENTS], s->noun, c[CNT_USTACK_NONE]);
+	err = profile__add_comment(p, line);
+	return err ? err : capture_report_counters(c, s->noun, unmapped, p, final);
+}
+
 static struct profile *new_profile(struct session *s, const struct profile_shape *shape)
 {
 	struct profile *p = profile__new();
@@ -178,8 +246,7 @@ static int make_profile(struct session *s, const struct profile_shape *shape, in
 	session__counters(s, k.counters);
 	err = fill(&k, arg);
 	if (!err) {
-		(final ? session__report_losses
-		       : session__note_losses)(s, k.counters, stack_resolver__unmapped(k.r), k.p);
+		capture_report_losses(s, k.counters, stack_resolver__unmapped(k.r), k.p, final);
 		capture_unwind_report(s, k.p, final);
 	}
 	stack_resolver__free(k.r);

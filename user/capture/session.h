@@ -98,15 +98,6 @@ void session__track(struct session *s, int pid, const char *comm);
 int session__run(struct session *s);
 /* Sums the per-CPU counters. */
 int session__counters(struct session *s, uint64_t out[CNT__MAX]);
-/*
- * Tells the user on stderr about every loss in counters and adds the same
- * as comments to p; unmapped counts addresses no recorded mapping held.
- */
-void session__report_losses(struct session *s, const uint64_t counters[CNT__MAX], uint64_t unmapped,
-			    struct profile *p);
-/* The same, without telling the user: for snapshots taken during a capture. */
-void session__note_losses(struct session *s, const uint64_t counters[CNT__MAX], uint64_t unmapped,
-			  struct profile *p);
 /* The executable name of pid, or NULL when it was never seen. */
 const char *session__process_name(struct session *s, int pid);
 

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <bpf/bpf.h>
 
+#include "util/hash.h"
 #include "util/log.h"
 #include "profile/profile.h"
 #include "capture/stacks.h"
@@ -13,9 +14,13 @@
  * Resolved locations are cached by (pid, address): a hot stack appears under
  * many keys (threads, kernel stacks), and symbolizing is the expensive part.
  */
-struct loc_slot {
-	uint64_t addr; /* 0: empty */
+struct loc_key {
+	uint64_t addr;
 	uint32_t pid;
+};
+
+struct loc_ent {
+	struct loc_key key;
 	uint64_t id;
 };
 
@@ -23,8 +28,9 @@ struct stack_resolver {
 	struct profile *p;
 	struct symbolizer *sym;
 	int stacks_fd;
-	struct loc_slot *slots;
-	size_t cap, used;
+	struct hashtab locs; /* indexes ents by key */
+	struct loc_ent *ents;
+	size_t nents, ents_cap;
 	uint64_t kernel_mapping;
 	uint64_t unmapped;
 };
@@ -39,13 +45,6 @@ struct stack_resolver *stack_resolver__new(struct profile *p, struct symbolizer 
 	r->p = p;
 	r->sym = sym;
 	r->stacks_fd = stacks_map_fd;
-	r->cap = 4096;
-	r->slots = calloc(r->cap, sizeof(*r->slots));
-	if (!r->slots) {
-		free(r);
-		errno = ENOMEM;
-		return NULL;
-	}
 	return r;
 }
 
@@ -53,7 +52,8 @@ void stack_resolver__free(struct stack_resolver *r)
 {
 	if (!r)
 		return;
-	free(r->slots);
+	hashtab__fini(&r->locs);
+	free(r->ents);
 	free(r);
 }
 
@@ -62,38 +62,36 @@ uint64_t stack_resolver__unmapped(const struct stack_resolver *r)
 	return r->unmapped;
 }
 
-static size_t slot_hash(uint32_t pid, uint64_t addr)
+static uint64_t loc_hash(const struct loc_key *k)
 {
-	uint64_t h = (addr ^ ((uint64_t)pid << 47) ^ pid) * 0x9e3779b97f4a7c15ULL;
-
-	return h ^ (h >> 29);
+	return hash_u64(k->addr ^ hash_u64(k->pid));
 }
 
-static struct loc_slot *slot_find(struct stack_resolver *r, uint32_t pid, uint64_t addr)
+static bool loc_eq(const void *ctx, size_t idx, const void *key)
 {
-	size_t i = slot_hash(pid, addr) & (r->cap - 1);
+	const struct stack_resolver *r = ctx;
+	const struct loc_key *k = key;
 
-	while (r->slots[i].addr && (r->slots[i].addr != addr || r->slots[i].pid != pid))
-		i = (i + 1) & (r->cap - 1);
-	return &r->slots[i];
+	return r->ents[idx].key.addr == k->addr && r->ents[idx].key.pid == k->pid;
 }
 
-static int slots_grow(struct stack_resolver *r)
+/* Remembers id for key; a failure only leaves the address uncached. */
+static void loc_cache(struct stack_resolver *r, const struct loc_key *k, uint64_t hash, uint64_t id)
 {
-	struct loc_slot *old = r->slots;
-	size_t oldcap = r->cap, i;
+	struct loc_ent *ents;
+	size_t cap;
 
-	r->slots = calloc(oldcap * 2, sizeof(*r->slots));
-	if (!r->slots) {
-		r->slots = old;
-		return -ENOMEM;
+	if (r->nents == r->ents_cap) {
+		cap = r->ents_cap ? r->ents_cap * 2 : 4096;
+		ents = realloc(r->ents, cap * sizeof(*ents));
+		if (!ents)
+			return;
+		r->ents = ents;
+		r->ents_cap = cap;
 	}
-	r->cap = oldcap * 2;
-	for (i = 0; i < oldcap; i++)
-		if (old[i].addr)
-			*slot_find(r, old[i].pid, old[i].addr) = old[i];
-	free(old);
-	return 0;
+	if (hashtab__insert(&r->locs, hash, r->nents))
+		return;
+	r->ents[r->nents++] = (struct loc_ent){ .key = *k, .id = id };
 }
 
 static uint64_t add_mapping(struct stack_resolver *r, const struct sym_loc *l)
@@ -152,25 +150,17 @@ static uint64_t resolve(struct stack_resolver *r, uint32_t pid, uint64_t addr, b
 
 static uint64_t location_for(struct stack_resolver *r, uint32_t pid, uint64_t addr, bool kernel)
 {
-	struct loc_slot *s;
-	uint64_t id;
-
 	/* Kernel addresses are the same in every process. */
-	if (kernel)
-		pid = 0;
-	s = slot_find(r, pid, addr);
-	if (s->addr)
-		return s->id;
-	id = resolve(r, pid, addr, kernel);
-	if (!id)
-		return 0;
-	if ((r->used + 1) * 2 > r->cap) {
-		if (slots_grow(r))
-			return id; /* uncached, still correct */
-		s = slot_find(r, pid, addr);
-	}
-	*s = (struct loc_slot){ .addr = addr, .pid = pid, .id = id };
-	r->used++;
+	struct loc_key k = { .addr = addr, .pid = kernel ? 0 : pid };
+	uint64_t hash = loc_hash(&k), id;
+	long i;
+
+	i = hashtab__find(&r->locs, hash, loc_eq, r, &k);
+	if (i >= 0)
+		return r->ents[i].id;
+	id = resolve(r, k.pid, addr, kernel);
+	if (id)
+		loc_cache(r, &k, hash, id);
 	return id;
 }
 

@@ -79,26 +79,18 @@ static long page_size(void)
 	return n > 0 ? n : 4096;
 }
 
-/* The entry program of each of mem_syscalls, in its order. */
-static struct bpf_program **enter_progs(struct heap_growth_bpf *skel)
-{
-	static struct bpf_program *progs[NSYSCALLS];
-
-	progs[0] = skel->progs.brk_enter_tp;
-	progs[1] = skel->progs.mmap_enter_tp;
-	progs[2] = skel->progs.munmap_enter_tp;
-	progs[3] = skel->progs.mremap_enter_tp;
-	progs[4] = skel->progs.mprotect_enter_tp;
-	return progs;
-}
+static const struct syscall_set mem_set = {
+	.what = "memory syscalls",
+	.names = mem_syscalls,
+	.n = NSYSCALLS,
+	.required = NSYSCALLS,
+};
 
 static void *open_and_load(struct session *s, const void *opts, bool btf, int *err)
 {
 	const struct heap_opts *o = opts;
 	struct heap_growth_bpf *skel = heap_growth_bpf__open();
-	bool system = s->target->mode != TARGET_PIDS,
-	     events = capture_use_syscall_events(mem_syscalls, NSYSCALLS);
-	size_t i;
+	bool system = s->target->mode != TARGET_PIDS;
 
 	if (!skel) {
 		*err = -errno;
@@ -113,15 +105,7 @@ static void *open_and_load(struct session *s, const void *opts, bool btf, int *e
 	bpf_map__set_max_entries(skel->maps.pending, system ? 65536 : 16384);
 	bpf_map__set_max_entries(skel->maps.stacks, system ? 32768 : 16384);
 	capture_select_tp(skel->obj, btf);
-	for (i = 0; i < NSYSCALLS; i++)
-		bpf_program__set_autoload(enter_progs(skel)[i], events);
-	bpf_program__set_autoload(skel->progs.mem_exit_tp, events);
-	if (events) {
-		bpf_program__set_autoload(skel->progs.sys_enter_btf, false);
-		bpf_program__set_autoload(skel->progs.sys_enter_raw, false);
-		bpf_program__set_autoload(skel->progs.sys_exit_btf, false);
-		bpf_program__set_autoload(skel->progs.sys_exit_raw, false);
-	}
+	capture_syscalls_select(skel->obj, &mem_set);
 	*err = heap_growth_bpf__load(skel);
 	if (*err) {
 		heap_growth_bpf__destroy(skel);
@@ -130,51 +114,18 @@ static void *open_and_load(struct session *s, const void *opts, bool btf, int *e
 	return skel;
 }
 
-/* Attaches prog to syscalls:EVENT. */
-static int attach_syscall_event(struct bpf_program *prog, const char *dir, const char *name,
-				struct capture_links *links)
-{
-	struct bpf_link *link;
-	char event[64];
-	int err;
-
-	snprintf(event, sizeof(event), "%s_%s", dir, name);
-	link = bpf_program__attach_tracepoint(prog, "syscalls", event);
-	if (!link) {
-		err = -errno;
-		pr_debug("cannot attach to syscalls:%s: %s\n", event, strerror(-err));
-		return capture_explain("attach to the memory syscall tracepoints", err);
-	}
-	err = capture_links_add(links, link);
-	if (err)
-		return capture_explain("attach to the memory syscall tracepoints", err);
-	return 0;
-}
-
 /*
  * capture_begin attaches the fault programs (and the raw_syscalls fallback);
- * then the syscall tracepoints, exits first, so that an entry seen always
- * has its exit seen.
+ * then the syscall tracepoints.
  */
 static int attach(struct session *s, struct heap_growth_bpf *skel, struct capture_links *links)
 {
 	int ret = capture_begin(s, skel->obj, links);
-	size_t i;
 
 	if (ret)
 		return ret;
-	if (!bpf_program__autoload(skel->progs.mem_exit_tp)) {
-		pr_debug("memory syscalls seen through raw_syscalls sys_enter/sys_exit\n");
-		return 0;
-	}
-	pr_debug("memory syscalls seen through the syscalls:sys_{enter,exit}_* tracepoints\n");
-	for (i = 0; i < NSYSCALLS && !ret; i++)
-		ret = attach_syscall_event(skel->progs.mem_exit_tp, "sys_exit", mem_syscalls[i],
-					   links);
-	for (i = 0; i < NSYSCALLS && !ret; i++)
-		ret = attach_syscall_event(enter_progs(skel)[i], "sys_enter", mem_syscalls[i],
-					   links);
-	return ret;
+	ret = capture_syscalls_attach(skel->obj, &mem_set, links);
+	return ret ? capture_explain("attach to the memory syscall tracepoints", ret) : 0;
 }
 
 struct growth_ctx {

@@ -37,12 +37,19 @@
 static const char *const futex_syscalls[] = { "futex", "futex_waitv", "futex_wait", "futex_wake",
 					      "futex_requeue" };
 
+static const struct syscall_set futex_set = {
+	.what = "futex calls",
+	.names = futex_syscalls,
+	.n = ARRAY_SIZE(futex_syscalls),
+	.required = 1,
+	.shared_enter = true,
+};
+
 static void *open_and_load(struct session *s, const void *opts, bool btf, int *err)
 {
 	const struct mutex_opts *o = opts;
 	struct mutex_bpf *skel = mutex_bpf__open();
-	bool system = s->target->mode != TARGET_PIDS,
-	     events = capture_use_syscall_events(futex_syscalls, 1);
+	bool system = s->target->mode != TARGET_PIDS;
 
 	if (!skel) {
 		*err = -errno;
@@ -57,14 +64,7 @@ static void *open_and_load(struct session *s, const void *opts, bool btf, int *e
 	bpf_map__set_max_entries(skel->maps.contentions, CONTENTIONS_MAX_ENTRIES);
 	bpf_map__set_max_entries(skel->maps.stacks, system ? 32768 : 16384);
 	capture_select_tp(skel->obj, btf);
-	bpf_program__set_autoload(skel->progs.futex_enter_tp, events);
-	bpf_program__set_autoload(skel->progs.futex_exit_tp, events);
-	if (events) {
-		bpf_program__set_autoload(skel->progs.sys_enter_btf, false);
-		bpf_program__set_autoload(skel->progs.sys_enter_raw, false);
-		bpf_program__set_autoload(skel->progs.sys_exit_btf, false);
-		bpf_program__set_autoload(skel->progs.sys_exit_raw, false);
-	}
+	capture_syscalls_select(skel->obj, &futex_set);
 	if (!o->by_holder) {
 		bpf_program__set_autoload(skel->progs.waking_btf, false);
 		bpf_program__set_autoload(skel->progs.waking_raw, false);
@@ -77,52 +77,15 @@ static void *open_and_load(struct session *s, const void *opts, bool btf, int *e
 	return skel;
 }
 
-/* Attaches prog to syscalls:DIR_NAME for every futex syscall this kernel traces. */
-static int attach_syscall_events(struct bpf_program *prog, const char *dir,
-				 struct capture_links *links)
-{
-	char event[64];
-	struct bpf_link *link;
-	size_t i;
-	int err;
-
-	for (i = 0; i < ARRAY_SIZE(futex_syscalls); i++) {
-		snprintf(event, sizeof(event), "%s_%s", dir, futex_syscalls[i]);
-		if (i > 0 && !capture_has_syscall_event(dir, futex_syscalls[i]))
-			continue; /* futex2 calls came with 5.16 and 6.7 */
-		link = bpf_program__attach_tracepoint(prog, "syscalls", event);
-		if (!link) {
-			err = -errno;
-			pr_debug("cannot attach to syscalls:%s: %s\n", event, strerror(-err));
-			return capture_explain("attach to the futex syscall tracepoints", err);
-		}
-		err = capture_links_add(links, link);
-		if (err)
-			return capture_explain("attach to the futex syscall tracepoints", err);
-	}
-	return 0;
-}
-
-/*
- * After capture_begin, the syscall tracepoints, exits first: a wait whose
- * entry was seen then always has its end seen.
- */
+/* After capture_begin, the syscall tracepoints. */
 static int attach(struct session *s, struct mutex_bpf *skel, struct capture_links *links)
 {
 	int ret = capture_begin(s, skel->obj, links);
 
 	if (ret)
 		return ret;
-	if (!bpf_program__autoload(skel->progs.futex_enter_tp)) {
-		/* Attached with the other tracepoints by capture_begin. */
-		pr_debug("futex calls seen through raw_syscalls sys_enter/sys_exit\n");
-		return 0;
-	}
-	pr_debug("futex calls seen through the syscalls:sys_{enter,exit}_futex* tracepoints\n");
-	ret = attach_syscall_events(skel->progs.futex_exit_tp, "sys_exit", links);
-	if (!ret)
-		ret = attach_syscall_events(skel->progs.futex_enter_tp, "sys_enter", links);
-	return ret;
+	ret = capture_syscalls_attach(skel->obj, &futex_set, links);
+	return ret ? capture_explain("attach to the futex syscall tracepoints", ret) : 0;
 }
 
 struct fill_ctx {

@@ -379,7 +379,6 @@ static int settle_in_progress(struct session *s, struct fill_ctx *c)
 		return -errno;
 	end->rodata->target_mode = ro->target_mode;
 	end->rodata->per_thread = ro->per_thread;
-	end->rodata->unwind_dwarf = ro->unwind_dwarf;
 	end->rodata->unwind_cfi_frames = ro->unwind_cfi_frames;
 	end->rodata->capture_user = ro->capture_user;
 	end->rodata->capture_kernel = ro->capture_kernel;

@@ -303,7 +303,7 @@ static int add_threads(struct session *s, struct profile *p, const struct snapsh
 			break;
 	}
 	if (!err)
-		session__report_losses(s, counters, stack_resolver__unmapped(res), p);
+		capture_report_losses(s, counters, stack_resolver__unmapped(res), p, true);
 	stack_resolver__free(res);
 	return err;
 }

@@ -7,6 +7,7 @@
 
 #include "profile/profile.h"
 #include "report/report.h"
+#include "util/hash.h"
 
 struct acc {
 	int64_t flat, cum;
@@ -33,44 +34,25 @@ static const char *frame_name(const struct profile *p, const struct pf_location 
 struct accs {
 	struct acc *a;
 	size_t n, cap;
-	size_t *slots; /* open addressing over a, by name hash; 0 = empty, else index + 1 */
-	size_t nslots;
+	struct hashtab index; /* indexes a by name */
 };
 
-static size_t str_hash(const char *s)
+static bool acc_eq(const void *ctx, size_t idx, const void *key)
 {
-	size_t h = 1469598103934665603ULL;
+	const struct accs *t = ctx;
 
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-	return h;
+	return strcmp(t->a[idx].name, key) == 0;
 }
 
 static struct acc *acc_get(struct accs *t, const char *name)
 {
-	size_t i, mask;
+	uint64_t hash = hash_bytes(name, strlen(name), 0);
+	long found;
 	char *copy;
 
-	if ((t->n + 1) * 2 > t->nslots) {
-		size_t nslots = t->nslots ? t->nslots * 2 : 1024, *slots, j;
-
-		slots = calloc(nslots, sizeof(*slots));
-		if (!slots)
-			return NULL;
-		for (j = 0; j < t->n; j++) {
-			i = str_hash(t->a[j].name) & (nslots - 1);
-			while (slots[i])
-				i = (i + 1) & (nslots - 1);
-			slots[i] = j + 1;
-		}
-		free(t->slots);
-		t->slots = slots;
-		t->nslots = nslots;
-	}
-	mask = t->nslots - 1;
-	for (i = str_hash(name) & mask; t->slots[i]; i = (i + 1) & mask)
-		if (strcmp(t->a[t->slots[i] - 1].name, name) == 0)
-			return &t->a[t->slots[i] - 1];
+	found = hashtab__find(&t->index, hash, acc_eq, t, name);
+	if (found >= 0)
+		return &t->a[found];
 	if (t->n == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 256;
 		struct acc *a = realloc(t->a, cap * sizeof(*a));
@@ -80,12 +62,15 @@ static struct acc *acc_get(struct accs *t, const char *name)
 		t->a = a;
 		t->cap = cap;
 	}
+	if (hashtab__reserve(&t->index, t->n + 1))
+		return NULL;
 	copy = strdup(name);
 	if (!copy)
 		return NULL;
 	t->a[t->n] = (struct acc){ .name = copy };
-	t->slots[i] = ++t->n;
-	return &t->a[t->n - 1];
+	/* Cannot fail: room was reserved above. */
+	hashtab__insert(&t->index, hash, t->n);
+	return &t->a[t->n++];
 }
 
 static int cmp_rows(const void *a, const void *b)
@@ -235,7 +220,7 @@ static int functions(const struct profile *p, int si, enum skip skip, struct rep
 			free((char *)t.a[i].name);
 	}
 	free(t.a);
-	free(t.slots);
+	hashtab__fini(&t.index);
 	if (err)
 		return err;
 	if (r)
@@ -456,7 +441,7 @@ int report_folded(FILE *out, const struct profile *p, int si)
 		free((char *)t.a[i].name);
 	}
 	free(t.a);
-	free(t.slots);
+	hashtab__fini(&t.index);
 	free(buf);
 	return err;
 }

@@ -117,6 +117,41 @@ int hashtab__insert(struct hashtab *t, uint64_t hash, size_t idx)
 	return 0;
 }
 
+/* Is slot j's home at or before the hole at i, walking the probe order from j? */
+static bool may_fill(size_t home, size_t hole, size_t j, size_t mask)
+{
+	return ((j - home) & mask) >= ((j - hole) & mask);
+}
+
+int hashtab__remove(struct hashtab *t, uint64_t hash, size_t idx)
+{
+	uint32_t h = fold(hash);
+	size_t i, j;
+
+	if (!t->slots || idx >= HASHTAB_MAX_ENTRIES)
+		return -ENOENT;
+	for (i = h & t->mask; t->slots[i].idx; i = (i + 1) & t->mask) {
+		if (t->slots[i].hash == h && t->slots[i].idx == idx + 1)
+			break;
+	}
+	if (!t->slots[i].idx)
+		return -ENOENT;
+	/*
+	 * Backward shift: later slots of the same run move into the hole when
+	 * their home is not between the hole and themselves, so every probe
+	 * sequence stays unbroken without tombstones.
+	 */
+	for (j = (i + 1) & t->mask; t->slots[j].idx; j = (j + 1) & t->mask) {
+		if (may_fill(t->slots[j].hash & t->mask, i, j, t->mask)) {
+			t->slots[i] = t->slots[j];
+			i = j;
+		}
+	}
+	t->slots[i] = (struct hashtab_slot){ 0 };
+	t->len--;
+	return 0;
+}
+
 void hashtab__fini(struct hashtab *t)
 {
 	free(t->slots);

@@ -18,39 +18,60 @@ enum target_mode {
 };
 
 /*
- * Counters of what happened and of everything lost, per CPU, indexed by this
- * enum; userspace sums them and reports every loss.
+ * Counters of what happened and of everything lost, per CPU, indexed by
+ * enum bpfprof_counter; userspace sums them and reports each by its kind:
+ *   LOSS   something was lost: a warning and a profile comment, with its
+ *          share of the events
+ *   NOTE   worth knowing: a profile comment (and a line with -v)
+ *   DEBUG  a line with -v only; what matters of it is reported elsewhere
+ *          (the summary line, or its collector's own comment)
+ * One row per counter: X(name, kind, message).  The message follows the
+ * count ("12 stacks lost: ..."); userspace's table (capture/samples.c) is
+ * made from these rows, so no counter goes unreported.
  */
+#define BPFPROF_COUNTERS(X)                                                                        \
+	X(CNT_EVENTS, DEBUG, "events on a target task (CPU samples, ...)")                         \
+	X(CNT_USTACK_NONE, DEBUG, "events without a user stack (kernel thread, exiting task)")     \
+	X(CNT_KSTACK_NONE, DEBUG, "events without a kernel stack (taken in user mode): normal")    \
+	X(CNT_STACK_MAP_FULL, LOSS, "stacks lost: stack map full")                                 \
+	X(CNT_STACK_ERROR, LOSS, "stacks the kernel failed to capture")                            \
+	X(CNT_UNWIND_TRUNCATED, LOSS,                                                              \
+	  "user stacks cut short: unreadable stack memory or depth limit (marked [truncated])")    \
+	X(CNT_COUNTS_MAP_FULL, LOSS, "events dropped: aggregation map full")                       \
+	X(CNT_PROC_EVENTS_LOST, LOSS, "process events lost: ring buffer full")                     \
+	X(CNT_TARGET_PIDS_FULL, LOSS, "child processes not followed: pid map full")                \
+	X(CNT_OFFCPU_STARTS_FULL, LOSS, "off-CPU intervals lost: start map full")                  \
+	X(CNT_OFFCPU_UNPAIRED, LOSS, "off-CPU intervals lost: the switch back in was not seen")    \
+	X(CNT_OFFCPU_USTACK_LOST, LOSS,                                                            \
+	  "sampled off-CPU intervals without their user stack: the thread exited or the "          \
+	  "capture ended first (marked [lost user stack])")                                        \
+	X(CNT_OFFCPU_KEPT, DEBUG, "off-CPU intervals kept by sampling (the others were left out)") \
+	X(CNT_UNWIND_FP_FALLBACK, DEBUG, "frames without CFI unwound by frame pointer")            \
+	X(CNT_UNWIND_READ_FAILED, NOTE,                                                            \
+	  "reads of stack memory failed while unwinding (those stacks are cut short)")             \
+	X(CNT_MUTEX_WAITS_FULL, DEBUG, "futex waits lost: the per-thread wait map was full")       \
+	X(CNT_MUTEX_REWAITS, DEBUG, "futex waits that went on with a contention already counted")  \
+	X(CNT_MUTEX_NO_WAKER, DEBUG, "futex waits woken, but not by a futex call seen")            \
+	X(CNT_MUTEX_UNWOKEN, DEBUG, "futex waits that timed out, were interrupted or never slept") \
+	X(CNT_MUTEX_UNHELD_NS, DEBUG, "ns of futex waits given to no holder")                      \
+	X(CNT_HEAP_SAMPLED, NOTE, "heap allocations sampled (their stacks captured)")              \
+	X(CNT_HEAP_LIVE_FULL, LOSS,                                                                \
+	  "sampled allocations not tracked: live map full (their frees are not seen; "             \
+	  "--max-live raises it)")                                                                 \
+	X(CNT_HEAP_PENDING_FULL, LOSS, "sampled allocations lost: pending map full")               \
+	X(CNT_HEAP_RET_MISSED, LOSS, "sampled allocations lost: the call's return was not seen")   \
+	X(CNT_HEAP_UNKNOWN_FREES, DEBUG, "frees of blocks allocated before attaching")             \
+	X(CNT_HEAP_FAILED, NOTE, "sampled heap allocations that failed (returned NULL)")           \
+	X(CNT_GROWTH_PENDING_FULL, LOSS, "memory syscalls lost: pending map full")                 \
+	X(CNT_GROWTH_VMA_BUSY, LOSS,                                                               \
+	  "page faults or memory syscalls dropped: their VMA could not be looked up (mmap lock "   \
+	  "taken by a writer)")
+
 enum bpfprof_counter {
-	CNT_EVENTS = 0,		 /* events on a target task (CPU samples, ...) */
-	CNT_USTACK_NONE,	 /* no user stack (kernel thread, exiting task) */
-	CNT_KSTACK_NONE,	 /* no kernel stack (sample in user mode): normal */
-	CNT_STACK_MAP_FULL,	 /* stack map full (or out of memory): the stack is lost */
-	CNT_STACK_ERROR,	 /* the kernel failed to capture a stack */
-	CNT_COUNTS_MAP_FULL,	 /* aggregation map full: the event is lost */
-	CNT_PROC_EVENTS_LOST,	 /* ring buffer full: a process event is lost */
-	CNT_TARGET_PIDS_FULL,	 /* a new child could not be followed */
-	CNT_OFFCPU_STARTS_FULL,	 /* offcpu: start map full, a switch-out is lost */
-	CNT_OFFCPU_UNPAIRED,	 /* offcpu: a switch back in was not seen, interval lost */
-	CNT_OFFCPU_KEPT,	 /* offcpu sampling: intervals kept (the others were left out) */
-	CNT_OFFCPU_USTACK_LOST,	 /* offcpu sampling: a kept interval's user stack was not read */
-	CNT_UNWIND_FP_FALLBACK,	 /* a frame without CFI was unwound by frame pointer */
-	CNT_UNWIND_READ_FAILED,	 /* stack memory could not be read: stack cut */
-	CNT_UNWIND_TRUNCATED,	 /* a stack was cut (read failure or depth limit) */
-	CNT_MUTEX_WAITS_FULL,	 /* mutex: per-thread wait map full, a futex wait is lost */
-	CNT_MUTEX_REWAITS,	 /* mutex: waits that went on with a contention (not lost) */
-	CNT_MUTEX_NO_WAKER,	 /* mutex --by holder: woken, but not by a futex call seen */
-	CNT_MUTEX_UNWOKEN,	 /* mutex --by holder: timed out, interrupted or no sleep */
-	CNT_MUTEX_UNHELD_NS,	 /* mutex --by holder: ns of the waits given to no holder */
-	CNT_HEAP_SAMPLED,	 /* heap: allocations sampled (stack captured) */
-	CNT_HEAP_LIVE_FULL,	 /* heap: live map full, a sampled allocation is not tracked */
-	CNT_HEAP_PENDING_FULL,	 /* heap: a sampled call's entry state could not be kept */
-	CNT_HEAP_RET_MISSED,	 /* heap: a sampled call's return was not seen */
-	CNT_HEAP_UNKNOWN_FREES,	 /* heap --rate 1: frees of blocks allocated before attaching */
-	CNT_HEAP_FAILED,	 /* heap: sampled allocations that returned NULL */
-	CNT_GROWTH_PENDING_FULL, /* heap growth: a syscall's entry state could not be kept */
-	CNT_GROWTH_VMA_BUSY,	 /* heap growth: a VMA could not be looked up (mmap lock busy) */
-	CNT__MAX
+#define BPFPROF_COUNTER_ENUM(name, kind, message) name,
+	BPFPROF_COUNTERS(BPFPROF_COUNTER_ENUM)
+#undef BPFPROF_COUNTER_ENUM
+		CNT__MAX
 };
 
 /*
