@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * "Is the current task a target?"  Set target_mode before load; fill
- * target_bits or target_cgroup from userspace.  Processes are reported to
+ * "Is the current task a target?" (is_target), or another task, for task
+ * iterators (is_target_task).  Set target_mode, and target_cgroup_id for
+ * is_target_task, before load; fill target_bits or target_cgroup from
+ * userspace.  Processes are reported to
  * userspace once, when first seen, so it can record their mappings while
  * they live.
  */
@@ -11,6 +13,8 @@
 #include "counters.bpf.h"
 
 const volatile __u32 target_mode = TARGET_PIDS;
+/* TARGET_CGROUP for is_target_task: the kernfs id of the cgroup v2 directory. */
+const volatile __u64 target_cgroup_id;
 
 /* The kernel's PID_MAX_LIMIT on 64-bit: no tgid reaches it. */
 #define TARGET_PID_LIMIT (4 * 1024 * 1024)
@@ -78,6 +82,41 @@ static __always_inline bool is_target(__u32 tgid)
 		return pid_is_target(tgid);
 	case TARGET_CGROUP:
 		return bpf_current_task_under_cgroup(&target_cgroup, 0) == 1;
+	}
+	return false;
+}
+
+/* Cgroup v2 nesting is_target_task follows upwards; deeper targets are not found. */
+#define TARGET_CGROUP_MAX_DEPTH 32
+
+static __always_inline bool task_in_target_cgroup(struct task_struct *task)
+{
+	struct cgroup *cg = BPF_CORE_READ(task, cgroups, dfl_cgrp);
+	int i;
+
+	for (i = 0; i < TARGET_CGROUP_MAX_DEPTH && cg; i++) {
+		if (BPF_CORE_READ(cg, kn, id) == target_cgroup_id)
+			return true;
+		/* self is the first member of struct cgroup: its parent css is the parent cgroup. */
+		cg = (struct cgroup *)BPF_CORE_READ(cg, self.parent);
+	}
+	return false;
+}
+
+/*
+ * The same question for a task other than the current one (a task
+ * iterator's): bpf_current_task_under_cgroup cannot answer it, so the
+ * cgroup is found among the task's cgroup's ancestors.
+ */
+static __always_inline bool is_target_task(struct task_struct *task, __u32 tgid)
+{
+	switch (target_mode) {
+	case TARGET_ALL:
+		return true;
+	case TARGET_PIDS:
+		return pid_is_target(tgid);
+	case TARGET_CGROUP:
+		return task_in_target_cgroup(task);
 	}
 	return false;
 }

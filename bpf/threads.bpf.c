@@ -17,6 +17,7 @@
 #include "bpfprof/common.h"
 #include "bpfprof/threads.h"
 #include "counters.bpf.h"
+#include "target.bpf.h" /* is_target_task */
 /* This program reads other tasks' stacks, and may sleep doing so. */
 #define UNWIND_OTHER_TASKS
 #include "unwind.bpf.h"
@@ -25,24 +26,13 @@
 const volatile bool unwind_dwarf = false;
 
 #define PF_KTHREAD 0x00200000 /* include/linux/sched.h */
-/* Cgroup v2 nesting the target check follows upwards; deeper targets are not found. */
-#define CGROUP_MAX_DEPTH 32
 
-const volatile __u32 target_mode = TARGET_PIDS;
-const volatile __u64 target_cgroup_id; /* TARGET_CGROUP: kernfs id of the cgroup v2 */
 /*
  * Set by userspace for a first pass that only lists the target processes
  * (records without stacks), so it can load their unwind tables before the
  * pass that unwinds.
  */
 bool list_only;
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u32); /* tgid */
-	__type(value, __u8);
-} target_pids SEC(".maps");
 
 /* The record being built: too big for the 512-byte BPF stack. */
 struct scratch {
@@ -57,33 +47,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct scratch);
 } scratch SEC(".maps");
-
-static __always_inline bool in_target_cgroup(struct task_struct *task)
-{
-	struct cgroup *cg = BPF_CORE_READ(task, cgroups, dfl_cgrp);
-	int i;
-
-	for (i = 0; i < CGROUP_MAX_DEPTH && cg; i++) {
-		if (BPF_CORE_READ(cg, kn, id) == target_cgroup_id)
-			return true;
-		/* self is the first member of struct cgroup: its parent css is the parent cgroup. */
-		cg = (struct cgroup *)BPF_CORE_READ(cg, self.parent);
-	}
-	return false;
-}
-
-static __always_inline bool is_target_task(struct task_struct *task, __u32 tgid)
-{
-	switch (target_mode) {
-	case TARGET_ALL:
-		return true;
-	case TARGET_PIDS:
-		return bpf_map_lookup_elem(&target_pids, &tgid) != NULL;
-	case TARGET_CGROUP:
-		return in_target_cgroup(task);
-	}
-	return false;
-}
 
 /*
  * The user stack from the registers the task saved when it last entered the

@@ -237,17 +237,18 @@ static __always_inline bool syscall_stub_return(struct unwind_ctx *c, __u64 *ra)
 }
 
 /*
- * A launched command under uprobes: stop it when a stack runs through code
+ * A launched command, when its profile type asks (stop_for_maps in
+ * session.h): stop it when a stack runs through code
  * whose mapping userspace has not read yet (the libraries the loader maps
  * after exec), until it has read them and sends SIGCONT, so that stacks
  * are not walked without their tables.
  */
-const volatile bool stop_on_stale_maps = false;
+const volatile bool stop_for_maps = false;
 
 #ifndef UNWIND_OTHER_TASKS
 #define UNWIND_SIGSTOP 19
 
-/* Processes without unwind maps yet, when last asked for (stop_on_stale_maps). */
+/* Processes without unwind maps yet, when last asked for (stop_for_maps). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 1024);
@@ -257,7 +258,7 @@ struct {
 
 static __always_inline void ask_maps(__u32 tgid)
 {
-	if (stop_on_stale_maps)
+	if (stop_for_maps)
 		bpf_send_signal(UNWIND_SIGSTOP);
 	emit_proc_event(BPFPROF_PROC_MAPS, tgid,
 			BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), group_leader));
@@ -303,7 +304,7 @@ static __always_inline void maps_missing(__u32 tgid)
 {
 	__u64 now = bpf_ktime_get_ns(), *last = bpf_map_lookup_elem(&unwind_asked, &tgid);
 
-	if (!stop_on_stale_maps || (last && now - *last < 200000000ULL))
+	if (!stop_for_maps || (last && now - *last < 200000000ULL))
 		return;
 	bpf_map_update_elem(&unwind_asked, &tgid, &now, BPF_ANY);
 	ask_maps(tgid);
@@ -402,7 +403,7 @@ static long unwind_step(__u64 i, void *data)
 	c->st->ips[i] = c->ip;
 	c->n = i + 1;
 	if (i == 0 && c->at_entry) {
-		if (stop_on_stale_maps && c->proc && !find_map(c->proc, c->ip))
+		if (stop_for_maps && c->proc && !find_map(c->proc, c->ip))
 			maps_stale(c->proc);
 		if (!read_user(c, &ra, c->sp)) {
 			count(CNT_UNWIND_READ_FAILED);

@@ -12,7 +12,8 @@ for t in build/tests/test_*; do
 	[ -x "$t" ] || continue
 	out=$("$t" 2>&1)
 	rc=$?
-	echo "$out" | grep -E '^\[  (FAILED|PASSED)|^\[ ERROR ' | sed "s|^|$(basename "$t"): |"
+	# Skipped tests (no privilege for what they need) are shown, not counted.
+	echo "$out" | grep -E '^\[  (FAILED|PASSED|SKIPPED)|^\[ ERROR ' | sed "s|^|$(basename "$t"): |"
 	# A binary may run several groups: add up their summaries.
 	p=$(echo "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
 	f=$(echo "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' | awk '{ s += $1 } END { print s + 0 }')

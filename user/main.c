@@ -11,20 +11,22 @@
 
 #define BPFPROF_VERSION "0.1.0"
 
+/* The commands that are not a profile type's. */
 static const struct command {
 	const char *name;
 	int (*run)(int argc, char **argv);
 	const char *summary;
 } commands[] = {
-	{ "cpu", cmd_cpu, "sample on-CPU stacks (Go's CPU profile)" },
-	{ "offcpu", cmd_offcpu, "time off the CPU per stack and state (Go's block profile)" },
-	{ "threadcreate", cmd_threadcreate, "stacks that create threads (Go's threadcreate)" },
-	{ "mutex", cmd_mutex, "contended locks: who waited, or who held (Go's mutex profile)" },
-	{ "heap", cmd_heap, "live and allocated memory by stack (Go's heap profile)" },
-	{ "threads", cmd_threads, "every thread's state and stack, now (Go's goroutine profile)" },
 	{ "report", cmd_report, "print the top table of a profile file" },
 	{ "serve", cmd_serve, "Go's /debug/pprof/ HTTP endpoints for any process" },
 };
+
+/* argp names the program after argv[0]: "bpfprof cpu". */
+static void name_command(char **argv, char *name, size_t len)
+{
+	snprintf(name, len, "bpfprof %s", argv[1]);
+	argv[1] = name;
+}
 
 static void usage(FILE *out)
 {
@@ -33,6 +35,8 @@ static void usage(FILE *out)
 	fprintf(out, "Usage: bpfprof COMMAND [OPTIONS]\n\n"
 		     "pprof profiles of any running Linux process, with eBPF: no restart, no code "
 		     "change.\n\nCommands:\n");
+	for (i = 0; i < nprofile_types; i++)
+		fprintf(out, "  %-12s %s\n", profile_types[i]->name, profile_types[i]->summary);
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out, "\n'bpfprof COMMAND --help' shows a command's options.\n%s\n",
@@ -41,6 +45,8 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+	const struct profile_type *t;
+	char name[64];
 	size_t i;
 
 	/*
@@ -62,13 +68,14 @@ int main(int argc, char **argv)
 		printf("bpfprof %s\n", BPFPROF_VERSION);
 		return EXIT_OK;
 	}
+	t = profile_type__find(argv[1]);
+	if (t) {
+		name_command(argv, name, sizeof(name));
+		return cmd_run_type(t, argc - 1, argv + 1);
+	}
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (!strcmp(argv[1], commands[i].name)) {
-			/* argp names the program after argv[0]: "bpfprof cpu". */
-			char name[64];
-
-			snprintf(name, sizeof(name), "bpfprof %s", commands[i].name);
-			argv[1] = name;
+			name_command(argv, name, sizeof(name));
 			return commands[i].run(argc - 1, argv + 1);
 		}
 	}

@@ -43,6 +43,90 @@ finish() {
 	[ "$E2E_FAILED" -eq 0 ]
 }
 
+# check_rc NAME RC [WANT]: passes when the exit status RC is WANT (0 unless given).
+check_rc() {
+	if [ "$2" -eq "${3:-0}" ]; then
+		pass "$1"
+	else
+		fail "$1: exit $2 (want ${3:-0})"
+	fi
+}
+
+# need WHAT COMMAND...: a precondition of the checks that follow, about the
+# machine or a workload, not about bpfprof: said when it holds, a failure
+# when it does not (the checks that rely on it would mean nothing).
+need() {
+	local what=$1
+	shift
+	if "$@"; then echo "  info $what"; else fail "cannot test: not so: $what"; fi
+}
+
+# wait_line FILE REGEX TIMEOUT: waits until a line of FILE matches REGEX
+# (extended); false after TIMEOUT seconds (decimals allowed) without one.
+wait_line() {
+	local file=$1 re=$2 n
+	n=$(awk -v t="$3" 'BEGIN { printf "%d", t * 20 + 1 }')
+	while [ "$n" -gt 0 ]; do
+		grep -qE -- "$re" "$file" 2>/dev/null && return 0
+		sleep 0.05
+		n=$((n - 1))
+	done
+	echo "  (no line matching '$re' in ${file##*/} after $3 s)" >&2
+	return 1
+}
+
+# wait_fd PID KIND TIMEOUT: waits until process PID holds a file descriptor
+# of KIND as /proc/PID/fd names it (e.g. perf_event: cpu's sampling events,
+# opened once its programs are loaded); false after TIMEOUT seconds.
+wait_fd() {
+	local pid=$1 kind=$2 n
+	n=$(awk -v t="$3" 'BEGIN { printf "%d", t * 20 + 1 }')
+	while [ "$n" -gt 0 ]; do
+		ls -l "/proc/$pid/fd" 2>/dev/null | grep -q -- "$kind" && return 0
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+		n=$((n - 1))
+	done
+	echo "  (pid $pid holds no $kind file after $3 s)" >&2
+	return 1
+}
+
+# profile_ok FILE: go tool pprof decodes FILE.
+profile_ok() {
+	go tool pprof -raw "$1" >/dev/null 2>&1
+}
+
+# check_none NAME FILE REGEX [PPROF_ARGS...]: FILE decodes and no line of
+# `go tool pprof PPROF_ARGS FILE` (-raw unless given) matches REGEX.  An
+# unreadable or missing file fails: the absence of something is only shown
+# by a profile that could have held it.
+check_none() {
+	local name=$1 file=$2 re=$3
+	shift 3
+	[ $# -gt 0 ] || set -- -raw
+	if ! go tool pprof "$@" "$file" >"$TMP/none.out" 2>"$TMP/none.err"; then
+		fail "$name: go tool pprof $* cannot read ${file##*/}: $(head -n1 "$TMP/none.err" | cut -c1-200)"
+	elif grep -qE -- "$re" "$TMP/none.out"; then
+		fail "$name: found $(grep -m1 -E -- "$re" "$TMP/none.out")"
+	else
+		pass "$name"
+	fi
+}
+
+# check_decoded NAME FILE COMMAND...: FILE decodes and COMMAND succeeds; for
+# checks that something is absent or zero, which an unreadable file would pass.
+check_decoded() {
+	local name=$1 file=$2
+	shift 2
+	if ! profile_ok "$file"; then
+		fail "$name: go tool pprof cannot read ${file##*/}"
+	elif "$@"; then
+		pass "$name"
+	else
+		fail "$name"
+	fi
+}
+
 # start_workload NAME ARGS...: starts a workload in the background, waits for
 # its "ready" line, and sets WPID.  Killed by PID at exit.
 start_workload() {
@@ -52,10 +136,7 @@ start_workload() {
 	"$WORKLOADS/$name" "$@" >"$out" 2>&1 &
 	WPID=$!
 	E2E_PIDS+=("$WPID")
-	for _ in $(seq 100); do
-		grep -q '^ready' "$out" 2>/dev/null && return 0
-		sleep 0.05
-	done
+	wait_line "$out" '^ready' 5 && return 0
 	echo "workload $name did not start" >&2
 	return 1
 }

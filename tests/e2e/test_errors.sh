@@ -41,7 +41,11 @@ for sig in INT TERM; do
 	rm -f "$o"
 	"$BPFPROF" cpu -p "$WPID" -q -o "$o" &
 	prof=$!
-	sleep 2
+	E2E_PIDS+=("$prof")
+	# Sampling once its perf events are open (the last thing it attaches);
+	# then a second of samples, so the profile has something to show.
+	wait_fd "$prof" 'perf_event' 20
+	sleep 1
 	kill -s "$sig" "$prof"
 	wait "$prof"
 	rc=$?
@@ -50,6 +54,6 @@ for sig in INT TERM; do
 		sh -c "go tool pprof -top '$o' 2>/dev/null | grep -q ' burn_a$'"
 done
 check "no temporary files left next to the output" \
-	sh -c "! ls '$TMP' | grep -q 'tmp'"
+	sh -c "test -s '$o' && ! ls '$TMP' | grep -q 'tmp'"
 
 finish

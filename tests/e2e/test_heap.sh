@@ -34,6 +34,7 @@ close_to() {
 # --- --rate 1, a launched command: every allocation, exact -------------------
 out=$TMP/r1.out
 "$BPFPROF" heap --rate 1 -o "$TMP/r1.pb.gz" -- "$WORKLOADS/heap_sites" sites 1 >"$out" 2>"$TMP/r1.err"
+check_rc "--rate 1 -- CMD exits 0" $?
 check "--rate 1 writes a profile" test -s "$TMP/r1.pb.gz"
 for fn in keep_small keep_large realloc_grow calloc_keep; do
 	close_to "--rate 1 inuse_space $fn" "$(bytes "$TMP/r1.pb.gz" $fn inuse_space)" "$(expected "$out" $fn 2)" 2
@@ -42,7 +43,7 @@ close_to "--rate 1 alloc_space churn" "$(bytes "$TMP/r1.pb.gz" churn alloc_space
 close_to "--rate 1 alloc_space realloc_grow" "$(bytes "$TMP/r1.pb.gz" realloc_grow alloc_space)" \
 	"$(expected "$out" realloc_grow 3)" 2
 got=$(bytes "$TMP/r1.pb.gz" churn inuse_space)
-check "--rate 1 churn frees everything (inuse ${got:-0})" test "${got:-0}" -lt 8192
+check_decoded "--rate 1 churn frees everything (inuse ${got:-0})" "$TMP/r1.pb.gz" test "${got:-0}" -lt 8192
 check "the top table names the keeping function, not malloc" \
 	grep -qE '^ +[0-9.]+MB .* keep_large$' "$out"
 check "default sample type is inuse_space" \
@@ -55,6 +56,7 @@ check "samples carry a bytes label" \
 # --- without session uprobes (kernels before 6.13): a return probe on every call
 out=$TMP/ns.out
 "$BPFPROF" heap --rate 1 --no-session -o "$TMP/ns.pb.gz" -- "$WORKLOADS/heap_sites" sites 1 >"$out" 2>/dev/null
+check_rc "--no-session exits 0" $?
 for fn in keep_small realloc_grow; do
 	close_to "uretprobe fallback: inuse_space $fn" "$(bytes "$TMP/ns.pb.gz" $fn inuse_space)" "$(expected "$out" $fn 2)" 2
 done
@@ -65,17 +67,16 @@ out=$TMP/p.out
 HEAP_SITES_GO=$TMP/go "$WORKLOADS/heap_sites" sites 1 3 >"$out" 2>&1 &
 WPID=$!
 E2E_PIDS+=("$WPID")
-sleep 0.2
+wait_line "$out" '^ready' 5
 "$BPFPROF" heap -p "$WPID" --rate 1 -d 2.5 -o "$TMP/p.pb.gz" >"$TMP/p.stdout" 2>"$TMP/p.err" &
 prof=$!
+E2E_PIDS+=("$prof")
 # The workload allocates once bpfprof has counted its calls (the slowdown line)
 # and switched to recording: start-up takes 1 s or more on a loaded machine.
-for _ in $(seq 200); do
-	grep -q 'allocator calls/s' "$TMP/p.err" 2>/dev/null && break
-	sleep 0.05
-done
+wait_line "$TMP/p.err" 'allocator calls/s' 10
 touch "$TMP/go"
 wait "$prof"
+check_rc "-p --rate 1 exits 0" $?
 check "-p prints the allocator and the expected slowdown" grep -q 'allocates with glibc\|(glibc) makes' "$TMP/p.err"
 for fn in keep_small keep_large; do
 	close_to "-p --rate 1 inuse_space $fn" "$(bytes "$TMP/p.pb.gz" $fn inuse_space)" "$(expected "$out" $fn 2)" 2
@@ -86,6 +87,7 @@ stop_workload "$WPID"
 out=$TMP/d.out
 # 128x: about 256 samples per function, so 25% is 4 standard deviations.
 "$BPFPROF" heap -o "$TMP/d.pb.gz" -- "$WORKLOADS/heap_sites" sites 128 >"$out" 2>/dev/null
+check_rc "the default rate: exits 0" $?
 for fn in keep_small keep_large realloc_grow calloc_keep; do
 	close_to "default rate inuse_space $fn" "$(bytes "$TMP/d.pb.gz" $fn inuse_space)" "$(expected "$out" $fn 2)" 25
 done
@@ -95,6 +97,7 @@ check "period is the rate" sh -c "go tool pprof -raw '$TMP/d.pb.gz' 2>/dev/null 
 # --- C++ new/delete -----------------------------------------------------------
 out=$TMP/cxx.out
 "$BPFPROF" heap --rate 1 -o "$TMP/cxx.pb.gz" -- "$WORKLOADS/heap_cxx" 1 >"$out" 2>/dev/null
+check_rc "C++: exits 0" $?
 close_to "C++ new: make_nodes" "$(bytes "$TMP/cxx.pb.gz" 'make_nodes(long)' inuse_space)" "$(expected "$out" make_nodes 2)" 2
 close_to "C++ new[]: make_buffers" "$(bytes "$TMP/cxx.pb.gz" 'make_buffers(long)' inuse_space)" "$(expected "$out" make_buffers 2)" 2
 got=$(bytes "$TMP/cxx.pb.gz" 'churn_vectors(long)' alloc_space)
@@ -111,6 +114,7 @@ for lib in jemalloc:libjemalloc.so.2 tcmalloc:libtcmalloc_minimal.so.4 mimalloc:
 	out=$TMP/$name.out
 	LD_PRELOAD=$path "$BPFPROF" heap --rate 1 -o "$TMP/$name.pb.gz" -- "$WORKLOADS/heap_sites" sites 1 \
 		>"$out" 2>"$TMP/$name.err"
+	check_rc "LD_PRELOAD $name: exits 0" $?
 	check "LD_PRELOAD $name is the allocator probed" grep -q "allocates with $name" "$TMP/$name.err"
 	for fn in keep_small calloc_keep; do
 		close_to "$name inuse_space $fn" "$(bytes "$TMP/$name.pb.gz" $fn inuse_space)" "$(expected "$out" $fn 2)" 2
@@ -120,6 +124,7 @@ done
 # --- an allocator linked into the program (it defines malloc itself) ----------
 out=$TMP/own.out
 "$BPFPROF" heap --rate 1 -o "$TMP/own.pb.gz" -- "$WORKLOADS/heap_own_malloc" >"$out" 2>"$TMP/own.err"
+check_rc "own malloc: exits 0" $?
 check "the program's own malloc is the allocator probed" grep -q "allocates with malloc in heap_own_malloc" "$TMP/own.err"
 close_to "own malloc inuse_space keep_blocks" "$(bytes "$TMP/own.pb.gz" keep_blocks inuse_space)" \
 	"$(expected "$out" keep_blocks 2)" 2
@@ -129,6 +134,7 @@ check "the top table charges keep_blocks, not the program's malloc" \
 # --- snapshots: --interval and SIGUSR1 ----------------------------------------
 "$BPFPROF" heap --rate 1 --interval 0.5 -o "$TMP/snap" -- "$WORKLOADS/heap_sites" sites 1 1.6 \
 	>"$TMP/snap.out" 2>/dev/null
+check_rc "--interval 0.5: exits 0" $?
 n=$(ls "$TMP"/snap.*.pb.gz 2>/dev/null | wc -l)
 check "--interval 0.5 over ~2s writes numbered snapshots ($n)" test "$n" -ge 3
 last=$(ls "$TMP"/snap.*.pb.gz 2>/dev/null | tail -n1)
@@ -140,16 +146,22 @@ check "pprof -base diffs two snapshots" \
 "$BPFPROF" heap --rate 1 -o "$TMP/usr.pb.gz" -- "$WORKLOADS/heap_sites" sites 1 2 >"$TMP/usr.out" 2>/dev/null &
 BP=$!
 E2E_PIDS+=("$BP")
-sleep 1.2
+# The workload prints what it keeps once it has allocated it, then holds it 2 s.
+wait_line "$TMP/usr.out" '^calloc_keep ' 30
 kill -USR1 "$BP"
 wait "$BP"
+check_rc "SIGUSR1: the run exits 0" $?
 check "SIGUSR1 writes a numbered snapshot" test -s "$TMP/usr.0001.pb.gz"
+close_to "the SIGUSR1 snapshot holds keep_large" "$(bytes "$TMP/usr.0001.pb.gz" keep_large inuse_space)" \
+	"$(expected "$TMP/usr.out" keep_large 2)" 2
 check "and the run still ends with its profile" test -s "$TMP/usr.pb.gz"
 
 # --- --min-age ------------------------------------------------------------------
 "$BPFPROF" heap --rate 1 --min-age 30 -o "$TMP/age.pb.gz" -- "$WORKLOADS/heap_sites" sites 1 >/dev/null 2>&1
+check_rc "--min-age 30 exits 0" $?
 got=$(bytes "$TMP/age.pb.gz" keep_large inuse_space)
-check "--min-age 30 leaves out blocks allocated just now (keep_large ${got:-0})" test "${got:-0}" -eq 0
+check_decoded "--min-age 30 leaves out blocks allocated just now (keep_large ${got:-0})" \
+	"$TMP/age.pb.gz" test "${got:-0}" -eq 0
 got=$(bytes "$TMP/age.pb.gz" keep_large alloc_space)
 check "--min-age keeps alloc_space (keep_large ${got:-0})" test "${got:-0}" -gt 4000000
 
@@ -157,7 +169,7 @@ check "--min-age keeps alloc_space (keep_large ${got:-0})" test "${got:-0}" -gt 
 "$BPFPROF" heap --rate 1 -o "$TMP/int.pb.gz" -- "$WORKLOADS/heap_sites" sites 1 30 >"$TMP/int.out" 2>/dev/null &
 BP=$!
 E2E_PIDS+=("$BP")
-sleep 1.5
+wait_line "$TMP/int.out" '^calloc_keep ' 30
 kill -INT "$BP"
 wait "$BP"
 rc=$?
@@ -166,11 +178,13 @@ close_to "Ctrl-C profile holds keep_large" "$(bytes "$TMP/int.pb.gz" keep_large 
 	"$(expected "$TMP/int.out" keep_large 2)" 2
 
 # --- the overhead guard -----------------------------------------------------------
-start_workload heap_sites storm 30
+start_workload heap_sites storm 30 || exit 1
 expect "a malloc storm is refused, naming the cheaper modes" 1 'refusing.*--mode growth.*--rate.*--force' -- \
 	"$BPFPROF" heap -p "$WPID" -d 1 -o "$TMP/storm.pb.gz"
 "$BPFPROF" heap -p "$WPID" -d 0.5 --force -o "$TMP/storm.pb.gz" >/dev/null 2>&1
-check "--force attaches anyway" test -s "$TMP/storm.pb.gz"
+check_rc "--force: exits 0" $?
+check "--force attaches anyway: malloc_storm's allocations" \
+	test -n "$(bytes "$TMP/storm.pb.gz" malloc_storm alloc_space)"
 stop_workload "$WPID"
 
 # --- bad input ----------------------------------------------------------------------

@@ -77,7 +77,7 @@ check "the thread arena grows by mprotect: __mprotect <- grow_heap <- sysmalloc 
 near "scratch_unmap released_space (munmap 8 MiB)" \
 	"$(cum "$out" scratch_unmap released_space)" $((8 * MIB)) 0
 near "scratch_map grown_space" "$(cum "$out" scratch_map grown_space)" $((8 * MIB)) 0
-check "nothing released at the growing functions" \
+check_decoded "nothing released at the growing functions" "$out" \
 	test "$(cum "$out" grow_mmap released_space)" = 0 -a "$(cum "$out" grow_brk released_space)" = 0
 check "the top table is faulted_space, led by touch" \
 	sh -c "grep -A1 -E '^ +flat +flat%' '$TMP/once.txt' | tail -n1 | grep -qE ' touch\$'"
@@ -128,8 +128,13 @@ check "snapshots are cumulative: grow_mmap grown_space $g1 then $g3" \
 out=$base.0003.pb.gz
 g=$(cum "$out" grow_mmap grown_space)
 r=$(cum "$out" release_mmap released_space)
-near "-p: release_mmap released what grow_mmap grew, within one round (8 MiB)" "$r" "$g" \
-	$((8 * MIB))
+# A round of heap_growth's loop is one grow_mmap of 8 MiB and its munmap.
+# The syscall tracepoints attach one after the other, and the capture ends
+# between two calls: one round at the start and one at the end can each be
+# seen on one side only (a munmap without its mmap, or the other way), so
+# the two sides may differ by two rounds (seen: 16 MiB under load).
+near "-p: release_mmap released what grow_mmap grew, within two rounds (16 MiB)" "$r" "$g" \
+	$((16 * MIB))
 check "-p: release_brk gives the heap back with brk (released_space $(cum "$out" release_brk \
 	released_space))" test "$(cum "$out" release_brk released_space)" -gt 0
 check "-p: the heap's release is at free <- release_brk (trim by brk)" \
@@ -141,6 +146,7 @@ check "-p: grow_brk grows the heap again each round (faulted_space)" \
 out=$TMP/rawsc.pb.gz
 BPFPROF_RAW_SYSCALLS=1 "$BPFPROF" heap --mode growth -p "$pid" -d 1 -v -o "$out" \
 	>/dev/null 2>"$TMP/rawsc.err"
+check_rc "BPFPROF_RAW_SYSCALLS=1: exits 0" $?
 check "BPFPROF_RAW_SYSCALLS=1: raw_syscalls sys_enter/sys_exit" \
 	grep -q "through raw_syscalls sys_enter/sys_exit" "$TMP/rawsc.err"
 check "raw_syscalls fallback: grow_brk grown_space and release_mmap released_space" \
@@ -149,6 +155,7 @@ check "raw_syscalls fallback: grow_brk grown_space and release_mmap released_spa
 out=$TMP/rawtp.pb.gz
 BPFPROF_RAW_SYSCALLS=1 BPFPROF_RAW_TP=1 "$BPFPROF" heap --mode growth -p "$pid" -d 1 -q \
 	-o "$out" 2>"$TMP/rawtp.err"
+check_rc "BPFPROF_RAW_SYSCALLS=1 BPFPROF_RAW_TP=1: exits 0" $?
 check "raw_tp fallback: grow_mmap faulted_space and grown_space" \
 	test "$(cum "$out" grow_mmap faulted_space)" -gt 0 -a \
 	"$(cum "$out" grow_mmap grown_space)" -gt 0

@@ -125,17 +125,25 @@ check "raw_tp fallback: every stack starts at kernel_clone" test "$(cat "$TMP/le
 
 # --- whole system: the workload starts once the capture runs ---
 out=$TMP/all.pb.gz
-"$BPFPROF" threadcreate -a -d 6 -q -o "$out" 2>"$TMP/all.err" &
+# Ready once its programs see processes start (-v says so): one is started
+# every 0.1 s until then.
+"$BPFPROF" threadcreate -a -d 6 -v -o "$out" >/dev/null 2>"$TMP/all.err" &
 prof=$!
-sleep 3
+E2E_PIDS+=("$prof")
+for _ in $(seq 100); do
+	grep -q '^bpfprof: process event' "$TMP/all.err" && break
+	kill -0 "$prof" 2>/dev/null || break
+	/bin/true
+	sleep 0.1
+done
+check "threadcreate -a -v: sees processes start" grep -q '^bpfprof: process event' "$TMP/all.err"
 "$WORKLOADS/threadcreate_sites" 6 5 1 2>/dev/null
 wait "$prof"
-check "threadcreate -a exits 0" test $? -eq 0
+check_rc "threadcreate -a exits 0" $?
 # Gone before its name was read: the process label falls back to the comm.
 counts "$out" -tagfocus=process=threadcreate_si >"$TMP/counts"
 expect_count "-a" "$TMP/counts" maker-a thread 6
 expect_count "-a" "$TMP/counts" maker-b thread 5
-check "threadcreate -a has no tid labels by default" \
-	sh -c "! go tool pprof -raw '$out' 2>/dev/null | grep -q 'tid:\['"
+check_none "threadcreate -a has no tid labels by default" "$out" 'tid:\['
 
 finish

@@ -29,10 +29,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		null = fopen("/dev/null", "w");
 		si = report_default_index(p);
 		if (null) {
-			report_top(null, p, si, 10);
-			report_top_user(null, p, si, 10);
-			report_top_caller(null, p, si, 10);
-			report_top_allocating(null, p, si, 10);
+			report_top(null, p, si, 10, REPORT_SKIP_NONE);
+			report_top(null, p, si, 10, REPORT_SKIP_KERNEL);
+			report_top(null, p, si, 10, REPORT_SKIP_KERNEL_LIBC);
+			report_top(null, p, si, 10, REPORT_SKIP_ALLOCATOR);
 			fclose(null);
 		}
 		profile__free(p);

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The top tables: which frame of a sample gets its flat share with kernel
- * frames left out (report_top_user) and the C library's too
- * (report_top_caller).
+ * frames left out (REPORT_SKIP_KERNEL) and the C library's too
+ * (REPORT_SKIP_KERNEL_LIBC).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -68,8 +68,7 @@ static struct profile *lock_profile(void)
 }
 
 /* The rows of a top table (sorted by flat, cum, name) as "name=flat" joined by spaces. */
-static void rows(int (*top)(FILE *, const struct profile *, int, int), const struct profile *p,
-		 char *out, size_t len)
+static void rows(enum report_skip skip, const struct profile *p, char *out, size_t len)
 {
 	char *text = NULL, *line, *save = NULL, flat[32], name[64];
 	size_t size = 0, used = 0;
@@ -77,7 +76,7 @@ static void rows(int (*top)(FILE *, const struct profile *, int, int), const str
 	bool on = false;
 
 	assert_non_null(f);
-	assert_int_equal(top(f, p, 1, 0), 0);
+	assert_int_equal(report_top(f, p, 1, 0, skip), 0);
 	fclose(f);
 	out[0] = '\0';
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -97,7 +96,7 @@ static void test_top_all_frames(void **state)
 	struct profile *p = lock_profile();
 	char got[256];
 
-	rows(report_top, p, got, sizeof(got));
+	rows(REPORT_SKIP_NONE, p, got, sizeof(got));
 	/* Flat at the innermost frame: libc's wait (300 + 50), the scheduler (100 + 7). */
 	assert_string_equal(got, "__lll_lock_wait=350ns __schedule=107ns main=0 "
 				 "pthread_mutex_lock=0 worker_lock=0 other_lock=0 start_thread=0");
@@ -109,7 +108,7 @@ static void test_top_user(void **state)
 	struct profile *p = lock_profile();
 	char got[256];
 
-	rows(report_top_user, p, got, sizeof(got));
+	rows(REPORT_SKIP_KERNEL, p, got, sizeof(got));
 	/* The kernel frame is passed over where user frames follow, not on an all-kernel stack. */
 	assert_string_equal(got, "__lll_lock_wait=450ns __schedule=7ns main=0 "
 				 "pthread_mutex_lock=0 worker_lock=0 other_lock=0 start_thread=0");
@@ -121,7 +120,7 @@ static void test_top_caller(void **state)
 	struct profile *p = lock_profile();
 	char got[256];
 
-	rows(report_top_caller, p, got, sizeof(got));
+	rows(REPORT_SKIP_KERNEL_LIBC, p, got, sizeof(got));
 	/*
 	 * The callers of the lock get the flat share; a stack that is all libc
 	 * keeps it at its first user frame, an all-kernel one at the kernel.

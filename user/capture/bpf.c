@@ -13,7 +13,7 @@
 #include "bpfprof/types.h"
 #include "collect/collect.h"
 #include "elf/section.h"
-#include "util/exitcode.h"
+#include "util/errors.h"
 #include "util/log.h"
 #include "profile/profile.h"
 #include "capture/session.h"
@@ -81,16 +81,16 @@ int capture_explain(const char *what, int err)
 	if (err == -EPERM || err == -EACCES) {
 		pr_warn("cannot %s: %s (needs root, or CAP_BPF and CAP_PERFMON)\n", what,
 			strerror(-err));
-		return EXIT_SYSTEM;
+		return -BPFPROF_ESYSTEM;
 	}
 	if (err == -EOPNOTSUPP || err == -ENOTSUP || err == -ENOENT || err == -EINVAL) {
 		pr_warn("cannot %s: %s (the kernel lacks a needed BPF feature; -v shows "
 			"libbpf's log)\n",
 			what, strerror(-err));
-		return EXIT_SYSTEM;
+		return -BPFPROF_ESYSTEM;
 	}
 	pr_warn("cannot %s: %s\n", what, strerror(-err));
-	return EXIT_FAIL;
+	return err < 0 ? err : -EINVAL;
 }
 
 static int perf_event_open(struct perf_event_attr *attr, int cpu)
@@ -148,7 +148,7 @@ int capture_attach_cpu_clock(struct bpf_program *prog, int freq, bool kernel_onl
 	err = online_cpus(&online, &ncpus);
 	if (err) {
 		pr_warn("cannot read the online CPUs: %s\n", strerror(-err));
-		return EXIT_FAIL;
+		return err;
 	}
 	for (cpu = 0; cpu < ncpus && !ret; cpu++) {
 		if (!online[cpu])
@@ -160,7 +160,7 @@ int capture_attach_cpu_clock(struct bpf_program *prog, int freq, bool kernel_onl
 				pr_warn("-F %d is above the kernel's limit of %ld "
 					"(kernel.perf_event_max_sample_rate)\n",
 					freq, max_sample_rate());
-				ret = EXIT_USAGE;
+				ret = -BPFPROF_EUSAGE;
 			} else {
 				ret = capture_explain("open the cpu-clock perf event", err);
 			}
@@ -219,9 +219,8 @@ int capture_fill_target(struct session *s, struct bpf_object *obj)
 {
 	struct target *t = s->target;
 	struct bpf_map *map;
-	__u32 key = 0, pid;
-	__u8 one = 1;
-	int i, fd;
+	__u32 key = 0;
+	int fd;
 
 	if (t->mode == TARGET_CGROUP) {
 		map = bpf_object__find_map_by_name(obj, "target_cgroup");
@@ -232,19 +231,10 @@ int capture_fill_target(struct session *s, struct bpf_object *obj)
 	}
 	if (t->mode != TARGET_PIDS)
 		return 0;
-	/* target.bpf.h's bitmap; the threads iterator keeps a hash of its own. */
 	map = bpf_object__find_map_by_name(obj, "target_bits");
-	if (map)
-		return fill_target_bits(map, t);
-	map = bpf_object__find_map_by_name(obj, "target_pids");
 	if (!map)
 		return capture_explain("find the target map", -ENOENT);
-	for (i = 0; i < t->npids; i++) {
-		pid = t->pids[i];
-		if (bpf_map__update_elem(map, &pid, sizeof(pid), &one, sizeof(one), BPF_ANY))
-			return capture_explain("set the target pids", -errno);
-	}
-	return 0;
+	return fill_target_bits(map, t);
 }
 
 /* The tracepoint programs capture_select_tp() kept of obj. */
@@ -336,8 +326,9 @@ int capture_run(struct session *s, struct capture_links *links)
 {
 	int err;
 
+	/* target__start says why: the command could not run. */
 	if (target__start(s->target))
-		return EXIT_TARGET;
+		return -BPFPROF_ETARGET;
 	err = session__run(s);
 	capture_detach(links);
 	if (err)

@@ -47,12 +47,15 @@ void capture_select_tp(struct bpf_object *obj, bool btf);
  * Opens and loads a skeleton with open_load (which sets its rodata and map
  * sizes, calls capture_select_tp(obj, btf) and loads), first with the tp_btf
  * programs, else with their raw_tp twins.  Returns the skeleton, or NULL
- * with *ret set to the exit code after printing why.
+ * with *ret set to -errno after printing why.
  */
 typedef void *(*capture_open_load_fn)(struct session *s, const void *opts, bool btf, int *err);
 void *capture_load(capture_open_load_fn open_load, struct session *s, const void *opts, int *ret);
 
-/* Explains a failed BPF load/attach in one line; returns the exit code. */
+/*
+ * Explains a failed BPF load/attach in one line; returns err, or
+ * -BPFPROF_ESYSTEM when the cause is privilege or the kernel.
+ */
 int capture_explain(const char *what, int err);
 
 /* The BPF links of one capture, destroyed together. */
@@ -95,7 +98,7 @@ int capture_syscalls_attach(struct bpf_object *obj, const struct syscall_set *se
 
 /*
  * Opens the cpu-clock software event at freq Hz on every online CPU and
- * attaches prog to each.  Returns 0 or an exit code after printing why.
+ * attaches prog to each.  Returns 0 or -errno after printing why.
  */
 int capture_attach_cpu_clock(struct bpf_program *prog, int freq, bool kernel_only,
 			     struct capture_links *out);
@@ -103,19 +106,19 @@ void capture_detach(struct capture_links *l);
 /* Adds link to l (destroyed with it, or now on failure).  0 or -ENOMEM. */
 int capture_links_add(struct capture_links *l, struct bpf_link *link);
 
-/* Fills target maps (target_bits or target_pids, target_cgroup) of obj from the session's target. */
+/* Fills target.bpf.h's maps (target_bits, target_cgroup) of obj from the session's target. */
 int capture_fill_target(struct session *s, struct bpf_object *obj);
 
 /*
  * Prepares a capture with a loaded obj: fills its target maps, follows its
  * process events, records the -p targets, and attaches every tracepoint
  * program selected for loading (the "_btf" or "_raw" set).  Returns 0 or an
- * exit code after printing why.
+ * -errno after printing why.
  */
 int capture_begin(struct session *s, struct bpf_object *obj, struct capture_links *links);
 /*
  * Starts a launched target, runs the session, then detaches every link so
- * the maps hold still.  Returns 0 or an exit code after printing why.
+ * the maps hold still.  Returns 0 or -errno after printing why.
  */
 int capture_run(struct session *s, struct capture_links *links);
 
@@ -144,6 +147,7 @@ struct profile_shape {
 
 /* Go's block and mutex profiles: contentions/count and delay/nanoseconds. */
 extern const struct profile_shape capture_contention_shape;
+extern const struct value_type_desc capture_contention_types[2];
 
 /* What a collector adds samples to while its profile is built. */
 struct sample_sink {
@@ -182,7 +186,7 @@ int capture_add_map(struct sample_sink *k, int map_fd, capture_entry_fn fn, void
 /*
  * Builds the profile of a finished capture: shape's types and period, the
  * session's times, the samples that fill adds (stacks resolved from the
- * stacks map), and the report of every loss.  Returns 0 or an exit code
+ * stacks map), and the report of every loss.  Returns 0 or -errno
  * after printing why.
  */
 typedef int (*capture_fill_fn)(struct sample_sink *k, void *arg);
@@ -241,7 +245,7 @@ struct unwinder;
 		/* --unwind fp still takes the leaf's caller from CFI (gcc's leaves have no frame). */ \
 		(skel)->rodata->unwind_cfi_frames = (st)->dwarf ? BPFPROF_MAX_STACK_DEPTH : 1;         \
 		/* A launched command waits while new mappings are read (see session.h). */            \
-		(skel)->rodata->stop_on_stale_maps = (s)->cont_after_maps;                             \
+		(skel)->rodata->stop_for_maps = (s)->stop_for_maps;                                    \
 		capture_unwind_size((skel)->obj, (st), true);                                          \
 	} while (0)
 

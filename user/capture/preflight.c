@@ -6,7 +6,7 @@
 #include <unistd.h>
 #include <linux/capability.h>
 
-#include "util/exitcode.h"
+#include "util/errors.h"
 #include "util/log.h"
 #include "capture/preflight.h"
 
@@ -29,19 +29,19 @@ int preflight_check(void)
 
 	if (syscall(SYS_capget, &hdr, data)) {
 		pr_warn("cannot read this process's capabilities: %s\n", strerror(errno));
-		return EXIT_SYSTEM;
+		return -BPFPROF_ESYSTEM;
 	}
 	if (!has_cap(data, CAP_SYS_ADMIN) &&
 	    !(has_cap(data, CAP_BPF) && has_cap(data, CAP_PERFMON))) {
 		pr_warn("not enough privilege: run as root, or with CAP_BPF, CAP_PERFMON "
 			"and CAP_SYS_PTRACE\n");
-		return EXIT_SYSTEM;
+		return -BPFPROF_ESYSTEM;
 	}
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
 		pr_warn("the kernel has no BTF (/sys/kernel/btf/vmlinux: %s): bpfprof needs a "
 			"kernel built with CONFIG_DEBUG_INFO_BTF\n",
 			strerror(errno));
-		return EXIT_SYSTEM;
+		return -BPFPROF_ESYSTEM;
 	}
 	return 0;
 }

@@ -3,7 +3,7 @@
 #ifndef BPFPROF_PREFLIGHT_H
 #define BPFPROF_PREFLIGHT_H
 
-/* 0, or prints why not in one line and returns the exit code. */
+/* 0, or prints why not in one line and returns -BPFPROF_ESYSTEM. */
 int preflight_check(void);
 
 #endif

@@ -13,7 +13,6 @@
 
 #include "bpfprof/types.h"
 #include "collect/collect.h"
-#include "util/exitcode.h"
 #include "util/log.h"
 #include "profile/profile.h"
 #include "capture/session.h"
@@ -254,7 +253,7 @@ cleanup:
 	if (err) {
 		pr_warn("cannot build the profile: %s\n", strerror(-err));
 		profile__free(k.p);
-		return EXIT_FAIL;
+		return err;
 	}
 	*out = k.p;
 	return 0;
@@ -273,13 +272,13 @@ int capture_make_snapshot(struct session *s, const struct profile_shape *shape, 
 	return make_profile(s, shape, stacks_fd, fill, arg, out, false);
 }
 
-static const struct value_type_desc contention_types[] = {
+const struct value_type_desc capture_contention_types[2] = {
 	{ "contentions", "count" },
 	{ "delay", "nanoseconds" },
 };
 
 const struct profile_shape capture_contention_shape = {
-	.types = contention_types,
+	.types = capture_contention_types,
 	.ntypes = 2,
 	.period_type = { "contentions", "count" },
 	.period = 1,

@@ -183,36 +183,36 @@ static bool is_stopped(int pid)
 }
 
 /*
- * BPF asked to read pid's maps and stopped it (cont_after_maps): they are
- * read, continue it, and keep watching it a second, for a stop that BPF
- * could only send deferred (from interrupts-off context) and that lands
- * after this SIGCONT.
+ * BPF stopped pid, at its entry or to have its maps read (stop_for_maps):
+ * they are read, continue it, and keep watching it a second, for a stop
+ * that BPF could only send deferred (from interrupts-off context) and that
+ * lands after this SIGCONT.
  */
-static void cont_stopped(struct session *s, int pid)
+static void resume_after_stop(struct session *s, int pid)
 {
 	size_t i, free_slot = 0;
 	int64_t now = mono_ns();
 
 	target__note_stopped(s->target, pid);
 	kill(pid, SIGCONT);
-	for (i = 0; i < sizeof(s->conts) / sizeof(s->conts[0]); i++) {
-		if (s->conts[i].pid == pid || s->conts[i].until < now) {
+	for (i = 0; i < sizeof(s->resumed) / sizeof(s->resumed[0]); i++) {
+		if (s->resumed[i].pid == pid || s->resumed[i].until < now) {
 			free_slot = i;
 			break;
 		}
 	}
-	s->conts[free_slot] = (struct cont_watch){ .pid = pid, .until = now + 1000000000LL };
+	s->resumed[free_slot] = (struct resumed_watch){ .pid = pid, .until = now + 1000000000LL };
 }
 
-static void watch_stopped(struct session *s, bool all)
+static void stop_for_maps_watch(struct session *s, bool all)
 {
 	int64_t now = mono_ns();
 	size_t i;
 
-	for (i = 0; i < sizeof(s->conts) / sizeof(s->conts[0]); i++)
-		if (s->conts[i].pid && (all || s->conts[i].until >= now) &&
-		    is_stopped(s->conts[i].pid))
-			kill(s->conts[i].pid, SIGCONT);
+	for (i = 0; i < sizeof(s->resumed) / sizeof(s->resumed[0]); i++)
+		if (s->resumed[i].pid && (all || s->resumed[i].until >= now) &&
+		    is_stopped(s->resumed[i].pid))
+			kill(s->resumed[i].pid, SIGCONT);
 }
 
 static int on_proc_event(void *ctx, void *data, size_t len)
@@ -227,8 +227,8 @@ static int on_proc_event(void *ctx, void *data, size_t len)
 	comm[BPFPROF_COMM_LEN] = '\0';
 	pr_debug("process event %u: pid %u (%s)\n", e->type, e->pid, comm);
 	track(s, e->pid, comm, e->type == BPFPROF_PROC_EXEC);
-	if ((e->type == BPFPROF_PROC_MAPS && s->cont_after_maps) || e->type == BPFPROF_PROC_ENTRY)
-		cont_stopped(s, e->pid);
+	if ((e->type == BPFPROF_PROC_MAPS && s->stop_for_maps) || e->type == BPFPROF_PROC_ENTRY)
+		resume_after_stop(s, e->pid);
 	return 0;
 }
 
@@ -336,8 +336,8 @@ int session__run(struct session *s)
 			show_progress(s, now);
 			next_progress += 1000000000;
 		}
-		if (s->cont_after_maps)
-			watch_stopped(s, false);
+		if (s->stop_for_maps)
+			stop_for_maps_watch(s, false);
 		if (now >= next_refresh) {
 			refresh_mappings(s, false);
 			next_refresh = now + 1000000000LL;
@@ -379,8 +379,8 @@ int session__run(struct session *s)
 	if (s->rb)
 		ring_buffer__consume(s->rb);
 	refresh_mappings(s, true);
-	if (s->cont_after_maps)
-		watch_stopped(s, true); /* none stays stopped by us when the capture ends */
+	if (s->stop_for_maps)
+		stop_for_maps_watch(s, true); /* none stays stopped by us when the capture ends */
 	if (s->progress)
 		fprintf(stderr, "\r\033[K");
 	return err;

@@ -34,9 +34,6 @@ struct session {
 	bool progress;	     /* show a progress line on stderr */
 	const char *noun;    /* what the events are called in progress: "samples" */
 	const char *idle;    /* why there may be no samples: "did not run on a CPU ..." */
-	bool top_user;	     /* the top table leaves kernel frames out (report_top_user) */
-	bool top_caller;     /* ... and the C library's too (report_top_caller) */
-	bool top_allocating; /* ... and the leaf, an allocator function (report_top_allocating) */
 	struct symbolizer *sym;
 	struct ring_buffer *rb;
 	int counters_fd;
@@ -56,21 +53,22 @@ struct session {
 	 */
 	int64_t snapshot_ns;
 	/*
-	 * Set by a collector before load, for a launched command (and its
-	 * children): BPF stops it when a stack runs through a mapping userspace
-	 * has not read yet (the libraries the loader maps after exec, dlopen),
-	 * so no stack is walked without its unwind tables; the session
-	 * continues it once the maps are read.  heap, threadcreate and mutex
-	 * set it.  Where a stack is taken with interrupts off (page faults,
+	 * Set before load, for a launched command (and its children), when its
+	 * profile type asks (profile_type.h, stop_for_maps): BPF stops it when
+	 * a stack runs through a mapping userspace has not read yet (the
+	 * libraries the loader maps after exec, dlopen), so no stack is walked
+	 * without its unwind tables; the session continues it once the maps are
+	 * read.  cpu, heap (both modes), threadcreate and mutex ask for it.
+	 * Where a stack is taken with interrupts off (page faults,
 	 * sched_waking) the stop is deferred and may land after the SIGCONT:
-	 * session.c watches for that.  cpu and offcpu do not set it (it hung
-	 * offcpu before the watch existed; not retried since).
+	 * session.c watches for that.  offcpu does not ask (it hung offcpu
+	 * before the watch existed; not retried since).
 	 */
-	bool cont_after_maps;
-	struct cont_watch {
+	bool stop_for_maps;
+	struct resumed_watch { /* resumed lately: watched for a late stop */
 		int pid;
 		int64_t until; /* CLOCK_MONOTONIC ns */
-	} conts[8];
+	} resumed[8];
 	int (*on_snapshot)(void *ctx);
 	void *on_snapshot_ctx;
 	/*

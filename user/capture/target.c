@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include <linux/magic.h>
 
-#include "util/exitcode.h"
+#include "util/errors.h"
 #include "util/log.h"
 #include "capture/target.h"
 #include "profile/profile.h"
@@ -72,11 +72,11 @@ static int check_pids(struct target *t)
 		snprintf(path, sizeof(path), "/proc/%d/status", t->pids[i]);
 		if (kill(t->pids[i], 0) && errno == ESRCH) {
 			pr_warn("no such process: pid %d\n", t->pids[i]);
-			return EXIT_TARGET;
+			return -BPFPROF_ETARGET;
 		}
 		if (access(path, R_OK)) {
 			pr_warn("no such process: pid %d\n", t->pids[i]);
-			return EXIT_TARGET;
+			return -BPFPROF_ETARGET;
 		}
 	}
 	return 0;
@@ -90,14 +90,14 @@ static int open_cgroup(struct target *t)
 	fd = open(t->cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
 		pr_warn("cannot open cgroup %s: %s\n", t->cgroup_path, strerror(errno));
-		return EXIT_TARGET;
+		return -BPFPROF_ETARGET;
 	}
 	if (fstatfs(fd, &fs) || fs.f_type != CGROUP2_SUPER_MAGIC) {
 		pr_warn("%s is not a cgroup v2 directory (cgroup2 is usually mounted at "
 			"/sys/fs/cgroup or /sys/fs/cgroup/unified)\n",
 			t->cgroup_path);
 		close(fd);
-		return EXIT_TARGET;
+		return -BPFPROF_ETARGET;
 	}
 	t->cgroup_fd = fd;
 	return 0;
@@ -142,20 +142,22 @@ static int launch(struct target *t)
 	err = target__resolve_command(t->argv[0], exe, sizeof(exe));
 	if (err == -EACCES) {
 		pr_warn("cannot run %s: permission denied (not executable)\n", t->argv[0]);
-		return EXIT_TARGET;
+		return -BPFPROF_ETARGET;
 	}
 	if (err) {
 		pr_warn("command not found: %s\n", t->argv[0]);
-		return EXIT_TARGET;
+		return -BPFPROF_ETARGET;
 	}
 	if (pipe2(gate, O_CLOEXEC) || pipe2(execp, O_CLOEXEC)) {
-		pr_warn("cannot create a pipe: %s\n", strerror(errno));
-		return EXIT_FAIL;
+		err = -errno;
+		pr_warn("cannot create a pipe: %s\n", strerror(-err));
+		return err;
 	}
 	pid = fork();
 	if (pid < 0) {
-		pr_warn("cannot fork: %s\n", strerror(errno));
-		return EXIT_FAIL;
+		err = -errno;
+		pr_warn("cannot fork: %s\n", strerror(-err));
+		return err;
 	}
 	if (pid == 0) {
 		watchdog__forget(&t->watchdog);
@@ -190,7 +192,7 @@ static int start_watchdog(struct target *t)
 
 	if (err)
 		pr_warn("cannot start the watchdog process: %s\n", strerror(-err));
-	return err ? EXIT_FAIL : 0;
+	return err;
 }
 
 static int prepare_pids(struct target *t)
@@ -222,7 +224,7 @@ int target__prepare(struct target *t)
 	case TARGET_PIDS:
 		return prepare_pids(t);
 	}
-	return EXIT_USAGE;
+	return -BPFPROF_EUSAGE;
 }
 
 void target__note_stopped(struct target *t, int pid)

@@ -36,8 +36,8 @@ int target__add_pids(struct target *t, const char *arg);
 /*
  * Checks the target and prepares it: the pids exist, the cgroup is a cgroup
  * v2 directory, the command is found.  A command is forked here but held
- * before exec until target__start().  Prints the error; returns the exit
- * code to use (0 on success).
+ * before exec until target__start().  Prints the error; returns 0 or
+ * -errno (-BPFPROF_ETARGET: no such target).
  */
 int target__prepare(struct target *t);
 /*

@@ -44,7 +44,7 @@ static error_t parse_report(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case 't':
 		if (parse_long(arg, 0, INT_MAX, &v))
-			usage_error("invalid --top '%s'", arg);
+			return opt_error("invalid --top '%s'", arg);
 		env->top = v;
 		break;
 	case 's':
@@ -55,17 +55,17 @@ static error_t parse_report(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_MAX_MEM:
 		if (parse_long(arg, 1, 1L << 20, &v))
-			usage_error("invalid --max-mem '%s': expected 1..1048576 MiB", arg);
+			return opt_error("invalid --max-mem '%s': expected 1..1048576 MiB", arg);
 		env->max_mib = v;
 		break;
 	case ARGP_KEY_ARG:
 		if (env->file)
-			usage_error("one profile file at a time");
+			return opt_error("one profile file at a time");
 		env->file = arg;
 		break;
 	case ARGP_KEY_END:
 		if (!env->file)
-			usage_error("no profile file given");
+			return opt_error("no profile file given");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -114,7 +114,8 @@ int cmd_report(int argc, char **argv)
 		profile__free(p);
 		return EXIT_USAGE;
 	}
-	err = env.folded ? report_folded(stdout, p, si) : report_top(stdout, p, si, env.top);
+	err = env.folded ? report_folded(stdout, p, si)
+			 : report_top(stdout, p, si, env.top, REPORT_SKIP_NONE);
 	profile__free(p);
 	return err ? EXIT_FAIL : EXIT_OK;
 }

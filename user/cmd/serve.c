@@ -86,24 +86,24 @@ static error_t parse_serve(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_MAX_SECONDS:
 		if (parse_duration_ns(arg, &ns) || ns < 1000000000LL || ns > 86400000000000LL)
-			usage_error("invalid --max-seconds '%s': expected 1..86400 seconds", arg);
+			return opt_error("invalid --max-seconds '%s': expected 1..86400 seconds",
+					 arg);
 		env->max_ns = ns;
 		break;
 	case OPT_MAX_CAPTURES:
 		if (parse_long(arg, 1, 64, &v))
-			usage_error("invalid --max-captures '%s': expected 1..64", arg);
+			return opt_error("invalid --max-captures '%s': expected 1..64", arg);
 		env->max_captures = v;
 		break;
 	case 'd':
-		env->common.duration_ns = duration_arg(arg);
-		break;
+		return opt_duration(arg, &env->common.duration_ns);
 	case 'q':
 		env->common.quiet = true;
 		break;
 	case ARGP_KEY_ARG:
-		usage_error("serve launches nothing: it profiles running processes (-p PID, -a or "
-			    "--cgroup PATH)");
-		break;
+		return opt_error(
+			"serve launches nothing: it profiles running processes (-p PID, -a or "
+			"--cgroup PATH)");
 	case 'v':
 		env->common.verbose++;
 		break;
@@ -365,11 +365,11 @@ int cmd_serve(int argc, char **argv)
 		return EXIT_USAGE;
 	ret = preflight_check();
 	if (ret)
-		return ret;
+		return cmd_exit_code(ret);
 	/* The same checks as a capture's, now rather than at the first request. */
 	ret = target__prepare(&env.common.target);
 	if (ret)
-		return ret;
+		return cmd_exit_code(ret);
 	target__describe(&env.common.target, desc, sizeof(desc));
 	npidfds = open_pidfds(&env.common.target, pidfds);
 	cmdline = read_cmdline(&env.common.target, &cmdline_len);

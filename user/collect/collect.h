@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Collectors: one per profile type.  Each loads its BPF program, attaches
- * it, runs the session and turns the kernel's aggregates into a profile,
- * with the shared plumbing of capture/capture.h.
+ * The profile types, one file each: its descriptor (a struct profile_type,
+ * profile_type/profile_type.h: command, options, words, sample types, top
+ * table) and its collector, which loads its BPF program, attaches it, runs
+ * the session and turns the kernel's aggregates into a profile, with the
+ * shared plumbing of capture/capture.h.  Their options are below.
  */
 #ifndef BPFPROF_COLLECT_H
 #define BPFPROF_COLLECT_H
@@ -68,21 +70,26 @@ struct heap_opts {
 	/*
 	 * Snapshots before the end (--interval, SIGUSR1): the collector builds a
 	 * profile of the moment and hands it here; the callee writes it (it
-	 * does not keep p).  Returns 0 or an exit code.
+	 * does not keep p).  Returns 0 or -errno.
 	 */
 	int (*snapshot)(void *ctx, struct session *s, struct profile *p);
 	void *snapshot_ctx;
 };
 
-/* Each returns 0 and a profile, or an exit code (exitcode.h) after printing why. */
+/*
+ * Each returns 0 and a profile, or -errno (util/errors.h) after printing why.
+ * Each file's profile_type (profile_type/) describes its type and parses
+ * its options.
+ */
 int collect_cpu(struct session *s, const struct cpu_opts *o, struct profile **out);
 int collect_offcpu(struct session *s, const struct offcpu_opts *o, struct profile **out);
 int collect_threadcreate(struct session *s, const struct threadcreate_opts *o,
 			 struct profile **out);
 int collect_mutex(struct session *s, const struct mutex_opts *o, struct profile **out);
 int collect_heap(struct session *s, const struct heap_opts *o, struct profile **out);
-/* --mode growth (collect/heap_growth.c), and the sample type its top table shows. */
+/* --mode growth (collect/heap_growth.c), its sample types and the one its top table shows. */
 #define HEAP_GROWTH_SAMPLE_INDEX 1 /* faulted_space */
+extern const struct value_type_desc heap_growth_types[4];
 int collect_heap_growth(struct session *s, const struct heap_opts *o, struct profile **out);
 
 /*

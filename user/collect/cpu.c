@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * CPU profile collector: cpu.bpf.c counts samples per stack key in the
- * kernel; at the end we read the counts once and build a profile with Go's
- * CPU profile names.
+ * bpfprof cpu: where the CPU time goes, as Go's CPU profile.  cpu.bpf.c
+ * counts samples per stack key in the kernel; at the end we read the counts
+ * once and build a profile with Go's CPU profile names.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -12,8 +12,10 @@
 
 #include "collect/collect.h"
 #include "cpu.skel.h"
+#include "profile_type/profile_type.h"
 #include "util/exitcode.h"
 #include "util/log.h"
+#include "util/util.h"
 #include "profile/profile.h"
 #include "capture/session.h"
 #include "capture/target.h"
@@ -79,14 +81,15 @@ static int fill(struct sample_sink *k, void *arg)
 	return capture_add_map(k, bpf_map__fd(skel->maps.counts), count_entry, &period);
 }
 
+static const struct value_type_desc cpu_types[] = {
+	{ "samples", "count" },
+	{ "cpu", "nanoseconds" },
+};
+
 int collect_cpu(struct session *s, const struct cpu_opts *o, struct profile **out)
 {
-	static const struct value_type_desc types[] = {
-		{ "samples", "count" },
-		{ "cpu", "nanoseconds" },
-	};
 	const struct profile_shape shape = {
-		.types = types,
+		.types = cpu_types,
 		.ntypes = 2,
 		.period_type = { "cpu", "nanoseconds" },
 		.period = 1000000000LL / o->freq,
@@ -95,12 +98,6 @@ int collect_cpu(struct session *s, const struct cpu_opts *o, struct profile **ou
 	struct cpu_bpf *skel;
 	int ret;
 
-	/*
-	 * A launched command waits while its new mappings are read (session.h):
-	 * its first samples, in code the loader has just mapped, keep their
-	 * callers.  Stopped, it takes no samples, so its profile is unchanged.
-	 */
-	s->cont_after_maps = s->target->argv != NULL;
 	skel = capture_load(open_and_load, s, o, &ret);
 	if (!skel)
 		return ret;
@@ -118,3 +115,111 @@ cleanup:
 	cpu_bpf__destroy(skel);
 	return ret;
 }
+
+/* --- the command line --- */
+
+enum {
+	OPT_USER_ONLY = 0x200,
+	OPT_KERNEL_ONLY,
+};
+
+static const struct argp_option cpu_options[] = {
+	{ NULL, 0, NULL, 0, "CPU profile:", 3 },
+	{ "freq", 'F', "HZ", 0, "Samples per second on each CPU, 1..10000 (default 99)", 3 },
+	{ "user-only", OPT_USER_ONLY, NULL, 0,
+	  "Only user stacks (time in the kernel is "
+	  "attributed to the user code that entered it)",
+	  3 },
+	{ "kernel-only", OPT_KERNEL_ONLY, NULL, 0,
+	  "Only samples taken in the kernel, "
+	  "kernel stacks",
+	  3 },
+	{ 0 },
+};
+
+static error_t parse_cpu(int key, char *arg, struct argp_state *state)
+{
+	struct type_args *a = state->input;
+	struct cpu_opts *o = a->opts;
+	long v;
+
+	switch (key) {
+	case ARGP_KEY_INIT:
+		o->freq = 99;
+		o->user = true;
+		o->kernel = true;
+		break;
+	case 'F':
+		if (parse_long(arg, 1, 10000, &v))
+			return opt_error("invalid frequency '%s': expected 1..10000 Hz", arg);
+		o->freq = v;
+		break;
+	case OPT_USER_ONLY:
+		o->kernel = false;
+		break;
+	case OPT_KERNEL_ONLY:
+		o->user = false;
+		o->kernel_only = true;
+		break;
+	case ARGP_KEY_END:
+		if (!o->user && !o->kernel)
+			return opt_error("--user-only and --kernel-only exclude each other");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static const struct argp cpu_argp = {
+	.options = cpu_options,
+	.parser = parse_cpu,
+	.args_doc = "[-- CMD [ARGS...]]",
+	.doc = "Sample the stacks of running threads (Go's CPU profile).\n"
+	       "\v"
+	       "Examples:\n"
+	       "  bpfprof cpu -p 1234 -d 30          profile pid 1234 for 30 seconds\n"
+	       "  bpfprof cpu -a -d 10 -F 999        the whole system at 999 Hz\n"
+	       "  bpfprof cpu -o app.pb.gz -- ./app  launch ./app, profile it until it exits\n"
+	       "  go tool pprof -http=:8080 cpu.pb.gz\n"
+	       "\n" EXIT_CODES_HELP,
+};
+
+static int collect(struct session *s, const void *opts, struct profile **out)
+{
+	return collect_cpu(s, opts, out);
+}
+
+static const struct type_endpoint cpu_endpoints[] = {
+	{ "profile",
+	  { 0 },
+	  { "hz", "--freq" },
+	  "CPU profile: stacks sampled on the CPU during the window. hz=N samples per second "
+	  "(default 99)." },
+};
+
+const struct profile_type cpu_type = {
+	.name = "cpu",
+	.summary = "sample on-CPU stacks (Go's CPU profile)",
+	.output = "cpu.pb.gz",
+	.view = {
+		.noun = "samples",
+		.idle = "did not run on a CPU during the capture",
+		.sample_types = cpu_types,
+		.nsample_types = ARRAY_SIZE(cpu_types),
+		.sample_index = 1,
+		.skip = REPORT_SKIP_NONE,
+	},
+	/*
+	 * A launched command waits while its new mappings are read (session.h):
+	 * its first samples, in code the loader has just mapped, keep their
+	 * callers.  Stopped, it takes no samples, so its profile is unchanged.
+	 */
+	.stop_for_maps = true,
+	.stacks = TYPE_STACKS_THREADS,
+	.argp = &cpu_argp,
+	.opts_size = sizeof(struct cpu_opts),
+	.collect = collect,
+	.endpoints = cpu_endpoints,
+	.nendpoints = ARRAY_SIZE(cpu_endpoints),
+};

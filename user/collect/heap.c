@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Heap profile collector (--mode alloc): finds each target's allocator,
+ * bpfprof heap: live and allocated memory by stack, as Go's heap profile.
+ * The command line of both modes is here; --mode alloc's collector finds each target's allocator,
  * measures what probing it will cost, attaches heap.bpf.c's programs with
  * uprobe_multi links (session uprobes where the kernel has them), keeps
  * pricing -p targets while attached (heap/guard.c) and turns the kernel's
@@ -19,7 +20,12 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <limits.h>
+
 #include "collect/collect.h"
+#include "profile/pprof.h"
+#include "profile_type/profile_type.h"
+#include "util/errors.h"
 #include "util/exitcode.h"
 #include "heap.skel.h"
 #include "heap/alloc.h"
@@ -287,7 +293,7 @@ static int check_overhead(struct heap_run *run, int slot, int pid)
 		"slow %s (over --max-overhead %g%%); use --mode growth (no uprobes), a larger "
 		"--rate, or --force\n",
 		pid, per_s, rate, o->max_overhead);
-	return EXIT_FAIL;
+	return -ECANCELED;
 }
 
 static int prepare_targets(struct heap_run *run)
@@ -313,7 +319,7 @@ static int prepare_targets(struct heap_run *run)
 		}
 		if (err) {
 			pr_warn("heap: %s\n", why);
-			return err == -ENOENT || err == -ESRCH ? EXIT_TARGET : EXIT_FAIL;
+			return err == -ENOENT || err == -ESRCH ? -BPFPROF_ETARGET : err;
 		}
 		run->nallocs++;
 		describe_allocator(&run->allocs[i], t->pids[i]);
@@ -324,7 +330,7 @@ static int prepare_targets(struct heap_run *run)
 		if (err) {
 			pr_warn("heap: cannot attach uprobes to %s in pid %d: %s\n",
 				run->allocs[i].file, t->pids[i], strerror(-err));
-			return err == -ESRCH ? EXIT_TARGET : EXIT_FAIL;
+			return err == -ESRCH ? -BPFPROF_ETARGET : err;
 		}
 		if (!t->argv) {
 			ret = check_overhead(run, i, t->pids[i]);
@@ -519,16 +525,11 @@ int collect_heap(struct session *s, const struct heap_opts *o, struct profile **
 	if (run.support == UPROBE_NO_MULTI) {
 		pr_warn("heap: this kernel has no uprobe_multi links (Linux 6.6 and later): use "
 			"--mode growth\n");
-		return EXIT_SYSTEM;
+		return -BPFPROF_ESYSTEM;
 	}
 	if (run.support != UPROBE_SESSION)
 		pr_info("heap: no session uprobes in this kernel (Linux 6.13 and later): every "
 			"allocation also pays a return probe\n");
-	s->noun = "allocations (estimated)";
-	s->idle = "made no sampled allocation during the capture (blocks allocated before "
-		  "bpfprof attached are not known)";
-	s->top_allocating = true;
-	s->cont_after_maps = s->target->argv != NULL;
 	run.skel = capture_load(open_and_load, s, &run, &ret);
 	if (!run.skel)
 		return ret;
@@ -573,3 +574,360 @@ cleanup:
 	free(run.allocs);
 	return ret;
 }
+
+/* --- the command line (both modes) --- */
+
+enum {
+	OPT_RATE = 0x200,
+	OPT_INTERVAL,
+	OPT_MIN_AGE,
+	OPT_MODE,
+	OPT_MAX_OVERHEAD,
+	OPT_FORCE,
+	OPT_AT_ENTRY,
+	OPT_MAX_LIVE,
+	OPT_FAULT_EVERY,
+	OPT_COUNT_ONLY,
+	OPT_NO_SESSION,
+	OPT_ALLOCS,
+};
+
+#define HEAP_DEFAULT_RATE (512 * 1024)
+
+/* The type's options: the collector's, then the command's snapshots. */
+struct heap_args {
+	struct heap_opts heap; /* first: where the driver puts the stack options */
+	struct type_args *a;
+	int64_t interval_ns;
+	char base[PATH_MAX]; /* numbered snapshots: BASE.0001.pb.gz, ... */
+	int nsnapshots;
+	char final_path[PATH_MAX + 32];
+};
+
+static const struct argp_option heap_options[] = {
+	{ NULL, 0, NULL, 0, "Heap profile:", 3 },
+	{ "rate", OPT_RATE, "BYTES", 0,
+	  "Sample one allocation per BYTES allocated on average, as Go's MemProfileRate "
+	  "(default 512k; 1 records every allocation; suffixes k, m, g)",
+	  3 },
+	{ "interval", OPT_INTERVAL, "SECONDS", 0,
+	  "Also write a snapshot every SECONDS: OUTPUT.0001.pb.gz, ... (SIGUSR1 writes one "
+	  "at any time)",
+	  3 },
+	{ "min-age", OPT_MIN_AGE, "SECONDS", 0,
+	  "In-use memory: only blocks allocated at least this long ago (leak hunting)", 3 },
+	{ "mode", OPT_MODE, "MODE", 0,
+	  "alloc (default: uprobes on the allocator, Go's heap profile) or growth (no "
+	  "uprobes: brk/mmap and page faults by stack, for allocation-heavy programs)",
+	  3 },
+	{ "max-overhead", OPT_MAX_OVERHEAD, "PERCENT", 0,
+	  "Refuse to attach when the expected slowdown is above this (default 10); detach "
+	  "when it stays above it for 3 s while attached",
+	  3 },
+	{ "force", OPT_FORCE, NULL, 0, "Attach and keep probing whatever the expected slowdown",
+	  3 },
+	{ "max-live", OPT_MAX_LIVE, "N", 0,
+	  "Track at most N sampled live blocks (default 262144; 1048576 with --rate 1)", 3 },
+	{ "allocs", OPT_ALLOCS, NULL, 0,
+	  "Go's allocs profile: the same data, alloc_space shown by default (in the top "
+	  "table and in pprof)",
+	  3 },
+	{ "fault-every", OPT_FAULT_EVERY, "N", 0,
+	  "--mode growth: capture a stack for one page fault in N (default 1)", 3 },
+	{ "at-entry", OPT_AT_ENTRY, NULL, OPTION_HIDDEN,
+	  "Probe function entries (no placement): for the benchmark", 3 },
+	{ "count-only", OPT_COUNT_ONLY, NULL, OPTION_HIDDEN,
+	  "Probes only count calls (no overhead check): the benchmark's floor", 3 },
+	{ "no-session", OPT_NO_SESSION, NULL, OPTION_HIDDEN,
+	  "A return probe on every allocating call, as on kernels before 6.13 (tests)", 3 },
+	{ 0 },
+};
+
+/* A size: a number with an optional k, m or g suffix (powers of 1024). */
+static int parse_bytes(const char *arg, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (*arg < '0' || *arg > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (errno)
+		return -EINVAL;
+	switch (*end) {
+	case 'k':
+	case 'K':
+		v <<= 10, end++;
+		break;
+	case 'm':
+	case 'M':
+		v <<= 20, end++;
+		break;
+	case 'g':
+	case 'G':
+		v <<= 30, end++;
+		break;
+	}
+	if (*end == 'b' || *end == 'B')
+		end++;
+	if (*end || v == 0 || v > (1ULL << 40))
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static error_t parse_heap(int key, char *arg, struct argp_state *state)
+{
+	struct type_args *a = state->input;
+	struct heap_args *env = a->opts;
+	char *end;
+	long v;
+
+	switch (key) {
+	case ARGP_KEY_INIT:
+		env->heap.rate = HEAP_DEFAULT_RATE;
+		env->heap.max_overhead = 10;
+		break;
+	case OPT_RATE:
+		if (parse_bytes(arg, &env->heap.rate))
+			return opt_error(
+				"invalid --rate '%s': expected bytes between samples, 1..1g "
+				"(e.g. 1, 4096, 512k)",
+				arg);
+		break;
+	case OPT_INTERVAL:
+		if (parse_duration_ns(arg, &env->interval_ns) || env->interval_ns < 100000000)
+			return opt_error("invalid --interval '%s': expected seconds, at least 0.1",
+					 arg);
+		break;
+	case OPT_MIN_AGE:
+		if (parse_duration_ns(arg, &env->heap.min_age_ns) || env->heap.min_age_ns < 0)
+			return opt_error("invalid --min-age '%s': expected seconds, e.g. 60", arg);
+		break;
+	case OPT_MODE:
+		if (!strcmp(arg, "alloc"))
+			env->heap.mode = HEAP_MODE_ALLOC;
+		else if (!strcmp(arg, "growth"))
+			env->heap.mode = HEAP_MODE_GROWTH;
+		else
+			return opt_error("invalid --mode '%s': expected alloc or growth", arg);
+		break;
+	case OPT_MAX_OVERHEAD:
+		errno = 0;
+		env->heap.max_overhead = strtod(arg, &end);
+		if (errno || end == arg || *end || !(env->heap.max_overhead > 0))
+			return opt_error(
+				"invalid --max-overhead '%s': expected a percentage > 0, e.g. 10",
+				arg);
+		break;
+	case OPT_FORCE:
+		env->heap.force = true;
+		break;
+	case OPT_AT_ENTRY:
+		env->heap.at_entry = true;
+		break;
+	case OPT_NO_SESSION:
+		env->heap.no_session = true;
+		break;
+	case OPT_ALLOCS:
+		env->heap.allocs = true;
+		break;
+	case OPT_COUNT_ONLY:
+		env->heap.count_only = true;
+		env->heap.force = true;
+		break;
+	case OPT_MAX_LIVE:
+		if (parse_long(arg, 1024, 1L << 26, &v))
+			return opt_error("invalid --max-live '%s': expected 1024..67108864", arg);
+		env->heap.max_live = v;
+		break;
+	case OPT_FAULT_EVERY:
+		if (parse_long(arg, 1, 1000000, &v))
+			return opt_error("invalid --fault-every '%s': expected 1..1000000", arg);
+		env->heap.fault_every = v;
+		break;
+	case ARGP_KEY_END:
+		if (env->heap.mode == HEAP_MODE_GROWTH) {
+			if (env->heap.rate != HEAP_DEFAULT_RATE || env->heap.min_age_ns ||
+			    env->heap.max_live)
+				return opt_error(
+					"--rate, --min-age and --max-live need --mode alloc: "
+					"growth mode does not see allocations");
+		} else if (a->common.target.mode != TARGET_PIDS && a->common.ntarget_kinds) {
+			return opt_error(
+				"heap: the allocator's uprobes need processes: give -p PID or -- "
+				"CMD (--mode growth works with -a and --cgroup)");
+		}
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static const struct argp heap_argp = {
+	.options = heap_options,
+	.parser = parse_heap,
+	.args_doc = "[-- CMD [ARGS...]]",
+	.doc = "Live and allocated memory by stack (Go's heap profile): uprobes on the\n"
+	       "allocator the process uses (glibc, jemalloc, tcmalloc, mimalloc), one\n"
+	       "allocation sampled per --rate bytes.  Sample types alloc_objects,\n"
+	       "alloc_space (since attaching), inuse_objects, inuse_space (at the\n"
+	       "snapshot).  Before attaching, the allocation rate is measured and the\n"
+	       "expected slowdown printed; above --max-overhead bpfprof refuses, and\n"
+	       "it detaches if a -p process's rate rises above it for 3 s.\n"
+	       "Blocks allocated before attaching are not known.\n"
+	       "\v"
+	       "Examples:\n"
+	       "  bpfprof heap -p 1234 -d 60               sampled, one snapshot at the end\n"
+	       "  bpfprof heap -p 1234 --rate 1 -d 10      every allocation\n"
+	       "  bpfprof heap -p 1234 --interval 10 -o h  h.0001.pb.gz, h.0002.pb.gz, ...\n"
+	       "  bpfprof heap -p 1234 --min-age 300       live blocks older than 5 minutes\n"
+	       "  bpfprof heap -p 1234 --mode growth       which stacks grow the heap, no uprobes\n"
+	       "  go tool pprof -sample_index=alloc_space -top heap.pb.gz\n"
+	       "  go tool pprof -base h.0001.pb.gz h.0006.pb.gz\n"
+	       "\n" EXIT_CODES_HELP,
+};
+
+/* "h" → "h", "heap.pb.gz" → "heap", "x.gz" → "x": the base of numbered snapshots. */
+static void snapshot_base(const char *output, char *base, size_t len)
+{
+	static const char *const suffixes[] = { ".pb.gz", ".pb", ".gz" };
+	size_t n = strlen(output), i, k;
+
+	snprintf(base, len, "%s", output);
+	for (i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		k = strlen(suffixes[i]);
+		if (n > k && !strcmp(output + n - k, suffixes[i])) {
+			base[n - k] = '\0';
+			return;
+		}
+	}
+}
+
+static int write_snapshot(void *ctx, struct session *s, struct profile *p)
+{
+	struct heap_args *env = ctx;
+	char path[PATH_MAX + 32];
+	int err;
+
+	snprintf(path, sizeof(path), "%s.%04d.pb.gz", env->base, ++env->nsnapshots);
+	err = pprof_write_file(p, path);
+	if (err) {
+		pr_warn("cannot write %s: %s\n", path, strerror(-err));
+		return err;
+	}
+	if (!env->a->common.quiet)
+		fprintf(stdout, "wrote %s (snapshot at %.1fs)\n", path, s->elapsed_ns / 1e9);
+	fflush(stdout);
+	return 0;
+}
+
+static int collect(struct session *s, const void *opts, struct profile **out)
+{
+	const struct heap_opts *o = opts;
+	struct heap_args *env = o->snapshot_ctx;
+	int ret;
+
+	s->snapshot_ns = env->interval_ns;
+	ret = o->mode == HEAP_MODE_GROWTH ? collect_heap_growth(s, o, out)
+					  : collect_heap(s, o, out);
+	if (!ret && env->interval_ns) {
+		/* With --interval the last snapshot is numbered like the others. */
+		snprintf(env->final_path, sizeof(env->final_path), "%s.%04d.pb.gz", env->base,
+			 ++env->nsnapshots);
+		env->a->common.output = env->final_path;
+	}
+	return ret;
+}
+
+static int setup(struct type_args *a)
+{
+	struct heap_args *env = a->opts;
+
+	env->a = a;
+	/* Blocks outlive their threads: no tid label. */
+	env->heap.st.per_thread = false;
+	/*
+	 * Growth mode follows a launched command's children, as the other
+	 * profile types do; uprobes are attached per process, so alloc mode
+	 * profiles the command itself.
+	 */
+	env->heap.st.follow_children = env->heap.mode == HEAP_MODE_GROWTH && a->common.target.argv;
+	if (!env->heap.fault_every)
+		env->heap.fault_every = 1;
+	snapshot_base(a->common.output, env->base, sizeof(env->base));
+	env->heap.snapshot = write_snapshot;
+	env->heap.snapshot_ctx = env;
+	if (env->heap.allocs && env->heap.mode == HEAP_MODE_GROWTH) {
+		pr_warn("--allocs is alloc mode's: growth mode has no allocations\n");
+		return -BPFPROF_EUSAGE;
+	}
+	return 0;
+}
+
+/* Alloc mode's view, showing sample type index (Go's defaults: heap inuse_space, allocs alloc_space). */
+#define HEAP_ALLOC_VIEW(index)                                                                                         \
+	{                                                                                                              \
+		.noun = "allocations (estimated)",                                                                     \
+		.idle = "made no sampled allocation during the capture (blocks allocated before "                      \
+			"bpfprof attached are not known)",                                                             \
+		.sample_types = heap_types, .nsample_types = ARRAY_SIZE(heap_types),                                   \
+		.sample_index =                                                                                        \
+			(index), /* The leaf is the probed allocator function: rank by the function that allocated. */ \
+			.skip = REPORT_SKIP_ALLOCATOR,                                                                 \
+	}
+
+/* --allocs: Go's allocs profile, alloc_space shown. */
+static const struct type_view heap_allocs_view = HEAP_ALLOC_VIEW(1);
+
+static const struct type_view heap_growth_view = {
+	.noun = "anonymous page faults",
+	.idle = "did not grow its anonymous memory during the capture",
+	.sample_types = heap_growth_types,
+	.nsample_types = ARRAY_SIZE(heap_growth_types),
+	.sample_index = HEAP_GROWTH_SAMPLE_INDEX,
+	.skip = REPORT_SKIP_NONE,
+};
+
+extern const struct profile_type heap_type;
+
+static const struct type_view *view_of(const void *opts)
+{
+	const struct heap_opts *o = opts;
+
+	if (o->mode == HEAP_MODE_GROWTH)
+		return &heap_growth_view;
+	return o->allocs ? &heap_allocs_view : &heap_type.view;
+}
+
+static const struct type_endpoint heap_endpoints[] = {
+	{ "allocs",
+	  { "--allocs" },
+	  { "rate", "--rate" },
+	  "Allocations during the window, by stack (heap's uprobes; alloc_space shown first). "
+	  "rate=BYTES samples one allocation per BYTES (default 512k)." },
+	{ "heap",
+	  { 0 },
+	  { "rate", "--rate" },
+	  "Memory allocated during the window and still live at its end, by stack (uprobes "
+	  "on the allocator). rate=BYTES as for allocs." },
+};
+
+const struct profile_type heap_type = {
+	.name = "heap",
+	.summary = "live and allocated memory by stack (Go's heap profile)",
+	.output = "heap.pb.gz",
+	.view = HEAP_ALLOC_VIEW(3), /* inuse_space */
+	.view_of = view_of,
+	/* Both modes: a launched command waits while its new mappings are read. */
+	.stop_for_maps = true,
+	.stacks = TYPE_STACKS_UNWIND,
+	.argp = &heap_argp,
+	.opts_size = sizeof(struct heap_args),
+	.setup = setup,
+	.collect = collect,
+	.endpoints = heap_endpoints,
+	.nendpoints = ARRAY_SIZE(heap_endpoints),
+};

@@ -60,7 +60,6 @@
 
 #include "bpfprof/growth.h"
 #include "collect/collect.h"
-#include "util/exitcode.h"
 #include "heap_growth.skel.h"
 #include "util/log.h"
 #include "profile/profile.h"
@@ -192,17 +191,18 @@ static int snapshot(void *arg)
 	if (!ret)
 		ret = c->o->snapshot(c->o->snapshot_ctx, c->s, p);
 	profile__free(p);
-	return ret ? -EIO : 0;
+	return ret;
 }
+
+const struct value_type_desc heap_growth_types[4] = {
+	{ "faults", "count" },
+	{ "faulted_space", "bytes" },
+	{ "grown_space", "bytes" },
+	{ "released_space", "bytes" },
+};
 
 int collect_heap_growth(struct session *s, const struct heap_opts *o, struct profile **out)
 {
-	static const struct value_type_desc types[] = {
-		{ "faults", "count" },
-		{ "faulted_space", "bytes" },
-		{ "grown_space", "bytes" },
-		{ "released_space", "bytes" },
-	};
 	struct growth_ctx c = { .s = s, .o = o };
 	struct capture_links links = { 0 };
 	int ret;
@@ -211,14 +211,11 @@ int collect_heap_growth(struct session *s, const struct heap_opts *o, struct pro
 	c.fault_every = o->fault_every ? o->fault_every : 1;
 	c.page_size = page_size();
 	c.shape = (struct profile_shape){
-		.types = types,
-		.ntypes = ARRAY_SIZE(types),
+		.types = heap_growth_types,
+		.ntypes = ARRAY_SIZE(heap_growth_types),
 		.period_type = { "space", "bytes" },
 		.period = c.fault_every * c.page_size,
 	};
-	s->noun = "anonymous page faults";
-	s->cont_after_maps = s->target->argv != NULL;
-	s->idle = "did not grow its anonymous memory during the capture";
 	c.skel = capture_load(open_and_load, s, o, &ret);
 	if (!c.skel)
 		return ret;

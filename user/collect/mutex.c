@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Lock contention collector (Go's mutex profile): mutex.bpf.c sums, per
+ * bpfprof mutex: contended locks, who waited or who held them, as Go's
+ * mutex profile.  mutex.bpf.c sums, per
  * (stack key, futex address), the contended acquisitions and the time spent
  * in futex waits, keyed by the waiting thread's stacks or by those of the
  * thread whose wake ended the wait.
@@ -18,7 +19,10 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <ctype.h>
+
 #include "collect/collect.h"
+#include "profile_type/profile_type.h"
 #include "util/exitcode.h"
 #include "util/log.h"
 #include "mutex.skel.h"
@@ -172,12 +176,6 @@ int collect_mutex(struct session *s, const struct mutex_opts *o, struct profile 
 	struct fill_ctx c = { .by_holder = o->by_holder };
 	int ret;
 
-	s->noun = "contentions";
-	s->idle = "had no contended lock (no futex wait) during the capture";
-	/* Every stack starts in the C library's futex call: rank by its caller. */
-	s->top_caller = true;
-	/* A launched command waits while its new mappings are read (session.h). */
-	s->cont_after_maps = s->target->argv != NULL;
 	c.skel = capture_load(open_and_load, s, o, &ret);
 	if (!c.skel)
 		return ret;
@@ -193,3 +191,122 @@ cleanup:
 	mutex_bpf__destroy(c.skel);
 	return ret;
 }
+
+/* --- the command line --- */
+
+enum {
+	OPT_BY = 0x200,
+	OPT_LOCK,
+};
+
+static const struct argp_option mutex_options[] = {
+	{ NULL, 0, NULL, 0, "Mutex profile:", 3 },
+	{ "by", OPT_BY, "VIEW", 0,
+	  "waiter (default): the stacks of the threads that waited; holder: the stacks of "
+	  "the threads that released the lock they waited for (Go's mutex profile)",
+	  3 },
+	{ "lock", OPT_LOCK, "ADDR", 0,
+	  "Only this lock: its address in hex, as in the lock label (e.g. 0x55d0c0a2b040)", 3 },
+	{ 0 },
+};
+
+/* A lock address: hex digits, with or without 0x; never 0. */
+static int parse_lock(const char *arg, uint64_t *out)
+{
+	const char *p = arg;
+	char *end;
+
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
+		p += 2;
+	if (!isxdigit((unsigned char)*p))
+		return -EINVAL;
+	errno = 0;
+	*out = strtoull(p, &end, 16);
+	if (errno || *end || !*out)
+		return -EINVAL;
+	return 0;
+}
+
+static error_t parse_mutex(int key, char *arg, struct argp_state *state)
+{
+	struct type_args *a = state->input;
+	struct mutex_opts *o = a->opts;
+
+	switch (key) {
+	case OPT_BY:
+		if (!strcmp(arg, "waiter"))
+			o->by_holder = false;
+		else if (!strcmp(arg, "holder"))
+			o->by_holder = true;
+		else
+			return opt_error("invalid --by '%s': expected waiter or holder", arg);
+		break;
+	case OPT_LOCK:
+		if (parse_lock(arg, &o->lock))
+			return opt_error(
+				"invalid --lock '%s': expected a lock address in hex, e.g. "
+				"0x55d0c0a2b040",
+				arg);
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static const struct argp mutex_argp = {
+	.options = mutex_options,
+	.parser = parse_mutex,
+	.args_doc = "[-- CMD [ARGS...]]",
+	.doc = "Contended locks: pthread mutexes, rwlocks, condition variables and any\n"
+	       "other futex-based lock (Go's mutex profile).  Only the futex syscall is\n"
+	       "traced, which a lock calls only when it must sleep or wake a sleeper:\n"
+	       "uncontended locking costs nothing.  Each contended acquisition counts once\n"
+	       "(contentions) with the time its thread slept in futex waits (delay), at\n"
+	       "the waiting thread's stack, or with --by holder at the stack of the thread\n"
+	       "whose unlock woke it.  Label lock: the futex address.\n"
+	       "\v"
+	       "Examples:\n"
+	       "  bpfprof mutex -p 1234 -d 30               where pid 1234's threads waited\n"
+	       "  bpfprof mutex -p 1234 -d 30 --by holder   who held the locks they waited for\n"
+	       "  bpfprof mutex -p 1234 --lock 0x55d0c0a2b040   one lock only\n"
+	       "  go tool pprof -top -sample_index=delay mutex.pb.gz\n"
+	       "  go tool pprof -tagroot=lock -top mutex.pb.gz  per lock\n"
+	       "\n" EXIT_CODES_HELP,
+};
+
+static int collect(struct session *s, const void *opts, struct profile **out)
+{
+	return collect_mutex(s, opts, out);
+}
+
+static const struct type_endpoint mutex_endpoints[] = {
+	{ "mutex",
+	  { "--by=holder" },
+	  { "by", "--by" },
+	  "Lock contention during the window, at the holders' stacks (by=waiter: at the "
+	  "waiters')." },
+};
+
+const struct profile_type mutex_type = {
+	.name = "mutex",
+	.summary = "contended locks: who waited, or who held (Go's mutex profile)",
+	.output = "mutex.pb.gz",
+	.view = {
+		.noun = "contentions",
+		.idle = "had no contended lock (no futex wait) during the capture",
+		.sample_types = capture_contention_types,
+		.nsample_types = ARRAY_SIZE(capture_contention_types),
+		/* delay, as `go tool pprof` shows by default. */
+		.sample_index = 1,
+		/* Every stack starts in the C library's futex call: rank by its caller. */
+		.skip = REPORT_SKIP_KERNEL_LIBC,
+	},
+	.stop_for_maps = true,
+	.stacks = TYPE_STACKS_THREADS,
+	.argp = &mutex_argp,
+	.opts_size = sizeof(struct mutex_opts),
+	.collect = collect,
+	.endpoints = mutex_endpoints,
+	.nendpoints = ARRAY_SIZE(mutex_endpoints),
+};

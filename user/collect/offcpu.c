@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Off-CPU profile collector (Go's block profile): offcpu.bpf.c sums, per
+ * bpfprof offcpu: where threads wait off the CPU, as Go's block profile.
+ * offcpu.bpf.c sums, per
  * stack key and state, how often and how long target threads were off the
  * CPU, every interval (exact) or a sample of the short ones (the default).
  * Threads still off-CPU when the capture ends are counted up to the end:
@@ -19,6 +20,7 @@
 #include <bpf/libbpf.h>
 
 #include "collect/collect.h"
+#include "profile_type/profile_type.h"
 #include "util/exitcode.h"
 #include "util/log.h"
 #include "offcpu.skel.h"
@@ -408,10 +410,6 @@ int collect_offcpu(struct session *s, const struct offcpu_opts *o, struct profil
 	struct load_ctx lc = { .o = o };
 	int ret, err;
 
-	s->noun = "off-CPU intervals";
-	s->idle = "left no CPU during the capture (threads asleep since before it are not seen)";
-	/* Every stack starts in the kernel's wait: rank by the blocking user function. */
-	s->top_user = true;
 	probe_kernel(&lc.k);
 	c.skel = capture_load(open_and_load, s, &lc, &ret);
 	if (!c.skel)
@@ -439,3 +437,165 @@ cleanup:
 	offcpu_bpf__destroy(c.skel);
 	return ret;
 }
+
+/* --- the command line --- */
+
+enum {
+	OPT_MIN_BLOCK = 0x200,
+	OPT_STATE,
+	OPT_BLOCK_RATE,
+	OPT_EXACT,
+	OPT_USER_ONLY,
+};
+
+/* Go's block profile rate bpfprof samples with unless told otherwise. */
+#define DEFAULT_BLOCK_RATE_NS 1000000LL
+/* The BPF side multiplies it by 2^32: keep it below. */
+#define MAX_BLOCK_RATE_NS 1000000000LL
+
+static const struct argp_option offcpu_options[] = {
+	{ NULL, 0, NULL, 0, "Off-CPU profile:", 3 },
+	{ "min-block", OPT_MIN_BLOCK, "DURATION", 0,
+	  "Record only off-CPU intervals at least this long (e.g. 1ms, 50us; default 0)", 3 },
+	{ "state", OPT_STATE, "STATE[,STATE]", 0,
+	  "Record only these states: sleeping, disk, runnable, stopped (repeatable; "
+	  "default all)",
+	  3 },
+	{ "block-rate", OPT_BLOCK_RATE, "DURATION", 0,
+	  "Sample intervals shorter than DURATION as Go's block profile rate: kept with "
+	  "probability length/DURATION, each counting DURATION/length intervals (default 1ms, "
+	  "at most 1s; 0 = --exact)",
+	  3 },
+	{ "exact", OPT_EXACT, NULL, 0,
+	  "No sampling: every interval, its stacks taken as the thread leaves the CPU "
+	  "(about 5 us per switch of a target thread)",
+	  3 },
+	{ "user-only", OPT_USER_ONLY, NULL, 0, "Only user stacks: no kernel stack", 3 },
+	{ 0 },
+};
+
+/* Adds the states of a "--state" argument to the mask. */
+static int parse_states(const char *arg, uint32_t *mask)
+{
+	char *copy = strdup(arg), *name, *save = NULL;
+	int state, err = 0;
+
+	if (!copy)
+		return opt_error("out of memory");
+	for (name = strtok_r(copy, ",", &save); name && !err; name = strtok_r(NULL, ",", &save)) {
+		state = offcpu_state_parse(name);
+		if (state < 0)
+			err = opt_error(
+				"invalid --state '%s': expected sleeping, disk, runnable or "
+				"stopped",
+				name);
+		else
+			*mask |= 1u << state;
+	}
+	free(copy);
+	if (!err && !*mask)
+		err = opt_error(
+			"invalid --state '%s': expected sleeping, disk, runnable or stopped", arg);
+	return err;
+}
+
+static error_t parse_offcpu(int key, char *arg, struct argp_state *state)
+{
+	struct type_args *a = state->input;
+	struct offcpu_opts *o = a->opts;
+
+	switch (key) {
+	case ARGP_KEY_INIT:
+		o->block_rate_ns = DEFAULT_BLOCK_RATE_NS;
+		o->user = true;
+		o->kernel = true;
+		break;
+	case OPT_MIN_BLOCK:
+		if (parse_duration_ns(arg, &o->min_block_ns))
+			return opt_error("invalid --min-block '%s': expected a duration, e.g. 1ms, "
+					 "50us or 0.5",
+					 arg);
+		break;
+	case OPT_STATE:
+		return parse_states(arg, &o->states);
+	case OPT_BLOCK_RATE:
+		if (parse_duration_ns(arg, &o->block_rate_ns) ||
+		    o->block_rate_ns > MAX_BLOCK_RATE_NS)
+			return opt_error(
+				"invalid --block-rate '%s': expected a duration up to 1s, e.g. "
+				"1ms or 100us (0: --exact)",
+				arg);
+		break;
+	case OPT_EXACT:
+		o->block_rate_ns = 0;
+		break;
+	case OPT_USER_ONLY:
+		o->kernel = false;
+		break;
+	case ARGP_KEY_END:
+		if (!o->states)
+			o->states = (1u << OFFCPU_STATE__MAX) - 1;
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static const struct argp offcpu_argp = {
+	.options = offcpu_options,
+	.parser = parse_offcpu,
+	.args_doc = "[-- CMD [ARGS...]]",
+	.doc = "Where threads wait off the CPU, and for how long (Go's block profile).\n"
+	       "Every time a target thread leaves the CPU and runs again, the time away is\n"
+	       "added to its stack and state (label state: sleeping, disk, runnable =\n"
+	       "preempted, stopped).  Intervals shorter than the block rate (1ms) are\n"
+	       "sampled as Go does: kept with probability length/rate, weighted rate/length;\n"
+	       "longer ones are all kept.  --exact keeps every one.\n"
+	       "\v"
+	       "Examples:\n"
+	       "  bpfprof offcpu -p 1234 -d 30              where pid 1234 waits, 30 seconds\n"
+	       "  bpfprof offcpu -p 1234 --min-block 1ms    ignore waits under 1 ms\n"
+	       "  bpfprof offcpu -p 1234 --exact            every wait, no sampling (slower)\n"
+	       "  bpfprof offcpu -a -d 10 --state disk      uninterruptible waits, system-wide\n"
+	       "  go tool pprof -top -sample_index=delay offcpu.pb.gz\n"
+	       "\n" EXIT_CODES_HELP,
+};
+
+static int collect(struct session *s, const void *opts, struct profile **out)
+{
+	return collect_offcpu(s, opts, out);
+}
+
+static const struct type_endpoint offcpu_endpoints[] = {
+	{ "block",
+	  { 0 },
+	  { 0 },
+	  "Time threads spent off the CPU during the window (sleeping, I/O, locks, run "
+	  "queue), by stack and state." },
+};
+
+const struct profile_type offcpu_type = {
+	.name = "offcpu",
+	.summary = "time off the CPU per stack and state (Go's block profile)",
+	.output = "offcpu.pb.gz",
+	.view = {
+		.noun = "off-CPU intervals",
+		.idle = "left no CPU during the capture (threads asleep since before it are not "
+			"seen)",
+		.sample_types = capture_contention_types,
+		.nsample_types = ARRAY_SIZE(capture_contention_types),
+		/* delay, as `go tool pprof` shows by default. */
+		.sample_index = 1,
+		/* Every stack starts in the kernel's wait: rank by the blocking user function. */
+		.skip = REPORT_SKIP_KERNEL,
+	},
+	/* It hung offcpu before session.c watched deferred stops; not retried since. */
+	.stop_for_maps = false,
+	.stacks = TYPE_STACKS_THREADS,
+	.argp = &offcpu_argp,
+	.opts_size = sizeof(struct offcpu_opts),
+	.collect = collect,
+	.endpoints = offcpu_endpoints,
+	.nendpoints = ARRAY_SIZE(offcpu_endpoints),
+};

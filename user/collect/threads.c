@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Thread snapshot collector: runs threads.bpf.c's task iterator once over
+ * bpfprof threads: what every thread is doing right now, as Go's goroutine
+ * profile.  The collector runs threads.bpf.c's task iterator once over
  * the targets, reads one record per thread from the iterator's file, and
  * makes one sample per thread.  Nothing stays attached: the links live only
  * while their iterator is read.  With DWARF unwinding the targets' unwind
@@ -15,9 +16,12 @@
 #include <bpf/libbpf.h>
 
 #include "collect/collect.h"
+#include "profile_type/profile_type.h"
 #include "util/exitcode.h"
 #include "util/log.h"
+#include "profile/pprof.h"
 #include "profile/profile.h"
+#include "report/threads_text.h"
 #include "capture/session.h"
 #include "capture/stacks.h"
 #include "capture/target.h"
@@ -146,11 +150,9 @@ static struct threads_bpf *load(struct session *s, const struct threads_opts *o,
 		*ret = capture_explain("load the BPF program", err);
 		goto fail;
 	}
-	if (t->mode == TARGET_PIDS) {
-		*ret = capture_fill_target(s, skel->obj);
-		if (*ret)
-			goto fail;
-	}
+	*ret = capture_fill_target(s, skel->obj);
+	if (*ret)
+		goto fail;
 	return skel;
 fail:
 	threads_bpf__destroy(skel);
@@ -236,18 +238,18 @@ static void unwind_abort(struct session *s)
 	s->on_maps = NULL;
 }
 
-static int add_thread(struct session *s, struct profile *p, struct stack_resolver *res,
-		      const struct thread_record *r, const __u64 *kips, const __u64 *uips)
+static int add_thread(struct sample_sink *k, const struct thread_record *r, const __u64 *kips,
+		      const __u64 *uips)
 {
 	static const int64_t one = 1;
 	uint64_t locs[STACKS_MAX_LOCATIONS];
 	char comm[BPFPROF_COMM_LEN + 1];
 	struct pf_label_desc labels[6];
-	const char *process;
+	struct stack_key key = { .pid = r->pid, .tid = r->tid };
 	uint64_t in_state;
-	int n, nlabels = 0;
+	int n, nlabels;
 
-	n = stack_resolver__locations_ips(res, r->pid, uips, r->nuser, kips, r->nkern, locs,
+	n = stack_resolver__locations_ips(k->r, r->pid, uips, r->nuser, kips, r->nkern, locs,
 					  STACKS_MAX_LOCATIONS);
 	if (n < 0)
 		return n;
@@ -255,41 +257,35 @@ static int add_thread(struct session *s, struct profile *p, struct stack_resolve
 		/* The unwinder stopped early: show where the stack was cut. */
 		struct pf_line_desc cut = { .function = "[truncated]" };
 
-		locs[n] = profile__add_location(p, 0, 0, &cut, 1);
+		locs[n] = profile__add_location(k->p, 0, 0, &cut, 1);
 		if (!locs[n])
 			return -ENOMEM;
 		n++;
 	}
-	memcpy(comm, r->comm, BPFPROF_COMM_LEN);
-	comm[BPFPROF_COMM_LEN] = '\0';
-	process = session__process_name(s, r->pid);
-	labels[nlabels++] = (struct pf_label_desc){ .key = "pid", .num = r->pid };
-	labels[nlabels++] = (struct pf_label_desc){ .key = "tid", .num = r->tid };
-	labels[nlabels++] = (struct pf_label_desc){ .key = "comm", .str = comm };
-	labels[nlabels++] =
-		(struct pf_label_desc){ .key = "process", .str = process ? process : comm };
+	memcpy(key.comm, r->comm, BPFPROF_COMM_LEN);
+	/* pid, tid, comm, process: as every profile type's samples. */
+	nlabels = capture_key_labels(k->s, &key, comm, labels);
 	labels[nlabels++] =
 		(struct pf_label_desc){ .key = "state", .str = thread_record__state(r) };
 	if (thread_record__state_ns(r, &in_state))
 		labels[nlabels++] = (struct pf_label_desc){ .key = "in_state",
 							    .num = (int64_t)in_state,
 							    .num_unit = "nanoseconds" };
-	return profile__add_sample(p, locs, n, &one, labels, nlabels);
+	return profile__add_sample(k->p, locs, n, &one, labels, nlabels);
 }
 
-static int add_threads(struct session *s, struct profile *p, const struct snapshot *snap)
+/* The profile's samples, one per thread record (capture_make_profile's fill). */
+static int add_threads(struct sample_sink *k, void *arg)
 {
+	const struct snapshot *snap = arg;
 	const struct thread_record *r;
 	const __u64 *kips, *uips;
-	struct stack_resolver *res;
-	uint64_t counters[CNT__MAX];
+	uint64_t *counters = k->counters;
 	size_t off = 0;
 	int err;
 
-	res = stack_resolver__new(p, s->sym, -1);
-	if (!res)
-		return -errno;
-	session__counters(s, counters);
+	/* A snapshot is an instant: no duration, as Go's goroutine profile. */
+	k->p->duration_nanos = 0;
 	/* The iterator may run twice for a task: count per record, not in BPF. */
 	counters[CNT_EVENTS] = counters[CNT_USTACK_NONE] = counters[CNT_KSTACK_NONE] = 0;
 	counters[CNT_UNWIND_TRUNCATED] = 0;
@@ -298,26 +294,21 @@ static int add_threads(struct session *s, struct profile *p, const struct snapsh
 		counters[CNT_USTACK_NONE] += !r->nuser;
 		counters[CNT_KSTACK_NONE] += !r->nkern;
 		counters[CNT_UNWIND_TRUNCATED] += !!(r->flags & THREAD_USTACK_TRUNCATED);
-		err = add_thread(s, p, res, r, kips, uips);
+		err = add_thread(k, r, kips, uips);
 		if (err)
 			break;
 	}
-	if (!err)
-		capture_report_losses(s, counters, stack_resolver__unmapped(res), p, true);
-	stack_resolver__free(res);
 	return err;
 }
 
 /* With DWARF unwinding: how many user stacks the tables served, in -v and the profile. */
-static void report_unwinding(struct session *s, struct profile *p, const struct snapshot *snap)
+static void report_unwinding(struct profile *p, const struct snapshot *snap)
 {
 	const struct thread_record *r;
 	const __u64 *kips, *uips;
 	size_t off = 0, cfi = 0, fp = 0;
 	char line[160];
 
-	if (!s->unwinder)
-		return;
 	while (thread_record__next(snap->buf, snap->len, &off, &r, &kips, &uips) > 0) {
 		if (!r->nuser)
 			continue;
@@ -334,30 +325,26 @@ static void report_unwinding(struct session *s, struct profile *p, const struct 
 	profile__add_comment(p, line);
 }
 
+static const struct value_type_desc threads_types[] = {
+	{ "threads", "count" },
+};
+
 static int make_profile(struct session *s, const struct snapshot *snap, struct profile **out)
 {
-	struct profile *p = profile__new();
+	static const struct profile_shape shape = {
+		.types = threads_types,
+		.ntypes = 1,
+		.period_type = { "threads", "count" },
+		.period = 1,
+	};
+	bool tables = s->unwinder != NULL; /* the final report frees it */
 	int err;
 
-	if (!p)
-		return -ENOMEM;
-	err = profile__add_sample_type(p, "threads", "count");
-	if (!err)
-		err = profile__set_period(p, "threads", "count", 1);
-	if (!err) {
-		p->time_nanos = s->start_wall;
-		err = add_threads(s, p, snap);
-	}
-	if (!err) {
-		report_unwinding(s, p, snap);
-		capture_unwind_report(s, p, true);
-	}
-	if (err) {
-		profile__free(p);
-		return err;
-	}
-	*out = p;
-	return 0;
+	/* No stacks map: the records carry their stacks' addresses. */
+	err = capture_make_profile(s, &shape, -1, add_threads, (void *)snap, out);
+	if (!err && tables)
+		report_unwinding(*out, snap);
+	return err;
 }
 
 /* The kernel's BPF run-time stats of the program so far (zero when they are off). */
@@ -421,11 +408,12 @@ int collect_threads(struct session *s, const struct threads_opts *o, struct prof
 		report_run_time(skel, &stats);
 	warn_missing(s, &snap);
 	err = track_processes(s, &snap);
-	if (!err)
-		err = make_profile(s, &snap, out);
 	if (err) {
 		pr_warn("cannot build the profile: %s\n", strerror(-err));
-		ret = EXIT_FAIL;
+		ret = err;
+	} else {
+		/* It says why it failed. */
+		ret = make_profile(s, &snap, out);
 	}
 cleanup:
 	unwind_abort(s);     /* when no profile took the report */
@@ -436,3 +424,137 @@ cleanup:
 	free(snap.buf);
 	return ret;
 }
+
+/* --- the command line --- */
+
+enum {
+	OPT_TEXT = 0x300,
+};
+
+/* The type's options: the collector's, then the command's. */
+struct threads_args {
+	struct threads_opts threads; /* first: unwind_argp fills its stack options */
+	bool text;
+};
+
+static const struct argp_option threads_options[] = {
+	{ NULL, 0, NULL, 0, "Thread snapshot:", 3 },
+	{ "text", OPT_TEXT, NULL, 0,
+	  "Print every thread's state and stack on stdout (like Go's goroutine?debug=2) "
+	  "instead of the top table; the profile is still written",
+	  3 },
+	{ 0 },
+};
+
+static error_t parse_threads(int key, char *arg, struct argp_state *state)
+{
+	struct type_args *a = state->input;
+	struct threads_args *env = a->opts;
+
+	switch (key) {
+	case OPT_TEXT:
+		env->text = true;
+		break;
+	case ARGP_KEY_END:
+		/* A snapshot is of what runs now: nothing to launch, nothing to wait for. */
+		if (a->common.target.argv)
+			return opt_error(
+				"threads takes a snapshot of running processes: give -p PID, -a "
+				"or --cgroup PATH, not -- CMD");
+		if (a->common.duration_ns)
+			return opt_error("threads takes a snapshot: -d does not apply");
+		if (!a->common.ntarget_kinds)
+			return opt_error(
+				"threads: no target: give -p PID, -a or --cgroup PATH (see "
+				"'bpfprof threads --help')");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static const struct argp threads_argp = {
+	.options = threads_options,
+	.parser = parse_threads,
+	.doc = "Snapshot every thread of the targets now: its state, how long it has been in "
+	       "it, and its kernel and user stacks (Go's goroutine profile, one sample per "
+	       "thread).  The threads are not stopped.\n"
+	       "\v"
+	       "Examples:\n"
+	       "  bpfprof threads -p 1234            where are the threads of pid 1234\n"
+	       "  bpfprof threads -p 1234 --text     every thread's stack, as text\n"
+	       "  bpfprof threads -a --unwind fp     every thread of the system, quickly\n"
+	       "  go tool pprof -traces threads.pb.gz\n"
+	       "  go tool pprof -tagfocus=state=disk -top threads.pb.gz\n"
+	       "\n"
+	       "-d and -- CMD do not apply: a snapshot is instantaneous.\n"
+	       "\n" EXIT_CODES_HELP,
+};
+
+static int finish(struct type_args *a, struct session *s, struct profile *p)
+{
+	struct threads_args *env = a->opts;
+	struct common_opts *o = &a->common;
+	char what[128];
+	int err;
+
+	err = pprof_write_file(p, o->output);
+	if (err) {
+		pr_warn("cannot write %s: %s\n", o->output, strerror(-err));
+		return err;
+	}
+	if (!p->nsamples) {
+		pr_warn("no threads: %s has none now; wrote an empty profile to %s\n",
+			target__describe(s->target, what, sizeof(what)), o->output);
+		return 0;
+	}
+	if (env->text) {
+		err = threads_text_write(stdout, p);
+		if (err) {
+			pr_warn("cannot print the threads: %s\n", strerror(-err));
+			return err;
+		}
+	} else if (!o->quiet && o->top > 0) {
+		report_top(stdout, p, 0, o->top, REPORT_SKIP_NONE);
+	}
+	/* With --text, stdout carries the threads alone. */
+	if (!o->quiet)
+		fprintf(env->text ? stderr : stdout,
+			"wrote %s (%zu threads, snapshot in %.1f ms)\n", o->output, p->nsamples,
+			s->elapsed_ns / 1e6);
+	return 0;
+}
+
+static int collect(struct session *s, const void *opts, struct profile **out)
+{
+	return collect_threads(s, opts, out);
+}
+
+static const struct type_endpoint threads_endpoints[] = {
+	{ "goroutine",
+	  { 0 },
+	  { 0 },
+	  "Every thread's state and stack, now. debug=1 or debug=2 gives text." },
+};
+
+const struct profile_type threads_type = {
+	.name = "threads",
+	.summary = "every thread's state and stack, now (Go's goroutine profile)",
+	.output = "threads.pb.gz",
+	.view = {
+		.noun = "threads",
+		.sample_types = threads_types,
+		.nsample_types = ARRAY_SIZE(threads_types),
+		.sample_index = 0,
+		.skip = REPORT_SKIP_NONE,
+	},
+	.snapshot = true,
+	.stacks = TYPE_STACKS_UNWIND,
+	.argp = &threads_argp,
+	.opts_size = sizeof(struct threads_args),
+	.collect = collect,
+	.finish = finish,
+	.endpoints = threads_endpoints,
+	.nendpoints = ARRAY_SIZE(threads_endpoints),
+};

@@ -117,33 +117,26 @@ static bool is_libc(const struct profile *p, const struct pf_location *loc)
 	return false;
 }
 
-/* Which frames on top of a sample the report passes over, when others follow. */
-enum skip {
-	SKIP_NONE,
-	SKIP_KERNEL,	  /* report_top_user */
-	SKIP_KERNEL_LIBC, /* report_top_caller */
-	SKIP_ALLOCATOR,	  /* report_top_allocating: the leaf too, then as above */
-};
-
-static bool skipped(const struct profile *p, const struct pf_location *loc, enum skip skip)
+static bool skipped(const struct profile *p, const struct pf_location *loc, enum report_skip skip)
 {
-	return skip != SKIP_NONE &&
-	       (is_kernel(p, loc) || (skip >= SKIP_KERNEL_LIBC && is_libc(p, loc)));
+	return skip != REPORT_SKIP_NONE &&
+	       (is_kernel(p, loc) || (skip >= REPORT_SKIP_KERNEL_LIBC && is_libc(p, loc)));
 }
 
 /*
  * The first location of s to report: past the frames skip names, but not
  * past the first user frame when no other is left.
  */
-static size_t first_location(const struct profile *p, const struct pf_sample *s, enum skip skip)
+static size_t first_location(const struct profile *p, const struct pf_sample *s,
+			     enum report_skip skip)
 {
 	const struct pf_location *loc;
 	size_t i, first_user = 0;
 	bool user_seen = false;
 
-	for (i = 0; skip != SKIP_NONE && i < s->nlocations; i++) {
+	for (i = 0; skip != REPORT_SKIP_NONE && i < s->nlocations; i++) {
 		loc = profile__location(p, s->location_ids[i]);
-		if (skip == SKIP_ALLOCATOR && i == 0 && s->nlocations > 1) {
+		if (skip == REPORT_SKIP_ALLOCATOR && i == 0 && s->nlocations > 1) {
 			first_user = 1;
 			user_seen = true;
 			continue;
@@ -160,7 +153,8 @@ static size_t first_location(const struct profile *p, const struct pf_sample *s,
 	return first_user;
 }
 
-static int add_sample(struct accs *t, const struct profile *p, size_t si, int64_t v, enum skip skip)
+static int add_sample(struct accs *t, const struct profile *p, size_t si, int64_t v,
+		      enum report_skip skip)
 {
 	const struct pf_sample *s = &p->samples[si];
 	const struct pf_location *loc;
@@ -190,8 +184,8 @@ static int add_sample(struct accs *t, const struct profile *p, size_t si, int64_
 	return 0;
 }
 
-static int functions(const struct profile *p, int si, enum skip skip, struct report_row **rows,
-		     int64_t *total)
+static int functions(const struct profile *p, int si, enum report_skip skip,
+		     struct report_row **rows, int64_t *total)
 {
 	struct accs t = { 0 };
 	struct report_row *r = NULL;
@@ -231,7 +225,7 @@ static int functions(const struct profile *p, int si, enum skip skip, struct rep
 
 int report_functions(const struct profile *p, int si, struct report_row **rows, int64_t *total)
 {
-	return functions(p, si, SKIP_NONE, rows, total);
+	return functions(p, si, REPORT_SKIP_NONE, rows, total);
 }
 
 static void trim_number(char *buf, size_t len, double v, const char *suffix)
@@ -303,7 +297,7 @@ static double pct(int64_t v, int64_t total)
 	return total ? 100.0 * (double)v / (double)total : 0.0;
 }
 
-static int top(FILE *out, const struct profile *p, int si, int n, enum skip skip)
+int report_top(FILE *out, const struct profile *p, int si, int n, enum report_skip skip)
 {
 	struct report_row *rows = NULL;
 	char flat[32], cum[32], tot[32], shown[32];
@@ -339,26 +333,6 @@ static int top(FILE *out, const struct profile *p, int si, int n, enum skip skip
 		free((char *)rows[i].name);
 	free(rows);
 	return 0;
-}
-
-int report_top(FILE *out, const struct profile *p, int si, int n)
-{
-	return top(out, p, si, n, SKIP_NONE);
-}
-
-int report_top_user(FILE *out, const struct profile *p, int si, int n)
-{
-	return top(out, p, si, n, SKIP_KERNEL);
-}
-
-int report_top_caller(FILE *out, const struct profile *p, int si, int n)
-{
-	return top(out, p, si, n, SKIP_KERNEL_LIBC);
-}
-
-int report_top_allocating(FILE *out, const struct profile *p, int si, int n)
-{
-	return top(out, p, si, n, SKIP_ALLOCATOR);
 }
 
 /* Appends name to buf at *len as a folded frame: ';' separates frames, so none is kept in it. */

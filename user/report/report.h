@@ -24,26 +24,34 @@ int report_functions(const struct profile *p, int si, struct report_row **rows, 
 /* Formats v in unit ("nanoseconds", "bytes", "count", ...) the way pprof does. */
 void report_format_value(char *buf, size_t len, int64_t v, const char *unit);
 
+/*
+ * Which frames on top of a sample the top table passes over (when others
+ * follow), so the function that matters gets the flat share.
+ */
+enum report_skip {
+	REPORT_SKIP_NONE,
+	/*
+	 * Kernel frames of samples that have user frames: for off-CPU
+	 * profiles, whose stacks all start in the scheduler, so the innermost
+	 * user function (the blocking call) gets the flat share.
+	 */
+	REPORT_SKIP_KERNEL,
+	/*
+	 * The C library's frames too (libc, libpthread, the dynamic loader):
+	 * for lock profiles, whose stacks all start in its futex calls, so the
+	 * function that called pthread_mutex_lock gets the flat share.
+	 */
+	REPORT_SKIP_KERNEL_LIBC,
+	/*
+	 * Past the leaf frame too, then as above: for heap profiles, whose leaf
+	 * is always the probed allocator function (malloc, or a program's own),
+	 * so the function that allocated gets the flat share.
+	 */
+	REPORT_SKIP_ALLOCATOR,
+};
+
 /* Prints the top n functions like `go tool pprof -top`; n <= 0 prints all. */
-int report_top(FILE *out, const struct profile *p, int si, int n);
-/*
- * The same, leaving out the kernel frames of samples that have user frames:
- * for off-CPU profiles, whose stacks all start in the scheduler, so the
- * innermost user function (the blocking call) gets the flat share.
- */
-int report_top_user(FILE *out, const struct profile *p, int si, int n);
-/*
- * The same, leaving out the C library's frames too (libc, libpthread, the
- * dynamic loader): for lock profiles, whose stacks all start in its futex
- * calls, so the function that called pthread_mutex_lock gets the flat share.
- */
-int report_top_caller(FILE *out, const struct profile *p, int si, int n);
-/*
- * The same past the leaf frame too: for heap profiles, whose leaf is
- * always the probed allocator function (malloc, or a program's own), so
- * the function that allocated gets the flat share.
- */
-int report_top_allocating(FILE *out, const struct profile *p, int si, int n);
+int report_top(FILE *out, const struct profile *p, int si, int n, enum report_skip skip);
 
 /*
  * Folded stacks, one line per distinct stack: "root;caller;leaf VALUE", the

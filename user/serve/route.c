@@ -6,76 +6,51 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "profile_type/profile_type.h"
 #include "util/exitcode.h"
 #include "serve/route.h"
 #include "util/util.h"
 
-/* The query parameter passed to the command as --OPTION=VALUE, if given. */
-struct passed_param {
-	const char *param;
-	const char *option;
-};
-
+/*
+ * An endpoint: a capture of a profile type (its descriptor lists the
+ * endpoints it answers, profile_type.h), or one of the few below.
+ */
 struct endpoint {
 	const char *name;
-	const char *cmd;	  /* the bpfprof command; NULL: not a capture */
-	const char *fixed[2];	  /* options always given */
-	struct passed_param pass; /* one query parameter handed on */
-	bool snapshot;		  /* no capture window: "seconds" is refused */
+	const struct profile_type *type; /* NULL: not a capture */
+	const struct type_endpoint *ep;	 /* the type's: fixed options, passed parameter */
 	const char *desc;
 };
 
-static const struct endpoint endpoints[] = {
-	{ "allocs",
-	  "heap",
-	  { "--allocs" },
-	  { "rate", "--rate" },
-	  false,
-	  "Allocations during the window, by stack (heap's uprobes; alloc_space shown first). "
-	  "rate=BYTES samples one allocation per BYTES (default 512k)." },
-	{ "block",
-	  "offcpu",
-	  { 0 },
-	  { 0 },
-	  false,
-	  "Time threads spent off the CPU during the window (sleeping, I/O, locks, run "
-	  "queue), by stack and state." },
-	{ "cmdline", NULL, { 0 }, { 0 }, false, "The target's command line." },
-	{ "goroutine",
-	  "threads",
-	  { 0 },
-	  { 0 },
-	  true,
-	  "Every thread's state and stack, now. debug=1 or debug=2 gives text." },
-	{ "heap",
-	  "heap",
-	  { 0 },
-	  { "rate", "--rate" },
-	  false,
-	  "Memory allocated during the window and still live at its end, by stack (uprobes "
-	  "on the allocator). rate=BYTES as for allocs." },
-	{ "mutex",
-	  "mutex",
-	  { "--by=holder" },
-	  { "by", "--by" },
-	  false,
-	  "Lock contention during the window, at the holders' stacks (by=waiter: at the "
-	  "waiters')." },
-	{ "profile",
-	  "cpu",
-	  { 0 },
-	  { "hz", "--freq" },
-	  false,
-	  "CPU profile: stacks sampled on the CPU during the window. hz=N samples per second "
-	  "(default 99)." },
-	{ "symbol", NULL, { 0 }, { 0 }, false, "Profiles are symbolized already: no symbols." },
-	{ "threadcreate",
-	  "threadcreate",
-	  { 0 },
-	  { 0 },
-	  false,
-	  "Stacks that created threads and processes during the window." },
+static const struct endpoint others[] = {
+	{ "cmdline", NULL, NULL, "The target's command line." },
+	{ "symbol", NULL, NULL, "Profiles are symbolized already: no symbols." },
 };
+
+/* Every endpoint: the profile types' (at most 4 each), then the others. */
+#define MAX_ENDPOINTS 64
+
+static size_t list_endpoints(struct endpoint *out)
+{
+	size_t i, n = 0;
+	int j;
+
+	for (i = 0; i < nprofile_types; i++) {
+		const struct profile_type *t = profile_types[i];
+
+		for (j = 0; j < t->nendpoints && n < MAX_ENDPOINTS; j++)
+			out[n++] = (struct endpoint){ t->endpoints[j].name, t, &t->endpoints[j],
+						      t->endpoints[j].desc };
+	}
+	for (i = 0; i < ARRAY_SIZE(others) && n < MAX_ENDPOINTS; i++)
+		out[n++] = others[i];
+	return n;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct endpoint *)a)->name, ((const struct endpoint *)b)->name);
+}
 
 static void error_route(struct serve_route *r, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -116,14 +91,18 @@ static void add_made_arg(struct serve_route *r, const char *fmt, ...)
 	add_arg(r, r->words[r->nwords++]);
 }
 
-static const struct endpoint *find_endpoint(const char *name)
+static bool find_endpoint(const char *name, struct endpoint *out)
 {
-	size_t i;
+	struct endpoint all[MAX_ENDPOINTS];
+	size_t i, n = list_endpoints(all);
 
-	for (i = 0; i < ARRAY_SIZE(endpoints); i++)
-		if (!strcmp(endpoints[i].name, name))
-			return &endpoints[i];
-	return NULL;
+	for (i = 0; i < n; i++) {
+		if (!strcmp(all[i].name, name)) {
+			*out = all[i];
+			return true;
+		}
+	}
+	return false;
 }
 
 /* Text for an HTML page: the five characters that matter, escaped. */
@@ -154,7 +133,8 @@ static void put_escaped(FILE *f, const char *s)
 
 static int index_page(const struct serve_config *c, struct serve_route *r)
 {
-	size_t len = 0, i;
+	struct endpoint all[MAX_ENDPOINTS];
+	size_t len = 0, i, n = list_endpoints(all);
 	FILE *f = open_memstream(&r->html, &len);
 
 	if (!f)
@@ -167,10 +147,11 @@ static int index_page(const struct serve_config *c, struct serve_route *r)
 		", taken when asked. Captures last <code>seconds</code> (default %d); "
 		"add <code>debug=1</code> for a top table as text.</p>\n<table>\n",
 		SERVE_DEFAULT_SECONDS);
-	for (i = 0; i < ARRAY_SIZE(endpoints); i++) {
-		const struct endpoint *e = &endpoints[i];
-
-		const char *query = !e->cmd ? "" : e->snapshot ? "?debug=1" : "?seconds=10";
+	/* In name order, as Go's index page. */
+	qsort(all, n, sizeof(all[0]), by_name);
+	for (i = 0; i < n; i++) {
+		const struct endpoint *e = &all[i];
+		const char *query = !e->type ? "" : e->type->snapshot ? "?debug=1" : "?seconds=10";
 
 		fprintf(f, "<tr><td><a href='%s%s'>%s</a></td><td>", e->name, query, e->name);
 		put_escaped(f, e->desc);
@@ -218,7 +199,7 @@ static void capture(const struct serve_config *c, const struct endpoint *e, serv
 		error_route(r, 400, "invalid debug '%s': expected 0, 1 or 2", param(ctx, "debug"));
 		return;
 	}
-	if (secs && e->snapshot) {
+	if (secs && e->type->snapshot) {
 		error_route(r, 400, "%s is a snapshot of now: it takes no seconds", e->name);
 		return;
 	}
@@ -234,10 +215,10 @@ static void capture(const struct serve_config *c, const struct endpoint *e, serv
 			    secs, c->max_ns / 1000000000);
 		return;
 	}
-	if (e->pass.param)
-		pass = param(ctx, e->pass.param);
+	if (e->ep->pass.param)
+		pass = param(ctx, e->ep->pass.param);
 	if (pass && strlen(pass) > SERVE_ARG_LEN - 24) {
-		error_route(r, 400, "invalid %s: too long", e->pass.param);
+		error_route(r, 400, "invalid %s: too long", e->ep->pass.param);
 		return;
 	}
 
@@ -245,29 +226,29 @@ static void capture(const struct serve_config *c, const struct endpoint *e, serv
 	r->status = 200;
 	r->content_type = debug ? "text/plain; charset=utf-8" : "application/octet-stream";
 	snprintf(r->name, sizeof(r->name), "%s", e->name);
-	add_arg(r, e->cmd);
+	add_arg(r, e->type->name);
 	for (i = 0; i < c->ntarget_args; i++)
 		add_arg(r, c->target_args[i]);
-	for (i = 0; i < 2 && e->fixed[i]; i++)
-		add_arg(r, e->fixed[i]);
+	for (i = 0; i < 2 && e->ep->fixed[i]; i++)
+		add_arg(r, e->ep->fixed[i]);
 	/* One word per option: a value can never be read as another option. */
 	if (pass)
-		add_made_arg(r, "%s=%s", e->pass.option, pass);
-	if (e->snapshot) {
+		add_made_arg(r, "%s=%s", e->ep->pass.option, pass);
+	if (e->type->snapshot) {
 		if (debug)
 			add_arg(r, "--text");
 	} else {
 		add_made_arg(r, "--duration=%.9g", ns / 1e9);
 	}
 	/* The top table is the text view of a capture; otherwise nothing on stdout. */
-	add_arg(r, debug && !e->snapshot ? "--top=50" : "--top=0");
+	add_arg(r, debug && !e->type->snapshot ? "--top=50" : "--top=0");
 }
 
 int serve_route(const struct serve_config *c, const char *method, const char *path,
 		serve_param_fn param, void *ctx, struct serve_route *r)
 {
 	static const char prefix[] = "/debug/pprof/";
-	const struct endpoint *e;
+	struct endpoint found, *e;
 	const char *name;
 
 	memset(r, 0, sizeof(*r));
@@ -278,7 +259,7 @@ int serve_route(const struct serve_config *c, const char *method, const char *pa
 		return 0;
 	}
 	name = path + sizeof(prefix) - 1;
-	e = find_endpoint(name);
+	e = find_endpoint(name, &found) ? &found : NULL;
 	/* Go's pprof client posts addresses to symbol; everything else is read. */
 	if (strcmp(method, "GET") && strcmp(method, "HEAD") &&
 	    !(e && !strcmp(e->name, "symbol") && !strcmp(method, "POST"))) {
@@ -294,7 +275,7 @@ int serve_route(const struct serve_config *c, const char *method, const char *pa
 			error_route(r, 404, "Unknown profile: %s", name);
 		return 0;
 	}
-	if (e->cmd) {
+	if (e->type) {
 		capture(c, e, param, ctx, r);
 		return 0;
 	}
