@@ -126,10 +126,14 @@ static __always_inline __u32 *filter_slot(__u64 addr, __u32 tgid)
 	return bpf_map_lookup_elem(&live_filter, &i);
 }
 
+/*
+ * Every call, sampled or not, while attached: userspace prices the rate
+ * before attaching and, once a second, while attached (the overhead guard).
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, HEAP_MAX_PROBES);
-	__type(key, __u32); /* the probe's index: its cookie >> 8 */
+	__uint(max_entries, HEAP_MAX_PROBES); /* per target process: userspace sizes it */
+	__type(key, __u32); /* target slot * HEAP_MAX_PROBES + probe: the cookie >> 8 */
 	__type(value, struct heap_calls);
 } calls SEC(".maps");
 

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Which allocator bpfprof heap probes (heap/alloc.c), from real files of
- * this machine and the test workloads, and the expected-slowdown
- * arithmetic of the overhead guard (heap/cost.c).
+ * this machine and the test workloads, the expected-slowdown arithmetic
+ * of the overhead check (heap/cost.c) and the guard's verdicts while
+ * attached (heap/guard.c).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -19,6 +20,7 @@
 #include "bpfprof/types.h"
 #include "heap/alloc.h"
 #include "heap/cost.h"
+#include "heap/guard.h"
 
 #define LIBC "/lib/x86_64-linux-gnu/libc.so.6"
 #define JEMALLOC "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
@@ -175,6 +177,54 @@ static void test_slowdown_edges(void **state)
 	assert_true(heap_expected_slowdown(&a, &c, &r, 524288, true, &per_s) > 1000);
 }
 
+/* While attached, the window's CPU time holds the probes' whole cost, samples too. */
+static void test_slowdown_attached(void **state)
+{
+	struct heap_costs c = { .emulated_ns = 1000, .stepped_ns = 10000 };
+	struct heap_rate r = { .bytes = 1000 * 64, .cpu_ns = 1000000000, .window_ns = 1000000000 };
+	double per_s, full = 1000 * 1000.0 + 1000 * 10000.0 + 64000.0 / 524288 * HEAP_SAMPLE_NS;
+
+	two_funcs();
+	r.calls[0] = r.calls[1] = 1000;
+	r.attached = true;
+	assert_float_equal(heap_expected_slowdown(&a, &c, &r, 524288, true, &per_s),
+			   100 * full / (1e9 - full), 1e-9);
+}
+
+/* Windows over --max-overhead count in a row; one under it starts again. */
+static void test_guard_judge(void **state)
+{
+	struct heap_guard g = { .costs = { .emulated_ns = 1000, .stepped_ns = 10000 },
+				.rate = 524288,
+				.session = true,
+				.max_overhead = 10 };
+	struct heap_guard_target t = { .pid = 1, .alloc = &a };
+	struct heap_rate busy = { .cpu_ns = 1000000000, .window_ns = 1000000000 };
+	struct heap_rate quiet = busy;
+	double per_s;
+	int i;
+
+	two_funcs();
+	/* 20000 pairs at 11 us: 22% of a second of CPU, 28% slowdown. */
+	busy.calls[0] = busy.calls[1] = 20000;
+	/* 2000 pairs: 2.2% of it. */
+	quiet.calls[0] = quiet.calls[1] = 2000;
+	for (i = 1; i < HEAP_GUARD_WINDOWS; i++) {
+		assert_true(heap_guard__judge(&g, &t, &busy, &per_s) > 10);
+		assert_int_equal(t.over, i);
+	}
+	assert_float_equal(per_s, 40000, 1e-9);
+	assert_true(heap_guard__judge(&g, &t, &quiet, &per_s) < 10);
+	assert_int_equal(t.over, 0);
+	for (i = 1; i <= HEAP_GUARD_WINDOWS; i++)
+		heap_guard__judge(&g, &t, &busy, &per_s);
+	assert_int_equal(t.over, HEAP_GUARD_WINDOWS);
+	/* Exactly at the limit is not over it, as at attach. */
+	g.max_overhead = heap_guard__judge(&g, &t, &busy, &per_s);
+	heap_guard__judge(&g, &t, &busy, &per_s);
+	assert_int_equal(t.over, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -187,6 +237,8 @@ int main(void)
 		cmocka_unit_test(test_unreadable_files_are_passed_over),
 		cmocka_unit_test(test_expected_slowdown),
 		cmocka_unit_test(test_slowdown_edges),
+		cmocka_unit_test(test_slowdown_attached),
+		cmocka_unit_test(test_guard_judge),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

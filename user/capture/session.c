@@ -310,13 +310,14 @@ static void refresh_mappings(struct session *s, bool all)
 
 int session__run(struct session *s)
 {
-	int64_t now, next_progress, next_refresh, next_snapshot = 0, deadline = 0;
+	int64_t now, next_progress, next_refresh, next_snapshot = 0, next_tick, deadline = 0;
 	int err = 0;
 
 	s->start_mono = mono_ns();
 	s->start_wall = wall_ns();
 	next_progress = s->start_mono;
 	next_refresh = s->start_mono + 1000000000LL;
+	next_tick = next_refresh;
 	if (s->duration_ns)
 		deadline = s->start_mono + s->duration_ns;
 	if (s->snapshot_ns)
@@ -351,6 +352,11 @@ int session__run(struct session *s)
 			refresh_mappings(s, true);
 			err = s->on_snapshot(s->on_snapshot_ctx);
 			if (err)
+				break;
+		}
+		if (s->on_tick && now >= next_tick) {
+			next_tick = now + 1000000000LL;
+			if (s->on_tick(s->on_tick_ctx))
 				break;
 		}
 		if (s->rb) {

@@ -71,6 +71,13 @@ struct session {
 	} resumed[8];
 	int (*on_snapshot)(void *ctx);
 	void *on_snapshot_ctx;
+	/*
+	 * Called about once a second while the capture runs (heap's overhead
+	 * guard); returning true ends the capture there, as its duration would:
+	 * the profile of the time so far is still made.
+	 */
+	bool (*on_tick)(void *ctx);
+	void *on_tick_ctx;
 	struct proc_info *procs; /* sorted by pid after session__run */
 	size_t nprocs, procs_cap;
 };

@@ -3,11 +3,12 @@
  * bpfprof heap: live and allocated memory by stack, as Go's heap profile.
  * The command line of both modes is here; --mode alloc's collector finds each target's allocator,
  * measures what probing it will cost, attaches heap.bpf.c's programs with
- * uprobe_multi links (session uprobes where the kernel has them) and turns
- * the kernel's maps into Go's heap profile: alloc_objects, alloc_space
- * (sampled allocations since attaching, per stack), inuse_objects and
- * inuse_space (sampled blocks not freed yet), all scaled to unbiased
- * estimates the way Go scales its MemProfileRate samples.
+ * uprobe_multi links (session uprobes where the kernel has them), keeps
+ * pricing -p targets while attached (heap/guard.c) and turns the kernel's
+ * maps into Go's heap profile: alloc_objects, alloc_space (sampled
+ * allocations since attaching, per stack), inuse_objects and inuse_space
+ * (sampled blocks not freed yet), all scaled to unbiased estimates the way
+ * Go scales its MemProfileRate samples.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -29,6 +30,7 @@
 #include "heap.skel.h"
 #include "heap/alloc.h"
 #include "heap/cost.h"
+#include "heap/guard.h"
 #include "heap/uprobe_multi.h"
 #include "util/log.h"
 #include "profile/profile.h"
@@ -56,10 +58,12 @@ struct heap_run {
 	enum uprobe_support support;
 	struct heap_allocator *allocs; /* one per target pid */
 	int nallocs;
+	/* links_per_target() per target, in the targets' order; -1: closed. */
 	int links[TARGET_MAX_PIDS * 3];
 	int nlinks;
 	struct heap_costs costs;
 	bool costs_known;
+	struct heap_guard guard; /* -p targets, unless --force */
 };
 
 static const struct value_type_desc heap_types[] = {
@@ -94,6 +98,8 @@ static void *open_and_load(struct session *s, const void *opts, bool btf, int *e
 		skel->rodata->live_filter_bits++;
 	bpf_map__set_max_entries(skel->maps.live_filter, 1U << skel->rodata->live_filter_bits);
 	bpf_map__set_max_entries(skel->maps.allocs, ALLOCS_MAX_ENTRIES);
+	bpf_map__set_max_entries(skel->maps.calls,
+				 HEAP_CALLS_KEY(s->target->npids > 0 ? s->target->npids : 1, 0));
 	bpf_map__set_max_entries(skel->maps.stacks, o->rate == 1 ? 65536 : 16384);
 	bpf_program__set_autoload(skel->progs.heap_alloc_session, session);
 	bpf_program__set_autoload(skel->progs.heap_alloc_entry, !session);
@@ -129,8 +135,17 @@ static int fill_exp_table(struct heap_run *run)
 	return 0;
 }
 
-/* Attaches the allocator's probes in process pid: allocating and freeing functions. */
-static int attach_allocator(struct heap_run *run, const struct heap_allocator *a, int pid)
+/* A session uprobe link, or an entry and a return one; and one for the frees. */
+static int links_per_target(const struct heap_run *run)
+{
+	return run->support == UPROBE_SESSION ? 2 : 3;
+}
+
+/*
+ * Attaches the allocator's probes in process pid, target slot: allocating
+ * and freeing functions, each counting its calls in the slot's counters.
+ */
+static int attach_allocator(struct heap_run *run, const struct heap_allocator *a, int pid, int slot)
 {
 	uint64_t offs[2][HEAP_MAX_PROBES], cookies[2][HEAP_MAX_PROBES];
 	int n[2] = { 0, 0 }, i, side, fd;
@@ -139,12 +154,13 @@ static int attach_allocator(struct heap_run *run, const struct heap_allocator *a
 	for (i = 0; i < a->nfuncs; i++) {
 		side = a->funcs[i].fn == HEAP_FN_FREE;
 		offs[side][n[side]] = a->funcs[i].offset;
-		cookies[side][n[side]] = ((uint64_t)i << 8) | a->funcs[i].fn;
+		cookies[side][n[side]] = ((uint64_t)HEAP_CALLS_KEY(slot, i) << 8) | a->funcs[i].fn;
 		n[side]++;
 	}
 	if (!n[0] || !n[1])
 		return -ENOENT;
-	if (run->nlinks + 3 > (int)(sizeof(run->links) / sizeof(run->links[0])))
+	if (run->nlinks != slot * links_per_target(run) ||
+	    run->nlinks + links_per_target(run) > (int)(sizeof(run->links) / sizeof(run->links[0])))
 		return -E2BIG;
 	fd = uprobe_multi_attach(bpf_program__fd(session ? run->skel->progs.heap_alloc_session
 							 : run->skel->progs.heap_alloc_entry),
@@ -172,43 +188,37 @@ static int attach_allocator(struct heap_run *run, const struct heap_allocator *a
 static void detach_all(struct heap_run *run)
 {
 	while (run->nlinks > 0)
-		close(run->links[--run->nlinks]);
+		if (run->links[--run->nlinks] >= 0)
+			close(run->links[run->nlinks]);
 }
 
-/* Sums the per-CPU call counts of each probe; zero = true clears them. */
-static void read_calls(struct heap_run *run, struct heap_rate *r, bool zero)
+/* The overhead guard's verdict on target slot: its probes go, what they recorded stays. */
+static void detach_target(void *ctx, int slot)
 {
-	int fd = bpf_map__fd(run->skel->maps.calls), ncpus = libbpf_num_possible_cpus();
-	struct heap_calls *vals = calloc(ncpus, sizeof(*vals));
-	__u32 i;
-	int c;
+	struct heap_run *run = ctx;
+	int i = slot * links_per_target(run), end = i + links_per_target(run);
 
-	memset(r->calls, 0, sizeof(r->calls));
-	r->bytes = 0;
-	if (!vals)
-		return;
-	for (i = 0; i < HEAP_MAX_PROBES; i++) {
-		if (bpf_map_lookup_elem(fd, &i, vals))
-			continue;
-		for (c = 0; c < ncpus; c++) {
-			r->calls[i] += vals[c].calls;
-			r->bytes += vals[c].bytes;
-		}
-		if (zero) {
-			memset(vals, 0, ncpus * sizeof(*vals));
-			bpf_map_update_elem(fd, &i, vals, BPF_ANY);
-		}
+	for (; i < end && i < run->nlinks; i++) {
+		if (run->links[i] >= 0)
+			close(run->links[i]);
+		run->links[i] = -1;
 	}
-	free(vals);
 }
 
-static uint64_t calls_so_far(struct heap_run *run)
+/* Sums the per-CPU call counts of target slot's probes; zero = true clears them. */
+static void read_calls(struct heap_run *run, int slot, struct heap_rate *r, bool zero)
+{
+	heap_calls_read(bpf_map__fd(run->skel->maps.calls), slot, run->allocs[slot].nfuncs, r,
+			zero);
+}
+
+static uint64_t calls_so_far(struct heap_run *run, int slot)
 {
 	struct heap_rate r;
 	uint64_t n = 0;
 	int i;
 
-	read_calls(run, &r, false);
+	read_calls(run, slot, &r, false);
 	for (i = 0; i < HEAP_MAX_PROBES; i++)
 		n += r.calls[i];
 	return n;
@@ -235,8 +245,9 @@ static void describe_allocator(const struct heap_allocator *a, int pid)
  * Counts pid's allocator calls for a moment (no sampling) and refuses when
  * the expected slowdown is above --max-overhead.  Returns 0 or an exit code.
  */
-static int check_overhead(struct heap_run *run, const struct heap_allocator *a, int pid)
+static int check_overhead(struct heap_run *run, int slot, int pid)
 {
+	const struct heap_allocator *a = &run->allocs[slot];
 	const struct heap_opts *o = run->o;
 	struct heap_rate r = { 0 };
 	int64_t cpu0, t0;
@@ -245,15 +256,15 @@ static int check_overhead(struct heap_run *run, const struct heap_allocator *a, 
 
 	if (!run->costs_known)
 		return 0;
-	read_calls(run, &r, true);
+	read_calls(run, slot, &r, true);
 	cpu0 = heap_process_cpu_ns(pid);
 	t0 = mono_ns();
 	while (!session_exiting && mono_ns() - t0 < MEASURE_NS) {
 		usleep(10000);
-		if (mono_ns() - t0 >= MEASURE_MIN_NS && calls_so_far(run) >= MEASURE_ENOUGH)
+		if (mono_ns() - t0 >= MEASURE_MIN_NS && calls_so_far(run, slot) >= MEASURE_ENOUGH)
 			break;
 	}
-	read_calls(run, &r, true);
+	read_calls(run, slot, &r, true);
 	r.window_ns = mono_ns() - t0;
 	r.cpu_ns = heap_process_cpu_ns(pid) - cpu0;
 	if (cpu0 < 0 || r.cpu_ns < 0)
@@ -315,14 +326,14 @@ static int prepare_targets(struct heap_run *run)
 		if (!strcmp(run->allocs[i].kind, "glibc"))
 			run->skel->bss->glibc_realloc = true;
 		run->skel->bss->measuring = !t->argv;
-		err = attach_allocator(run, &run->allocs[i], t->pids[i]);
+		err = attach_allocator(run, &run->allocs[i], t->pids[i], i);
 		if (err) {
 			pr_warn("heap: cannot attach uprobes to %s in pid %d: %s\n",
 				run->allocs[i].file, t->pids[i], strerror(-err));
 			return err == -ESRCH ? -BPFPROF_ETARGET : err;
 		}
 		if (!t->argv) {
-			ret = check_overhead(run, &run->allocs[i], t->pids[i]);
+			ret = check_overhead(run, i, t->pids[i]);
 			if (ret)
 				return ret;
 		}
@@ -332,6 +343,30 @@ static int prepare_targets(struct heap_run *run)
 			"it runs: no overhead check\n",
 			t->argv[0], run->allocs[0].kind);
 	run->skel->bss->measuring = run->o->count_only;
+	return 0;
+}
+
+/*
+ * While attached, a -p target's allocation rate keeps being priced (a
+ * process quiet at attach may not stay so): unless --force, or without a
+ * measured probe cost.  A launched command is not checked, as at attach.
+ */
+static int start_guard(struct heap_run *run)
+{
+	struct session *s = run->s;
+	int err;
+
+	if (run->o->force || !run->costs_known || s->target->argv)
+		return 0;
+	err = heap_guard__start(&run->guard, bpf_map__fd(run->skel->maps.calls), &run->costs,
+				run->o->rate, run->support == UPROBE_SESSION, run->o->max_overhead,
+				run->allocs, s->target->pids, run->nallocs);
+	if (err)
+		return capture_explain("watch the allocation rate", err);
+	run->guard.detach = detach_target;
+	run->guard.detach_ctx = run;
+	s->on_tick = heap_guard__tick;
+	s->on_tick_ctx = &run->guard;
 	return 0;
 }
 
@@ -413,13 +448,14 @@ static void add_comments(struct sample_sink *k, struct heap_run *run)
 			 run->o->min_age_ns / 1e9);
 		profile__add_comment(k->p, line);
 	}
-	read_calls(run, &r, false);
-	for (i = 0; i < run->nallocs; i++)
+	for (i = 0; i < run->nallocs; i++) {
+		read_calls(run, i, &r, false);
 		for (j = 0; j < run->allocs[i].nfuncs && j < HEAP_MAX_PROBES; j++)
 			if (run->allocs[i].funcs[j].fn == HEAP_FN_FREE)
 				frees += r.calls[j];
 			else
 				calls += r.calls[j];
+	}
 	snprintf(line, sizeof(line),
 		 "heap: %" PRIu64 " allocating calls and %" PRIu64 " frees seen in %.1fs (%.0f/s)",
 		 calls, frees, run->s->elapsed_ns / 1e9,
@@ -431,6 +467,7 @@ static void add_comments(struct sample_sink *k, struct heap_run *run)
 			 k->counters[CNT_HEAP_UNKNOWN_FREES]);
 		profile__add_comment(k->p, line);
 	}
+	heap_guard__note(&run->guard, k->p);
 }
 
 static int fill(struct sample_sink *k, void *arg)
@@ -513,6 +550,8 @@ int collect_heap(struct session *s, const struct heap_opts *o, struct profile **
 	ret = capture_begin(s, run.skel->obj, &links);
 	if (!ret)
 		ret = prepare_targets(&run);
+	if (!ret)
+		ret = start_guard(&run);
 	if (ret)
 		goto cleanup;
 	if (o->snapshot) {
@@ -522,6 +561,7 @@ int collect_heap(struct session *s, const struct heap_opts *o, struct profile **
 	ret = capture_run(s, &links);
 	detach_all(&run);
 	s->on_snapshot = NULL;
+	s->on_tick = NULL;
 	if (ret)
 		goto cleanup;
 	ret = capture_make_profile(s, shape_of(&run, &sh), bpf_map__fd(run.skel->maps.stacks), fill,
@@ -530,6 +570,7 @@ cleanup:
 	detach_all(&run);
 	capture_detach(&links);
 	heap_bpf__destroy(run.skel);
+	heap_guard__free(&run.guard);
 	free(run.allocs);
 	return ret;
 }
@@ -580,8 +621,11 @@ static const struct argp_option heap_options[] = {
 	  "uprobes: brk/mmap and page faults by stack, for allocation-heavy programs)",
 	  3 },
 	{ "max-overhead", OPT_MAX_OVERHEAD, "PERCENT", 0,
-	  "Refuse to attach when the expected slowdown is above this (default 10)", 3 },
-	{ "force", OPT_FORCE, NULL, 0, "Attach whatever the expected slowdown", 3 },
+	  "Refuse to attach when the expected slowdown is above this (default 10); detach "
+	  "when it stays above it for 3 s while attached",
+	  3 },
+	{ "force", OPT_FORCE, NULL, 0, "Attach and keep probing whatever the expected slowdown",
+	  3 },
 	{ "max-live", OPT_MAX_LIVE, "N", 0,
 	  "Track at most N sampled live blocks (default 262144; 1048576 with --rate 1)", 3 },
 	{ "allocs", OPT_ALLOCS, NULL, 0,
@@ -731,7 +775,8 @@ static const struct argp heap_argp = {
 	       "allocation sampled per --rate bytes.  Sample types alloc_objects,\n"
 	       "alloc_space (since attaching), inuse_objects, inuse_space (at the\n"
 	       "snapshot).  Before attaching, the allocation rate is measured and the\n"
-	       "expected slowdown printed; above --max-overhead bpfprof refuses.\n"
+	       "expected slowdown printed; above --max-overhead bpfprof refuses, and\n"
+	       "it detaches if a -p process's rate rises above it for 3 s.\n"
 	       "Blocks allocated before attaching are not known.\n"
 	       "\v"
 	       "Examples:\n"

@@ -163,8 +163,8 @@ double heap_expected_slowdown(const struct heap_allocator *a, const struct heap_
 	*calls_per_s = r->window_ns > 0 ? ncalls * 1e9 / r->window_ns : 0;
 	if (!ncalls)
 		return 0;
-	/* The window's CPU time includes the counting probes' own hits. */
-	native_ns = r->cpu_ns - probe_ns;
+	/* The window's CPU time includes the probes' own cost: counting, or all of it. */
+	native_ns = r->cpu_ns - (r->attached ? full_ns : probe_ns);
 	if (native_ns < r->window_ns / 1000.0)
 		native_ns = r->window_ns / 1000.0;
 	return 100.0 * full_ns / native_ns;

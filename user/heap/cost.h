@@ -41,6 +41,11 @@ struct heap_rate {
 	uint64_t bytes;			 /* requested by the allocating calls */
 	int64_t cpu_ns;			 /* the process's CPU time in the window */
 	int64_t window_ns;
+	/*
+	 * The window ran with the profiling probes attached, not only counting
+	 * ones: its CPU time holds their whole cost (the overhead guard).
+	 */
+	bool attached;
 };
 
 /*
