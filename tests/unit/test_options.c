@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "cmd/cmd.h"
-#include "collect/collect.h"
+#include "profile_type/collectors.h"
 #include "util/errors.h"
 #include "util/exitcode.h"
 

@@ -11,7 +11,7 @@
 #include <bpf/libbpf.h>
 
 #include "bpfprof/types.h"
-#include "collect/collect.h"
+#include "capture/capture.h"
 #include "elf/section.h"
 #include "util/errors.h"
 #include "util/log.h"

@@ -12,7 +12,7 @@
 #include <bpf/bpf.h>
 
 #include "bpfprof/types.h"
-#include "collect/collect.h"
+#include "capture/capture.h"
 #include "util/log.h"
 #include "profile/profile.h"
 #include "capture/session.h"

@@ -22,7 +22,7 @@
 
 #include <limits.h>
 
-#include "collect/collect.h"
+#include "profile_type/collectors.h"
 #include "profile/pprof.h"
 #include "profile_type/profile_type.h"
 #include "util/errors.h"

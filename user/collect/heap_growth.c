@@ -59,7 +59,7 @@
 #include <bpf/libbpf.h>
 
 #include "bpfprof/growth.h"
-#include "collect/collect.h"
+#include "profile_type/collectors.h"
 #include "heap_growth.skel.h"
 #include "util/log.h"
 #include "profile/profile.h"

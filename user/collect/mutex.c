@@ -21,7 +21,7 @@
 
 #include <ctype.h>
 
-#include "collect/collect.h"
+#include "profile_type/collectors.h"
 #include "profile_type/profile_type.h"
 #include "util/exitcode.h"
 #include "util/log.h"

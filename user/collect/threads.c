@@ -15,7 +15,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "collect/collect.h"
+#include "profile_type/collectors.h"
 #include "profile_type/profile_type.h"
 #include "util/exitcode.h"
 #include "util/log.h"

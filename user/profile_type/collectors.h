@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The profile types, one file each: its descriptor (a struct profile_type,
- * profile_type/profile_type.h: command, options, words, sample types, top
- * table) and its collector, which loads its BPF program, attaches it, runs
- * the session and turns the kernel's aggregates into a profile, with the
- * shared plumbing of capture/capture.h.  Their options are below.
+ * What each profile type's collector (user/collect/TYPE.c) takes and gives:
+ * its options as its command line parsed them, and its entry point, which
+ * loads its BPF program, attaches it, runs the session and turns the
+ * kernel's aggregates into a profile with the shared plumbing of
+ * capture/capture.h.  Here, not in collect/, because the unit tests parse
+ * command lines into these structs and heap's two modes share one.
  */
-#ifndef BPFPROF_COLLECT_H
-#define BPFPROF_COLLECT_H
+#ifndef BPFPROF_COLLECTORS_H
+#define BPFPROF_COLLECTORS_H
 
 #include <stdbool.h>
 #include <stdint.h>
