@@ -16,30 +16,18 @@
 #include <cmocka.h>
 
 #include "capture/watchdog.h"
+#include "proc/stat.h"
 
 /* The state letter and start time of pid from /proc/PID/stat; 0 when gone. */
 static char proc_state(pid_t pid, unsigned long long *start)
 {
-	char path[64], buf[1024], *p, state = 0;
-	ssize_t n;
-	int fd;
+	struct proc_stat st;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
+	if (!proc_stat_read(pid, &st))
 		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 1,
-			 " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d "
-			 "%*d %*d %llu",
-			 &state, start ? start : &(unsigned long long){ 0 }) != 2)
-		return 0;
-	return state;
+	if (start)
+		*start = st.start;
+	return st.state;
 }
 
 /* Waits up to 2 s for pid to be in state want (or not in it). */

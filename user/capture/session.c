@@ -14,6 +14,7 @@
 #include "profile/profile.h"
 #include "capture/session.h"
 #include "proc/procs.h"
+#include "proc/stat.h"
 #include "symbolize/symbolize.h"
 #include "capture/target.h"
 #include "util/util.h"
@@ -162,26 +163,6 @@ const char *session__process_name(struct session *s, int pid)
 	return p ? p->name : NULL;
 }
 
-/* Whether pid is stopped (state T in /proc/PID/stat). */
-static bool is_stopped(int pid)
-{
-	char path[64], buf[512], *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	p = strrchr(buf, ')'); /* the name may hold anything */
-	return p && p[1] == ' ' && p[2] == 'T';
-}
-
 /*
  * BPF stopped pid, at its entry or to have its maps read (stop_for_maps):
  * they are read, continue it, and keep watching it a second, for a stop
@@ -211,7 +192,7 @@ static void stop_for_maps_watch(struct session *s, bool all)
 
 	for (i = 0; i < sizeof(s->resumed) / sizeof(s->resumed[0]); i++)
 		if (s->resumed[i].pid && (all || s->resumed[i].until >= now) &&
-		    is_stopped(s->resumed[i].pid))
+		    proc_is_stopped(s->resumed[i].pid))
 			kill(s->resumed[i].pid, SIGCONT);
 }
 

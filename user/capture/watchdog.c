@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "capture/watchdog.h"
+#include "proc/stat.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -24,39 +25,10 @@ struct watchdog_msg {
 	pid_t pid;
 };
 
-/* The fields of /proc/PID/stat the watchdog needs. */
-struct proc_stat {
-	char state;
-	pid_t ppid;
-	unsigned long long start;
-};
-
-static bool read_stat(pid_t pid, struct proc_stat *st)
-{
-	char path[64], buf[1024], *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	p = strrchr(buf, ')'); /* the name may hold anything */
-	return p && sscanf(p + 1,
-			   " %c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d "
-			   "%*d %*d %llu",
-			   &st->state, &st->ppid, &st->start) == 3;
-}
-
 /* The entry's process still lives (not a reused pid); its state in st. */
 static bool entry_alive(const struct watchdog_entry *e, struct proc_stat *st)
 {
-	return read_stat(e->pid, st) && st->start == e->start;
+	return proc_stat_read(e->pid, st) && st->start == e->start;
 }
 
 static void resumed_add(pid_t pid, pid_t *resumed, int max, int *n)
@@ -81,7 +53,7 @@ static bool below_tree(pid_t ppid, const pid_t *roots, int nroots)
 		for (i = 0; i < nroots; i++)
 			if (roots[i] == ppid)
 				return true;
-		if (!read_stat(ppid, &st))
+		if (!proc_stat_read(ppid, &st))
 			return false;
 		ppid = st.ppid;
 	}
@@ -100,7 +72,7 @@ static void resume_trees(const pid_t *roots, int nroots, pid_t *resumed, int max
 	if (!dir)
 		return;
 	while ((d = readdir(dir))) {
-		if (parse_long(d->d_name, 2, INT32_MAX, &pid) || !read_stat(pid, &st))
+		if (parse_long(d->d_name, 2, INT32_MAX, &pid) || !proc_stat_read(pid, &st))
 			continue;
 		if (st.state == 'T' && below_tree(st.ppid, roots, nroots) &&
 		    kill(pid, SIGCONT) == 0)
@@ -153,7 +125,7 @@ static void list_add(struct watch_list *l, const struct watchdog_msg *m)
 	struct proc_stat st;
 	int i;
 
-	if (!read_stat(m->pid, &st))
+	if (!proc_stat_read(m->pid, &st))
 		return; /* gone already */
 	/* A target someone else stopped before bpfprof came is not ours to continue. */
 	if (m->kind == WATCHDOG_TARGET && st.state == 'T')

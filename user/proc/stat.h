@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The few fields of /proc/PID/stat bpfprof needs. */
+#ifndef BPFPROF_PROC_STAT_H
+#define BPFPROF_PROC_STAT_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct proc_stat {
+	char state;		  /* R, S, D, T, t, Z, ... */
+	pid_t ppid;
+	unsigned long long start; /* clock ticks after boot: with the pid, a process's identity */
+};
+
+/* Reads pid's stat into st; false when the process is gone or the file odd. */
+bool proc_stat_read(pid_t pid, struct proc_stat *st);
+
+/* Whether pid is stopped by a signal (state T). */
+bool proc_is_stopped(pid_t pid);
+
+#endif
