@@ -93,6 +93,10 @@ $(OUT)/workloads/nofp_%: tests/workloads/nofp_%.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -fomit-frame-pointer -fno-optimize-sibling-calls -o $@ $< -ldl
 
+$(OUT)/workloads/lib%.so: tests/workloads/lib%.c
+	@mkdir -p $(@D)
+	$(CC) -O1 -g -fno-omit-frame-pointer -shared -fPIC -o $@ $<
+
 $(OUT)/workloads/libnofp_%.so: tests/workloads/libnofp_%.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -fomit-frame-pointer -fno-optimize-sibling-calls -shared -fPIC -o $@ $<

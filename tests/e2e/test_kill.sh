@@ -31,14 +31,16 @@ runs_within_1s() {
 	return 1
 }
 
-# kill_stopped NAME TYPE MID [OPTIONS...]: runs bpfprof TYPE on spawn_loop,
-# catches a stopped process (MID=1: after the workload's ready line, so not
-# the entry stop), kills bpfprof with SIGKILL there and checks the process
-# runs on.
+# kill_stopped NAME TYPE MID [OPTIONS...]: runs bpfprof TYPE on spawn_loop
+# (or on the command in WORK), catches a stopped process (MID=1: after the
+# workload's ready line, so not the entry stop), kills bpfprof with SIGKILL
+# there and checks the process runs on.
 kill_stopped() {
 	local name=$1 type=$2 mid=$3 bp caught stopped launched
 	shift 3
-	"$BPFPROF" "$type" "$@" -q -o "$TMP/$type.pb.gz" -- "$WORKLOADS/spawn_loop" "$type" 30 \
+	local work=("$WORKLOADS/spawn_loop" "$type" 30)
+	[ -z "${WORK:-}" ] || read -r -a work <<<"$WORK"
+	"$BPFPROF" "$type" "$@" -q -o "$TMP/$type.pb.gz" -- "${work[@]}" \
 		>"$TMP/$name.out" 2>"$TMP/$name.err" &
 	bp=$!
 	E2E_PIDS+=("$bp")
@@ -70,12 +72,14 @@ for type in cpu offcpu mutex heap threadcreate; do
 	kill_stopped "$type at the entry stop" "$type" 0
 done
 # cpu, mutex, threadcreate and heap --mode growth stop the children of a
-# launched command on their new mappings (heap's default mode stops on new
-# mappings too, but its uprobes follow no child: its stops come from dlopen).
+# launched command on their new mappings.
 for type in cpu mutex threadcreate; do
 	kill_stopped "$type mid-capture" "$type" 1
 done
 kill_stopped "heap --mode growth mid-capture" heap 1 --mode growth
+# heap's uprobes follow no child: its stops come from code loaded later.
+WORK="$WORKLOADS/dlopen_alloc $WORKLOADS/libdl_alloc.so 30" \
+	TMPDIR=$TMP kill_stopped "heap mid-capture (dlopen)" heap 1
 
 # -p: a target stopped while bpfprof runs (as BPF could) runs on after its
 # kill -9; one stopped before bpfprof started is not bpfprof's to continue.

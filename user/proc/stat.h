@@ -7,7 +7,7 @@
 #include <sys/types.h>
 
 struct proc_stat {
-	char state;		  /* R, S, D, T, t, Z, ... */
+	char state; /* R, S, D, T, t, Z, ... */
 	pid_t ppid;
 	unsigned long long start; /* clock ticks after boot: with the pid, a process's identity */
 };
