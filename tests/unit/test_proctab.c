@@ -383,6 +383,42 @@ static void test_vdso_once(void **state)
 	proctab__free(t);
 }
 
+/* A record made before its maps are read keeps what its tracker set; a walk sees every live record. */
+static void test_get_and_walk(void **state)
+{
+	struct fx *fx = *state;
+	struct proctab *t = proctab__new(fx->dir);
+	struct pproc *p;
+	char a[256];
+	size_t i, seen = 0;
+
+	assert_non_null(t);
+	p = proctab__get(t, 50);
+	assert_non_null(p);
+	assert_int_equal(p->n, 0);
+	assert_ptr_equal(proctab__get(t, 50), p); /* one record per pid */
+	snprintf(p->name, sizeof(p->name), "app");
+	p->first_at = p->read_at = 7;
+	make_proc(fx, 50, line(a, sizeof(a), "1000-2000", "r-xp", "/a"));
+	map_file(fx, 50, "1000-2000", fx->elf);
+	assert_int_equal(proctab__refresh(t, 50), 0);
+	p = proctab__get(t, 50);
+	assert_string_equal(p->name, "app");
+	assert_int_equal(p->first_at, 7);
+	assert_non_null(at(t, 50, 0x1000));
+	assert_non_null(proctab__get(t, 51));
+	assert_non_null(proctab__get(t, 52));
+	proctab__forget(t, 51);
+	for (i = 0; i < proctab__slots(t); i++)
+		if (proctab__slot(t, i)) {
+			assert_true(proctab__slot(t, i)->pid != 51);
+			seen++;
+		}
+	assert_int_equal(seen, 2);
+	assert_null(proctab__slot(t, proctab__slots(t)));
+	proctab__free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -392,6 +428,7 @@ int main(void)
 		cmocka_unit_test(test_exit),
 		cmocka_unit_test(test_eviction),
 		cmocka_unit_test(test_vdso_once),
+		cmocka_unit_test(test_get_and_walk),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

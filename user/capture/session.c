@@ -73,19 +73,7 @@ void session__free(struct session *s)
 	ring_buffer__free(s->rb);
 	symbolizer__free(s->sym);
 	proctab__free(s->procs_tab);
-	free(s->procs);
 	memset(s, 0, sizeof(*s));
-}
-
-static struct proc_info *find_proc(struct session *s, int pid)
-{
-	size_t i;
-
-	/* Few processes, looked up once per event: a scan is enough here. */
-	for (i = 0; i < s->nprocs; i++)
-		if (s->procs[i].pid == pid)
-			return &s->procs[i];
-	return NULL;
 }
 
 static void exe_name(int pid, const char *comm, char *buf, size_t len)
@@ -108,7 +96,7 @@ static void exe_name(int pid, const char *comm, char *buf, size_t len)
 	snprintf(buf, len, "%s", comm && *comm ? comm : "[unknown]");
 }
 
-static void read_maps(struct session *s, struct proc_info *p, bool reset)
+static void read_maps(struct session *s, struct pproc *p, bool reset)
 {
 	int err;
 
@@ -129,23 +117,12 @@ static void read_maps(struct session *s, struct proc_info *p, bool reset)
  */
 static void track(struct session *s, int pid, const char *comm, bool exec)
 {
-	struct proc_info *p = find_proc(s, pid), *grown;
+	struct pproc *p = proctab__get(s->procs_tab, pid);
 
-	if (!p) {
-		if (s->nprocs == s->procs_cap) {
-			size_t cap = s->procs_cap ? s->procs_cap * 2 : 64;
-
-			grown = realloc(s->procs, cap * sizeof(*grown));
-			if (!grown)
-				return;
-			s->procs = grown;
-			s->procs_cap = cap;
-		}
-		p = &s->procs[s->nprocs++];
-		memset(p, 0, sizeof(*p));
-		p->pid = pid;
-		exec = true;
-	}
+	if (!p)
+		return;
+	if (!p->first_at)
+		exec = true; /* first seen by the session: a clean start */
 	read_maps(s, p, exec);
 	if (exec || !p->name[0])
 		exe_name(pid, comm, p->name, sizeof(p->name));
@@ -158,9 +135,9 @@ void session__track(struct session *s, int pid, const char *comm)
 
 const char *session__process_name(struct session *s, int pid)
 {
-	struct proc_info *p = find_proc(s, pid);
+	const struct pproc *p = proctab__find(s->procs_tab, pid);
 
-	return p ? p->name : NULL;
+	return p && p->name[0] ? p->name : NULL;
 }
 
 /*
@@ -269,12 +246,12 @@ static void show_progress(struct session *s, int64_t now)
 static void refresh_mappings(struct session *s, bool all)
 {
 	int64_t now = mono_ns();
-	struct proc_info *p;
+	struct pproc *p;
 	size_t i;
 
-	for (i = 0; i < s->nprocs; i++) {
-		p = &s->procs[i];
-		if (p->read_at == 0)
+	for (i = 0; i < proctab__slots(s->procs_tab); i++) {
+		p = proctab__slot(s->procs_tab, i);
+		if (!p || p->read_at == 0)
 			continue; /* gone */
 		if (!all && now - p->read_at < (now - p->first_at < 10000000000LL ? 1000000000LL
 										  : 10000000000LL))

@@ -21,13 +21,6 @@ struct target;
 struct ring_buffer;
 struct unwinder;
 
-struct proc_info {
-	int pid;
-	char name[64];	  /* executable name */
-	int64_t read_at;  /* CLOCK_MONOTONIC ns when its maps were last read */
-	int64_t first_at; /* ... first read */
-};
-
 struct session {
 	struct target *target;
 	int64_t duration_ns; /* 0: until Ctrl-C or the targets' exit */
@@ -78,8 +71,6 @@ struct session {
 	 */
 	bool (*on_tick)(void *ctx);
 	void *on_tick_ctx;
-	struct proc_info *procs; /* sorted by pid after session__run */
-	size_t nprocs, procs_cap;
 };
 
 extern volatile sig_atomic_t session_exiting;

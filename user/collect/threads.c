@@ -26,6 +26,7 @@
 #include "capture/stacks.h"
 #include "capture/target.h"
 #include "capture/thread_record.h"
+#include "proc/procs.h"
 #include "threads.skel.h"
 #include "unwind/unwinder.h"
 #include "util/util.h"
@@ -225,7 +226,7 @@ static int load_unwind_tables(struct session *s, struct threads_bpf *skel)
 			err = track_processes(s, &procs);
 		free(procs.buf);
 	}
-	pr_debug("unwind tables of %zu processes loaded in %.1f ms\n", s->nprocs,
+	pr_debug("unwind tables of %zu processes loaded in %.1f ms\n", proctab__count(s->procs_tab),
 		 (mono_ns() - start) / 1e6);
 	return err;
 }

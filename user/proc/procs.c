@@ -95,7 +95,7 @@ const struct pproc *proctab__find(const struct proctab *t, int pid)
 	return idx >= 0 ? t->procs[idx] : NULL;
 }
 
-static struct pproc *proc_get(struct proctab *t, int pid)
+struct pproc *proctab__get(struct proctab *t, int pid)
 {
 	long idx = find_idx(t, pid);
 	struct pproc *p;
@@ -249,7 +249,7 @@ int proctab__refresh(struct proctab *t, int pid)
 			pr_warn("pid %d: cannot read maps: %s\n", pid, strerror(-err));
 		return err;
 	}
-	p = proc_get(t, pid);
+	p = proctab__get(t, pid);
 	err = p ? merge(t, p, &maps) : -ENOMEM;
 	if (p && !err)
 		p->exited = false; /* a pid seen alive again */
@@ -316,6 +316,16 @@ void proctab__forget(struct proctab *t, int pid)
 	forget_idx(t, idx);
 	if (t->holes * 2 > t->n)
 		compact(t);
+}
+
+size_t proctab__slots(const struct proctab *t)
+{
+	return t->n;
+}
+
+struct pproc *proctab__slot(const struct proctab *t, size_t i)
+{
+	return i < t->n ? t->procs[i] : NULL;
 }
 
 size_t proctab__count(const struct proctab *t)

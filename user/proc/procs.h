@@ -30,6 +30,10 @@ struct pmap {
 struct pproc {
 	int pid;
 	bool exited;
+	char name[64]; /* executable name, set by whoever tracks the process ("" until then) */
+	/* CLOCK_MONOTONIC ns of the last and the first read of its maps by the
+	 * session's refresh policy; read_at 0: not read, or found gone. */
+	int64_t read_at, first_at;
 	uint64_t exit_seq; /* order of exits, for eviction */
 	struct pmap *maps; /* sorted by start, not overlapping */
 	size_t n;
@@ -58,6 +62,15 @@ void proctab__exit(struct proctab *t, int pid);
 void proctab__forget(struct proctab *t, int pid);
 
 const struct pproc *proctab__find(const struct proctab *t, int pid);
+/* pid's record, made (without reading its maps) when there is none; NULL: no memory. */
+struct pproc *proctab__get(struct proctab *t, int pid);
+/*
+ * Every record, for a walk: i from 0 to proctab__slots(); a slot may be
+ * NULL (forgotten).  Refreshing or exiting processes during the walk is
+ * fine; forgetting or evicting is not.
+ */
+size_t proctab__slots(const struct proctab *t);
+struct pproc *proctab__slot(const struct proctab *t, size_t i);
 /* The recorded mapping of p holding addr, or NULL. */
 const struct pmap *pproc__find(const struct pproc *p, uint64_t addr);
 
