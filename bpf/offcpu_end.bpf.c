@@ -108,6 +108,8 @@ int in_progress(struct bpf_iter__task *ctx)
 	}
 	d = end_ns > t->ts_ns ? end_ns - t->ts_ns : 0;
 	t->ts_ns = 0;
+	if (!d) /* begun after the capture's window: nothing of it is in it */
+		return 0;
 	if (d < min_block_ns || !keep_interval(t, d, &contentions, &total_ns))
 		return 0;
 	key_task(&k, task, tid, t->state);

@@ -194,7 +194,7 @@ struct fill_ctx {
 	struct offcpu_bpf *skel;
 	uint64_t in_progress; /* sampled: intervals the closing pass found open */
 	int64_t min_block_ns;
-	int64_t end_ns;	       /* CLOCK_MONOTONIC, after the programs were detached */
+	int64_t end_ns;	       /* CLOCK_MONOTONIC, the end of the capture's window */
 	int64_t block_rate_ns; /* as loaded: 0 when exact */
 };
 
@@ -244,7 +244,7 @@ static int add_in_progress(struct sample_sink *k, const struct fill_ctx *c)
 		}
 		values[0] = 1;
 		values[1] = c->end_ns - (int64_t)start.ts_ns;
-		if (values[1] < c->min_block_ns)
+		if (values[1] <= 0 || values[1] < c->min_block_ns)
 			continue;
 		state_label(start.key.state, &label);
 		err = capture_add_sample(k, &start.key.key, values, &label, 1);
@@ -423,7 +423,13 @@ int collect_offcpu(struct session *s, const struct offcpu_opts *o, struct profil
 		ret = capture_run(s, &links);
 	if (ret)
 		goto cleanup;
-	c.end_ns = mono_ns();
+	/*
+	 * Waits still going on count up to the end of the capture's window,
+	 * the profile's duration, not to now: the end of the session (the last
+	 * read of every process's maps) and the detach can take a tenth of a
+	 * second under load.  A wait begun after the window counts nothing.
+	 */
+	c.end_ns = s->start_mono + s->elapsed_ns;
 	if (c.block_rate_ns) {
 		err = settle_in_progress(s, &c);
 		if (err)
