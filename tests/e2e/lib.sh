@@ -224,3 +224,23 @@ expect_split() {
 		fi
 	done
 }
+
+# serve_start ARGS...: starts "bpfprof serve ARGS..." in the background and
+# waits for its "serving ... on URL" line; sets SERVE (its pid), SERVE_LOG
+# (its stderr) and URL (its /debug/pprof/ address, on 127.0.0.1 whatever
+# address it listens on).
+serve_start() {
+	SERVE_LOG=$TMP/serve.$RANDOM.log
+	"$BPFPROF" serve "$@" 2>"$SERVE_LOG" &
+	SERVE=$!
+	E2E_PIDS+=("$SERVE")
+	URL=
+	for _ in $(seq 200); do
+		URL=$(sed -n 's|.* on http://[^ ]*\(:[0-9]*/debug/pprof/\)$|http://127.0.0.1\1|p' "$SERVE_LOG")
+		[ -n "$URL" ] && return 0
+		kill -0 "$SERVE" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "bpfprof serve did not start: $(cat "$SERVE_LOG")" >&2
+	return 1
+}

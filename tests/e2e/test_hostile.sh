@@ -63,22 +63,8 @@ sleep 600 &
 idle=$!
 E2E_PIDS+=("$idle")
 
-# start_serve ARGS...: serve on a free port; sets SERVE, LOG and URL.
-start_serve() {
-	LOG=$TMP/serve.$RANDOM.log
-	"$BPFPROF" serve -p "$idle" -v "$@" 2>"$LOG" &
-	SERVE=$!
-	E2E_PIDS+=("$SERVE")
-	URL=
-	for _ in $(seq 200); do
-		URL=$(sed -n 's|.* on http://[^:]*\(:[0-9]*/debug/pprof/\)$|http://127.0.0.1\1|p' "$LOG")
-		[ -n "$URL" ] && return 0
-		kill -0 "$SERVE" 2>/dev/null || break
-		sleep 0.05
-	done
-	echo "bpfprof serve did not start: $(cat "$LOG")" >&2
-	return 1
-}
+# start_serve ARGS...: serve the idle process on a free port; sets SERVE, SERVE_LOG and URL.
+start_serve() { serve_start -p "$idle" -v "$@"; }
 
 stop_serve() {
 	kill -INT "$SERVE" 2>/dev/null
@@ -93,7 +79,7 @@ status() {
 }
 
 start_serve --listen 127.0.0.1:0 || exit 1
-check "loopback: no warning" sh -c "! grep -q warning '$LOG'"
+check "loopback: no warning" sh -c "! grep -q warning '$SERVE_LOG'"
 check "HTTP/1.1 with Host: 200" test "$(status '')" = 200
 check "HTTP/1.1 without Host: 400" test "$(status '' -H 'Host:')" = 400
 check "... and says why" grep -q 'needs one Host header' "$TMP/body"
@@ -102,7 +88,7 @@ stop_serve
 
 start_serve --listen 0.0.0.0:0 || exit 1
 check "every address: one warning line, how to restrict it" \
-	sh -c "test \"\$(grep -c 'warning: .*open to the network.*--listen localhost:PORT, --token-file FILE' '$LOG')\" = 1"
+	sh -c "test \"\$(grep -c 'warning: .*open to the network.*--listen localhost:PORT, --token-file FILE' '$SERVE_LOG')\" = 1"
 stop_serve
 
 printf 'tok-%s\n' "$RANDOM$RANDOM" >"$TMP/token"
@@ -119,7 +105,7 @@ check "the token: a capture" test "$(status 'profile?seconds=1' -H "Authorizatio
 check "... whose profile reads" "$BPFPROF" report -t 1 "$TMP/body"
 stop_serve
 check "the captures asked with a wrong token never ran" \
-	sh -c "grep -q 'GET /debug/pprof/profile?seconds=1: 401' '$LOG' && test \"\$(grep -c 'profile?seconds=1: 200' '$LOG')\" = 1"
+	sh -c "grep -q 'GET /debug/pprof/profile?seconds=1: 401' '$SERVE_LOG' && test \"\$(grep -c 'profile?seconds=1: 200' '$SERVE_LOG')\" = 1"
 expect "an empty --token-file" 2 "invalid --token-file" -- "$BPFPROF" serve -p "$idle" --token-file "$TMP/empty"
 
 finish

@@ -12,24 +12,9 @@ echo "serve: end-to-end"
 # Loopback only: no proxy a CI environment may set is asked.
 export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
 
-# start_serve ARGS...: starts bpfprof serve on a free port of 127.0.0.1 and
-# waits for its "serving" line; sets SERVE and URL (ends with /debug/pprof/).
-start_serve() {
-	local log=$TMP/serve.$RANDOM.log
-	"$BPFPROF" serve --listen 127.0.0.1:0 "$@" 2>"$log" &
-	SERVE=$!
-	E2E_PIDS+=("$SERVE")
-	SERVE_LOG=$log
-	URL=
-	for _ in $(seq 200); do
-		URL=$(sed -n 's|.* on \(http://[^ ]*/debug/pprof/\)$|\1|p' "$log")
-		[ -n "$URL" ] && return 0
-		kill -0 "$SERVE" 2>/dev/null || break
-		sleep 0.05
-	done
-	echo "bpfprof serve did not start: $(cat "$log")" >&2
-	return 1
-}
+# start_serve ARGS...: serve on a free port of 127.0.0.1; sets SERVE,
+# SERVE_LOG and URL (ends with /debug/pprof/).
+start_serve() { serve_start --listen 127.0.0.1:0 "$@"; }
 
 # capture_running: waits (10 s at most) until serve runs a capture, each of
 # which is a child process; sets CAPTURE to its pid.
