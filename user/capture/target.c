@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "util/errors.h"
 #include "util/log.h"
 #include "capture/target.h"
+#include "proc/stat.h"
 #include "profile/profile.h"
 #include "util/util.h"
 
@@ -232,6 +234,32 @@ void target__note_stopped(struct target *t, int pid)
 	watchdog__watch(&t->watchdog, WATCHDOG_OURS, pid);
 }
 
+/*
+ * Waits until the launched child has exec'd (or failed to).  Between the
+ * gate and its exec the child runs bpfprof's own image as a target, and
+ * BPF may stop it for its unread mappings (stop_for_maps), which the
+ * session, not running yet, would never continue: so a child stopped
+ * before its exec is continued here.  After the exec (the pipe closes) its
+ * stops are the session's.
+ */
+static void wait_exec(struct target *t)
+{
+	struct pollfd pfd = { .fd = t->exec_fd, .events = POLLIN };
+
+	int n;
+
+	for (;;) {
+		n = poll(&pfd, 1, 50);
+		if (n > 0 || (n < 0 && errno != EINTR))
+			return;
+		if (!proc_is_stopped(t->child))
+			continue;
+		if (poll(&pfd, 1, 0) != 0)
+			return; /* exec'd meanwhile: a stop now is the session's */
+		kill(t->child, SIGCONT);
+	}
+}
+
 int target__start(struct target *t)
 {
 	ssize_t n;
@@ -244,6 +272,7 @@ int target__start(struct target *t)
 	close(t->gate_fd);
 	t->gate_fd = -1;
 	/* The exec pipe closes on a successful exec; an int arrives on failure. */
+	wait_exec(t);
 	n = read(t->exec_fd, &err, sizeof(err));
 	close(t->exec_fd);
 	t->exec_fd = -1;
