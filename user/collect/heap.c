@@ -30,6 +30,7 @@
 #include "heap.skel.h"
 #include "heap/alloc.h"
 #include "heap/cost.h"
+#include "proc/stat.h"
 #include "heap/guard.h"
 #include "heap/uprobe_multi.h"
 #include "util/log.h"
@@ -257,7 +258,7 @@ static int check_overhead(struct heap_run *run, int slot, int pid)
 	if (!run->costs_known)
 		return 0;
 	read_calls(run, slot, &r, true);
-	cpu0 = heap_process_cpu_ns(pid);
+	cpu0 = proc_cpu_ns(pid);
 	t0 = mono_ns();
 	while (!session_exiting && mono_ns() - t0 < MEASURE_NS) {
 		usleep(10000);
@@ -266,7 +267,7 @@ static int check_overhead(struct heap_run *run, int slot, int pid)
 	}
 	read_calls(run, slot, &r, true);
 	r.window_ns = mono_ns() - t0;
-	r.cpu_ns = heap_process_cpu_ns(pid) - cpu0;
+	r.cpu_ns = proc_cpu_ns(pid) - cpu0;
 	if (cpu0 < 0 || r.cpu_ns < 0)
 		return 0; /* gone: the session notices */
 	slow = heap_expected_slowdown(a, &run->costs, &r, o->rate, run->support == UPROBE_SESSION,

@@ -20,6 +20,7 @@
 #include <bpf/libbpf.h>
 
 #include "profile_type/collectors.h"
+#include "proc/stat.h"
 #include "profile_type/profile_type.h"
 #include "util/exitcode.h"
 #include "util/log.h"
@@ -198,23 +199,6 @@ struct fill_ctx {
 	int64_t block_rate_ns; /* as loaded: 0 when exact */
 };
 
-/* The CPU time a thread has had (ns), or -1 when it is gone or unreadable. */
-static int64_t thread_runtime(__u32 pid, __u32 tid)
-{
-	char path[64];
-	long long run;
-	FILE *f;
-	int n;
-
-	snprintf(path, sizeof(path), "/proc/%u/task/%u/schedstat", pid, tid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	n = fscanf(f, "%lld", &run);
-	fclose(f);
-	return n == 1 ? run : -1;
-}
-
 /*
  * Threads still off-CPU at the end: each counts as one interval, up to the
  * end, so a thread parked for the whole capture shows its wait.  Some
@@ -237,7 +221,7 @@ static int add_in_progress(struct sample_sink *k, const struct fill_ctx *c)
 		prev = &tid;
 		if (bpf_map_lookup_elem(fd, &tid, &start) || !start.ts_ns)
 			continue; /* running */
-		runtime = thread_runtime(start.key.key.pid, tid);
+		runtime = proc_thread_cpu_ns(start.key.key.pid, tid);
 		if (runtime < 0 || runtime > (int64_t)start.runtime_ns) {
 			k->counters[CNT_OFFCPU_UNPAIRED]++;
 			continue;

@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: Apache-2.0
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,35 +103,6 @@ int heap_calibrate(int prog_fd, unsigned attach_type, struct heap_costs *out)
 	if (!err)
 		err = measure(prog_fd, attach_type, heap_calib_stepped, &out->stepped_ns);
 	return err;
-}
-
-int64_t heap_process_cpu_ns(int pid)
-{
-	char path[64], line[128];
-	struct dirent *d;
-	int64_t total = 0;
-	long long ns;
-	DIR *dir;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/task", pid);
-	dir = opendir(path);
-	if (!dir)
-		return -errno;
-	while ((d = readdir(dir))) {
-		if (d->d_name[0] == '.')
-			continue;
-		/* schedstat: ns on CPU, ns waiting, timeslices; ns exact, unlike stat's ticks. */
-		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/schedstat", pid, d->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		if (fgets(line, sizeof(line), f) && sscanf(line, "%lld", &ns) == 1)
-			total += ns;
-		fclose(f);
-	}
-	closedir(dir);
-	return total;
 }
 
 double heap_expected_slowdown(const struct heap_allocator *a, const struct heap_costs *c,

@@ -32,9 +32,6 @@ struct heap_costs {
  */
 int heap_calibrate(int prog_fd, unsigned attach_type, struct heap_costs *out);
 
-/* CPU time of every thread of pid so far, in ns; -errno when it is gone. */
-int64_t heap_process_cpu_ns(int pid);
-
 /* What a window of counting showed. */
 struct heap_rate {
 	uint64_t calls[HEAP_MAX_PROBES]; /* per probed function of the allocator */

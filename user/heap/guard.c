@@ -9,6 +9,7 @@
 
 #include "heap/alloc.h"
 #include "heap/guard.h"
+#include "proc/stat.h"
 #include "profile/profile.h"
 #include "util/log.h"
 #include "util/util.h"
@@ -52,7 +53,7 @@ static int read_target(const struct heap_guard *g, int slot, struct heap_rate *n
 	err = heap_calls_read(g->calls_fd, slot, t->alloc->nfuncs, now, false);
 	if (err)
 		return err;
-	now->cpu_ns = heap_process_cpu_ns(t->pid);
+	now->cpu_ns = proc_cpu_ns(t->pid);
 	return now->cpu_ns < 0 ? (int)now->cpu_ns : 0;
 }
 

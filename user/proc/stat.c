@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -33,4 +36,45 @@ bool proc_is_stopped(pid_t pid)
 	struct proc_stat st;
 
 	return proc_stat_read(pid, &st) && st.state == 'T';
+}
+
+int64_t proc_thread_cpu_ns(pid_t pid, pid_t tid)
+{
+	char path[64];
+	long long ns;
+	FILE *f;
+	int n;
+
+	/* schedstat: ns on CPU, ns waiting, timeslices. */
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/schedstat", pid, tid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	n = fscanf(f, "%lld", &ns);
+	fclose(f);
+	return n == 1 ? ns : -EINVAL;
+}
+
+int64_t proc_cpu_ns(pid_t pid)
+{
+	char path[64], *end;
+	struct dirent *d;
+	int64_t total = 0, ns;
+	DIR *dir;
+	long tid;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	dir = opendir(path);
+	if (!dir)
+		return -errno;
+	while ((d = readdir(dir))) {
+		tid = strtol(d->d_name, &end, 10);
+		if (end == d->d_name || *end)
+			continue; /* "." and ".." */
+		ns = proc_thread_cpu_ns(pid, tid);
+		if (ns > 0)
+			total += ns; /* a thread gone meanwhile counts nothing */
+	}
+	closedir(dir);
+	return total;
 }

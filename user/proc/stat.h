@@ -4,6 +4,7 @@
 #define BPFPROF_PROC_STAT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct proc_stat {
@@ -17,5 +18,10 @@ bool proc_stat_read(pid_t pid, struct proc_stat *st);
 
 /* Whether pid is stopped by a signal (state T). */
 bool proc_is_stopped(pid_t pid);
+
+/* CPU time (ns, from schedstat: exact, unlike stat's ticks) of one thread, or -errno. */
+int64_t proc_thread_cpu_ns(pid_t pid, pid_t tid);
+/* ... of every live thread of pid, summed, or -errno when pid is gone. */
+int64_t proc_cpu_ns(pid_t pid);
 
 #endif
