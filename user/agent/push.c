@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Pyroscope push sink: a FIFO of encoded PushRequests and one thread that
- * sends them with a reused libcurl easy handle.
+ * sends them with a reused libcurl handle (and its connection).
  *
  * The head of the queue is the request being sent or retried: order is
  * kept, and a retry resends the same bytes (same sample IDs), so a request
@@ -53,6 +53,7 @@ struct pusher {
 	unsigned int backoff_min_ms, backoff_max_ms;
 
 	CURL *curl; /* the push thread's alone after pusher__new */
+	CURLM *multi;
 	struct curl_slist *headers;
 	char errbuf[CURL_ERROR_SIZE];
 	char resp[RESP_KEEP + 1];
@@ -309,6 +310,35 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/*
+ * curl_easy_perform() on the multi interface, so that pusher__free() can
+ * interrupt a wait for a silent server at once (curl_multi_wakeup()); the
+ * progress callback alone is called only about once a second then.
+ */
+static CURLcode perform(struct pusher *p)
+{
+	CURLcode rc = CURLE_ABORTED_BY_CALLBACK;
+	CURLMcode mc;
+	CURLMsg *msg;
+	int running = 1, left;
+
+	mc = curl_multi_add_handle(p->multi, p->curl);
+	while (!mc && running && !atomic_load(&p->stop)) {
+		mc = curl_multi_perform(p->multi, &running);
+		if (!mc && running)
+			mc = curl_multi_poll(p->multi, NULL, 0, 1000, NULL);
+	}
+	while ((msg = curl_multi_info_read(p->multi, &left)))
+		if (msg->msg == CURLMSG_DONE)
+			rc = msg->data.result;
+	if (mc) {
+		snprintf(p->errbuf, sizeof(p->errbuf), "%s", curl_multi_strerror(mc));
+		rc = CURLE_FAILED_INIT;
+	}
+	curl_multi_remove_handle(p->multi, p->curl);
+	return rc;
+}
+
 /* One attempt; p->why says what went wrong.  Without the lock. */
 static enum send_result send_one(struct pusher *p, const struct push_req *r, double *latency)
 {
@@ -321,9 +351,9 @@ static enum send_result send_one(struct pusher *p, const struct push_req *r, dou
 	p->errbuf[0] = '\0';
 	p->resp_len = 0;
 	p->resp[0] = '\0';
-	rc = curl_easy_perform(p->curl);
+	rc = perform(p);
 	*latency = ts_diff_s(now_mono(), t0);
-	if (rc == CURLE_ABORTED_BY_CALLBACK && atomic_load(&p->stop))
+	if (atomic_load(&p->stop))
 		return ABORTED;
 	if (rc != CURLE_OK) {
 		snprintf(p->why, sizeof(p->why), "%s",
@@ -536,7 +566,7 @@ static int setup_curl(struct pusher *p, const struct push_opts *o)
 	    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, p->errbuf) ||
 	    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body) ||
 	    curl_easy_setopt(c, CURLOPT_WRITEDATA, p) ||
-	    /* pusher__free() must not wait out a hung transfer. */
+	    /* The stop flag also ends a transfer from inside curl's loop. */
 	    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L) ||
 	    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress) ||
 	    curl_easy_setopt(c, CURLOPT_XFERINFODATA, p))
@@ -557,6 +587,8 @@ static void pusher_destroy(struct pusher *p)
 	}
 	if (p->curl)
 		curl_easy_cleanup(p->curl);
+	if (p->multi)
+		curl_multi_cleanup(p->multi);
 	curl_slist_free_all(p->headers);
 	pthread_cond_destroy(&p->wake);
 	pthread_cond_destroy(&p->moved);
@@ -621,7 +653,8 @@ struct pusher *pusher__new(const struct push_opts *o)
 		p->endpoint = NULL;
 	p->shown_url = err ? NULL : shown_url(o->url);
 	p->curl = err ? NULL : curl_easy_init();
-	if (!p->shown_url || !p->curl) {
+	p->multi = err ? NULL : curl_multi_init();
+	if (!p->shown_url || !p->curl || !p->multi) {
 		pr_warn("push: out of memory\n");
 		pusher_destroy(p);
 		return NULL;
@@ -651,6 +684,7 @@ void pusher__free(struct pusher *p)
 	atomic_store(&p->stop, true);
 	pthread_cond_broadcast(&p->wake);
 	pthread_mutex_unlock(&p->lock);
+	curl_multi_wakeup(p->multi);
 	if (p->started)
 		pthread_join(p->thread, NULL);
 	pusher_destroy(p);

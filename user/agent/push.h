@@ -82,8 +82,8 @@ void pusher__stats(struct pusher *p, struct push_stats *out);
  */
 size_t pusher__flush(struct pusher *p, int timeout_ms);
 /*
- * Stops the thread (a transfer in flight is aborted within about a
- * second) and frees everything queued.  NULL is fine.
+ * Stops the thread (a transfer in flight is aborted at once, a hung
+ * server is not waited for) and frees everything queued.  NULL is fine.
  */
 void pusher__free(struct pusher *p);
 
