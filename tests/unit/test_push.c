@@ -644,6 +644,48 @@ static void test_overflow_bytes(void **state)
 }
 
 /*
+ * A queue with room for one: B pushes out A while A is being sent.  A's
+ * transfer ends (500) and A is counted dropped, not retried; B goes.
+ */
+static void test_overflow_inflight(void **state)
+{
+	const int script[] = { 500 };
+	struct rx *rx = rx_start(script, 1);
+	struct push_opts o = fast_opts(rx->port);
+	struct push_series s[2];
+	struct push_label l[2][1];
+	struct dec_series d[1];
+	struct push_stats st;
+	struct pusher *p;
+
+	one_series(&s[0], "A", l[0]);
+	one_series(&s[1], "B", l[1]);
+	o.max_requests = 1;
+	rx->gate_closed = true;
+	p = pusher__new(&o);
+	assert_non_null(p);
+	assert_int_equal(pusher__submit(p, &s[0], 1), 0);
+	assert_int_equal(rx_wait(rx, 1, 5000), 1);
+	assert_int_equal(pusher__submit(p, &s[1], 1), 0);
+	pusher__stats(p, &st);
+	assert_int_equal(st.queue_requests, 1);
+	assert_int_equal(st.queue_bytes, rx->reqs[0].len);
+	rx_open_gate(rx);
+	assert_int_equal(pusher__flush(p, 5000), 0);
+	usleep(200 * 1000);
+	assert_int_equal(rx_wait(rx, 2, 0), 2);
+	decode(rx->reqs[1].body, rx->reqs[1].len, d, 1);
+	assert_string_equal(d[0].values[0], "B");
+	pusher__stats(p, &st);
+	assert_int_equal(st.dropped_requests, 1);
+	assert_int_equal(st.dropped_series, 1);
+	assert_int_equal(st.requests_ok, 1);
+	assert_int_equal(st.transient_errors, 0);
+	pusher__free(p);
+	rx_stop(rx);
+}
+
+/*
  * A dead backend: flush gives up at its timeout, retrying meanwhile rather
  * than waiting out the 1 s backoff; free is prompt.
  */
@@ -673,6 +715,11 @@ static void test_flush_dead(void **state)
 	close(fd);
 }
 
+static void free_pusher(void *p)
+{
+	pusher__free(p);
+}
+
 /* A receiver that never answers: free aborts the transfer, promptly. */
 static void test_free_hung(void **state)
 {
@@ -692,7 +739,8 @@ static void test_free_hung(void **state)
 	assert_true(st.queue_bytes > 0);
 	assert_int_equal(pusher__flush(p, 200), 1);
 	t0 = now_s();
-	pusher__free(p);
+	/* Its own abort is no failing backend to report. */
+	assert_string_equal(capture_stderr(free_pusher, p), "");
 	assert_true(now_s() - t0 < 0.5);
 	rx_stop(rx);
 }
@@ -755,6 +803,7 @@ int main(void)
 		cmocka_unit_test(test_permanent),
 		cmocka_unit_test(test_overflow_requests),
 		cmocka_unit_test(test_overflow_bytes),
+		cmocka_unit_test(test_overflow_inflight),
 		cmocka_unit_test(test_flush_dead),
 		cmocka_unit_test(test_free_hung),
 		cmocka_unit_test(test_bad_calls),
