@@ -11,7 +11,6 @@
  * frees it when the transfer returns.
  */
 #include <errno.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -222,8 +221,7 @@ static void make_room(struct pusher *p, size_t len)
 		}
 		if (!p->dropping) {
 			pr_warn("push to %s: queue full (%zu requests, %zu bytes at most): "
-				"dropping "
-				"the oldest\n",
+				"dropping the oldest\n",
 				p->shown_url, p->max_requests, p->max_bytes);
 			p->dropping = true;
 		}

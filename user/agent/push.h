@@ -41,7 +41,12 @@ struct push_opts {
 	const char *basic_auth; /* "user:password", or NULL */
 	const char *bearer;	/* a token, or NULL; not with basic_auth */
 	size_t max_requests;	/* queued requests; 0: PUSH_MAX_REQUESTS */
-	size_t max_bytes;	/* queued request bytes; 0: PUSH_MAX_BYTES */
+	/*
+	 * Queued request bytes; 0: PUSH_MAX_BYTES.  A request dropped while
+	 * being sent is freed when its transfer ends, so memory stays under
+	 * twice this.
+	 */
+	size_t max_bytes;
 	/* For tests; 0: the defaults (1 s doubling to 30 s, 5 s, 30 s). */
 	unsigned int backoff_min_ms, backoff_max_ms;
 	unsigned int connect_timeout_ms, timeout_ms;
@@ -69,9 +74,10 @@ struct pusher;
 struct pusher *pusher__new(const struct push_opts *o);
 /*
  * Queues n series as one PushRequest (copied, so the caller's memory is
- * free again on return).  0, or -EINVAL (no series, a label without a
- * name, no profile) or -E2BIG (larger than max_bytes alone) after one
- * line; the request is then counted as dropped.  Thread-safe.
+ * free again on return), dropping the oldest requests when the queue is
+ * full.  0, or after one line -EINVAL (no series, a label without a name,
+ * no profile), -E2BIG (larger than max_bytes alone) or -ENOMEM; the last
+ * two count the request as dropped.  Thread-safe.
  */
 int pusher__submit(struct pusher *p, const struct push_series *s, size_t n);
 /* Thread-safe. */
