@@ -201,10 +201,13 @@ static void test_prune_size_oldest_first(void **state)
 	assert_false(exists(fx->dir, "s/cpu-20261203T121500Z.pb.gz"));
 	assert_true(exists(fx->dir, "s/mutex-20261203T121510Z.pb.gz"));
 	assert_true(exists(fx->dir, "s/cpu-20261203T121520Z.pb.gz"));
-	assert_int_equal(outdir__write(o, "t", "cpu", (T0 + 30) * NS, data, 60), 0);
+	/* Exactly at the limit is within it. */
+	assert_int_equal(outdir__write(o, "t", "cpu", (T0 + 30) * NS, data, 50), 0);
+	assert_true(exists(fx->dir, "s/mutex-20261203T121510Z.pb.gz"));
+	assert_int_equal(outdir__write(o, "u", "cpu", (T0 + 40) * NS, data, 10), 0);
 	assert_false(exists(fx->dir, "s/mutex-20261203T121510Z.pb.gz"));
 	outdir__stats(o, &st);
-	assert_int_equal(st.files, 2);
+	assert_int_equal(st.files, 3);
 	assert_int_equal(st.bytes, 160);
 	assert_int_equal(st.removed_by_size, 2);
 	assert_int_equal(st.removed_by_age, 0);
