@@ -49,35 +49,39 @@ static void check(struct label_providers *lp, const struct want *w)
 
 static void test_shapes(void **state)
 {
+	/* clang-format off */
 	static const struct want wants[] = {
 		/* Containers: named after their executable, the id as a label. */
-		{ 100, "nginx", "nginx", ID },			      /* docker, systemd driver */
-		{ 101, "/usr/bin/redis-server", "redis-server", ID }, /* docker, cgroupfs */
-		{ 102, "app", "app", ID },		/* podman, its /container leaf */
-		{ 103, "conmon", "conmon" },		/* podman's monitor: no container */
-		{ 104, "app", "app", ID },		/* rootless podman, not user@1000 */
-		{ 105, "api", "api", ID, POD },		/* containerd, systemd driver */
-		{ 106, "api", "api", ID, POD },		/* CRI-O */
-		{ 107, "conmon", "conmon", NULL, POD }, /* CRI-O's monitor */
-		{ 108, "api", "api", ID, POD },		/* kubepods, cgroupfs driver */
-		{ 109, "api", "api", ID, POD },		/* guaranteed QoS: no class */
+		{ 100, "nginx", "nginx", ID },				/* docker, systemd driver */
+		{ 101, "/usr/bin/redis-server", "redis-server", ID },	/* docker, cgroupfs */
+		{ 102, "app", "app", ID },				/* podman, its /container leaf */
+		{ 103, "conmon", "conmon" },				/* podman's monitor: no container */
+		{ 104, "app", "app", ID },				/* rootless podman, not user@1000 */
+		{ 105, "api", "api", ID, POD },				/* containerd, systemd driver */
+		{ 106, "api", "api", ID, POD },				/* CRI-O */
+		{ 107, "conmon", "conmon", NULL, POD },			/* CRI-O's monitor */
+		{ 108, "api", "api", ID, POD },				/* kubepods, cgroupfs driver */
+		{ 109, "api", "api", ID, POD },				/* guaranteed QoS: no class */
+		{ 120, "inner", "inner", "00000000000000000000000000000000"
+					 "00000000000000000000000000000001" }, /* nested: the innermost */
+		{ 121, "x", "x" },					/* not 64 hex */
 		/* systemd units. */
 		{ 110, "nginx", "nginx", NULL, NULL, "nginx.service" },
-		{ 111, "python3", "foo", NULL, NULL, "foo.service" },
-		{ 112, "systemd", "systemd" }, /* init.scope */
-		{ 113, "systemd", "systemd" }, /* a user's manager */
-		{ 114, "bash", "bash" },       /* "/" */
-		{ 115, "bash", "bash" },       /* a login session */
-		{ 116, "redis", "redis", ID }, /* hybrid: name=systemd's path */
-		{ 117, "sh", "sh" },	       /* hybrid, nothing but "/" */
+		{ 111, "python3", "foo", NULL, NULL, "foo.service" },	/* a user's service */
 		{ 118, "dockerd", "docker", NULL, NULL, "docker.service" },
 		{ 119, "systemd", "user@1000", NULL, NULL, "user@1000.service" },
-		{ 120, "inner", "inner", /* nested: the innermost */
-		  "0000000000000000000000000000000000000000000000000000000000000001" },
-		{ 121, "x", "x" },	 /* not 64 hex */
-		{ 999, "gone", "gone" }, /* no cgroup file */
+		{ 112, "systemd", "systemd" },				/* init.scope */
+		{ 113, "systemd", "systemd" },				/* a user's manager */
+		{ 122, "systemd", "systemd" },				/* a container manager's init */
+		/* The executable. */
+		{ 114, "bash", "bash" },				/* "/" */
+		{ 115, "bash", "bash" },				/* a login session */
+		{ 116, "redis", "redis", ID },				/* hybrid: name=systemd's path */
+		{ 117, "sh", "sh" },					/* hybrid, nothing but "/" */
+		{ 999, "gone", "gone" },				/* no cgroup file */
 		{ 999, "", "unknown" },
 	};
+	/* clang-format on */
 	struct label_providers *lp = label_providers__new(PROCFS, 0);
 
 	assert_non_null(lp);
@@ -306,6 +310,7 @@ static void test_service_info_bounds(void **state)
 	assert_int_equal(service_info__add(&si, "a", "1"), 0);
 	assert_int_equal(service_info__add(&si, "a", "2"), 0);
 	assert_string_equal(service_info__get(&si, "a"), "1");
+	assert_int_equal(si.nlabels, 1);
 	assert_int_equal(service_info__add(&si, "b", big), 0);
 	assert_int_equal(service_info__add(&si, "c", big), -ENOSPC);
 	assert_null(service_info__get(&si, "c"));
@@ -342,8 +347,9 @@ static void test_label_spec(void **state)
 	assert_int_equal(label_parse_spec("_=1", name, sizeof(name), value, sizeof(value)), 0);
 
 	static const char *bad[] = {
-		"cluster", "=prod",	 "cluster=", "9lives=x",       "clus-ter=x", "clus ter=x",
-		"é=x",	   "__name__=x", "__x=y",    "service_name=x", "node=n1",    "",
+		"cluster",	  "=prod",   "cluster=",   "9lives=x", "clus-ter=x",
+		"clus ter=x",	  "é=x",     "__name__=x", "__x=y",    "__=y",
+		"service_name=x", "node=n1", "",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		print_message("%s\n", bad[i]);
