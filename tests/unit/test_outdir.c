@@ -281,6 +281,24 @@ static void test_open_errors(void **state)
 	assert_int_equal(count(fx->dir, "a/b/c"), 0);
 }
 
+/* A service directory swapped for a symbolic link is not written through. */
+static void test_symlink_refused(void **state)
+{
+	struct fx *fx = *state;
+	char link[PATH_MAX], target[PATH_MAX];
+	struct outdir *o;
+
+	o = outdir__open(fx->dir, 0, 0);
+	assert_non_null(o);
+	snprintf(target, sizeof(target), "%s/.elsewhere", fx->dir);
+	assert_int_equal(mkdir(target, 0755), 0);
+	snprintf(link, sizeof(link), "%s/evil", fx->dir);
+	assert_int_equal(symlink(".elsewhere", link), 0);
+	assert_true(outdir__write(o, "evil", "cpu", T0 * NS, "x", 1) < 0);
+	assert_int_equal(count(fx->dir, ".elsewhere"), 0);
+	outdir__close(o);
+}
+
 static void test_full_disk(void **state)
 {
 	struct fx *fx = *state;
@@ -320,6 +338,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_prune_size_oldest_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rescan_and_foreign, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_symlink_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_disk, setup, teardown),
 	};
 

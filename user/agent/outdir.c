@@ -371,31 +371,46 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-static int write_locked(struct outdir *o, const char *rel, const char *tmp, const void *data,
-			size_t len)
+/*
+ * name and tmp are names inside the service directory, which is opened
+ * without following a symbolic link: nothing but a directory of ours is
+ * written into.
+ */
+static int write_locked(struct outdir *o, const char *svc, const char *name, const char *tmp,
+			const void *data, size_t len)
 {
-	int fd, err;
+	int dfd, fd, err;
 
-	fd = openat(o->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0)
+	if (mkdirat(o->dirfd, svc, 0755) && errno != EEXIST)
 		return -errno;
+	dfd = openat(o->dirfd, svc, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		err = -errno;
+		close(dfd);
+		return err;
+	}
 	err = write_all(fd, data, len);
 	/* Some filesystems (NFS, quotas) report a full disk only at sync or close. */
 	if (!err && fdatasync(fd))
 		err = -errno;
 	if (close(fd) && !err)
 		err = -errno;
-	if (!err && renameat(o->dirfd, tmp, o->dirfd, rel))
+	if (!err && renameat(dfd, tmp, dfd, name))
 		err = -errno;
 	if (err)
-		unlinkat(o->dirfd, tmp, 0);
+		unlinkat(dfd, tmp, 0);
+	close(dfd);
 	return err;
 }
 
 int outdir__write(struct outdir *o, const char *service, const char *type, int64_t start_wall_ns,
 		  const void *data, size_t len)
 {
-	char svc[COMPONENT_MAX + 1], stamp[STAMP_LEN + 1], rel[PATH_MAX], tmp[PATH_MAX];
+	char svc[COMPONENT_MAX + 1], stamp[STAMP_LEN + 1], name[NAME_MAX + 1], rel[PATH_MAX];
+	char tmp[NAME_MAX + 32];
 	int64_t start = start_wall_ns / 1000000000;
 	int err;
 
@@ -405,14 +420,13 @@ int outdir__write(struct outdir *o, const char *service, const char *type, int64
 		return -EINVAL;
 	}
 	outdir_component(service, svc, sizeof(svc));
-	snprintf(rel, sizeof(rel), "%s/%s-%s%s", svc, type, stamp, SUFFIX);
+	snprintf(name, sizeof(name), "%s-%s%s", type, stamp, SUFFIX);
+	snprintf(rel, sizeof(rel), "%s/%s", svc, name);
 
 	pthread_mutex_lock(&o->lock);
-	snprintf(tmp, sizeof(tmp), "%s/.%s-%s%s.tmp%d-%llu", svc, type, stamp, SUFFIX, getpid(),
+	snprintf(tmp, sizeof(tmp), ".%s.tmp%d-%llu", name, getpid(),
 		 (unsigned long long)o->tmp_seq++);
-	err = mkdirat(o->dirfd, svc, 0755) && errno != EEXIST ? -errno : 0;
-	if (!err)
-		err = write_locked(o, rel, tmp, data, len);
+	err = write_locked(o, svc, name, tmp, data, len);
 	if (!err) {
 		err = index_put(o, rel, start, len);
 		if (err)
