@@ -297,6 +297,19 @@ static void test_symlink_refused(void **state)
 	assert_true(outdir__write(o, "evil", "cpu", T0 * NS, "x", 1) < 0);
 	assert_int_equal(count(fx->dir, ".elsewhere"), 0);
 	outdir__close(o);
+
+	/* Nor is a removal: a directory of ours swapped for a link after the scan. */
+	put(fx->dir, "svc/cpu-20261203T121500Z.pb.gz", 10);
+	o = outdir__open(fx->dir, 0, 1);
+	assert_non_null(o);
+	put(fx->dir, ".elsewhere/cpu-20261203T121500Z.pb.gz", 10);
+	snprintf(link, sizeof(link), "%s/svc", fx->dir);
+	snprintf(target, sizeof(target), "%s/.moved", fx->dir);
+	assert_int_equal(rename(link, target), 0);
+	assert_int_equal(symlink(".elsewhere", link), 0);
+	outdir__prune(o, wall_ns());
+	assert_true(exists(fx->dir, ".elsewhere/cpu-20261203T121500Z.pb.gz"));
+	outdir__close(o);
 }
 
 static void test_full_disk(void **state)

@@ -312,24 +312,28 @@ struct outdir *outdir__open(const char *dir, uint64_t max_disk, int64_t max_age_
 
 static void remove_file(struct outdir *o, const struct ofile *f, uint64_t *counter)
 {
-	char svc[PATH_MAX], *slash;
+	const char *slash = strchr(f->rel, '/');
+	char svc[COMPONENT_MAX + 1];
+	int dfd, err = 0;
 
-	if (unlinkat(o->dirfd, f->rel, 0) && errno != ENOENT) {
+	snprintf(svc, sizeof(svc), "%.*s", (int)(slash - f->rel), f->rel);
+	/* As for writes, a link in place of the service directory is not followed. */
+	dfd = openat(o->dirfd, svc, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0 || unlinkat(dfd, slash + 1, 0))
+		err = errno;
+	if (dfd >= 0)
+		close(dfd);
+	if (err && err != ENOENT) {
 		pr_warn("output directory %s: cannot remove %s: %s\n", o->path, f->rel,
-			strerror(errno));
+			strerror(err));
 		o->st.remove_errors++;
 	} else {
 		(*counter)++;
 	}
 	o->st.files--;
 	o->st.bytes -= f->size;
-	snprintf(svc, sizeof(svc), "%s", f->rel);
-	slash = strchr(svc, '/');
-	if (slash) {
-		*slash = '\0';
-		/* Fails while the service has files, ours or not: as wanted. */
-		unlinkat(o->dirfd, svc, AT_REMOVEDIR);
-	}
+	/* Fails while the service has files, ours or not: as wanted. */
+	unlinkat(o->dirfd, svc, AT_REMOVEDIR);
 }
 
 static void prune_locked(struct outdir *o, int64_t now_wall_ns)
