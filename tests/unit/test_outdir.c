@@ -286,6 +286,7 @@ static void test_symlink_refused(void **state)
 {
 	struct fx *fx = *state;
 	char link[PATH_MAX], target[PATH_MAX];
+	struct outdir_stats st;
 	struct outdir *o;
 
 	o = outdir__open(fx->dir, 0, 0);
@@ -299,16 +300,19 @@ static void test_symlink_refused(void **state)
 	outdir__close(o);
 
 	/* Nor is a removal: a directory of ours swapped for a link after the scan. */
-	put(fx->dir, "svc/cpu-20261203T121500Z.pb.gz", 10);
+	put(fx->dir, "svc/cpu-20200101T000000Z.pb.gz", 10);
 	o = outdir__open(fx->dir, 0, 1);
 	assert_non_null(o);
-	put(fx->dir, ".elsewhere/cpu-20261203T121500Z.pb.gz", 10);
+	put(fx->dir, ".elsewhere/cpu-20200101T000000Z.pb.gz", 10);
 	snprintf(link, sizeof(link), "%s/svc", fx->dir);
 	snprintf(target, sizeof(target), "%s/.moved", fx->dir);
 	assert_int_equal(rename(link, target), 0);
 	assert_int_equal(symlink(".elsewhere", link), 0);
 	outdir__prune(o, wall_ns());
-	assert_true(exists(fx->dir, ".elsewhere/cpu-20261203T121500Z.pb.gz"));
+	assert_true(exists(fx->dir, ".elsewhere/cpu-20200101T000000Z.pb.gz"));
+	assert_true(exists(fx->dir, ".moved/cpu-20200101T000000Z.pb.gz"));
+	outdir__stats(o, &st);
+	assert_int_equal(st.files, 0); /* forgotten all the same */
 	outdir__close(o);
 }
 
