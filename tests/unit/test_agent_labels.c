@@ -244,6 +244,8 @@ static int fake_name(void *ctx, const char *proc_root, int pid, const struct con
 		     char *name, size_t size)
 {
 	name_calls++;
+	if (!strcmp(c->id, "0000000000000000000000000000000000000000000000000000000000000002"))
+		return -EAGAIN;
 	if (strcmp(c->id, ID))
 		return -ENOENT;
 	snprintf(name, size, "%s", (const char *)ctx);
@@ -284,6 +286,16 @@ static void test_name_hook_and_order(void **state)
 	assert_string_equal(service(lp, 3, 1), "exe");
 	assert_string_equal(service(lp, 4, 1), "exe");
 	assert_int_equal(name_calls, 2);
+	/* A failed lookup, not a missing name: asked again. */
+	set_cgroup(t, 5,
+		   "/system.slice/"
+		   "docker-0000000000000000000000000000000000000000000000000000000000000002.scope");
+	set_cgroup(t, 6,
+		   "/system.slice/"
+		   "docker-0000000000000000000000000000000000000000000000000000000000000002.scope");
+	assert_string_equal(service(lp, 5, 1), "exe");
+	assert_string_equal(service(lp, 6, 1), "exe");
+	assert_int_equal(name_calls, 4);
 	label_providers__free(lp);
 
 	/* The first provider to name the service wins; every one adds labels. */

@@ -190,6 +190,7 @@ struct container_provider {
 	struct hashtab index;
 	struct cg_entry *entries; /* a ring: the oldest goes first */
 	size_t n, next;
+	char scratch[SERVICE_NAME_MAX];
 };
 
 static bool cg_eq(const void *ctx, size_t idx, const void *key)
@@ -200,6 +201,11 @@ static bool cg_eq(const void *ctx, size_t idx, const void *key)
 }
 
 /* The cached name for path ("" for none), looking it up the first time; NULL on ENOMEM. */
+/*
+ * The name for path ("" for none), looked up the first time; NULL on ENOMEM.
+ * A name found, or -ENOENT, is cached; another error (the runtime's state
+ * half written as the container starts) is asked again next time.
+ */
 static const char *container_name(struct container_provider *cp, const struct label_query *q,
 				  const struct container_ref *c)
 {
@@ -207,9 +213,18 @@ static const char *container_name(struct container_provider *cp, const struct la
 	long i = hashtab__find(&cp->index, h, cg_eq, cp, q->cgroup_path);
 	struct cg_entry *e;
 	char *path;
+	int err;
 
 	if (i >= 0)
 		return cp->entries[i].name;
+	cp->scratch[0] = '\0';
+	err = cp->name_fn ? cp->name_fn(cp->ctx, q->proc_root, q->pid, c, cp->scratch,
+					sizeof(cp->scratch))
+			  : -ENOENT;
+	if (err)
+		cp->scratch[0] = '\0';
+	if (err && err != -ENOENT)
+		return cp->scratch;
 	path = strdup(q->cgroup_path);
 	if (!path || hashtab__reserve(&cp->index, cp->index.len + 1)) {
 		free(path);
@@ -226,9 +241,7 @@ static const char *container_name(struct container_provider *cp, const struct la
 	}
 	e = &cp->entries[i];
 	e->path = path;
-	e->name[0] = '\0';
-	if (cp->name_fn && cp->name_fn(cp->ctx, q->proc_root, q->pid, c, e->name, sizeof(e->name)))
-		e->name[0] = '\0';
+	memcpy(e->name, cp->scratch, sizeof(e->name));
 	hashtab__insert(&cp->index, h, i);
 	return e->name;
 }
