@@ -86,8 +86,9 @@ struct container_ref {
 
 /*
  * Finds a container's name (issue #14: the runtime's state, an OCI
- * config.json); 0 with name filled, or -errno (-ENOENT: none).  Called once
- * per cgroup path: the answer, name or none, is cached.
+ * config.json); 0 with name filled, or -errno (-ENOENT: none).  A name or
+ * -ENOENT is cached per cgroup path (at most 1024, oldest first out), so the
+ * hook runs once per container; another error is asked again next time.
  */
 typedef int (*container_name_fn)(void *ctx, const char *proc_root, int pid,
 				 const struct container_ref *c, char *name, size_t size);
