@@ -430,7 +430,7 @@ struct serve_server *serve_server__start(const struct serve_server_opts *o)
 		s->dir[0] = '\0';
 		goto fail;
 	}
-	s->mhd = serve_start_daemon(o->listen_fd, on_request, s);
+	s->mhd = serve_start_daemon(o->listen_fd, on_request, s, NULL);
 	if (!s->mhd) {
 		err = EINVAL;
 		goto fail;
@@ -578,14 +578,9 @@ bool serve_authorized(const char *header, const char *token)
 /* A request body is read and dropped (pprof posts addresses to symbol): at most this much. */
 #define MAX_UPLOAD (64 * 1024)
 
-/* One request's state, kept between libmicrohttpd's calls of the handler. */
-struct request {
-	size_t uploaded;
-};
-
 bool serve_request_ready(void **state, size_t *upload_size, enum MHD_Result *ret)
 {
-	struct request *req = *state;
+	struct serve_request *req = *state;
 
 	if (!req) {
 		/* Headers are in; the body, if any, comes in the next calls. */
@@ -603,14 +598,20 @@ bool serve_request_ready(void **state, size_t *upload_size, enum MHD_Result *ret
 	return true;
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
-			 enum MHD_RequestTerminationCode code)
+void serve_request_end(void **state)
 {
 	free(*state);
 	*state = NULL;
 }
 
-struct MHD_Daemon *serve_start_daemon(int fd, MHD_AccessHandlerCallback handler, void *cls)
+static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
+			 enum MHD_RequestTerminationCode code)
+{
+	serve_request_end(state);
+}
+
+struct MHD_Daemon *serve_start_daemon(int fd, MHD_AccessHandlerCallback handler, void *cls,
+				      MHD_RequestCompletedCallback completed)
 {
 	/*
 	 * A thread per connection: a handler may wait for minutes (a capture,
@@ -619,8 +620,8 @@ struct MHD_Daemon *serve_start_daemon(int fd, MHD_AccessHandlerCallback handler,
 	return MHD_start_daemon(
 		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC, 0,
 		NULL, NULL, handler, cls, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
-		64u, MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-		NULL, MHD_OPTION_END);
+		64u, MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_NOTIFY_COMPLETED,
+		completed ? completed : on_completed, cls, MHD_OPTION_END);
 }
 
 /* "?a=1&b=2" of the request, for the log line. */

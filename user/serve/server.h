@@ -86,12 +86,23 @@ int serve_listen_port(int fd);
  */
 void serve_warn_exposed(int fd, bool token, const char *what);
 
+/* A request's state between libmicrohttpd's calls of the handler (*state). */
+struct serve_request {
+	size_t uploaded;
+	bool counted; /* the caller's: it counts this request among those open */
+};
+
 /*
  * A libmicrohttpd daemon on the listening fd, a thread per connection (a
  * handler may block for as long as its profile takes); it owns fd once
- * started.  The handler begins with serve_request_ready().  NULL on failure.
+ * started.  The handler begins with serve_request_ready().  completed (cls
+ * as the handler's), called when a request's answer is sent or abandoned,
+ * ends with serve_request_end(state); NULL for just that.  NULL on failure.
  */
-struct MHD_Daemon *serve_start_daemon(int fd, MHD_AccessHandlerCallback handler, void *cls);
+struct MHD_Daemon *serve_start_daemon(int fd, MHD_AccessHandlerCallback handler, void *cls,
+				      MHD_RequestCompletedCallback completed);
+/* Frees the request's state. */
+void serve_request_end(void **state);
 /*
  * In a handler: true when the request is complete and is to be answered
  * now; otherwise the handler returns *ret.  A body is read and dropped, up to
