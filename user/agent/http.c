@@ -221,11 +221,10 @@ static enum MHD_Result answer_profile(struct agent_http *h, struct MHD_Connectio
 	if (rc) {
 		free(body);
 		*status = rc >= 400 && rc <= 599 ? rc : 500;
-		if (!msg[0] || rc < 0)
-			snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), "%sbpfprof: %s%s",
-				 msg[0] ? " (" : "",
-				 rc < 0 ? strerror(-rc) : "the profile could not be built",
-				 msg[0] ? ")" : "");
+		/* The agent's message says it best; else what the error code says. */
+		if (!msg[0])
+			snprintf(msg, sizeof(msg), "bpfprof: %s",
+				 rc < 0 ? strerror(-rc) : "the profile could not be built");
 		return serve_send_error(conn, *status, msg);
 	}
 	/*
@@ -393,8 +392,8 @@ struct agent_http *agent_http__start(const struct agent_http_opts *o)
 	char shown[320];
 	int fd;
 
-	if (!o->ops || !o->ops->profile) {
-		pr_warn("agent: --listen: no profile source\n");
+	if (!o->listen || !o->ops || !o->ops->profile) {
+		pr_warn("agent: --listen: no address or no profile source\n");
 		return NULL;
 	}
 	if (o->max_requests < 0) {
