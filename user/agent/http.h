@@ -35,6 +35,7 @@ struct agent_query {
 	const char *service, *pod, *container;
 };
 
+/* Called from the HTTP threads, several at once: each op must be thread-safe. */
 struct agent_http_ops {
 	/*
 	 * Called on an HTTP thread; blocks until the profile is built (the
