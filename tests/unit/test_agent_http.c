@@ -41,6 +41,9 @@ struct fake {
 	const char *not_live; /* an endpoint has_endpoint says no to */
 	int calls, waiting, done;
 	bool released, cancelled;
+	/* When set, cancel asks it for a profile: stopping, it must refuse at once. */
+	struct agent_http *probe;
+	long probe_status;
 	/* The last query seen, copied. */
 	char endpoint[16], service[64], pod[64], container[64];
 	int seconds;
@@ -107,10 +110,15 @@ static bool fake_has_endpoint(void *ctx, const char *endpoint)
 	return !f->not_live || strcmp(endpoint, f->not_live);
 }
 
+struct reply;
+static long probe(struct agent_http *h);
+
 static void fake_cancel(void *ctx)
 {
 	struct fake *f = ctx;
 
+	if (f->probe)
+		f->probe_status = probe(f->probe);
 	pthread_mutex_lock(&f->lock);
 	f->cancelled = true;
 	pthread_cond_broadcast(&f->cond);
@@ -138,6 +146,7 @@ static struct agent_http *start(int max_requests, const char *token_file)
 	fake.not_live = NULL;
 	fake.calls = fake.waiting = fake.done = 0;
 	fake.released = fake.cancelled = false;
+	fake.probe = NULL;
 	fake.endpoint[0] = '\0';
 	pthread_mutex_unlock(&fake.lock);
 	h = agent_http__start(&o);
@@ -239,6 +248,15 @@ static long get(struct agent_http *h, const char *path, struct reply *r)
 {
 	assert_int_equal(request(h, NULL, path, NULL, 0, r), CURLE_OK);
 	return r->status;
+}
+
+static long probe(struct agent_http *h)
+{
+	struct reply r;
+
+	if (request(h, NULL, "/debug/pprof/mutex", NULL, 0, &r) != CURLE_OK || r.status != 503)
+		return r.status;
+	return request(h, NULL, "/metrics", NULL, 0, &r) == CURLE_OK ? r.status : 0;
 }
 
 static void test_profile(void **state)
@@ -527,6 +545,7 @@ static void test_stop_while_blocked(void **state)
 	assert_int_equal(pthread_create(&c.thread, NULL, client_thread, &c), 0);
 	wait_for(&fake.waiting, 1);
 	assert_int_equal(pthread_create(&rescue, NULL, rescuer, NULL), 0);
+	fake.probe = h;
 	t0 = mono_ns();
 	agent_http__stop(h);
 	pthread_join(rescue, NULL);
@@ -536,6 +555,9 @@ static void test_stop_while_blocked(void **state)
 	assert_int_equal(c.r.status, 503);
 	assert_string_equal(c.r.body, "agent stopping\n");
 	assert_int_equal(fake.waiting, 0);
+	/* A request that came once the stop had begun: refused, not left waiting. */
+	assert_int_equal(fake.probe_status, 503);
+	assert_int_equal(fake.calls, 1);
 }
 
 int main(void)
