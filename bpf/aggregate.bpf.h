@@ -8,6 +8,14 @@
 /* Keep the thread in keys (the tid label); off for -a and --cgroup by default. */
 const volatile bool per_thread = true;
 
+/*
+ * The generation of the keys counted now.  A long-running capture (the
+ * agent) drains a map by flipping it: programs that read the old value have
+ * all ended once an RCU grace period has passed, so userspace then reads
+ * and deletes the old generation's keys while the new one is counted.
+ */
+volatile __u32 agg_gen;
+
 /* Fills the task part of a key for the current task: process, thread, name. */
 static __always_inline void key_current(struct stack_key *key, __u32 tgid, __u32 tid)
 {
@@ -17,13 +25,18 @@ static __always_inline void key_current(struct stack_key *key, __u32 tgid, __u32
 }
 
 /*
- * The value of key in map, inserted as a copy of init when absent.  NULL
+ * The value of key in map (its generation set to the current one),
+ * inserted as a copy of init when absent.  NULL
  * when the map is full: the event is lost, and counted.  Callers add to the
  * value with atomics, since other CPUs update the same slot.
  */
-static __always_inline void *aggregate_slot(void *map, const void *key, const void *init)
+static __always_inline void *aggregate_slot(void *map, void *key, const void *init)
 {
-	void *v = bpf_map_lookup_elem(map, key);
+	void *v;
+
+	/* Every aggregation key starts with a struct stack_key. */
+	((struct stack_key *)key)->gen = agg_gen;
+	v = bpf_map_lookup_elem(map, key);
 
 	if (v)
 		return v;

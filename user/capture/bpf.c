@@ -298,6 +298,35 @@ static void attach_entry_stop(struct session *s, struct bpf_object *obj,
 		 off);
 }
 
+/* The maps of the shared headers that hold one state for the whole session. */
+static const char *const shared_maps[] = {
+	"target_bits",	 "target_cgroup", "seen_pids",	   "proc_events",
+	"unwind_rows",	 "unwind_pages",  "unwind_procs",  "unwind_asked",
+	"entry_stopped", "counters",	  "stacks",
+};
+
+int capture_share_maps(struct bpf_object *obj, struct session *s)
+{
+	struct bpf_map *m, *from;
+	size_t i;
+	int err;
+
+	if (!s->shared_obj || s->shared_obj == obj)
+		return 0;
+	for (i = 0; i < ARRAY_SIZE(shared_maps); i++) {
+		m = bpf_object__find_map_by_name(obj, shared_maps[i]);
+		from = bpf_object__find_map_by_name(s->shared_obj, shared_maps[i]);
+		if (!m || !from)
+			continue; /* a type without stacks, say */
+		err = bpf_map__reuse_fd(m, bpf_map__fd(from));
+		if (err) {
+			pr_warn("cannot share the %s map: %s\n", shared_maps[i], strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
 int capture_begin(struct session *s, struct bpf_object *obj, struct capture_links *links)
 {
 	struct bpf_map *events = bpf_object__find_map_by_name(obj, "proc_events");
@@ -307,6 +336,8 @@ int capture_begin(struct session *s, struct bpf_object *obj, struct capture_link
 	ret = capture_fill_target(s, obj);
 	if (ret)
 		return ret;
+	if (s->shared_obj && s->shared_obj != obj)
+		return attach_tracepoints(obj, links); /* the first object set up the rest */
 	if (!events || !counters)
 		return capture_explain("read process events", -ENOENT);
 	err = session__watch_processes(s, bpf_map__fd(events), bpf_map__fd(counters));

@@ -112,8 +112,9 @@ int capture_fill_target(struct session *s, struct bpf_object *obj);
 /*
  * Prepares a capture with a loaded obj: fills its target maps, follows its
  * process events, records the -p targets, and attaches every tracepoint
- * program selected for loading (the "_btf" or "_raw" set).  Returns 0 or an
- * -errno after printing why.
+ * program selected for loading (the "_btf" or "_raw" set).  A later object
+ * of the same session (capture_share_maps) only fills its targets and
+ * attaches.  Returns 0 or an -errno after printing why.
  */
 int capture_begin(struct session *s, struct bpf_object *obj, struct capture_links *links);
 /*
@@ -247,7 +248,17 @@ struct unwinder;
 		/* A launched command waits while new mappings are read (see session.h). */            \
 		(skel)->rodata->stop_for_maps = (s)->stop_for_maps;                                    \
 		capture_unwind_size((skel)->obj, (st), true);                                          \
+		capture_share_maps((skel)->obj, (s));                                                  \
 	} while (0)
+
+/*
+ * Before load: when the session already has a loaded object (s->shared_obj,
+ * the agent's first profile type), obj uses its maps for what a session
+ * shares: targets, process events, counters, unwind tables and stacks.  Each
+ * object keeps its per-CPU scratch and rule cache, which programs that
+ * interrupt one another must not share.  Returns 0 or -errno.
+ */
+int capture_share_maps(struct bpf_object *obj, struct session *s);
 
 /* Before load: sizes the unwind maps of obj: st->unwind_mib when tables, else tiny. */
 int capture_unwind_size(struct bpf_object *obj, const struct stack_opts *st, bool tables);

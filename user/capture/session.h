@@ -37,6 +37,11 @@ struct session {
 	bool target_gone;	   /* stopped because every target exited */
 	struct proctab *procs_tab; /* processes and mapped files, for sym and unwinder */
 	struct unwinder *unwinder; /* DWARF unwind tables fed to BPF, or NULL */
+	/*
+	 * Several objects in one session (the agent): the first one loaded,
+	 * whose shared maps the others use (capture_share_maps).  NULL: one.
+	 */
+	struct bpf_object *shared_obj;
 	/* Called after a process's maps were (re)read, e.g. to update unwind tables. */
 	void (*on_maps)(void *ctx, int pid);
 	void *on_maps_ctx;

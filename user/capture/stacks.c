@@ -28,6 +28,8 @@ struct stack_resolver {
 	struct profile *p;
 	struct symbolizer *sym;
 	int stacks_fd;
+	stack_lookup_fn lookup; /* instead of stacks_fd when set */
+	void *lookup_ctx;
 	struct hashtab locs; /* indexes ents by key */
 	struct loc_ent *ents;
 	size_t nents, ents_cap;
@@ -55,6 +57,12 @@ void stack_resolver__free(struct stack_resolver *r)
 	hashtab__fini(&r->locs);
 	free(r->ents);
 	free(r);
+}
+
+void stack_resolver__set_lookup(struct stack_resolver *r, stack_lookup_fn fn, void *ctx)
+{
+	r->lookup = fn;
+	r->lookup_ctx = ctx;
 }
 
 uint64_t stack_resolver__unmapped(const struct stack_resolver *r)
@@ -178,6 +186,10 @@ static uint64_t marker(struct stack_resolver *r, __u64 id, bool kernel)
 		line.function = kernel ? "[lost kernel stack: capture failed]"
 				       : "[lost user stack: capture failed]";
 		break;
+	case STACK_ID_EVICTED:
+		line.function = kernel ? "[lost kernel stack: evicted from the agent's cache]"
+				       : "[lost user stack: evicted from the agent's cache]";
+		break;
 	default:
 		return 0;
 	}
@@ -197,8 +209,12 @@ static int append_stack(struct stack_resolver *r, __u32 pid, __u64 id, bool kern
 			ids[(*n)++] = loc;
 		return 0;
 	}
-	if (bpf_map_lookup_elem(r->stacks_fd, &id, &st))
+	if (r->lookup) {
+		if (r->lookup(r->lookup_ctx, id, &st) == -ENOENT)
+			return append_stack(r, pid, STACK_ID_EVICTED, kernel, ids, max, n);
+	} else if (bpf_map_lookup_elem(r->stacks_fd, &id, &st)) {
 		return -errno;
+	}
 	for (i = 0; i < (int)st.nr && i < BPFPROF_MAX_STACK_DEPTH && *n < max; i++) {
 		/*
 		 * Every frame but the sampled one holds a return address: the

@@ -23,6 +23,14 @@ struct stack_resolver *stack_resolver__new(struct profile *p, struct symbolizer 
 void stack_resolver__free(struct stack_resolver *r);
 
 /*
+ * Stacks looked up with fn instead of the stacks map (the agent's cache,
+ * agent/stackcache.h): fn fills st, or returns -ENOENT for a stack no longer
+ * kept, which becomes a marker frame.
+ */
+typedef int (*stack_lookup_fn)(void *ctx, __u64 id, struct stack_trace *st);
+void stack_resolver__set_lookup(struct stack_resolver *r, stack_lookup_fn fn, void *ctx);
+
+/*
  * Writes the location ids of a sample with these stacks (ids as in
  * bpfprof/common.h) of process pid, leaf first: kernel frames, then user
  * frames.  A stack that was lost becomes one marker frame such as

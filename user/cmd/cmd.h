@@ -31,5 +31,6 @@ int cmd_run_type(const struct profile_type *t, int argc, char **argv);
 
 int cmd_report(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_agent(int argc, char **argv);
 
 #endif

@@ -116,6 +116,54 @@ cleanup:
 	return ret;
 }
 
+/* The agent: the same programs, drained as they count. */
+static int agent_start(struct session *s, const void *opts, struct agent_capture *c)
+{
+	const struct cpu_opts *o = opts;
+	struct cpu_bpf *skel;
+	int64_t *period = malloc(sizeof(*period));
+	int ret;
+
+	if (!period)
+		return -ENOMEM;
+	*period = 1000000000LL / o->freq;
+	skel = capture_load(open_and_load, s, o, &ret);
+	if (!skel) {
+		free(period);
+		return ret;
+	}
+	*c = (struct agent_capture){
+		.skel = skel,
+		.destroy = (void (*)(void *))cpu_bpf__destroy,
+		.obj = skel->obj,
+		.gen = &skel->bss->agg_gen,
+		.counts_fd = bpf_map__fd(skel->maps.counts),
+		.entry = count_entry,
+		.entry_arg = period,
+		.shape = {
+			.types = cpu_types,
+			.ntypes = 2,
+			.period_type = { "cpu", "nanoseconds" },
+			.period = 1000000000LL / o->freq,
+		},
+	};
+	ret = capture_begin(s, skel->obj, &c->links);
+	if (!ret)
+		ret = capture_attach_cpu_clock(skel->progs.on_cpu_sample, o->freq, o->kernel_only,
+					       &c->links);
+	if (ret)
+		agent_capture__free(c);
+	return ret;
+}
+
+static const struct type_agent cpu_agent = {
+	.name = "cpu",
+	.go_name = "profile",
+	.metric = "process_cpu",
+	.rate_opt = "--freq",
+	.start = agent_start,
+};
+
 /* --- the command line --- */
 
 enum {
@@ -222,4 +270,5 @@ const struct profile_type cpu_type = {
 	.collect = collect,
 	.endpoints = cpu_endpoints,
 	.nendpoints = ARRAY_SIZE(cpu_endpoints),
+	.agent = &cpu_agent,
 };

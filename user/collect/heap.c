@@ -903,6 +903,16 @@ static const struct type_view *view_of(const void *opts)
 	return o->allocs ? &heap_allocs_view : &heap_type.view;
 }
 
+/* Uprobes are per process and priced per target: the agent runs growth mode. */
+static const struct type_agent heap_agent = {
+	.name = "growth",
+	.go_name = "allocs",
+	.metric = "memory",
+	.cumulative = true,
+	.args = { "--mode", "growth" },
+	.start = heap_growth_agent_start,
+};
+
 static const struct type_endpoint heap_endpoints[] = {
 	{ "allocs",
 	  { "--allocs" },
@@ -931,4 +941,5 @@ const struct profile_type heap_type = {
 	.collect = collect,
 	.endpoints = heap_endpoints,
 	.nendpoints = ARRAY_SIZE(heap_endpoints),
+	.agent = &heap_agent,
 };

@@ -60,6 +60,7 @@
 
 #include "bpfprof/growth.h"
 #include "profile_type/collectors.h"
+#include "profile_type/profile_type.h"
 #include "heap_growth.skel.h"
 #include "util/log.h"
 #include "profile/profile.h"
@@ -233,5 +234,46 @@ int collect_heap_growth(struct session *s, const struct heap_opts *o, struct pro
 cleanup:
 	capture_detach(&links);
 	heap_growth_bpf__destroy(c.skel);
+	return ret;
+}
+
+int heap_growth_agent_start(struct session *s, const void *opts, struct agent_capture *c)
+{
+	const struct heap_opts *o = opts;
+	struct growth_ctx *gc = calloc(1, sizeof(*gc));
+	struct heap_growth_bpf *skel;
+	int ret;
+
+	if (!gc)
+		return -ENOMEM;
+	gc->s = s;
+	gc->o = o;
+	gc->fault_every = o->fault_every ? o->fault_every : 1;
+	gc->page_size = page_size();
+	skel = capture_load(open_and_load, s, o, &ret);
+	if (!skel) {
+		free(gc);
+		return ret;
+	}
+	gc->skel = skel;
+	*c = (struct agent_capture){
+		.skel = skel,
+		.destroy = (void (*)(void *))heap_growth_bpf__destroy,
+		.obj = skel->obj,
+		.gen = &skel->bss->agg_gen,
+		.counts_fd = bpf_map__fd(skel->maps.growth),
+		.entry = growth_entry,
+		.entry_arg = gc,
+		.shape = {
+			.types = heap_growth_types,
+			.ntypes = ARRAY_SIZE(heap_growth_types),
+			.period_type = { "space", "bytes" },
+			.period = gc->fault_every * gc->page_size,
+		},
+		.default_type = "faulted_space",
+	};
+	ret = attach(s, skel, &c->links);
+	if (ret)
+		agent_capture__free(c);
 	return ret;
 }

@@ -192,6 +192,48 @@ cleanup:
 	return ret;
 }
 
+/* The agent: Go's mutex profile, charged to the holder that released the lock. */
+static int agent_start(struct session *s, const void *opts, struct agent_capture *c)
+{
+	const struct mutex_opts *o = opts;
+	struct fill_ctx *fc = calloc(1, sizeof(*fc));
+	struct mutex_bpf *skel;
+	int ret;
+
+	if (!fc)
+		return -ENOMEM;
+	fc->by_holder = o->by_holder;
+	skel = capture_load(open_and_load, s, o, &ret);
+	if (!skel) {
+		free(fc);
+		return ret;
+	}
+	fc->skel = skel;
+	*c = (struct agent_capture){
+		.skel = skel,
+		.destroy = (void (*)(void *))mutex_bpf__destroy,
+		.obj = skel->obj,
+		.gen = &skel->bss->agg_gen,
+		.counts_fd = bpf_map__fd(skel->maps.contentions),
+		.entry = contention_entry,
+		.entry_arg = fc,
+		.shape = capture_contention_shape,
+	};
+	ret = attach(s, skel, &c->links);
+	if (ret)
+		agent_capture__free(c);
+	return ret;
+}
+
+static const struct type_agent mutex_agent = {
+	.name = "mutex",
+	.go_name = "mutex",
+	.metric = "mutex",
+	.cumulative = true,
+	.args = { "--by", "holder" },
+	.start = agent_start,
+};
+
 /* --- the command line --- */
 
 enum {
@@ -309,4 +351,5 @@ const struct profile_type mutex_type = {
 	.collect = collect,
 	.endpoints = mutex_endpoints,
 	.nendpoints = ARRAY_SIZE(mutex_endpoints),
+	.agent = &mutex_agent,
 };

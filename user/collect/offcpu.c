@@ -23,6 +23,7 @@
 #include "proc/stat.h"
 #include "profile_type/profile_type.h"
 #include "util/exitcode.h"
+#include "util/errors.h"
 #include "util/log.h"
 #include "offcpu.skel.h"
 #include "offcpu_end.skel.h"
@@ -428,6 +429,52 @@ cleanup:
 	return ret;
 }
 
+/*
+ * The agent: sampled mode only (exact mode pays ~5 us at every switch of
+ * every thread of the host).  A wait is counted in the interval it ends
+ * in; the agent has no end at which to count the ones still going on.
+ */
+static int agent_start(struct session *s, const void *opts, struct agent_capture *c)
+{
+	struct load_ctx lc = { .o = opts };
+	struct offcpu_bpf *skel;
+	int ret;
+
+	probe_kernel(&lc.k);
+	skel = capture_load(open_and_load, s, &lc, &ret);
+	if (!skel)
+		return ret;
+	*c = (struct agent_capture){
+		.skel = skel,
+		.destroy = (void (*)(void *))offcpu_bpf__destroy,
+		.obj = skel->obj,
+		.gen = &skel->bss->agg_gen,
+		.counts_fd = bpf_map__fd(skel->maps.blocks),
+		.entry = block_entry,
+		.shape = capture_contention_shape,
+		.trim_tracing = true,
+	};
+	if (!skel->rodata->block_rate_ns) {
+		pr_warn("agent: offcpu needs sampling (tp_btf and bpf_task_work, Linux 6.18+), "
+			"which this kernel lacks\n");
+		agent_capture__free(c);
+		return -BPFPROF_ESYSTEM;
+	}
+	sched_text(s->sym, &c->trim_lo, &c->trim_hi);
+	ret = capture_begin(s, skel->obj, &c->links);
+	if (ret)
+		agent_capture__free(c);
+	return ret;
+}
+
+static const struct type_agent offcpu_agent = {
+	.name = "offcpu",
+	.go_name = "block",
+	.metric = "block",
+	.cumulative = true,
+	.start = agent_start,
+};
+
 /* --- the command line --- */
 
 enum {
@@ -588,4 +635,5 @@ const struct profile_type offcpu_type = {
 	.collect = collect,
 	.endpoints = offcpu_endpoints,
 	.nendpoints = ARRAY_SIZE(offcpu_endpoints),
+	.agent = &offcpu_agent,
 };

@@ -92,6 +92,9 @@ int collect_heap(struct session *s, const struct heap_opts *o, struct profile **
 #define HEAP_GROWTH_SAMPLE_INDEX 1 /* faulted_space */
 extern const struct value_type_desc heap_growth_types[4];
 int collect_heap_growth(struct session *s, const struct heap_opts *o, struct profile **out);
+/* heap --mode growth in the agent (profile_type.h, struct type_agent). */
+struct agent_capture;
+int heap_growth_agent_start(struct session *s, const void *opts, struct agent_capture *c);
 
 /*
  * A snapshot of every target thread now: one sample per thread with its

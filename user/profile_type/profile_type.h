@@ -120,6 +120,46 @@ struct type_args {
 	void *opts;
 };
 
+/*
+ * A profile type running in the agent (cmd/agent.c, agent/): loaded and
+ * attached once for the whole capture, its aggregation map drained by
+ * generation (aggregate.bpf.h's agg_gen) while it keeps counting.
+ */
+struct agent_capture {
+	void *skel;
+	void (*destroy)(void *skel);
+	struct bpf_object *obj;
+	volatile __u32 *gen; /* the object's agg_gen */
+	int counts_fd;	     /* the aggregation map: keys start with a struct stack_key */
+	/* Turns an entry into values and labels; entry_arg is freed with the capture. */
+	capture_entry_fn entry;
+	void *entry_arg;
+	struct profile_shape shape;
+	const char *default_type; /* the profile's default sample type; NULL: the first */
+	/* Kernel frames to trim, as the type's own profile does (sample_sink). */
+	bool trim_tracing;
+	uint64_t trim_lo, trim_hi;
+	struct capture_links links;
+};
+
+struct type_agent {
+	const char *name;     /* in --types: "cpu", "offcpu", "mutex", "growth" */
+	const char *go_name;  /* its /debug/pprof/ endpoint: "profile", "block", ... */
+	const char *metric;   /* Pyroscope's __name__: "process_cpu", "block", ... */
+	bool cumulative;      /* Go's profile is cumulative since the start (block, mutex, allocs) */
+	const char *args[6];  /* the type's options in the agent (after "-a"), NULL-ended */
+	const char *rate_opt; /* the option the agent's --hz sets, or NULL */
+	/*
+	 * Loads and attaches on s (capture_begin: the first type sets up the
+	 * session, the later ones share its maps).  0, or -errno after saying
+	 * why; c is then empty.
+	 */
+	int (*start)(struct session *s, const void *opts, struct agent_capture *c);
+};
+
+/* Detaches and frees what start made. */
+void agent_capture__free(struct agent_capture *c);
+
 struct profile_type {
 	const char *name;    /* the command: "cpu" */
 	const char *summary; /* its line in 'bpfprof --help' */
@@ -151,6 +191,7 @@ struct profile_type {
 	int (*finish)(struct type_args *a, struct session *s, struct profile *p);
 	const struct type_endpoint *endpoints;
 	int nendpoints;
+	const struct type_agent *agent; /* NULL: not in the agent */
 };
 
 /* Every profile type, in 'bpfprof --help' order (table.c). */

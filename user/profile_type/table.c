@@ -3,6 +3,7 @@
  * Every profile type: one row each, in 'bpfprof --help' order.  A row
  * names NAME_type, the descriptor collect/NAME.c defines.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "profile_type/profile_type.h"
@@ -38,4 +39,13 @@ const struct profile_type *profile_type__find(const char *name)
 const struct type_view *profile_type__view(const struct profile_type *t, const void *opts)
 {
 	return t->view_of ? t->view_of(opts) : &t->view;
+}
+
+void agent_capture__free(struct agent_capture *c)
+{
+	capture_detach(&c->links);
+	if (c->skel)
+		c->destroy(c->skel);
+	free(c->entry_arg);
+	memset(c, 0, sizeof(*c));
 }

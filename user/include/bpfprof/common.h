@@ -82,6 +82,7 @@ enum bpfprof_counter {
 #define STACK_ID_NONE 0	    /* not asked for, or empty */
 #define STACK_ID_MAP_FULL 1 /* the stacks map was full */
 #define STACK_ID_ERROR 2    /* the kernel could not capture it */
+#define STACK_ID_EVICTED 3  /* userspace no longer keeps it (the agent's cache) */
 #define STACK_ID_MIN 4096
 
 /* The unwinder stopped early (unreadable stack, depth limit): the stack is cut. */
@@ -101,6 +102,13 @@ struct stack_key {
 	__u64 user_stack;	     /* stack id */
 	__u64 kern_stack;	     /* stack id */
 	char comm[BPFPROF_COMM_LEN]; /* thread name */
+	/*
+	 * The generation it was counted in (aggregate.bpf.h's agg_gen): the
+	 * agent flips it to drain the maps while they keep counting; 0 for
+	 * one-shot captures.
+	 */
+	__u32 gen;
+	__u32 pad;
 };
 
 /*

@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# bpfprof agent: whole-host profiling in intervals, per service, to a
+# directory, to a Pyroscope push receiver (down for 30 s on the way) and to
+# scrapers (go tool pprof, /metrics); all four types at once; SIGTERM's
+# flush; bad input.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/e2e/lib.sh
+
+echo "agent: end-to-end"
+
+export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
+
+# Two services: the same busy program (burn_a 50%, burn_b 30%, burn_c 20%)
+# under two executable names, one thread each.
+cp "$WORKLOADS/cpu_split" "$TMP/svc_alpha"
+cp "$WORKLOADS/cpu_split" "$TMP/svc_beta"
+start_svc() {
+	"$TMP/$1" 0 1 2>"$TMP/$1.out" &
+	E2E_PIDS+=($!)
+	eval "$2=$!"
+	wait_line "$TMP/$1.out" '^ready' 5
+}
+start_svc svc_alpha ALPHA
+start_svc svc_beta BETA
+
+# raw_samples FILE: "<samples> <duration seconds> <time ns> <pids>" of a CPU profile.
+raw_samples() {
+	go tool pprof -raw "$1" 2>/dev/null | awk '
+		/^Duration:/ { d = $2 }
+		/^Time:/ { t = $2 " " $3 }
+		/^Samples:/ { s = 1; next }
+		/^Locations/ { s = 0 }
+		s && /^ *[0-9]+ +[0-9]+:/ { n += $1 }
+		s && /pid:\[/ { match($0, /pid:\[[0-9]+\]/); p[substr($0, RSTART + 5, RLENGTH - 6)] = 1 }
+		END { printf "%d %s", n, d; for (k in p) printf " pid=%s", k; printf "\n" }'
+}
+
+# --- 1. --output-dir: an interval per service, no sample lost or counted twice ---
+
+HZ=99
+"$BPFPROF" agent --output-dir "$TMP/out" --interval 3s -d 12s --hz $HZ -q 2>"$TMP/agent1.err"
+check_rc "agent --output-dir -d 12s exits 0" $?
+for svc in svc_alpha svc_beta; do
+	files=("$TMP/out/$svc"/cpu-*.pb.gz)
+	if [ ! -e "${files[0]}" ]; then
+		fail "$svc: no profiles in --output-dir ($(ls "$TMP/out" 2>/dev/null | tr '\n' ' '))"
+		continue
+	fi
+	check "$svc: one profile per 3 s interval (4 or 5 files: ${#files[@]})" \
+		test "${#files[@]}" -ge 4 -a "${#files[@]}" -le 5
+	total=0 dur=0 bad=
+	for f in "${files[@]}"; do
+		read -r n d pids <<<"$(raw_samples "$f")"
+		total=$((total + n))
+		dur=$(awk -v a="$dur" -v b="${d%s}" 'BEGIN { print a + b }')
+		want=$(svc_pid=$([ $svc = svc_alpha ] && echo $ALPHA || echo $BETA); echo "pid=$svc_pid")
+		[ "$pids" = "$want" ] || bad="${f##*/} has $pids (want $want)"
+	done
+	expected=$(awk -v d="$dur" -v hz=$HZ 'BEGIN { printf "%d", d * hz }')
+	if within "$total" "$expected" "$(awk -v e="$expected" 'BEGIN { print e * 0.02 }')"; then
+		pass "$svc: $total samples over its intervals (${dur}s × $HZ Hz = $expected, within 2%)"
+	else
+		fail "$svc: $total samples over its intervals, want ${dur}s × $HZ Hz = $expected within 2%"
+	fi
+	check "$svc: its profiles hold its own process only${bad:+: $bad}" test -z "$bad"
+	share=$(pprof_share "${files[1]}" burn_a)
+	check "$svc: burn_a ${share:-absent}% (want 50 ± 8)" within "${share:-0}" 50 8
+done
+
+# --- 2. all four types at once, scraped as a Go program is ---
+
+"$BPFPROF" agent --listen 127.0.0.1:0 --types cpu,offcpu,mutex,growth --interval 5s -d 30s \
+	2>"$TMP/agent2.err" &
+AGENT=$!
+E2E_PIDS+=($AGENT)
+URL=
+for _ in $(seq 200); do
+	URL=$(sed -n 's|.*http://[^ ]*\(:[0-9][0-9]*\)/debug/pprof/.*|http://127.0.0.1\1/debug/pprof/|p' "$TMP/agent2.err" | head -n1)
+	[ -n "$URL" ] && break
+	kill -0 $AGENT 2>/dev/null || break
+	sleep 0.1
+done
+if [ -z "$URL" ]; then
+	fail "agent --listen did not start: $(head -c 600 "$TMP/agent2.err")"
+else
+	pass "agent --listen with cpu, offcpu, mutex and growth: serving"
+	go tool pprof -raw "${URL}profile?seconds=3&service=svc_alpha" >"$TMP/scrape.raw" 2>"$TMP/scrape.err"
+	check "go tool pprof ${URL}profile?seconds=3&service=svc_alpha reads a profile" \
+		grep -q '^Samples:' "$TMP/scrape.raw"
+	check "the scraped profile has svc_alpha's burn_a" grep -q 'burn_a' "$TMP/scrape.raw"
+	check "the scraped profile has only svc_alpha's process (pid $ALPHA)" \
+		sh -c "! grep -o 'pid:\[[0-9]*\]' '$TMP/scrape.raw' | grep -qv 'pid:\[$ALPHA\]'"
+	for ep in block mutex allocs; do
+		code=$(curl -s -o "$TMP/$ep.pb.gz" -w '%{http_code}' "${URL}$ep")
+		if [ "$code" = 200 ] && profile_ok "$TMP/$ep.pb.gz"; then
+			pass "/debug/pprof/$ep (cumulative) answers a profile"
+		else
+			fail "/debug/pprof/$ep: HTTP $code: $(head -c 200 "$TMP/$ep.pb.gz")"
+		fi
+	done
+	curl -s "${URL%debug/pprof/}metrics" >"$TMP/metrics"
+	check "/metrics counts drains" grep -qE '^bpfprof_agent_drains_total [1-9]' "$TMP/metrics"
+	check "/metrics gives the agent's memory" \
+		grep -qE '^bpfprof_agent_resident_memory_bytes [1-9]' "$TMP/metrics"
+	check "/metrics gives losses by cause" \
+		grep -qE '^bpfprof_agent_bpf_events_total\{counter="CNT_STACK_MAP_FULL",kind="loss"\}' \
+		"$TMP/metrics"
+	code=$(curl -s -o /dev/null -w '%{http_code}' "${URL}heap")
+	check_rc "/debug/pprof/heap: 404 (uprobe heap stays out of the agent)" "$code" 404
+	# SIGTERM: the current interval is flushed and the agent exits 0 within 2 s.
+	t0=$(date +%s%N)
+	kill -TERM $AGENT
+	wait $AGENT
+	rc=$?
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	check_rc "SIGTERM: the agent exits 0" $rc
+	check "SIGTERM: it exits within 2 s (${ms} ms)" test $ms -le 2500
+fi
+
+# --- 3. --push to a Pyroscope receiver that goes away for 30 s ---
+
+PUSHDIR=$TMP/push
+mkdir -p "$PUSHDIR"
+python3 tests/e2e/push_receiver.py --port 0 --dir "$PUSHDIR" --port-file "$TMP/port" \
+	2>"$TMP/receiver.err" &
+RECV=$!
+E2E_PIDS+=($RECV)
+wait_file() { for _ in $(seq 100); do [ -s "$1" ] && return 0; sleep 0.1; done; return 1; }
+need "the push receiver started" wait_file "$TMP/port"
+PORT=$(cat "$TMP/port")
+"$BPFPROF" agent --push "http://127.0.0.1:$PORT" --interval 1s -d 50s --push-queue 5 \
+	--label cluster=test --node testnode --tenant team-a --listen 127.0.0.1:0 \
+	2>"$TMP/agent3.err" &
+AGENT=$!
+E2E_PIDS+=($AGENT)
+sleep 5
+kill $RECV
+wait $RECV 2>/dev/null
+before=$(ls "$PUSHDIR"/*.bin 2>/dev/null | wc -l)
+check "pushes arrive while the receiver is up ($before in 5 s)" test "$before" -ge 3
+sleep 28
+PORT3=$(sed -n 's|.*http://[^ ]*:\([0-9][0-9]*\)/debug/pprof/.*|\1|p' "$TMP/agent3.err" | head -n1)
+curl -s "http://127.0.0.1:$PORT3/metrics" >"$TMP/metrics3"
+dropped=$(awk '$1 == "bpfprof_agent_push_dropped_total" { print $2 }' "$TMP/metrics3")
+queued=$(awk '$1 == "bpfprof_agent_push_queue_requests" { print $2 }' "$TMP/metrics3")
+check "/metrics: intervals fell out of the full queue during the outage (${dropped:-none} dropped)" \
+	test "${dropped:-0}" -ge 10
+check "/metrics: the queue holds its bound, 5 (${queued:-none})" test "${queued:-0}" -ge 4 -a "${queued:-0}" -le 5
+sleep 2
+python3 tests/e2e/push_receiver.py --port "$PORT" --dir "$PUSHDIR" --port-file "$TMP/port2" \
+	2>>"$TMP/receiver.err" &
+RECV=$!
+E2E_PIDS+=($RECV)
+wait $AGENT
+check_rc "agent --push exits 0 after its duration" $?
+all=$(ls "$PUSHDIR"/*.bin 2>/dev/null | wc -l)
+# Bodies: a PushRequest each.  Decoded by protoc with Pyroscope's field numbers.
+first=$(ls "$PUSHDIR"/*.bin | head -n1)
+if protoc --decode push.v1.PushRequest --proto_path=tests/e2e tests/e2e/pyroscope_push.proto \
+	<"$first" >"$TMP/decoded.txt" 2>"$TMP/protoc.err"; then
+	pass "protoc --decode push.v1.PushRequest reads the agent's push"
+else
+	fail "protoc cannot decode the push: $(head -n2 "$TMP/protoc.err")"
+fi
+check "the push has __name__ process_cpu" grep -q 'value: "process_cpu"' "$TMP/decoded.txt"
+check "the push has __delta__ false" grep -A1 'name: "__delta__"' "$TMP/decoded.txt" | grep -q 'value: "false"'
+mkdir -p "$TMP/split"
+for b in "$PUSHDIR"/*.bin; do python3 tests/e2e/push_split.py "$b" "$TMP/split"; done
+alpha=$(grep -l '^service_name=svc_alpha$' "$TMP/split"/*.labels | head -n1)
+if [ -n "$alpha" ]; then
+	check "svc_alpha's series: node, --label and the service" \
+		sh -c "grep -qx node=testnode '$alpha' && grep -qx cluster=test '$alpha'"
+	check "svc_alpha's raw profile passes go tool pprof -raw" profile_ok "${alpha%.labels}.pb.gz"
+	check "svc_alpha's raw profile has burn_a" sh -c "go tool pprof -raw '${alpha%.labels}.pb.gz' | grep -q burn_a"
+else
+	fail "no series of svc_alpha in $all pushes"
+fi
+check "the tenant is sent as X-Scope-OrgID" grep -qi '^X-Scope-OrgID: team-a' "$PUSHDIR"/00001.hdr
+# The outage: the 5 newest intervals wait in the queue and arrive; the older are dropped.
+ids=$(cat "$TMP/split"/*.labels | grep -c '^ID=')
+uniq_ids=$(cat "$TMP/split"/*.labels | grep '^ID=' | sort -u | wc -l)
+check "no push arrived twice ($ids series, $uniq_ids IDs)" test "$ids" -eq "$uniq_ids"
+after=$((all - before))
+check "after the outage the queued intervals arrive ($after requests, the queue holds 5)" \
+	test "$after" -ge 5
+
+# --- 4. --output-dir retention keeps the newest under --max-disk ---
+
+"$BPFPROF" agent --output-dir "$TMP/ret" --interval 1s -d 6s --max-disk 12K -q 2>"$TMP/agent4.err"
+check_rc "agent --max-disk 12K exits 0" $?
+size=$(du -sb "$TMP/ret" --exclude='*.tmp*' | awk '{ print $1 }')
+newest=$(ls "$TMP/ret"/svc_alpha/ 2>/dev/null | sort | tail -n1)
+check "--max-disk 12K: the directory holds $(find "$TMP/ret" -name '*.pb.gz' | wc -l) files, ${size} bytes" \
+	test "$(find "$TMP/ret" -name '*.pb.gz' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')" -le 12288
+check "--max-disk keeps the newest interval ($newest)" test -n "$newest"
+
+# --- 5. bad input: one line, exit 2 ---
+
+expect "no sink" 2 'no sink' -- "$BPFPROF" agent -d 1s
+expect "unknown type" 2 "unknown type 'heap'" -- "$BPFPROF" agent --types cpu,heap --output-dir "$TMP/x"
+expect "interval under 1 s" 2 'interval' -- "$BPFPROF" agent --interval 500ms --output-dir "$TMP/x"
+expect "bad label" 2 'label' -- "$BPFPROF" agent --label '__x=1' --output-dir "$TMP/x"
+
+finish
