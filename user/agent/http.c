@@ -50,8 +50,12 @@ struct agent_http {
 	bool stopping;
 };
 
-/* How long stop gives the requests being answered to send their (503) answers. */
-#define STOP_GRACE_NS 2000000000LL
+/*
+ * How long stop gives the requests being answered to send their answers
+ * (the 503s of those released, a profile still going out): at most half of
+ * the 2 s the agent has to flush at SIGTERM.
+ */
+#define STOP_GRACE_NS 1000000000LL
 
 static const struct endpoint *find_endpoint(const char *name)
 {
