@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <microhttpd.h>
+#include <netdb.h>
 #include <netinet/in.h>
 
 #include "util/log.h"
@@ -24,8 +25,6 @@
 
 extern char **environ;
 
-/* A request body is read and dropped (pprof posts addresses to symbol): at most this much. */
-#define MAX_UPLOAD (64 * 1024)
 /* What is read of a child's stdout (text views) or stderr (messages). */
 #define MAX_TEXT (8 * 1024 * 1024)
 #define MAX_CAPTURES 64
@@ -41,63 +40,15 @@ struct serve_server {
 	int stop_signals; /* SIGINTs sent to children so far by quiesce */
 };
 
-/* One request's state, kept between libmicrohttpd's calls of the handler. */
-struct request {
-	size_t uploaded;
-};
-
 static const char *param_of(void *ctx, const char *name)
 {
 	return MHD_lookup_connection_value(ctx, MHD_GET_ARGUMENT_KIND, name);
 }
 
-/* "?a=1&b=2" of the request, for the log line. */
-struct query_buf {
-	char s[256];
-	size_t n;
-};
-
-static enum MHD_Result add_query(void *cls, enum MHD_ValueKind kind, const char *key,
-				 const char *value)
-{
-	struct query_buf *q = cls;
-	int n = snprintf(q->s + q->n, sizeof(q->s) - q->n, "%c%s%s%s", q->n ? '&' : '?', key,
-			 value ? "=" : "", value ? value : "");
-
-	if (n > 0)
-		q->n = q->n + n < sizeof(q->s) ? q->n + n : sizeof(q->s) - 1;
-	return MHD_YES;
-}
-
 static enum MHD_Result send_buffer(struct MHD_Connection *conn, int status, const char *type,
 				   const void *data, size_t len, enum MHD_ResponseMemoryMode mode)
 {
-	struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)data, mode);
-	enum MHD_Result ret;
-
-	if (!resp)
-		return MHD_NO;
-	MHD_add_response_header(resp, "Content-Type", type);
-	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-	if (status != 200)
-		/* Go's convention: pprof prints the body of such an error. */
-		MHD_add_response_header(resp, "X-Go-Pprof", "1");
-	if (status == 503)
-		MHD_add_response_header(resp, "Retry-After", "5");
-	ret = MHD_queue_response(conn, status, resp);
-	MHD_destroy_response(resp);
-	return ret;
-}
-
-static enum MHD_Result send_error(struct MHD_Connection *conn, int status, const char *msg)
-{
-	char *body;
-	int n = asprintf(&body, "%s\n", msg);
-
-	if (n < 0)
-		return MHD_NO;
-	return send_buffer(conn, status, "text/plain; charset=utf-8", body, n,
-			   MHD_RESPMEM_MUST_FREE);
+	return serve_queue(conn, status, serve_response(status, type, data, len, mode));
 }
 
 /* Reads up to MAX_TEXT of path into a malloc'd string; NULL when unreadable. */
@@ -274,7 +225,7 @@ static enum MHD_Result send_failure(struct MHD_Connection *conn, int status, con
 	while (text && len && (text[len - 1] == '\n' || text[len - 1] == ' '))
 		text[--len] = '\0';
 	if (text && len) {
-		enum MHD_Result ret = send_error(conn, status, text);
+		enum MHD_Result ret = serve_send_error(conn, status, text);
 
 		free(text);
 		return ret;
@@ -286,7 +237,7 @@ static enum MHD_Result send_failure(struct MHD_Connection *conn, int status, con
 	else
 		snprintf(msg, sizeof(msg), "bpfprof: the capture failed (exit %d)",
 			 WEXITSTATUS(wstatus));
-	return send_error(conn, status, msg);
+	return serve_send_error(conn, status, msg);
 }
 
 static enum MHD_Result send_profile(struct MHD_Connection *conn, const struct serve_route *r,
@@ -301,7 +252,7 @@ static enum MHD_Result send_profile(struct MHD_Connection *conn, const struct se
 	if (fd < 0 || fstat(fd, &st)) {
 		if (fd >= 0)
 			close(fd);
-		return send_error(conn, 500, "bpfprof: the capture wrote no profile");
+		return serve_send_error(conn, 500, "bpfprof: the capture wrote no profile");
 	}
 	resp = MHD_create_response_from_fd(st.st_size, fd); /* closes fd when done */
 	if (!resp) {
@@ -330,7 +281,7 @@ static enum MHD_Result send_text(struct MHD_Connection *conn, const struct serve
 		free(text);
 		text = read_text(err_path, &len);
 		if (!text)
-			return send_error(conn, 500, "bpfprof: the capture printed nothing");
+			return serve_send_error(conn, 500, "bpfprof: the capture printed nothing");
 	}
 	return send_buffer(conn, 200, r->content_type, text, len, MHD_RESPMEM_MUST_FREE);
 }
@@ -353,7 +304,7 @@ static enum MHD_Result answer_capture(struct serve_server *s, struct MHD_Connect
 			snprintf(msg, sizeof(msg),
 				 "bpfprof: busy: %d captures are running (--max-captures)",
 				 s->o.max_captures);
-		return send_error(conn, 503, msg);
+		return serve_send_error(conn, 503, msg);
 	}
 	pthread_mutex_lock(&s->lock);
 	id = ++s->next_id;
@@ -368,7 +319,7 @@ static enum MHD_Result answer_capture(struct serve_server *s, struct MHD_Connect
 	if (wstatus < 0) {
 		*status = 500;
 		snprintf(msg, sizeof(msg), "bpfprof: cannot run a capture: %s", strerror(-wstatus));
-		ret = send_error(conn, 500, msg);
+		ret = serve_send_error(conn, 500, msg);
 	} else if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus)) {
 		*status = WIFEXITED(wstatus) ? serve_status_of_exit(WEXITSTATUS(wstatus)) : 500;
 		ret = send_failure(conn, *status, serr, wstatus);
@@ -384,93 +335,33 @@ static enum MHD_Result answer_capture(struct serve_server *s, struct MHD_Connect
 	return ret;
 }
 
-static enum MHD_Result count_host(void *cls, enum MHD_ValueKind kind, const char *key,
-				  const char *value)
-{
-	if (!strcasecmp(key, "Host"))
-		(*(int *)cls)++;
-	return MHD_YES;
-}
-
-/*
- * What every request is checked for before it is routed: one Host header
- * in HTTP/1.1 (RFC 9112 3.2, as Go's server: 400 otherwise), and the
- * bearer token when there is one (401).  Returns 0 or the status.
- */
-static int check_request(struct serve_server *s, struct MHD_Connection *conn, const char *version)
-{
-	int hosts = 0;
-
-	MHD_get_connection_values(conn, MHD_HEADER_KIND, count_host, &hosts);
-	if (hosts > 1 || (!hosts && !strcmp(version, MHD_HTTP_VERSION_1_1)))
-		return 400;
-	if (s->o.token &&
-	    !serve_authorized(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"),
-			      s->o.token))
-		return 401;
-	return 0;
-}
-
-static enum MHD_Result send_unauthorized(struct MHD_Connection *conn)
-{
-	static const char msg[] = "bpfprof: this server wants a bearer token (Authorization: "
-				  "Bearer TOKEN, the token of its --token-file)\n";
-	struct MHD_Response *resp = MHD_create_response_from_buffer(sizeof(msg) - 1, (void *)msg,
-								    MHD_RESPMEM_PERSISTENT);
-	enum MHD_Result ret;
-
-	if (!resp)
-		return MHD_NO;
-	MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
-	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-	MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"bpfprof\"");
-	MHD_add_response_header(resp, "X-Go-Pprof", "1");
-	ret = MHD_queue_response(conn, 401, resp);
-	MHD_destroy_response(resp);
-	return ret;
-}
-
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version, const char *upload,
 				  size_t *upload_size, void **state)
 {
 	struct serve_server *s = cls;
-	struct request *req = *state;
-	struct query_buf q = { .n = 0 };
 	struct serve_route r;
 	enum MHD_Result ret;
+	char query[256];
 	int64_t t0;
 	int status;
 
-	if (!req) {
-		/* Headers are in; the body, if any, comes in the next calls. */
-		req = calloc(1, sizeof(*req));
-		*state = req;
-		return req ? MHD_YES : MHD_NO;
-	}
-	if (*upload_size) {
-		req->uploaded += *upload_size;
-		*upload_size = 0;
-		return req->uploaded <= MAX_UPLOAD ? MHD_YES : MHD_NO;
-	}
+	if (!serve_request_ready(state, upload_size, &ret))
+		return ret;
 	pthread_mutex_lock(&s->lock);
 	s->busy++;
 	pthread_mutex_unlock(&s->lock);
 	t0 = mono_ns();
-	q.s[0] = '\0';
 	r.html = NULL;
-	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_query, &q);
-	if ((status = check_request(s, conn, version))) {
-		ret = status == 401 ? send_unauthorized(conn)
-				    : send_error(conn, status,
-						 "bpfprof: an HTTP/1.1 request needs "
-						 "one Host header");
+	serve_query_string(conn, query, sizeof(query));
+	if ((status = serve_check_request(conn, version, s->o.token, &ret))) {
+		/* Answered. */
 	} else if (serve_route(&s->o.config, method, url, param_of, conn, &r)) {
 		status = 500;
-		ret = send_error(conn, 500, "bpfprof: out of memory");
+		ret = serve_send_error(conn, 500, "bpfprof: out of memory");
 	} else if (r.action == SERVE_ERROR) {
 		status = r.status;
-		ret = send_error(conn, r.status, r.message);
+		ret = serve_send_error(conn, r.status, r.message);
 	} else if (r.action == SERVE_BODY) {
 		status = 200;
 		ret = send_buffer(conn, 200, r.content_type, r.html ? (void *)r.html : r.body,
@@ -481,18 +372,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		ret = answer_capture(s, conn, &r, &status);
 	}
 	free(r.html);
-	pr_info("%s %s%s: %d (%.1f s)\n", method, url, q.s, status, (mono_ns() - t0) / 1e9);
+	pr_info("%s %s%s: %d (%.1f s)\n", method, url, query, status, (mono_ns() - t0) / 1e9);
 	pthread_mutex_lock(&s->lock);
 	s->busy--;
 	pthread_mutex_unlock(&s->lock);
 	return ret;
-}
-
-static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
-			 enum MHD_RequestTerminationCode code)
-{
-	free(*state);
-	*state = NULL;
 }
 
 /* Files are unlinked as each request ends; those of a request cut short go here. */
@@ -530,25 +414,6 @@ bool serve_addr_is_loopback(const struct sockaddr *sa)
 	return IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr) && b[12] == 127;
 }
 
-/* One line when the captures can be asked for from the network, and how to restrict it. */
-static void warn_exposed(const struct serve_server_opts *o)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-
-	if (getsockname(o->listen_fd, (struct sockaddr *)&ss, &len) ||
-	    serve_addr_is_loopback((struct sockaddr *)&ss))
-		return;
-	if (o->token)
-		pr_warn("warning: not only this machine: captures are open to the network for any "
-			"client with the token, in plain HTTP (restrict with --listen "
-			"localhost:PORT or a firewall)\n");
-	else
-		pr_warn("warning: not only this machine: captures (function names, command lines) "
-			"are open to the network with no access control; restrict with --listen "
-			"localhost:PORT, --token-file FILE or a firewall\n");
-}
-
 struct serve_server *serve_server__start(const struct serve_server_opts *o)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -565,16 +430,12 @@ struct serve_server *serve_server__start(const struct serve_server_opts *o)
 		s->dir[0] = '\0';
 		goto fail;
 	}
-	s->mhd = MHD_start_daemon(
-		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC, 0,
-		NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, o->listen_fd,
-		MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT, 60u,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+	s->mhd = serve_start_daemon(o->listen_fd, on_request, s, NULL);
 	if (!s->mhd) {
 		err = EINVAL;
 		goto fail;
 	}
-	warn_exposed(o);
+	serve_warn_exposed(o->listen_fd, o->token, "captures");
 	return s;
 fail:
 	remove_dir(s->dir);
@@ -707,4 +568,260 @@ bool serve_authorized(const char *header, const char *token)
 	for (i = 0; i < want; i++)
 		diff |= (unsigned char)token[i] ^ (unsigned char)(i < got ? header[i] : 0);
 	return !diff;
+}
+
+/*
+ * The HTTP layer serve and the agent's --listen share: the socket, the
+ * daemon, the checks every request passes and the shape of the responses.
+ */
+
+/* A request body is read and dropped (pprof posts addresses to symbol): at most this much. */
+#define MAX_UPLOAD (64 * 1024)
+
+bool serve_request_ready(void **state, size_t *upload_size, enum MHD_Result *ret)
+{
+	struct serve_request *req = *state;
+
+	if (!req) {
+		/* Headers are in; the body, if any, comes in the next calls. */
+		req = calloc(1, sizeof(*req));
+		*state = req;
+		*ret = req ? MHD_YES : MHD_NO;
+		return false;
+	}
+	if (*upload_size) {
+		req->uploaded += *upload_size;
+		*upload_size = 0;
+		*ret = req->uploaded <= MAX_UPLOAD ? MHD_YES : MHD_NO;
+		return false;
+	}
+	return true;
+}
+
+void serve_request_end(void **state)
+{
+	free(*state);
+	*state = NULL;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
+			 enum MHD_RequestTerminationCode code)
+{
+	serve_request_end(state);
+}
+
+struct MHD_Daemon *serve_start_daemon(int fd, MHD_AccessHandlerCallback handler, void *cls,
+				      MHD_RequestCompletedCallback completed)
+{
+	/*
+	 * A thread per connection: a handler may wait for minutes (a capture,
+	 * a profile of the next N seconds) without holding up the others.
+	 */
+	return MHD_start_daemon(
+		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC, 0,
+		NULL, NULL, handler, cls, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
+		64u, MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_NOTIFY_COMPLETED,
+		completed ? completed : on_completed, cls, MHD_OPTION_END);
+}
+
+/* "?a=1&b=2" of the request, for the log line. */
+struct query_buf {
+	char s[256];
+	size_t n;
+};
+
+static enum MHD_Result add_query(void *cls, enum MHD_ValueKind kind, const char *key,
+				 const char *value)
+{
+	struct query_buf *q = cls;
+	int n = snprintf(q->s + q->n, sizeof(q->s) - q->n, "%c%s%s%s", q->n ? '&' : '?', key,
+			 value ? "=" : "", value ? value : "");
+
+	if (n > 0)
+		q->n = q->n + n < sizeof(q->s) ? q->n + n : sizeof(q->s) - 1;
+	return MHD_YES;
+}
+
+void serve_query_string(struct MHD_Connection *conn, char *buf, size_t len)
+{
+	struct query_buf q = { .n = 0 };
+
+	q.s[0] = '\0';
+	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_query, &q);
+	snprintf(buf, len, "%s", q.s);
+}
+
+struct MHD_Response *serve_response(int status, const char *type, const void *data, size_t len,
+				    enum MHD_ResponseMemoryMode mode)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)data, mode);
+
+	if (!resp) {
+		if (mode == MHD_RESPMEM_MUST_FREE)
+			free((void *)data);
+		return NULL;
+	}
+	MHD_add_response_header(resp, "Content-Type", type);
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	if (status != 200)
+		/* Go's convention: pprof prints the body of such an error. */
+		MHD_add_response_header(resp, "X-Go-Pprof", "1");
+	if (status == 503)
+		MHD_add_response_header(resp, "Retry-After", "5");
+	return resp;
+}
+
+enum MHD_Result serve_queue(struct MHD_Connection *conn, int status, struct MHD_Response *resp)
+{
+	enum MHD_Result ret;
+
+	if (!resp)
+		return MHD_NO;
+	ret = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+enum MHD_Result serve_send_error(struct MHD_Connection *conn, int status, const char *msg)
+{
+	char *body;
+	int n = asprintf(&body, "%s\n", msg);
+
+	if (n < 0)
+		return MHD_NO;
+	return serve_queue(conn, status,
+			   serve_response(status, "text/plain; charset=utf-8", body, n,
+					  MHD_RESPMEM_MUST_FREE));
+}
+
+static enum MHD_Result count_host(void *cls, enum MHD_ValueKind kind, const char *key,
+				  const char *value)
+{
+	if (!strcasecmp(key, "Host"))
+		(*(int *)cls)++;
+	return MHD_YES;
+}
+
+static enum MHD_Result send_unauthorized(struct MHD_Connection *conn)
+{
+	static const char msg[] = "bpfprof: this server wants a bearer token (Authorization: "
+				  "Bearer TOKEN, the token of its --token-file)\n";
+	struct MHD_Response *resp = serve_response(401, "text/plain; charset=utf-8", msg,
+						   sizeof(msg) - 1, MHD_RESPMEM_PERSISTENT);
+
+	if (resp)
+		MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"bpfprof\"");
+	return serve_queue(conn, 401, resp);
+}
+
+/*
+ * One Host header in HTTP/1.1 (RFC 9112 3.2, as Go's server: 400
+ * otherwise), and the bearer token when there is one (401).
+ */
+int serve_check_request(struct MHD_Connection *conn, const char *version, const char *token,
+			enum MHD_Result *ret)
+{
+	int hosts = 0;
+
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, count_host, &hosts);
+	if (hosts > 1 || (!hosts && !strcmp(version, MHD_HTTP_VERSION_1_1))) {
+		*ret = serve_send_error(conn, 400,
+					"bpfprof: an HTTP/1.1 request needs one Host header");
+		return 400;
+	}
+	if (token &&
+	    !serve_authorized(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"),
+			      token)) {
+		*ret = send_unauthorized(conn);
+		return 401;
+	}
+	return 0;
+}
+
+/* One line when the profiles can be asked for from the network, and how to restrict it. */
+void serve_warn_exposed(int fd, bool token, const char *what)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) ||
+	    serve_addr_is_loopback((struct sockaddr *)&ss))
+		return;
+	if (token)
+		pr_warn("warning: not only this machine: %s are open to the network for any "
+			"client with the token, in plain HTTP (restrict with --listen "
+			"localhost:PORT or a firewall)\n",
+			what);
+	else
+		pr_warn("warning: not only this machine: %s (function names, command lines) "
+			"are open to the network with no access control; restrict with --listen "
+			"localhost:PORT, --token-file FILE or a firewall\n",
+			what);
+}
+
+int serve_listen(const char *spec, char *shown, size_t shown_len)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE }, *res, *ai;
+	char host[256], port[16], addr[INET6_ADDRSTRLEN];
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int fd = -1, err = 0, one = 1;
+
+	if (serve_split_listen(spec, host, sizeof(host), port, sizeof(port))) {
+		pr_warn("invalid --listen '%s': expected HOST:PORT, :PORT or PORT\n", spec);
+		return -EINVAL;
+	}
+	err = getaddrinfo(*host ? host : NULL, port, &hints, &res);
+	if (err) {
+		pr_warn("cannot listen on %s: %s\n", spec, gai_strerror(err));
+		return -EINVAL;
+	}
+	for (ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd < 0) {
+			err = errno;
+			continue;
+		}
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (!bind(fd, ai->ai_addr, ai->ai_addrlen) && !listen(fd, 64))
+			break;
+		err = errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0) {
+		pr_warn("cannot listen on %s: %s\n", spec, strerror(err));
+		return -err;
+	}
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl))
+		ss.ss_family = AF_UNSPEC;
+	if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &a->sin6_addr, addr, sizeof(addr));
+		snprintf(shown, shown_len, "[%s]:%d", addr, ntohs(a->sin6_port));
+	} else if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &a->sin_addr, addr, sizeof(addr));
+		snprintf(shown, shown_len, "%s:%d", addr, ntohs(a->sin_port));
+	} else {
+		snprintf(shown, shown_len, "%s", spec);
+	}
+	return fd;
+}
+
+int serve_listen_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl))
+		return -errno;
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	return -EAFNOSUPPORT;
 }
