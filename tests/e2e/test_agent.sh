@@ -25,44 +25,62 @@ start_svc() {
 start_svc svc_alpha ALPHA
 start_svc svc_beta BETA
 
-# raw_samples FILE: "<samples> <duration seconds> <time ns> <pids>" of a CPU profile.
+# raw_samples FILE: "<samples> <duration in seconds> pid=<pid>..." of a CPU profile.
 raw_samples() {
-	go tool pprof -raw "$1" 2>/dev/null | awk '
-		/^Duration:/ { d = $2 }
-		/^Time:/ { t = $2 " " $3 }
+	local d
+	d=$(go tool pprof -top "$1" 2>/dev/null | sed -n 's/^Duration: \([0-9.]*\)\(m\?s\),.*/\1 \2/p')
+	go tool pprof -raw "$1" 2>/dev/null | awk -v d="$d" '
 		/^Samples:/ { s = 1; next }
 		/^Locations/ { s = 0 }
 		s && /^ *[0-9]+ +[0-9]+:/ { n += $1 }
 		s && /pid:\[/ { match($0, /pid:\[[0-9]+\]/); p[substr($0, RSTART + 5, RLENGTH - 6)] = 1 }
-		END { printf "%d %s", n, d; for (k in p) printf " pid=%s", k; printf "\n" }'
+		END {
+			split(d, du, " ")
+			printf "%d %.3f", n, du[2] == "ms" ? du[1] / 1000 : du[1]
+			for (k in p) printf " pid=%s", k
+			printf "\n"
+		}'
 }
 
 # --- 1. --output-dir: an interval per service, no sample lost or counted twice ---
 
 HZ=99
-"$BPFPROF" agent --output-dir "$TMP/out" --interval 3s -d 12s --hz $HZ -q 2>"$TMP/agent1.err"
+# cpu_ns PID: the CPU time the process has had, from schedstat.
+cpu_ns() { awk '{ print $1 }' "/proc/$1/task/$1/schedstat"; }
+t0=$(date +%s%N) a0=$(cpu_ns $ALPHA) b0=$(cpu_ns $BETA)
+"$BPFPROF" agent --output-dir "$TMP/dir1" --interval 3s -d 12s --hz $HZ -q 2>"$TMP/agent1.err"
 check_rc "agent --output-dir -d 12s exits 0" $?
+t1=$(date +%s%N) a1=$(cpu_ns $ALPHA) b1=$(cpu_ns $BETA)
 for svc in svc_alpha svc_beta; do
-	files=("$TMP/out/$svc"/cpu-*.pb.gz)
+	files=("$TMP/dir1/$svc"/cpu-*.pb.gz)
 	if [ ! -e "${files[0]}" ]; then
-		fail "$svc: no profiles in --output-dir ($(ls "$TMP/out" 2>/dev/null | tr '\n' ' '))"
+		fail "$svc: no profiles in --output-dir ($(ls "$TMP/dir1" 2>/dev/null | tr '\n' ' '))"
 		continue
 	fi
 	check "$svc: one profile per 3 s interval (4 or 5 files: ${#files[@]})" \
 		test "${#files[@]}" -ge 4 -a "${#files[@]}" -le 5
-	total=0 dur=0 bad=
+	if [ $svc = svc_alpha ]; then pid=$ALPHA c=$((a1 - a0)); else pid=$BETA c=$((b1 - b0)); fi
+	total=0 dur=0 bad= gaps= prev_end=
 	for f in "${files[@]}"; do
 		read -r n d pids <<<"$(raw_samples "$f")"
 		total=$((total + n))
-		dur=$(awk -v a="$dur" -v b="${d%s}" 'BEGIN { print a + b }')
-		want=$(svc_pid=$([ $svc = svc_alpha ] && echo $ALPHA || echo $BETA); echo "pid=$svc_pid")
-		[ "$pids" = "$want" ] || bad="${f##*/} has $pids (want $want)"
+		dur=$(awk -v a="$dur" -v b="$d" 'BEGIN { print a + b }')
+		[ "$pids" = "pid=$pid" ] || bad="${f##*/} has $pids (want pid=$pid)"
+		start=$(date -d "$(go tool pprof -raw "$f" | sed -n 's/^Time: \(.*\) +0000 UTC/\1Z/p')" +%s.%N)
+		if [ -n "$prev_end" ] && ! within "$start" "$prev_end" 0.05; then
+			gaps="$gaps ${f##*/} starts at $start, the one before ended at $prev_end;"
+		fi
+		prev_end=$(awk -v a="$start" -v b="$d" 'BEGIN { printf "%.3f", a + b }')
 	done
-	expected=$(awk -v d="$dur" -v hz=$HZ 'BEGIN { printf "%d", d * hz }')
-	if within "$total" "$expected" "$(awk -v e="$expected" 'BEGIN { print e * 0.02 }')"; then
-		pass "$svc: $total samples over its intervals (${dur}s × $HZ Hz = $expected, within 2%)"
+	check "$svc: each interval starts where the one before ended${gaps:+:$gaps}" test -z "$gaps"
+	# The thread ran c ns while the agent ran; its intervals cover all of that
+	# but the agent's start and exit (wall time outside them, at most).
+	got=$(awk -v n="$total" -v hz=$HZ 'BEGIN { printf "%d", n * 1e9 / hz }')
+	outside=$(awk -v w=$((t1 - t0)) -v d="$dur" 'BEGIN { printf "%d", w - d * 1e9 }')
+	if awk -v g="$got" -v c="$c" -v o="$outside" 'BEGIN { exit !(g <= c * 1.02 && g >= (c - o) * 0.98) }'; then
+		pass "$svc: $total samples = $((got / 1000000)) ms, its CPU time $((c / 1000000)) ms less at most $((outside / 1000000)) ms outside the intervals (2%)"
 	else
-		fail "$svc: $total samples over its intervals, want ${dur}s × $HZ Hz = $expected within 2%"
+		fail "$svc: $total samples = $((got / 1000000)) ms, want its CPU time $((c / 1000000)) ms less at most $((outside / 1000000)) ms outside the intervals (2%)"
 	fi
 	check "$svc: its profiles hold its own process only${bad:+: $bad}" test -z "$bad"
 	share=$(pprof_share "${files[1]}" burn_a)
@@ -190,10 +208,9 @@ check "after the outage the queued intervals arrive ($after requests, the queue 
 
 "$BPFPROF" agent --output-dir "$TMP/ret" --interval 1s -d 6s --max-disk 12K -q 2>"$TMP/agent4.err"
 check_rc "agent --max-disk 12K exits 0" $?
-size=$(du -sb "$TMP/ret" --exclude='*.tmp*' | awk '{ print $1 }')
 newest=$(ls "$TMP/ret"/svc_alpha/ 2>/dev/null | sort | tail -n1)
-check "--max-disk 12K: the directory holds $(find "$TMP/ret" -name '*.pb.gz' | wc -l) files, ${size} bytes" \
-	test "$(find "$TMP/ret" -name '*.pb.gz' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')" -le 12288
+size=$(find "$TMP/ret" -name '*.pb.gz' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
+check "--max-disk 12K: $(find "$TMP/ret" -name '*.pb.gz' | wc -l) files, $size bytes" test "$size" -le 12288 -a "$size" -gt 0
 check "--max-disk keeps the newest interval ($newest)" test -n "$newest"
 
 # --- 5. bad input: one line, exit 2 ---

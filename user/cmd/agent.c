@@ -346,8 +346,17 @@ static int service_adapter(void *ctx, int pid, const char *exe, const char **nam
 	struct proc_stat st;
 	int i, err;
 
+	char path[64], link[16];
+
 	if (!proc_stat_read(pid, &st))
 		return -ESRCH;
+	/* Kernel threads have no executable: one service, not one per thread name. */
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	if (readlink(path, link, sizeof(link)) < 0 && errno == ENOENT) {
+		*name = "kernel";
+		*n = 0;
+		return 0;
+	}
 	err = label_providers__lookup(r->lp, pid, st.start, exe, &info);
 	if (err || !info)
 		return err ? err : -ENOENT;
@@ -921,6 +930,17 @@ static int start_sinks(struct agent_run *r)
 	return 0;
 }
 
+/* Waiting requests get a 503, later ones too. */
+static void cancel_requests(void *ctx)
+{
+	struct agent_run *r = ctx;
+
+	pthread_mutex_lock(&r->lock);
+	r->stopping = true;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
 static int start_http(struct agent_run *r)
 {
 	static const struct agent_http_ops ops = {
@@ -946,17 +966,6 @@ static int start_http(struct agent_run *r)
 		return -BPFPROF_EUSAGE;
 	}
 	return 0;
-}
-
-/* Waiting requests get a 503, later ones too. */
-static void cancel_requests(void *ctx)
-{
-	struct agent_run *r = ctx;
-
-	pthread_mutex_lock(&r->lock);
-	r->stopping = true;
-	pthread_cond_broadcast(&r->cond);
-	pthread_mutex_unlock(&r->lock);
 }
 
 static void stop_http(struct agent_run *r)
@@ -1000,7 +1009,7 @@ static int run(struct agent_opts *o)
 	r.series = calloc(r.series_cap, sizeof(*r.series));
 	r.blobs = calloc(r.series_cap, sizeof(*r.blobs));
 	r.labels = calloc(r.series_cap * r.labels_per, sizeof(*r.labels));
-	r.lp = label_providers__new(NULL, 0);
+	r.lp = label_providers__new("/proc", 0);
 	if (!r.series || !r.blobs || !r.labels || !r.lp) {
 		err = -ENOMEM;
 		goto out;
@@ -1037,10 +1046,15 @@ static int run(struct agent_opts *o)
 		goto end_agent;
 	r.s.on_tick = tick;
 	r.s.on_tick_ctx = &r;
-	for (i = 0; i < ntypes; i++)
-		pr_info("agent: %s%s", i ? ", " : "recording ", types[i].agent->name);
-	pr_info(" on %s, a profile per service every %.0fs\n",
-		o->cgroup ? o->cgroup : "the whole host", o->interval_ns / 1e9);
+	{
+		char what[128] = "";
+
+		for (i = 0; i < ntypes; i++)
+			snprintf(what + strlen(what), sizeof(what) - strlen(what), "%s%s",
+				 i ? ", " : "", types[i].agent->name);
+		pr_info("agent: recording %s on %s, a profile per service every %.0fs\n", what,
+			o->cgroup ? o->cgroup : "the whole host", o->interval_ns / 1e9);
+	}
 	err = session__run(&r.s);
 	if (err)
 		pr_warn("agent: stopped early: %s\n", strerror(-err));
