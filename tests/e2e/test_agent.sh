@@ -75,8 +75,8 @@ for svc in svc_alpha svc_beta; do
 	check "$svc: each interval starts where the one before ended${gaps:+:$gaps}" test -z "$gaps"
 	# The thread ran c ns while the agent ran; its intervals cover all of that
 	# but the agent's start and exit (wall time outside them, at most).
-	got=$(awk -v n="$total" -v hz=$HZ 'BEGIN { printf "%d", n * 1e9 / hz }')
-	outside=$(awk -v w=$((t1 - t0)) -v d="$dur" 'BEGIN { printf "%d", w - d * 1e9 }')
+	got=$(awk -v n="$total" -v hz=$HZ 'BEGIN { printf "%.0f", n * 1e9 / hz }')
+	outside=$(awk -v w=$((t1 - t0)) -v d="$dur" 'BEGIN { printf "%.0f", w - d * 1e9 }')
 	if awk -v g="$got" -v c="$c" -v o="$outside" 'BEGIN { exit !(g <= c * 1.02 && g >= (c - o) * 0.98) }'; then
 		pass "$svc: $total samples = $((got / 1000000)) ms, its CPU time $((c / 1000000)) ms less at most $((outside / 1000000)) ms outside the intervals (2%)"
 	else
@@ -183,7 +183,8 @@ else
 	fail "protoc cannot decode the push: $(head -n2 "$TMP/protoc.err")"
 fi
 check "the push has __name__ process_cpu" grep -q 'value: "process_cpu"' "$TMP/decoded.txt"
-check "the push has __delta__ false" grep -A1 'name: "__delta__"' "$TMP/decoded.txt" | grep -q 'value: "false"'
+check "the push has __delta__ false" \
+	sh -c "grep -A1 'name: \"__delta__\"' '$TMP/decoded.txt' | grep -q 'value: \"false\"'"
 mkdir -p "$TMP/split"
 for b in "$PUSHDIR"/*.bin; do python3 tests/e2e/push_split.py "$b" "$TMP/split"; done
 alpha=$(grep -l '^service_name=svc_alpha$' "$TMP/split"/*.labels | head -n1)

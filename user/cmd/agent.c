@@ -300,6 +300,8 @@ struct request {
 	int type;
 	int64_t from_mono, due_mono; /* due: a drain at or after it closes the window */
 	bool cumulative;
+	bool anchored; /* the window starts at the first drain the main thread saw it at */
+	int seconds;
 	char service[128];
 	bool has_service;
 	bool done;
@@ -499,6 +501,16 @@ static void answer_due(struct agent_run *r, bool all)
 
 	pthread_mutex_lock(&r->lock);
 	for (pp = &r->requests; (q = *pp);) {
+		/*
+		 * "The next N seconds": from the drain that first saw the request,
+		 * so the window holds N seconds of slots, not part of the one
+		 * running when the request came.
+		 */
+		if (!q->anchored) {
+			q->anchored = true;
+			q->from_mono = last;
+			q->due_mono = last + (int64_t)q->seconds * 1000000000LL;
+		}
 		if (all || q->cumulative || q->due_mono <= last) {
 			*pp = q->next;
 			q->next = ready;
@@ -532,7 +544,6 @@ static int on_profile(void *ctx, const struct agent_query *aq, uint8_t **body, s
 {
 	struct agent_run *r = ctx;
 	struct request q = { 0 };
-	int64_t now = mono_ns();
 
 	q.type = agent__find_type(r->a, aq->endpoint);
 	if (q.type < 0) {
@@ -545,8 +556,7 @@ static int on_profile(void *ctx, const struct agent_query *aq, uint8_t **body, s
 		return 400;
 	}
 	q.cumulative = aq->seconds == 0;
-	q.from_mono = now;
-	q.due_mono = now + (int64_t)aq->seconds * 1000000000LL;
+	q.seconds = aq->seconds;
 	if (aq->service) {
 		snprintf(q.service, sizeof(q.service), "%s", aq->service);
 		q.has_service = true;
@@ -985,7 +995,7 @@ static int run(struct agent_opts *o)
 		.history_bytes = 64 << 20,
 		.cumulative_bytes = 32 << 20,
 		.stack_bytes = 32 << 20,
-		.proc_bytes = 48 << 20,
+		.proc_bytes = 16 << 20,
 	};
 	struct agent_run r = { .o = o };
 	struct target t;

@@ -909,7 +909,7 @@ static const struct type_agent heap_agent = {
 	.go_name = "allocs",
 	.metric = "memory",
 	.cumulative = true,
-	.args = { "--mode", "growth" },
+	.args = { "--mode", "growth", "--fault-every", "16" },
 	.start = heap_growth_agent_start,
 };
 

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Soak test of bpfprof agent (not part of make test): a process started and
+# exited every 100 ms beside 50 long-lived ones, the agent recording TYPES;
+# every minute a line with the agent's RSS and CPU and what it keeps.
+#
+# usage: sudo tools/soak/agent.sh [MINUTES (60)] [TYPES (cpu,offcpu,mutex,growth)] [HZ (19)]
+set -u
+cd "$(dirname "$0")/../.."
+minutes=${1:-60}
+types=${2:-cpu,offcpu,mutex,growth}
+hz=${3:-19}
+BPFPROF=${BPFPROF:-build/bpfprof}
+dir=$(mktemp -d "${TMPDIR:-/tmp}/bpfprof-soak.XXXXXX")
+pids=()
+
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# 50 long-lived processes: a little work each second, sleeping in between
+# without starting a process (read -t on a FIFO nobody writes).
+mkfifo "$dir/never"
+for i in $(seq 50); do
+	bash -c 'exec 3<>"$1"; while :; do i=0; while [ $i -lt 300 ]; do i=$((i+1)); done; read -t 1 -u 3; done' \
+		soak-long "$dir/never" &
+	pids+=($!)
+done
+# A process started and exited every 100 ms (plus the sleep between them).
+bash -c 'while :; do sh -c "i=0; while [ \$i -lt 100 ]; do i=\$((i+1)); done"; sleep 0.1; done' &
+pids+=($!)
+
+"$BPFPROF" agent --types "$types" --hz "$hz" --listen 127.0.0.1:0 --output-dir "$dir/out" \
+	--max-disk 100M --interval 15s 2>"$dir/agent.log" &
+agent=$!
+pids+=($agent)
+port=
+for _ in $(seq 100); do
+	port=$(sed -n 's|.*http://[^ ]*:\([0-9][0-9]*\)/debug/pprof/.*|\1|p' "$dir/agent.log" | head -n1)
+	[ -n "$port" ] && break
+	sleep 0.2
+done
+if [ -z "$port" ]; then
+	echo "the agent did not start: $(cat "$dir/agent.log")" >&2
+	exit 1
+fi
+
+metric() { awk -v m="bpfprof_agent_$1" '$1 == m { printf "%d", $2 }' "$dir/metrics"; }
+ticks=$(getconf CLK_TCK)
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$agent/stat"; }
+printf "%6s %8s %8s %9s %8s %8s %9s %9s\n" minute rss_MiB cpu_% processes stacks services history_K dropped
+c0=$(cpu_ticks) t0=$(date +%s)
+for m in $(seq "$minutes"); do
+	sleep 60
+	kill -0 $agent 2>/dev/null || { echo "the agent died: $(tail -n3 "$dir/agent.log")" >&2; exit 1; }
+	curl -s "http://127.0.0.1:$port/metrics" >"$dir/metrics"
+	c1=$(cpu_ticks) t1=$(date +%s)
+	rss=$(awk '/^VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$agent/status")
+	cpu=$(awk -v c=$((c1 - c0)) -v t=$((t1 - t0)) -v hz="$ticks" 'BEGIN { printf "%.2f", 100 * c / hz / t }')
+	printf "%6d %8s %8s %9s %8s %8s %9s %9s\n" "$m" "$rss" "$cpu" "$(metric processes_tracked)" \
+		"$(metric stacks)" "$(metric services)" "$(($(metric history_bytes) / 1024))" \
+		"$(($(metric stacks_evicted_total) + $(metric cumulative_dropped_total)))"
+	c0=$c1 t0=$t1
+done
+kill -TERM $agent
+wait $agent
+echo "agent exit status $?"
