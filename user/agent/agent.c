@@ -20,6 +20,7 @@
 #include "capture/session.h"
 #include "capture/stacks.h"
 #include "proc/procs.h"
+#include "unwind/unwinder.h"
 #include "profile/profile.h"
 #include "util/hash.h"
 #include "util/log.h"
@@ -334,6 +335,9 @@ void agent__free(struct agent *a)
 
 	if (!a)
 		return;
+	/* The unwinder writes to the shared maps: it goes before the objects. */
+	unwinder__free(a->s->unwinder);
+	a->s->unwinder = NULL;
 	for (j = 0; j < a->ntypes; j++)
 		agent_capture__free(&a->types[j].cap);
 	for (i = 0; i < a->cap && a->slots; i++)

@@ -97,7 +97,7 @@ static const struct argp_option agent_options[] = {
 	{ "block-rate", OPT_BLOCK_RATE, "DURATION", 0,
 	  "offcpu: sample shorter waits as Go's block profile rate (default 10ms)", 1 },
 	{ "cgroup", OPT_CGROUP, "PATH", 0, "Only this cgroup v2 (default: the whole host)", 1 },
-	{ "unwind-mem", OPT_UNWIND_MEM, "MIB", 0, "Memory for DWARF unwind tables (default 64)",
+	{ "unwind-mem", OPT_UNWIND_MEM, "MIB", 0, "Memory for DWARF unwind tables, MiB (default 16)",
 	  1 },
 	{ NULL, 0, NULL, 0, "When:", 2 },
 	{ "interval", OPT_INTERVAL, "DURATION", 0,
@@ -991,7 +991,7 @@ static int run(struct agent_opts *o)
 	struct agent_type types[AGENT_MAX_TYPES] = { 0 };
 	struct agent_limits lim = {
 		.history_s = o->history_ns / 1000000000LL,
-		.cumulative_idle_s = 600,
+		.cumulative_idle_s = 300,
 		.history_bytes = 64 << 20,
 		.cumulative_bytes = 32 << 20,
 		.stack_bytes = 32 << 20,
@@ -1116,7 +1116,7 @@ int cmd_agent(int argc, char **argv)
 		.max_disk = 1ULL << 30,
 		.max_age_ns = 86400 * 1000000000LL,
 		.push_queue = 40,
-		.unwind_mib = 64,
+		.unwind_mib = 16,
 	};
 
 	if (argp_parse(&agent_argp, argc, argv, 0, NULL, &o))
