@@ -34,6 +34,9 @@ void stack_cache__free(struct stack_cache *c);
  * now_s.  Returns how many, or -errno.
  */
 int stack_cache__drain(struct stack_cache *c, int fd, uint32_t now_s);
+/* Adds stack id (or marks it used when kept): 0 or -errno.  The drain's step, for tests. */
+int stack_cache__put(struct stack_cache *c, uint64_t id, const struct stack_trace *st,
+		     uint32_t now_s);
 /* Marks id as used at now_s (a record or an aggregate still holds it). */
 void stack_cache__touch(struct stack_cache *c, uint64_t id, uint32_t now_s);
 /* Fills st (nr, flags, ips) with stack id: 0, or -ENOENT. */
