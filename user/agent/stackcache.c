@@ -101,7 +101,8 @@ static long new_slot(struct stack_cache *c)
 	return c->n++;
 }
 
-static int put(struct stack_cache *c, uint64_t id, const struct stack_trace *st, uint32_t now_s)
+int stack_cache__put(struct stack_cache *c, uint64_t id, const struct stack_trace *st,
+		     uint32_t now_s)
 {
 	uint32_t nr = st->nr > BPFPROF_MAX_STACK_DEPTH ? BPFPROF_MAX_STACK_DEPTH : st->nr;
 	long i = find(c, id);
@@ -163,7 +164,7 @@ int stack_cache__drain(struct stack_cache *c, int fd, uint32_t now_s)
 		first = false;
 		in = out;
 		for (i = 0; i < count; i++) {
-			if (put(c, keys[i], &vals[i], now_s))
+			if (stack_cache__put(c, keys[i], &vals[i], now_s))
 				c->st.evicted_full++; /* no memory: as good as evicted */
 			else
 				moved++;
