@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <linux/membarrier.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -638,6 +639,12 @@ void agent__expire(struct agent *a)
 		stack_cache__expire(a->stacks, 0);
 	/* Processes gone: their symbols are needed while slots may hold their samples. */
 	proctab__evict(a->s->procs_tab, a->lim.proc_bytes);
+	/*
+	 * Builds and drains free as much as they take; glibc keeps freed
+	 * memory in its arenas unless asked, and a long-running agent's RSS
+	 * is what its users watch.
+	 */
+	malloc_trim(0);
 }
 
 void agent__stats(struct agent *a, struct agent_stats *out)
