@@ -18,7 +18,7 @@ CFLAGS    ?= -O2 -g
 WARN      := -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 DEPFLAGS   = -MMD -MP
 INCLUDES  := -Iuser -Iuser/include -I$(OUT)/skel
-LDLIBS    := -lbpf -lelf -ldw -lz -lmicrohttpd -lcurl -lpthread -lstdc++ -lm
+LDLIBS    := -lbpf -lelf -ldw -lz -lmicrohttpd -lcurl -ljson-c -lpthread -lstdc++ -lm
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUT)/bpf/%.bpf.o,$(BPF_SRCS))

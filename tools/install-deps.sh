@@ -7,7 +7,8 @@ set -euo pipefail
 pkgs=(
 	clang llvm make gcc pkg-config clang-format
 	libbpf-dev libelf-dev libdw-dev zlib1g-dev libmicrohttpd-dev libcurl4-openssl-dev
-	protobuf-compiler python3
+	protobuf-compiler python3 libjson-c-dev
+	podman runc yamllint
 	bpftool
 	libcmocka-dev
 	golang-go
