@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/capability.h>
@@ -16,6 +17,54 @@
 #ifndef CAP_BPF
 #define CAP_BPF 39
 #endif
+
+/*
+ * The initial pid namespace's inode number (PROC_PID_INIT_INO in the
+ * kernel's proc_ns.h): the initial namespaces have fixed numbers since 3.8,
+ * below the range every later namespace takes its number from
+ * (PROC_DYNAMIC_FIRST, 0xF0000000), so no other pid namespace can have it.
+ * Comparing with /proc/1/ns/pid instead would prove nothing: in a container
+ * pid 1 is the container's own init, in the container's namespace.
+ */
+#define PIDNS_INIT_INO 0xEFFFFFFCUL
+
+int preflight_pidns_is_host(const char *ns_path, bool *host)
+{
+	struct stat st;
+
+	if (stat(ns_path, &st))
+		return -errno;
+	*host = st.st_ino == PIDNS_INIT_INO;
+	return 0;
+}
+
+/*
+ * BPF sees every task by its pid in the host's namespace; /proc, -p, a
+ * launched command's fork and the cgroup's procs give pids in ours.  In any
+ * other namespace they disagree (or the host's processes are not in /proc
+ * at all), so every capture would target, read and name the wrong
+ * processes: refuse, naming the fix.
+ */
+static int check_pidns(void)
+{
+	bool host = false;
+	int err;
+
+	err = preflight_pidns_is_host("/proc/self/ns/pid", &host);
+	if (err == -ENOENT)
+		return 0; /* a kernel without pid namespaces has only the host's */
+	if (err) {
+		pr_warn("cannot read this process's pid namespace (/proc/self/ns/pid): %s\n",
+			strerror(-err));
+		return -BPFPROF_ESYSTEM;
+	}
+	if (!host) {
+		pr_warn("bpfprof runs in a container's pid namespace and needs the host's: run the "
+			"container with --pid=host (Kubernetes: hostPID: true)\n");
+		return -BPFPROF_ESYSTEM;
+	}
+	return check_pidns();
+}
 
 static bool has_cap(const struct __user_cap_data_struct *d, int cap)
 {
@@ -43,5 +92,5 @@ int preflight_check(void)
 			strerror(errno));
 		return -BPFPROF_ESYSTEM;
 	}
-	return 0;
+	return check_pidns();
 }
