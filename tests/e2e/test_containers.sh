@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Fleet-wide from a container (issue #14), with real containers: two
+# workloads from two images FROM scratch, one with Kubernetes' pod
+# annotations; the agent in a third container built from
+# deploy/Containerfile, on the host's pid namespace; the same container
+# refused without it; `bpfprof cpu -a` from the host; tracefs mounted inside
+# a container that has none; the deployment files validated.
+#
+# Podman with runc, cgroupfs and the rlimits it may not raise (crun fails
+# on this host's hybrid cgroups).  Where podman cannot run the script skips
+# with one line, which tests/run.sh counts as skipped; under CI=true, where
+# podman runs, that is a failure.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/e2e/lib.sh
+
+echo "containers: end-to-end"
+
+PODMAN=(podman --cgroup-manager=cgroupfs)
+RUN=("${PODMAN[@]}" run --runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024)
+TAG=bpfprof-e2e-$$
+IMG_A=$TAG-work-a IMG_B=$TAG-work-b IMG_AGENT=$TAG-agent
+CT_A=$TAG-a CT_B=$TAG-b CT_AGENT=$TAG-agent
+
+skip_all() {
+	if [ "${CI:-}" = true ]; then
+		fail "podman cannot run here, and CI's machine runs it: $*"
+		finish
+		exit
+	fi
+	echo "e2e: skipped: $*"
+	exit 0
+}
+
+# Containers and images by name, whatever happened; then lib.sh's cleanup.
+cleanup_containers() {
+	"${PODMAN[@]}" rm -f -t 0 "$CT_A" "$CT_B" "$CT_AGENT" "$CT_AGENT-nopid" \
+		"$CT_AGENT-tracefs" >/dev/null 2>&1
+	"${PODMAN[@]}" rmi -f "$IMG_A" "$IMG_B" "$IMG_AGENT" >/dev/null 2>&1
+	cleanup
+}
+trap cleanup_containers EXIT
+
+# --- the deployment files (no podman needed) ---
+
+check "deploy/kubernetes/bpfprof.yaml passes yamllint" \
+	yamllint -s -c deploy/.yamllint deploy/kubernetes/bpfprof.yaml
+check "the DaemonSet runs in the host's pid namespace on every node" \
+	grep -qE '^ +hostPID: true$' deploy/kubernetes/bpfprof.yaml
+if command -v systemd-analyze >/dev/null; then
+	# verify wants ExecStart's binary to exist: point it at the one built.
+	sed "s|^ExecStart=/usr/local/bin/bpfprof|ExecStart=$PWD/$BPFPROF|" \
+		deploy/systemd/bpfprof-agent.service >"$TMP/bpfprof-agent.service"
+	check "systemd-analyze verify bpfprof-agent.service" \
+		systemd-analyze verify "$TMP/bpfprof-agent.service"
+fi
+
+# --- can podman run a container here? ---
+
+command -v podman >/dev/null || skip_all "no podman (make deps installs it)"
+command -v runc >/dev/null || skip_all "no runc (make deps installs it)"
+[ -x "$BPFPROF" ] || skip_all "no $BPFPROF: run make first"
+
+# Workloads FROM scratch: static binaries with known functions (frame
+# pointers, no inlining, as tests/workloads are built).
+CFLAGS_W=(-static -O1 -g -fno-omit-frame-pointer -fno-optimize-sibling-calls -fno-inline)
+mkdir -p "$TMP/a" "$TMP/b" "$TMP/out"
+cat >"$TMP/Containerfile.work" <<'CF'
+FROM scratch
+COPY work /work
+ENTRYPOINT ["/work"]
+CF
+gcc "${CFLAGS_W[@]}" -o "$TMP/a/work" tests/workloads/cpu_split.c -lpthread ||
+	skip_all "cannot link a static workload (libc.a)"
+cat >"$TMP/b.c" <<'C'
+#include <stdio.h>
+static volatile unsigned long sink;
+__attribute__((noinline)) void fleet_b_inner(unsigned long n)
+{
+	for (unsigned long i = 0; i < n; i++)
+		sink = sink * 2862933555777941757UL + 3037000493UL;
+}
+__attribute__((noinline)) void fleet_b_outer(void)
+{
+	fleet_b_inner(1000000);
+}
+int main(void)
+{
+	fprintf(stderr, "ready\n");
+	for (;;)
+		fleet_b_outer();
+}
+C
+gcc "${CFLAGS_W[@]}" -o "$TMP/b/work" "$TMP/b.c"
+for x in a b; do
+	img=$IMG_A
+	[ $x = b ] && img=$IMG_B
+	"${PODMAN[@]}" build -q -f "$TMP/Containerfile.work" -t "$img" "$TMP/$x" >"$TMP/build.$x" 2>&1 ||
+		skip_all "podman build fails here: $(tail -n1 "$TMP/build.$x")"
+done
+"${RUN[@]}" -d --name "$CT_A" \
+	--annotation io.kubernetes.pod.name=checkout-7f9 \
+	--annotation io.kubernetes.pod.namespace=shop \
+	--annotation io.kubernetes.container.name=checkout \
+	"$IMG_A" 0 1 >"$TMP/id.a" 2>&1 ||
+	skip_all "podman run fails here: $(tail -n1 "$TMP/id.a")"
+"${RUN[@]}" -d --name "$CT_B" "$IMG_B" >"$TMP/id.b" 2>&1 || fail "podman run $CT_B: $(tail -n1 "$TMP/id.b")"
+ID_A=$("${PODMAN[@]}" inspect -f '{{.Id}}' "$CT_A")
+ID_B=$("${PODMAN[@]}" inspect -f '{{.Id}}' "$CT_B")
+PID_A=$("${PODMAN[@]}" inspect -f '{{.State.Pid}}' "$CT_A")
+PID_B=$("${PODMAN[@]}" inspect -f '{{.State.Pid}}' "$CT_B")
+need "both workloads run (host pids $PID_A, $PID_B)" kill -0 "${PID_A:-0}" "${PID_B:-0}"
+
+PODMAN_FLAGS=--cgroup-manager=cgroupfs deploy/build-image.sh "$IMG_AGENT" "$BPFPROF" >"$TMP/build.agent" 2>&1
+check_rc "deploy/build-image.sh builds the image FROM scratch" $? ||
+	sed 's/^/    /' "$TMP/build.agent"
+
+# labels_of FILE FUNCTION: the label set of the samples whose stack holds
+# FUNCTION, one "key:[value]" per line.
+labels_of() {
+	go tool pprof -raw "$1" 2>/dev/null | awk -v fn="$2" '
+		/^Samples:/ { s = 1; next }
+		/^Locations/ { exit }
+		s && /^ *[0-9]+ +[0-9]+:/ { hit = 0 }
+		s && index($0, fn) { hit = 1 }
+		s && hit && /:\[/ { for (i = 1; i <= NF; i++) if ($i ~ /:\[/) print $i }' | sort -u
+}
+# labels_of prints pprof's "key:[value]"; pprof -raw splits only on spaces.
+has_label() { grep -qxF "$2:[$3]" <<<"$1"; }
+
+# profiles_with DIR FUNCTION: the agent's profiles holding FUNCTION.
+profiles_with() {
+	local f
+	for f in $(find "$1" -name '*.pb.gz' | sort); do
+		go tool pprof -raw "$f" 2>/dev/null | grep -q -- "$2" && echo "$f"
+	done
+}
+
+# check_workload WHAT FILE FUNCTION ID NAME [POD NAMESPACE CONTAINER]
+check_workload() {
+	local what=$1 file=$2 fn=$3 id=$4 name=$5 l
+	if [ -z "$file" ]; then
+		fail "$what: no profile holds $fn"
+		return
+	fi
+	l=$(labels_of "$file" "$fn")
+	check "$what: $fn's samples carry container_id=${id:0:12}..." has_label "$l" container_id "$id"
+	check "$what: $fn's samples carry container=$name" has_label "$l" container "$name"
+	if [ $# -gt 5 ]; then
+		check "$what: $fn's samples carry pod=$6" has_label "$l" pod "$6"
+		check "$what: $fn's samples carry namespace=$7" has_label "$l" namespace "$7"
+	else
+		check "$what: $fn's samples carry no pod label" eval "! grep -q '^pod:' <<<\"\$l\""
+	fi
+}
+
+# --- the agent in a container, on the host's pid namespace ---
+
+"${RUN[@]}" --rm --name "$CT_AGENT" --privileged --pid=host \
+	-v /sys/kernel/tracing:/sys/kernel/tracing \
+	-v /run:/run:ro -v /var/lib/containers:/var/lib/containers:ro \
+	-v "$TMP/out":/out "$IMG_AGENT" \
+	agent --output-dir /out --interval 3s -d 6s --hz 99 -q >"$TMP/agent.out" 2>&1
+check_rc "the agent container (--privileged --pid=host) exits 0" $? ||
+	sed 's/^/    /' "$TMP/agent.out" | head -n5
+FA=$(profiles_with "$TMP/out" burn_a | tail -n1)
+FB=$(profiles_with "$TMP/out" fleet_b_inner | tail -n1)
+# Symbolized from the static binaries inside the images (the host has
+# neither at these paths): the whole chain, caller included.
+check "agent: workload a's stacks are symbolized from its image (burn_a, worker)" \
+	eval "[ -n '$FA' ] && go tool pprof -traces '$FA' 2>/dev/null | grep -A3 burn_a | grep -q worker"
+check "agent: workload b's stacks are symbolized from its image (fleet_b_inner, fleet_b_outer, main)" \
+	eval "[ -n '$FB' ] && go tool pprof -traces '$FB' 2>/dev/null | grep -A3 fleet_b_inner | grep -q fleet_b_outer"
+check_workload "agent, workload a" "$FA" burn_a "$ID_A" "$CT_A" checkout-7f9 shop
+check_workload "agent, workload b" "$FB" fleet_b_inner "$ID_B" "$CT_B"
+
+# --- without --pid=host: refused, in one line naming the fix ---
+
+"${RUN[@]}" --rm --name "$CT_AGENT-nopid" --privileged \
+	-v "$TMP/out":/out "$IMG_AGENT" agent --output-dir /out -d 2s >"$TMP/nopid.out" 2>&1
+rc=$?
+check "without --pid=host the agent exits non-zero (exit $rc)" [ "$rc" -ne 0 ]
+check "without --pid=host it says so in one line naming --pid=host and hostPID" \
+	eval "[ \$(wc -l <'$TMP/nopid.out') -eq 1 ] && grep -q -- '--pid=host.*hostPID: true' '$TMP/nopid.out'"
+[ "$(wc -l <"$TMP/nopid.out")" -eq 1 ] || sed 's/^/    /' "$TMP/nopid.out" | head -n5
+
+# --- tracefs: a container without the host's mounts it itself ---
+
+"${RUN[@]}" --rm --name "$CT_AGENT-tracefs" --privileged --pid=host \
+	-v "$TMP/out":/out "$IMG_AGENT" mutex -a -d 1 -v -o /out/mutex.pb.gz >"$TMP/tracefs.out" 2>&1
+check_rc "mutex -a in a container without /sys/kernel/tracing exits 0" $? ||
+	tail -n3 "$TMP/tracefs.out" | sed 's/^/    /'
+check "it mounted tracefs and used the syscalls tracepoints (not the raw_syscalls fallback)" \
+	eval "grep -q 'mounted tracefs' '$TMP/tracefs.out' && grep -q 'seen through the syscalls:' '$TMP/tracefs.out'"
+
+# --- one-shot, from the host: the same labels ---
+
+"$BPFPROF" cpu -a -d 3 -F 99 -q -o "$TMP/host.pb.gz" 2>"$TMP/host.err"
+check_rc "bpfprof cpu -a on the host exits 0" $?
+check "cpu -a: workload a symbolized through /proc/PID/root" \
+	eval "go tool pprof -traces '$TMP/host.pb.gz' 2>/dev/null | grep -A3 burn_a | grep -q worker"
+check_workload "cpu -a, workload a" "$TMP/host.pb.gz" burn_a "$ID_A" "$CT_A" checkout-7f9 shop
+check_workload "cpu -a, workload b" "$TMP/host.pb.gz" fleet_b_inner "$ID_B" "$CT_B"
+
+finish
