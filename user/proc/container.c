@@ -539,9 +539,15 @@ void k8s_workload(const char *pod, char *out, size_t size)
 
 	if (dash && dash > pod && k8s_generated(dash + 1, len - (dash + 1 - pod), 5, 5)) {
 		end = dash - pod;
-		/* A Deployment's ReplicaSet adds its pod-template-hash before it. */
+		/*
+		 * A Deployment's ReplicaSet adds its pod-template-hash before it,
+		 * a CronJob its Job's scheduled time in minutes.
+		 */
 		dash = memrchr(pod, '-', end);
-		if (dash && dash > pod && k8s_generated(dash + 1, end - (dash + 1 - pod), 6, 10))
+		if (dash && dash > pod &&
+		    (k8s_generated(dash + 1, end - (dash + 1 - pod), 6, 10) ||
+		     (end - (dash + 1 - pod) >= 8 &&
+		      strspn(dash + 1, "0123456789") == end - (size_t)(dash + 1 - pod))))
 			end = dash - pod;
 	} else if (dash && dash > pod && dash[1] &&
 		   strspn(dash + 1, "0123456789") == strlen(dash + 1)) {

@@ -72,8 +72,11 @@ int container_read_meta(const char *root, const char *id, struct container_meta 
 /*
  * The workload of a Kubernetes pod name: the ReplicaSet hash and pod suffix
  * of a Deployment's pod stripped (checkout-7f9c8d-x2k4q → checkout), a
- * generated suffix alone (DaemonSet, Job: fluentd-x2k4q → fluentd), or a
- * StatefulSet's ordinal (web-0 → web); the name itself otherwise.
+ * generated suffix alone (DaemonSet, Job: fluentd-x2k4q → fluentd), a
+ * CronJob's time and suffix (batch-28391040-k2p9x → batch), or a
+ * StatefulSet's ordinal (web-0 → web); the name itself otherwise.  Only
+ * names of Kubernetes' alphabet are stripped (no vowels, no 0, 1, 3): a
+ * hand-made name rarely ends like one.
  */
 void k8s_workload(const char *pod, char *out, size_t size);
 
