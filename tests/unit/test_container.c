@@ -13,6 +13,10 @@
 #include <cmocka.h>
 
 #include "agent/labels.h"
+#include "capture/capture.h"
+#include "capture/session.h"
+#include "proc/procs.h"
+#include "profile/profile.h"
 #include "proc/container.h"
 
 #define ROOT "tests/fixtures/containers/root"
@@ -305,13 +309,51 @@ static void test_provider(void **state)
 	label_providers__free(lp);
 }
 
+static const char *find_label(const struct pf_label_desc *l, int n, const char *key)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(l[i].key, key))
+			return l[i].str;
+	return NULL;
+}
+
+/* The one-shot commands' samples: the same labels, per pid, none outside. */
+static void test_sample_labels(void **state)
+{
+	struct pf_label_desc l[CAPTURE_KEY_LABELS_MAX];
+	char comm[BPFPROF_COMM_LEN + 1];
+	struct session s = { 0 };
+	struct stack_key key = { .pid = 200, .tid = 201 };
+	int n;
+
+	s.procs_tab = proctab__new(PROCFS);
+	assert_non_null(s.procs_tab);
+	strcpy(key.comm, "spin");
+	n = capture_key_labels(&s, &key, comm, l);
+	assert_int_equal(n, 8);
+	assert_string_equal(find_label(l, n, "container_id"), PODMAN_K8S);
+	assert_string_equal(find_label(l, n, "container"), "server");
+	assert_string_equal(find_label(l, n, "pod"), "checkout-7f9c8d-x2k4q");
+	assert_string_equal(find_label(l, n, "namespace"), "shop");
+	key.pid = 201;
+	n = capture_key_labels(&s, &key, comm, l);
+	assert_int_equal(n, 6);
+	assert_string_equal(find_label(l, n, "container"), "web");
+	assert_null(find_label(l, n, "pod"));
+	key.pid = 204;
+	n = capture_key_labels(&s, &key, comm, l);
+	assert_int_equal(n, 4);
+	assert_null(find_label(l, n, "container_id"));
+	proctab__free(s.procs_tab);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_read_meta), cmocka_unit_test(test_size_limit),
 		cmocka_unit_test(test_workload),  cmocka_unit_test(test_cgroup_shapes),
 		cmocka_unit_test(test_cache),	  cmocka_unit_test(test_of_pid),
-		cmocka_unit_test(test_provider),
+		cmocka_unit_test(test_provider),  cmocka_unit_test(test_sample_labels),
 	};
 
 	/* The process-wide cache reads its root from the environment at first use. */
