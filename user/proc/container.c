@@ -859,9 +859,15 @@ int container_of_pid(const char *procfs, int pid, const struct container_meta **
 		if (now - e->checked < PID_RECHECK_NS)
 			goto found;
 		e->checked = now;
-		if (!proc_stat_read(pid, &st) || st.start == e->start)
+		/*
+		 * The same process keeps its answer, unless its runtime had not
+		 * written its state yet (the cache asks again after a while).
+		 */
+		if ((!proc_stat_read(pid, &st) || st.start == e->start) &&
+		    (!e->in_container || e->m.name[0] || e->m.pod[0]))
 			goto found;
-		e->start = st.start; /* another process with the pid */
+		if (proc_stat_read(pid, &st))
+			e->start = st.start; /* another process with the pid */
 	} else {
 		if (pids.n == PID_CAP) {
 			/* Rare (pid_max processes seen): start over rather than track age. */
