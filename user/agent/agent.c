@@ -643,7 +643,8 @@ void agent__expire(struct agent *a)
 	 * limit.  Their files (and the symbol tables read from them) go with
 	 * the last process that maps them.
 	 */
-	proctab__evict_gone(a->s->procs_tab, mono_ns() - (int64_t)keep * 1000000000LL);
+	a->st.processes_forgotten +=
+		proctab__evict_gone(a->s->procs_tab, mono_ns() - (int64_t)keep * 1000000000LL);
 	proctab__evict(a->s->procs_tab, a->lim.proc_bytes);
 	/*
 	 * Builds and drains free as much as they take; glibc keeps freed
