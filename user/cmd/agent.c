@@ -708,6 +708,9 @@ static void render_metrics(struct agent_run *r)
 	metric(&t, "services", "gauge", "Services seen.", st.services);
 	metric(&t, "processes_tracked", "gauge", "Processes whose mappings are tracked.",
 	       proctab__count(r->s.procs_tab));
+	metric(&t, "processes_forgotten_total", "counter",
+	       "Exited processes forgotten (with their files) once nothing kept names them.",
+	       st.processes_forgotten);
 	metric(&t, "process_table_bytes", "gauge", "Memory of the process and file tables.",
 	       proctab__bytes(r->s.procs_tab));
 	if (r->s.unwinder) {
