@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "proc/procs.h"
+#include "util/util.h"
 
 struct fx {
 	char dir[64];	    /* the fake procfs */
@@ -357,6 +358,41 @@ static void test_eviction(void **state)
 	assert_int_equal(released, 2);
 }
 
+/* The agent's rule: processes gone before a time go, with the files only they mapped. */
+static void test_evict_gone(void **state)
+{
+	struct fx *fx = *state;
+	struct proctab *t = proctab__new(fx->dir);
+	struct filetab *files;
+	char a[256];
+	int64_t mid;
+	int pid;
+
+	assert_non_null(t);
+	files = proctab__files(t);
+	for (pid = 200; pid < 204; pid++) {
+		make_proc(fx, pid, line(a, sizeof(a), "1000-2000", "r-xp", "/x"));
+		map_file(fx, pid, "1000-2000", pid == 200 ? fx->text : fx->text2);
+		assert_int_equal(proctab__refresh(t, pid), 0);
+	}
+	proctab__exit(t, 201);
+	proctab__exit(t, 202);
+	mid = mono_ns();
+	while (mono_ns() == mid)
+		;
+	proctab__exit(t, 203);
+	assert_int_equal(proctab__evict_gone(t, mid + 1), 2);
+	assert_null(proctab__find(t, 201));
+	assert_null(proctab__find(t, 202));
+	assert_non_null(proctab__find(t, 203)); /* gone later */
+	assert_non_null(proctab__find(t, 200)); /* alive */
+	assert_int_equal(filetab__count(files), 2);
+	assert_int_equal(proctab__evict_gone(t, mono_ns() + 1), 1);
+	assert_int_equal(proctab__count(t), 1);
+	assert_int_equal(filetab__count(files), 1); /* text2 was theirs alone */
+	proctab__free(t);
+}
+
 static void test_vdso_once(void **state)
 {
 	struct fx *fx = *state;
@@ -427,6 +463,7 @@ int main(void)
 		cmocka_unit_test(test_refresh_and_exec),
 		cmocka_unit_test(test_exit),
 		cmocka_unit_test(test_eviction),
+		cmocka_unit_test(test_evict_gone),
 		cmocka_unit_test(test_vdso_once),
 		cmocka_unit_test(test_get_and_walk),
 	};

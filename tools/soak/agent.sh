@@ -53,7 +53,11 @@ fi
 metric() { awk -v m="bpfprof_agent_$1" '$1 == m { printf "%d", $2 }' "$dir/metrics"; }
 ticks=$(getconf CLK_TCK)
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$agent/stat"; }
-printf "%6s %8s %8s %9s %8s %8s %9s %9s\n" minute rss_MiB cpu_% processes stacks services history_K dropped
+# rss: all resident pages, anon: its own memory (heap), file: pages of the
+# files it reads symbols from and the unwind tables' BPF map (kernel memory
+# either way, mapped into it).
+printf "%6s %8s %8s %8s %8s %9s %8s %8s %9s %9s\n" minute rss_MiB anon_MiB file_MiB cpu_% \
+	processes stacks services history_K evicted
 c0=$(cpu_ticks) t0=$(date +%s)
 for m in $(seq "$minutes"); do
 	sleep 60
@@ -61,8 +65,11 @@ for m in $(seq "$minutes"); do
 	curl -s "http://127.0.0.1:$port/metrics" >"$dir/metrics"
 	c1=$(cpu_ticks) t1=$(date +%s)
 	rss=$(awk '/^VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$agent/status")
+	anon=$(awk '/^RssAnon/ { printf "%.1f", $2 / 1024 }' "/proc/$agent/status")
+	file=$(awk '/^Rss(File|Shmem)/ { s += $2 } END { printf "%.1f", s / 1024 }' "/proc/$agent/status")
 	cpu=$(awk -v c=$((c1 - c0)) -v t=$((t1 - t0)) -v hz="$ticks" 'BEGIN { printf "%.2f", 100 * c / hz / t }')
-	printf "%6d %8s %8s %9s %8s %8s %9s %9s\n" "$m" "$rss" "$cpu" "$(metric processes_tracked)" \
+	printf "%6d %8s %8s %8s %8s %9s %8s %8s %9s %9s\n" "$m" "$rss" "$anon" "$file" "$cpu" \
+		"$(metric processes_tracked)" \
 		"$(metric stacks)" "$(metric services)" "$(($(metric history_bytes) / 1024))" \
 		"$(($(metric stacks_evicted_total) + $(metric cumulative_dropped_total)))"
 	c0=$c1 t0=$t1

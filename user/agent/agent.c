@@ -637,7 +637,14 @@ void agent__expire(struct agent *a)
 		stack_cache__expire(a->stacks, now - keep);
 	else
 		stack_cache__expire(a->stacks, 0);
-	/* Processes gone: their symbols are needed while slots may hold their samples. */
+	/*
+	 * Processes gone: their symbols are needed while a slot or a running
+	 * total may hold their samples, not after; and never more than the
+	 * limit.  Their files (and the symbol tables read from them) go with
+	 * the last process that maps them.
+	 */
+	a->st.processes_forgotten +=
+		proctab__evict_gone(a->s->procs_tab, mono_ns() - (int64_t)keep * 1000000000LL);
 	proctab__evict(a->s->procs_tab, a->lim.proc_bytes);
 	/*
 	 * Builds and drains free as much as they take; glibc keeps freed

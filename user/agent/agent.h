@@ -73,6 +73,7 @@ struct agent_stats {
 	size_t history_slots, history_bytes;
 	uint64_t profiles_built, build_errors;
 	uint64_t services_dropped;
+	uint64_t processes_forgotten; /* gone longer than anything kept can name them */
 	size_t services;
 	uint64_t counters[CNT__MAX]; /* the BPF counters, summed over every type */
 	double last_drain_ms;

@@ -79,104 +79,6 @@ static bool ends_with(const char *s, const char *suffix)
 	return n >= m && !strcmp(s + n - m, suffix);
 }
 
-static bool is_hex64(const char *s)
-{
-	size_t i;
-
-	for (i = 0; s[i]; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	return i == 64;
-}
-
-/* A pod UID as the path carries it; systemd escapes its '-' as '_'. */
-static bool copy_uid(const char *s, size_t len, char out[65])
-{
-	if (len == 0 || len > 64)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-
-		if (c == '_')
-			c = '-';
-		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
-		      c == '-'))
-			return false;
-		out[i] = c;
-	}
-	out[len] = '\0';
-	return true;
-}
-
-/* kubepods-burstable-pod<uid>.slice, or pod<uid> below a kubepods component. */
-static void match_pod(const char *comp, bool in_kubepods, char out[65])
-{
-	const char *p;
-
-	if (!strncmp(comp, "kubepods", 8) && ends_with(comp, ".slice")) {
-		p = strstr(comp, "-pod");
-		if (p)
-			copy_uid(p + 4, strlen(p + 4) - strlen(".slice"), out);
-	} else if (in_kubepods && !strncmp(comp, "pod", 3)) {
-		copy_uid(comp + 3, strlen(comp + 3), out);
-	}
-}
-
-/* The container id of one component, with its runtime; false when it is none. */
-static bool match_container(const char *comp, struct container_ref *c)
-{
-	static const struct {
-		const char *prefix, *runtime;
-	} shapes[] = {
-		{ "docker-", "docker" },
-		{ "libpod-", "podman" },
-		{ "cri-containerd-", "containerd" },
-		{ "crio-", "crio" },
-		{ "", "" }, /* the cgroupfs drivers: the bare id */
-	};
-	char id[80];
-	size_t len;
-
-	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
-		len = strlen(shapes[i].prefix);
-		if (strncmp(comp, shapes[i].prefix, len))
-			continue;
-		snprintf(id, sizeof(id), "%s", comp + len);
-		if (ends_with(id, ".scope"))
-			id[strlen(id) - strlen(".scope")] = '\0';
-		/* libpod-conmon-<id>, crio-conmon-<id>: the monitor, outside the container. */
-		if (is_hex64(id)) {
-			memcpy(c->id, id, sizeof(c->id));
-			c->runtime = shapes[i].runtime;
-			return true;
-		}
-	}
-	return false;
-}
-
-bool cgroup_container(const char *path, struct container_ref *c)
-{
-	bool in_kubepods = false, found = false;
-	char comp[256];
-
-	memset(c, 0, sizeof(*c));
-	c->runtime = "";
-	/* The innermost container: nested ones (a pod's, podman's /container) below it. */
-	while (next_component(&path, comp, sizeof(comp))) {
-		struct container_ref here = { 0 };
-
-		if (!strncmp(comp, "kubepods", 8))
-			in_kubepods = true;
-		match_pod(comp, in_kubepods, c->pod_uid);
-		if (match_container(comp, &here)) {
-			memcpy(c->id, here.id, sizeof(c->id));
-			c->runtime = here.runtime;
-			found = true;
-		}
-	}
-	return found;
-}
-
 /* ---- the container provider, and its cache per cgroup path ---- */
 
 struct cg_entry {
@@ -185,6 +87,7 @@ struct cg_entry {
 };
 
 struct container_provider {
+	struct container_cache *cc; /* borrowed; NULL: the process-wide one */
 	container_name_fn name_fn;
 	void *ctx;
 	struct hashtab index;
@@ -249,19 +152,36 @@ static const char *container_name(struct container_provider *cp, const struct la
 static int container_lookup(void *priv, const struct label_query *q, struct service_info *si)
 {
 	struct container_provider *cp = priv;
+	struct container_cache *cc = cp->cc ? cp->cc : container_cache__default();
+	const struct container_meta *m;
+	char service[SERVICE_NAME_MAX];
 	struct container_ref c;
 	const char *name;
-	bool found = cgroup_container(q->cgroup_path, &c);
+	bool found = cgroup_file_container(q->cgroup, q->cgroup_path, &c);
 
 	if (c.pod_uid[0])
 		service_info__add(si, "pod_uid", c.pod_uid);
 	if (!found)
 		return 0;
 	service_info__add(si, "container_id", c.id);
-	name = container_name(cp, q, &c);
-	if (!name)
+	if (cp->name_fn) {
+		name = container_name(cp, q, &c);
+		if (!name)
+			return -ENOMEM;
+		service_info__propose(si, name[0] ? name : q->exe[0] ? q->exe : c.id);
+		return 0;
+	}
+	if (!cc || container_cache__lookup(cc, &c, q->cgroup_path, q->pid, &m))
 		return -ENOMEM;
-	service_info__propose(si, name[0] ? name : q->exe[0] ? q->exe : c.id);
+	/* Only what the files say: a label is left out, never empty or guessed. */
+	if (m->name[0])
+		service_info__add(si, "container", m->name);
+	if (m->pod[0])
+		service_info__add(si, "pod", m->pod);
+	if (m->namespace[0])
+		service_info__add(si, "namespace", m->namespace);
+	container_service_name(m, service, sizeof(service));
+	service_info__propose(si, service[0] ? service : q->exe[0] ? q->exe : c.id);
 	return 0;
 }
 

@@ -12,12 +12,17 @@
  *   docker-<id>.scope and /docker/<id>, Podman libpod-<id>[.scope], not
  *   libpod-conmon-, containerd cri-containerd-<id>.scope, CRI-O
  *   crio-<id>.scope, not crio-conmon-, and a bare 64-hex component as the
- *   cgroupfs drivers make), label container_id; a Kubernetes pod's UID from
+ *   cgroupfs drivers make; the v2 or name=systemd path first, then every v1
+ *   hierarchy's), label container_id; a Kubernetes pod's UID from
  *   kubepods[-qos]-pod<uid>.slice or kubepods/<qos>/pod<uid>, label pod_uid.
- *   The service is the container's name where a lookup finds one (the
- *   container_name_fn hook, cached per cgroup path; issue #14 fills it), else
- *   the executable's name: replicas of one image are then one service, told
- *   apart by container_id, and a hex id names nothing a user recognises.
+ *   The runtime's files (proc/container.h, cached per container id) add the
+ *   labels container, pod and namespace where they say, and name the
+ *   service: "namespace/workload" in a pod (k8s_workload: checkout-7f9c8d-
+ *   x2k4q → checkout), else the container's name, else the executable's
+ *   name: replicas of one image are then one service, told apart by
+ *   container_id, and a hex id names nothing a user recognises.  A
+ *   container_name_fn hook, when given, replaces the runtime's files for the
+ *   name (cached per cgroup path) and adds no label.
  * systemd: the deepest *.service component (nginx.service → "nginx", label
  *   systemd_unit="nginx.service"); nothing for init.scope (PID 1, a user's
  *   manager) nor for scopes and slices below user@UID.service (desktop apps:
@@ -36,6 +41,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proc/container.h"
+
 #define SERVICE_NAME_MAX 128
 #define SERVICE_LABELS_MAX 8
 #define LABEL_NAME_MAX 64
@@ -50,7 +57,7 @@ struct service_info {
 	struct label labels[SERVICE_LABELS_MAX];
 	int nlabels;
 	size_t used; /* of buf */
-	char buf[512];
+	char buf[1024];
 };
 
 /* Adds a label (copied); an existing name keeps its value.  -ENOSPC when full. */
@@ -77,13 +84,6 @@ struct label_provider {
 	void *priv;
 };
 
-/* A container as the cgroup path shows it. */
-struct container_ref {
-	const char *runtime; /* "docker", "podman", "containerd", "crio", "" (bare id) */
-	char id[65];	     /* 64 lowercase hex */
-	char pod_uid[65];    /* "" outside a Kubernetes pod */
-};
-
 /*
  * Finds a container's name (issue #14: the runtime's state, an OCI
  * config.json); 0 with name filled, or -errno (-ENOENT: none).  A name or
@@ -92,12 +92,6 @@ struct container_ref {
  */
 typedef int (*container_name_fn)(void *ctx, const char *proc_root, int pid,
 				 const struct container_ref *c, char *name, size_t size);
-
-/*
- * Parses one cgroup path; false when it shows no container (c->pod_uid may
- * still be set: a process of the pod but not of a container).
- */
-bool cgroup_container(const char *path, struct container_ref *c);
 
 /* The default providers, to list with one's own; 0 or -ENOMEM.  name_fn may be NULL. */
 int label_provider_container(container_name_fn name_fn, void *ctx, struct label_provider *out);

@@ -125,9 +125,13 @@ int capture_run(struct session *s, struct capture_links *links);
 
 /*
  * Adds the standard labels of a stack key: pid, tid (when non-zero), comm
- * and process.  Returns how many were written to labels (at most 4); the
- * strings point into key and the session.
+ * and process, and for a process in a container container_id and, where
+ * its runtime's files say, container, pod and namespace (proc/container.h).
+ * Returns how many were written to labels (at most CAPTURE_KEY_LABELS_MAX);
+ * the strings point into key, the session and the container cache, valid
+ * until the next call.
  */
+#define CAPTURE_KEY_LABELS_MAX 8
 int capture_key_labels(struct session *s, const struct stack_key *key, char *comm_buf,
 		       struct pf_label_desc *labels);
 

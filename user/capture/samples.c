@@ -18,6 +18,8 @@
 #include "capture/session.h"
 #include "util/util.h"
 #include "capture/stacks.h"
+#include "proc/container.h"
+#include "proc/procs.h"
 
 /* Sample types a profile type may have: enough for any Go profile. */
 #define MAX_SAMPLE_TYPES 8
@@ -26,6 +28,8 @@ int capture_key_labels(struct session *s, const struct stack_key *key, char *com
 		       struct pf_label_desc *labels)
 {
 	const char *process = session__process_name(s, key->pid);
+	const char *procfs = s && s->procs_tab ? proctab__procfs(s->procs_tab) : "/proc";
+	const struct container_meta *m = NULL;
 	int n = 0;
 
 	memcpy(comm_buf, key->comm, BPFPROF_COMM_LEN);
@@ -36,6 +40,16 @@ int capture_key_labels(struct session *s, const struct stack_key *key, char *com
 	labels[n++] = (struct pf_label_desc){ .key = "comm", .str = comm_buf };
 	labels[n++] =
 		(struct pf_label_desc){ .key = "process", .str = process ? process : comm_buf };
+	/* An error (ENOMEM) costs the container labels, not the sample. */
+	if (container_of_pid(procfs, key->pid, &m) || !m)
+		return n;
+	labels[n++] = (struct pf_label_desc){ .key = "container_id", .str = m->id };
+	if (m->name[0])
+		labels[n++] = (struct pf_label_desc){ .key = "container", .str = m->name };
+	if (m->pod[0])
+		labels[n++] = (struct pf_label_desc){ .key = "pod", .str = m->pod };
+	if (m->namespace[0])
+		labels[n++] = (struct pf_label_desc){ .key = "namespace", .str = m->namespace };
 	return n;
 }
 
@@ -76,7 +90,7 @@ static bool in_trim_range(const struct sample_sink *k, uint64_t loc_id)
 int capture_add_sample(struct sample_sink *k, const struct stack_key *key, const int64_t *values,
 		       const struct pf_label_desc *extra, int nextra)
 {
-	struct pf_label_desc labels[4 + CAPTURE_MAX_EXTRA_LABELS];
+	struct pf_label_desc labels[CAPTURE_KEY_LABELS_MAX + CAPTURE_MAX_EXTRA_LABELS];
 	uint64_t locs[STACKS_MAX_LOCATIONS];
 	char comm[BPFPROF_COMM_LEN + 1];
 	int n, nlabels, i, skip;

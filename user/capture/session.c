@@ -13,6 +13,7 @@
 #include "util/log.h"
 #include "profile/profile.h"
 #include "capture/session.h"
+#include "proc/container.h"
 #include "proc/procs.h"
 #include "proc/stat.h"
 #include "symbolize/symbolize.h"
@@ -118,11 +119,15 @@ static void read_maps(struct session *s, struct pproc *p, bool reset)
 static void track(struct session *s, int pid, const char *comm, bool exec)
 {
 	struct pproc *p = proctab__get(s->procs_tab, pid);
+	const struct container_meta *m;
 
 	if (!p)
 		return;
-	if (!p->first_at)
+	if (!p->first_at) {
 		exec = true; /* first seen by the session: a clean start */
+		/* Its container, while /proc/PID/cgroup is there to say (samples.c labels). */
+		container_of_pid(proctab__procfs(s->procs_tab), pid, &m);
+	}
 	read_maps(s, p, exec);
 	if (exec || !p->name[0])
 		exe_name(pid, comm, p->name, sizeof(p->name));

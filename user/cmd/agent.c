@@ -27,6 +27,7 @@
 #include "capture/session.h"
 #include "capture/target.h"
 #include "cmd/cmd.h"
+#include "proc/container.h"
 #include "proc/procs.h"
 #include "proc/stat.h"
 #include "profile/pprof.h"
@@ -708,6 +709,20 @@ static void render_metrics(struct agent_run *r)
 	metric(&t, "services", "gauge", "Services seen.", st.services);
 	metric(&t, "processes_tracked", "gauge", "Processes whose mappings are tracked.",
 	       proctab__count(r->s.procs_tab));
+	{
+		struct container_stats cs;
+
+		container_cache__stats(container_cache__default(), &cs);
+		metric(&t, "containers_cached", "gauge", "Containers whose names are cached.",
+		       cs.cached);
+		metric(&t, "container_lookups_total", "counter",
+		       "Containers looked up in the runtimes' files.", cs.lookups - cs.hits);
+		metric(&t, "container_lookup_errors_total", "counter",
+		       "Runtime files that could not be read (asked again later).", cs.errors);
+	}
+	metric(&t, "processes_forgotten_total", "counter",
+	       "Exited processes forgotten (with their files) once nothing kept names them.",
+	       st.processes_forgotten);
 	metric(&t, "process_table_bytes", "gauge", "Memory of the process and file tables.",
 	       proctab__bytes(r->s.procs_tab));
 	if (r->s.unwinder) {

@@ -205,57 +205,6 @@ static char *read_cmdline(const struct target *t, size_t *len)
 	return buf;
 }
 
-/* A listening socket for spec; prints why not.  Returns the fd, or -exit code. */
-static int listen_on(const char *spec, char *shown, size_t shown_len)
-{
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE }, *res, *ai;
-	char host[256], port[16], addr[INET6_ADDRSTRLEN];
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	int fd = -1, err = 0, one = 1;
-
-	if (serve_split_listen(spec, host, sizeof(host), port, sizeof(port))) {
-		pr_warn("invalid --listen '%s': expected HOST:PORT, :PORT or PORT\n", spec);
-		return -EXIT_USAGE;
-	}
-	err = getaddrinfo(*host ? host : NULL, port, &hints, &res);
-	if (err) {
-		pr_warn("cannot listen on %s: %s\n", spec, gai_strerror(err));
-		return -EXIT_USAGE;
-	}
-	for (ai = res; ai; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-		if (fd < 0) {
-			err = errno;
-			continue;
-		}
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (!bind(fd, ai->ai_addr, ai->ai_addrlen) && !listen(fd, 64))
-			break;
-		err = errno;
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	if (fd < 0) {
-		pr_warn("cannot listen on %s: %s\n", spec, strerror(err));
-		return -EXIT_FAIL;
-	}
-	getsockname(fd, (struct sockaddr *)&ss, &sl);
-	if (ss.ss_family == AF_INET6) {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-
-		inet_ntop(AF_INET6, &a->sin6_addr, addr, sizeof(addr));
-		snprintf(shown, shown_len, "[%s]:%d", addr, ntohs(a->sin6_port));
-	} else {
-		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-
-		inet_ntop(AF_INET, &a->sin_addr, addr, sizeof(addr));
-		snprintf(shown, shown_len, "%s:%d", addr, ntohs(a->sin_port));
-	}
-	return fd;
-}
-
 /*
  * Process descriptors of a -p target's processes: readable once the process
  * has exited (pid reuse cannot fool it).  Returns how many were opened.
@@ -375,9 +324,9 @@ int cmd_serve(int argc, char **argv)
 	cmdline = read_cmdline(&env.common.target, &cmdline_len);
 	target__cleanup(&env.common.target);
 
-	fd = listen_on(env.listen, shown, sizeof(shown));
+	fd = serve_listen(env.listen, shown, sizeof(shown));
 	if (fd < 0) {
-		ret = -fd;
+		ret = fd == -EINVAL ? EXIT_USAGE : EXIT_FAIL;
 		goto cleanup;
 	}
 	so.config.ntarget_args = target_args(&env, &words);

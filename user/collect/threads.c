@@ -245,7 +245,7 @@ static int add_thread(struct sample_sink *k, const struct thread_record *r, cons
 	static const int64_t one = 1;
 	uint64_t locs[STACKS_MAX_LOCATIONS];
 	char comm[BPFPROF_COMM_LEN + 1];
-	struct pf_label_desc labels[6];
+	struct pf_label_desc labels[CAPTURE_KEY_LABELS_MAX + 2];
 	struct stack_key key = { .pid = r->pid, .tid = r->tid };
 	uint64_t in_state;
 	int n, nlabels;

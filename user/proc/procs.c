@@ -9,6 +9,7 @@
 #include "util/hash.h"
 #include "util/log.h"
 #include "util/strpool.h"
+#include "util/util.h"
 
 struct proctab {
 	char *procfs;
@@ -279,8 +280,10 @@ void proctab__exit(struct proctab *t, int pid)
 	if (idx >= 0 && !t->procs[idx]->exited) {
 		t->procs[idx]->exited = true;
 		t->procs[idx]->exit_seq = ++t->exits;
+		t->procs[idx]->exited_at = mono_ns();
 	}
 }
+
 
 /* The holes out and the pid index again: util/hash does not delete. */
 static void compact(struct proctab *t)
@@ -374,4 +377,20 @@ size_t proctab__evict(struct proctab *t, size_t limit)
 		compact(t);
 	filetab__evict_unused(t->files);
 	return proctab__bytes(t);
+}
+
+size_t proctab__evict_gone(struct proctab *t, int64_t before_ns)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < t->n; i++) {
+		if (t->procs[i] && t->procs[i]->exited && t->procs[i]->exited_at < before_ns) {
+			forget_idx(t, i);
+			n++;
+		}
+	}
+	if (t->holes)
+		compact(t);
+	filetab__evict_unused(t->files);
+	return n;
 }

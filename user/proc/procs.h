@@ -35,6 +35,7 @@ struct pproc {
 	 * session's refresh policy; read_at 0: not read, or found gone. */
 	int64_t read_at, first_at;
 	uint64_t exit_seq; /* order of exits, for eviction */
+	int64_t exited_at; /* CLOCK_MONOTONIC ns when found gone */
 	struct pmap *maps; /* sorted by start, not overlapping */
 	size_t n;
 };
@@ -84,5 +85,11 @@ size_t proctab__bytes(const struct proctab *t);
  * stay.  Returns the bytes held after.
  */
 size_t proctab__evict(struct proctab *t, size_t limit);
+/*
+ * For a long-running capture: forgets the processes found gone before
+ * before_ns (CLOCK_MONOTONIC), which nothing it keeps can name any more,
+ * then frees the files no tracked process maps.  Returns how many.
+ */
+size_t proctab__evict_gone(struct proctab *t, int64_t before_ns);
 
 #endif
