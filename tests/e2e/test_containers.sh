@@ -76,10 +76,18 @@ gcc "${CFLAGS_W[@]}" -o "$TMP/a/work" tests/workloads/cpu_split.c -lpthread ||
 cat >"$TMP/b.c" <<'C'
 #include <stdio.h>
 static volatile unsigned long sink;
+/* A call makes fleet_b_inner a non-leaf, which gcc gives a frame (see cpu_split.c). */
+__attribute__((noinline)) void keep(unsigned long x)
+{
+	sink = x;
+}
 __attribute__((noinline)) void fleet_b_inner(unsigned long n)
 {
+	unsigned long x = sink;
+
 	for (unsigned long i = 0; i < n; i++)
-		sink = sink * 2862933555777941757UL + 3037000493UL;
+		x = x * 2862933555777941757UL + 3037000493UL;
+	keep(x);
 }
 __attribute__((noinline)) void fleet_b_outer(void)
 {
@@ -116,42 +124,40 @@ PODMAN_FLAGS=--cgroup-manager=cgroupfs deploy/build-image.sh "$IMG_AGENT" "$BPFP
 check_rc "deploy/build-image.sh builds the image FROM scratch" $? ||
 	sed 's/^/    /' "$TMP/build.agent"
 
-# labels_of FILE FUNCTION: the label set of the samples whose stack holds
-# FUNCTION, one "key:[value]" per line.
+# labels_of FILE FUNCTION PID: the labels of PID's samples whose stack holds
+# FUNCTION, one "key:value" per line (pid picks the container's process out
+# of other runs of the same program).
 labels_of() {
-	go tool pprof -raw "$1" 2>/dev/null | awk -v fn="$2" '
-		/^Samples:/ { s = 1; next }
-		/^Locations/ { exit }
-		s && /^ *[0-9]+ +[0-9]+:/ { hit = 0 }
-		s && index($0, fn) { hit = 1 }
-		s && hit && /:\[/ { for (i = 1; i <= NF; i++) if ($i ~ /:\[/) print $i }' | sort -u
+	go tool pprof -tags -focus="^$2\$" -tagfocus="pid=$3" "$1" 2>/dev/null | awk '
+		/^ [a-z_]+: Total/ { k = $1; sub(/:$/, "", k); next }
+		k && NF >= 3 { print k ":" $NF }' | sort -u
 }
-# labels_of prints pprof's "key:[value]"; pprof -raw splits only on spaces.
-has_label() { grep -qxF "$2:[$3]" <<<"$1"; }
+has_label() { grep -qxF "$2:$3" <<<"$1"; }
 
-# profiles_with DIR FUNCTION: the agent's profiles holding FUNCTION.
+# profiles_with DIR FUNCTION PID: the agent's profiles holding PID's samples in FUNCTION.
 profiles_with() {
 	local f
 	for f in $(find "$1" -name '*.pb.gz' | sort); do
-		go tool pprof -raw "$f" 2>/dev/null | grep -q -- "$2" && echo "$f"
+		[ -n "$(labels_of "$f" "$2" "$3")" ] && echo "$f"
 	done
 }
 
-# check_workload WHAT FILE FUNCTION ID NAME [POD NAMESPACE CONTAINER]
+# check_workload WHAT FILE FUNCTION PID ID NAME [POD NAMESPACE]: NAME is
+# the container's: Kubernetes' (io.kubernetes.container.name) where given.
 check_workload() {
-	local what=$1 file=$2 fn=$3 id=$4 name=$5 l
+	local what=$1 file=$2 fn=$3 pid=$4 id=$5 name=$6 l
 	if [ -z "$file" ]; then
 		fail "$what: no profile holds $fn"
 		return
 	fi
-	l=$(labels_of "$file" "$fn")
+	l=$(labels_of "$file" "$fn" "$pid")
 	check "$what: $fn's samples carry container_id=${id:0:12}..." has_label "$l" container_id "$id"
 	check "$what: $fn's samples carry container=$name" has_label "$l" container "$name"
-	if [ $# -gt 5 ]; then
-		check "$what: $fn's samples carry pod=$6" has_label "$l" pod "$6"
-		check "$what: $fn's samples carry namespace=$7" has_label "$l" namespace "$7"
+	if [ $# -gt 6 ]; then
+		check "$what: $fn's samples carry pod=$7" has_label "$l" pod "$7"
+		check "$what: $fn's samples carry namespace=$8" has_label "$l" namespace "$8"
 	else
-		check "$what: $fn's samples carry no pod label" eval "! grep -q '^pod:' <<<\"\$l\""
+		check "$what: $fn's samples carry no pod label" eval "[ -n \"\$l\" ] && ! grep -q '^pod:' <<<\"\$l\""
 	fi
 }
 
@@ -164,16 +170,16 @@ check_workload() {
 	agent --output-dir /out --interval 3s -d 6s --hz 99 -q >"$TMP/agent.out" 2>&1
 check_rc "the agent container (--privileged --pid=host) exits 0" $? ||
 	sed 's/^/    /' "$TMP/agent.out" | head -n5
-FA=$(profiles_with "$TMP/out" burn_a | tail -n1)
-FB=$(profiles_with "$TMP/out" fleet_b_inner | tail -n1)
+FA=$(profiles_with "$TMP/out" burn_a "$PID_A" | tail -n1)
+FB=$(profiles_with "$TMP/out" fleet_b_inner "$PID_B" | tail -n1)
 # Symbolized from the static binaries inside the images (the host has
 # neither at these paths): the whole chain, caller included.
 check "agent: workload a's stacks are symbolized from its image (burn_a, worker)" \
 	eval "[ -n '$FA' ] && go tool pprof -traces '$FA' 2>/dev/null | grep -A3 burn_a | grep -q worker"
 check "agent: workload b's stacks are symbolized from its image (fleet_b_inner, fleet_b_outer, main)" \
 	eval "[ -n '$FB' ] && go tool pprof -traces '$FB' 2>/dev/null | grep -A3 fleet_b_inner | grep -q fleet_b_outer"
-check_workload "agent, workload a" "$FA" burn_a "$ID_A" "$CT_A" checkout-7f9 shop
-check_workload "agent, workload b" "$FB" fleet_b_inner "$ID_B" "$CT_B"
+check_workload "agent, workload a" "$FA" burn_a "$PID_A" "$ID_A" checkout checkout-7f9 shop
+check_workload "agent, workload b" "$FB" fleet_b_inner "$PID_B" "$ID_B" "$CT_B"
 
 # --- without --pid=host: refused, in one line naming the fix ---
 
@@ -200,7 +206,7 @@ check "it mounted tracefs and used the syscalls tracepoints (not the raw_syscall
 check_rc "bpfprof cpu -a on the host exits 0" $?
 check "cpu -a: workload a symbolized through /proc/PID/root" \
 	eval "go tool pprof -traces '$TMP/host.pb.gz' 2>/dev/null | grep -A3 burn_a | grep -q worker"
-check_workload "cpu -a, workload a" "$TMP/host.pb.gz" burn_a "$ID_A" "$CT_A" checkout-7f9 shop
-check_workload "cpu -a, workload b" "$TMP/host.pb.gz" fleet_b_inner "$ID_B" "$CT_B"
+check_workload "cpu -a, workload a" "$TMP/host.pb.gz" burn_a "$PID_A" "$ID_A" checkout checkout-7f9 shop
+check_workload "cpu -a, workload b" "$TMP/host.pb.gz" fleet_b_inner "$PID_B" "$ID_B" "$CT_B"
 
 finish
