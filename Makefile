@@ -8,6 +8,7 @@
 # make bench      overhead benchmarks, printed as a table
 # make fuzz       fuzz the profile decoder and Go's table reader, FUZZ_SECONDS each
 # make fmt        clang-format every C file
+# make image      the bpfprof image FROM scratch (deploy/Containerfile), IMAGE=bpfprof
 
 ARCH      := x86
 OUT       := build
@@ -46,7 +47,7 @@ endif
 FIXTURE_SRCS := $(wildcard tests/fixtures/*.c)
 FIXTURES  := $(patsubst tests/fixtures/%.c,$(OUT)/fixtures/%,$(FIXTURE_SRCS))
 
-.PHONY: all deps run test unit e2e bench fuzz install fmt fmt-check clean vmlinux
+.PHONY: all deps run test unit e2e bench fuzz install fmt fmt-check clean vmlinux image
 .DELETE_ON_ERROR:
 # Keep the BPF objects and skeletons (intermediates of the chain): no rebuild, no "rm" chatter.
 .SECONDARY:
@@ -55,6 +56,11 @@ all: $(OUT)/bpfprof $(WORKLOADS)
 
 deps:
 	@bash tools/install-deps.sh
+
+# The binary and the libraries it links, no base image: builds offline.
+IMAGE ?= bpfprof
+image: $(OUT)/bpfprof
+	deploy/build-image.sh $(IMAGE) $(OUT)/bpfprof
 
 vmlinux:
 	tools/gen-vmlinux.sh vmlinux/$(ARCH)/vmlinux.h
