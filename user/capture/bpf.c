@@ -300,8 +300,8 @@ static void attach_entry_stop(struct session *s, struct bpf_object *obj,
 
 /* The maps of the shared headers that hold one state for the whole session. */
 static const char *const shared_maps[] = {
-	"target_bits",	 "target_cgroup", "seen_pids",	   "proc_events",
-	"unwind_rows",	 "unwind_pages",  "unwind_procs",  "unwind_asked",
+	"target_bits",	 "target_cgroup", "seen_pids",	  "proc_events",
+	"unwind_rows",	 "unwind_pages",  "unwind_procs", "unwind_asked",
 	"entry_stopped", "counters",	  "stacks",
 };
 
