@@ -77,8 +77,7 @@ struct {
 } pending SEC(".maps");
 
 /* Adds an interval (or a sampled estimate of some) to key's slot of the blocks map. */
-static __always_inline void add_block(struct offcpu_key *key, __u64 contentions,
-				      __u64 total_ns)
+static __always_inline void add_block(struct offcpu_key *key, __u64 contentions, __u64 total_ns)
 {
 	struct offcpu_val zero = {}, *v;
 

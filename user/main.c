@@ -19,7 +19,8 @@ static const struct command {
 } commands[] = {
 	{ "report", cmd_report, "print the top table of a profile file" },
 	{ "serve", cmd_serve, "Go's /debug/pprof/ HTTP endpoints for any process" },
-	{ "agent", cmd_agent, "profile the whole host continuously, ship every service's profiles" },
+	{ "agent", cmd_agent,
+	  "profile the whole host continuously, ship every service's profiles" },
 };
 
 /* argp names the program after argv[0]: "bpfprof cpu". */

@@ -79,7 +79,7 @@ struct agent {
 	struct pid_service {
 		int pid;
 		uint32_t service;
-	} *pid_cache;
+	} * pid_cache;
 	size_t npid_cache, pid_cache_cap;
 	struct hashtab pid_index;
 
@@ -631,7 +631,7 @@ void agent__expire(struct agent *a)
 		stack_cache__touch(a->stacks, sk->kern_stack, a->cums[i].used_s);
 	}
 	keep = (a->lim.history_s > a->lim.cumulative_idle_s ? a->lim.history_s
-							     : a->lim.cumulative_idle_s) +
+							    : a->lim.cumulative_idle_s) +
 	       5;
 	if (now > keep)
 		stack_cache__expire(a->stacks, now - keep);

@@ -28,12 +28,12 @@ struct profile;
 #define AGENT_MAX_SERIES_LABELS 8
 
 struct agent_limits {
-	int history_s;		  /* per-second slots kept (windows may start this far back) */
-	int cumulative_idle_s;	  /* a cumulative entry not counted for this long is dropped */
-	size_t history_bytes;	  /* the slots' records, at most */
-	size_t cumulative_bytes;  /* the running totals, at most */
-	size_t stack_bytes;	  /* the stack cache, at most */
-	size_t proc_bytes;	  /* process and file tables, at most (exited ones go first) */
+	int history_s;		 /* per-second slots kept (windows may start this far back) */
+	int cumulative_idle_s;	 /* a cumulative entry not counted for this long is dropped */
+	size_t history_bytes;	 /* the slots' records, at most */
+	size_t cumulative_bytes; /* the running totals, at most */
+	size_t stack_bytes;	 /* the stack cache, at most */
+	size_t proc_bytes;	 /* process and file tables, at most (exited ones go first) */
 };
 
 /*
@@ -66,7 +66,7 @@ struct agent_service {
 /* Everything counted, for /metrics. */
 struct agent_stats {
 	uint64_t drains, drain_errors;
-	uint64_t records;	 /* aggregates drained */
+	uint64_t records;	  /* aggregates drained */
 	uint64_t records_dropped; /* slots dropped early to stay under history_bytes */
 	uint64_t cumulative_dropped_idle, cumulative_dropped_full;
 	size_t cumulative_entries, cumulative_bytes;

@@ -14,6 +14,7 @@
 #include "agent/labels.h"
 #include "util/hash.h"
 #include "util/log.h"
+#include "util/util.h"
 
 #define DEFAULT_CACHE_CAP 4096
 #define CGROUP_CACHE_CAP 1024
@@ -53,31 +54,6 @@ const char *service_info__get(const struct service_info *si, const char *name)
 }
 
 /* ---- cgroup paths ---- */
-
-/* Copies the next component of *p into out (truncated to size); false at the end. */
-static bool next_component(const char **p, char *out, size_t size)
-{
-	const char *s = *p, *e;
-	size_t len;
-
-	while (*s == '/')
-		s++;
-	if (!*s)
-		return false;
-	e = strchrnul(s, '/');
-	len = (size_t)(e - s) < size - 1 ? (size_t)(e - s) : size - 1;
-	memcpy(out, s, len);
-	out[len] = '\0';
-	*p = e;
-	return true;
-}
-
-static bool ends_with(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), m = strlen(suffix);
-
-	return n >= m && !strcmp(s + n - m, suffix);
-}
 
 /* ---- the container provider, and its cache per cgroup path ---- */
 
@@ -219,8 +195,8 @@ static int systemd_lookup(void *priv, const struct label_query *q, struct servic
 	char comp[256], unit[256] = "", last[256] = "";
 	const char *p = q->cgroup_path;
 
-	while (next_component(&p, comp, sizeof(comp))) {
-		if (ends_with(comp, ".service"))
+	while (path_next_component(&p, comp, sizeof(comp))) {
+		if (str_has_suffix(comp, ".service"))
 			memcpy(unit, comp, sizeof(unit));
 		memcpy(last, comp, sizeof(last));
 	}

@@ -128,8 +128,9 @@ int stack_cache__put(struct stack_cache *c, uint64_t id, const struct stack_trac
 		c->free_list[c->nfree++] = i;
 		return err;
 	}
-	c->ents[i] = (struct cstack){ .id = id, .used_s = now_s, .nr = nr, .flags = st->flags,
-				      .ips = ips };
+	c->ents[i] = (struct cstack){
+		.id = id, .used_s = now_s, .nr = nr, .flags = st->flags, .ips = ips
+	};
 	c->st.entries++;
 	c->st.bytes += entry_bytes(nr);
 	return 0;
@@ -208,7 +209,8 @@ int stack_cache__get(struct stack_cache *c, uint64_t id, struct stack_trace *st)
 
 static int by_used(const void *a, const void *b)
 {
-	const struct cstack *x = *(const struct cstack *const *)a, *y = *(const struct cstack *const *)b;
+	const struct cstack *x = *(const struct cstack *const *)a,
+			    *y = *(const struct cstack *const *)b;
 
 	return x->used_s < y->used_s ? -1 : x->used_s > y->used_s;
 }

@@ -33,13 +33,6 @@ void capture_setup_libbpf(void)
 	libbpf_set_print(libbpf_print);
 }
 
-static bool has_suffix(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), m = strlen(suffix);
-
-	return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
 void capture_select_tp(struct bpf_object *obj, bool btf)
 {
 	struct bpf_program *prog;
@@ -48,9 +41,9 @@ void capture_select_tp(struct bpf_object *obj, bool btf)
 	{
 		const char *name = bpf_program__name(prog);
 
-		if (has_suffix(name, "_btf"))
+		if (str_has_suffix(name, "_btf"))
 			bpf_program__set_autoload(prog, btf);
-		else if (has_suffix(name, "_raw"))
+		else if (str_has_suffix(name, "_raw"))
 			bpf_program__set_autoload(prog, !btf);
 	}
 }
@@ -249,7 +242,7 @@ static int attach_tracepoints(struct bpf_object *obj, struct capture_links *link
 	{
 		name = bpf_program__name(prog);
 		if (!bpf_program__autoload(prog) ||
-		    !(has_suffix(name, "_btf") || has_suffix(name, "_raw")))
+		    !(str_has_suffix(name, "_btf") || str_has_suffix(name, "_raw")))
 			continue;
 		link = bpf_program__attach(prog);
 		if (!link) {
@@ -300,8 +293,8 @@ static void attach_entry_stop(struct session *s, struct bpf_object *obj,
 
 /* The maps of the shared headers that hold one state for the whole session. */
 static const char *const shared_maps[] = {
-	"target_bits",	 "target_cgroup", "seen_pids",	   "proc_events",
-	"unwind_rows",	 "unwind_pages",  "unwind_procs",  "unwind_asked",
+	"target_bits",	 "target_cgroup", "seen_pids",	  "proc_events",
+	"unwind_rows",	 "unwind_pages",  "unwind_procs", "unwind_asked",
 	"entry_stopped", "counters",	  "stacks",
 };
 

@@ -98,8 +98,8 @@ static const struct argp_option agent_options[] = {
 	{ "block-rate", OPT_BLOCK_RATE, "DURATION", 0,
 	  "offcpu: sample shorter waits as Go's block profile rate (default 10ms)", 1 },
 	{ "cgroup", OPT_CGROUP, "PATH", 0, "Only this cgroup v2 (default: the whole host)", 1 },
-	{ "unwind-mem", OPT_UNWIND_MEM, "MIB", 0, "Memory for DWARF unwind tables, MiB (default 16)",
-	  1 },
+	{ "unwind-mem", OPT_UNWIND_MEM, "MIB", 0,
+	  "Memory for DWARF unwind tables, MiB (default 16)", 1 },
 	{ NULL, 0, NULL, 0, "When:", 2 },
 	{ "interval", OPT_INTERVAL, "DURATION", 0,
 	  "A profile per service and type this often, 1s or more (default 15s)", 2 },
@@ -110,8 +110,8 @@ static const struct argp_option agent_options[] = {
 	  "(default 5m)",
 	  2 },
 	{ NULL, 0, NULL, 0, "Where (any combination; at least one):", 3 },
-	{ "output-dir", OPT_OUTPUT_DIR, "DIR", 0,
-	  "Write DIR/SERVICE/TYPE-TIME.pb.gz each interval", 3 },
+	{ "output-dir", OPT_OUTPUT_DIR, "DIR", 0, "Write DIR/SERVICE/TYPE-TIME.pb.gz each interval",
+	  3 },
 	{ "max-disk", OPT_MAX_DISK, "SIZE", 0,
 	  "--output-dir: remove the oldest files above this size (default 1G; K, M, G)", 3 },
 	{ "max-age", OPT_MAX_AGE, "DURATION", 0,
@@ -120,8 +120,8 @@ static const struct argp_option agent_options[] = {
 	{ "tenant", OPT_TENANT, "ID", 0, "--push: the tenant (X-Scope-OrgID)", 3 },
 	{ "basic-auth-file", OPT_BASIC_AUTH_FILE, "FILE", 0,
 	  "--push: basic auth, USER:PASSWORD read from FILE", 3 },
-	{ "bearer-token-file", OPT_BEARER_FILE, "FILE", 0,
-	  "--push: a bearer token read from FILE", 3 },
+	{ "bearer-token-file", OPT_BEARER_FILE, "FILE", 0, "--push: a bearer token read from FILE",
+	  3 },
 	{ "push-queue", OPT_PUSH_QUEUE, "N", 0,
 	  "--push: intervals kept while the backend is down, 1..10000 (default 40)", 3 },
 	{ "listen", OPT_LISTEN, "ADDR", 0,
@@ -146,10 +146,26 @@ static int parse_size(const char *arg, uint64_t *out)
 	if (end == arg || v < 0)
 		return -EINVAL;
 	switch (*end) {
-	case 'k': case 'K': mult = 1ULL << 10; end++; break;
-	case 'm': case 'M': mult = 1ULL << 20; end++; break;
-	case 'g': case 'G': mult = 1ULL << 30; end++; break;
-	case 't': case 'T': mult = 1ULL << 40; end++; break;
+	case 'k':
+	case 'K':
+		mult = 1ULL << 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		mult = 1ULL << 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		mult = 1ULL << 30;
+		end++;
+		break;
+	case 't':
+	case 'T':
+		mult = 1ULL << 40;
+		end++;
+		break;
 	}
 	if (*end == 'i' || *end == 'B' || *end == 'b')
 		end += *end == 'i' ? 1 : 0, end += (*end == 'B' || *end == 'b');
@@ -181,8 +197,8 @@ static error_t parse_agent(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_INTERVAL:
 		if (opt_duration(arg, &o->interval_ns) || o->interval_ns < 1000000000LL)
-			return opt_error("invalid --interval '%s': expected a duration of 1s or more",
-					 arg);
+			return opt_error(
+				"invalid --interval '%s': expected a duration of 1s or more", arg);
 		break;
 	case 'd':
 		if (opt_duration(arg, &o->duration_ns) || o->duration_ns <= 0)
@@ -201,7 +217,8 @@ static error_t parse_agent(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_MAX_DISK:
 		if (parse_size(arg, &o->max_disk) || o->max_disk == 0)
-			return opt_error("invalid --max-disk '%s': expected a size such as 500M", arg);
+			return opt_error("invalid --max-disk '%s': expected a size such as 500M",
+					 arg);
 		break;
 	case OPT_MAX_AGE:
 		if (opt_duration(arg, &o->max_age_ns) || o->max_age_ns < 1000000000LL)
@@ -262,13 +279,15 @@ static error_t parse_agent(int key, char *arg, struct argp_state *state)
 		return opt_error("unexpected argument '%s'", arg);
 	case ARGP_KEY_END:
 		if (!o->output_dir && !o->push && !o->listen)
-			return opt_error("no sink: give --output-dir DIR, --push URL or --listen ADDR");
+			return opt_error(
+				"no sink: give --output-dir DIR, --push URL or --listen ADDR");
 		if (o->token_file && !o->listen)
 			return opt_error("--token-file is for --listen");
 		if ((o->tenant || o->basic_auth_file || o->bearer_file) && !o->push)
 			return opt_error("--tenant and the auth files are for --push");
 		if (o->basic_auth_file && o->bearer_file)
-			return opt_error("--basic-auth-file and --bearer-token-file exclude each other");
+			return opt_error(
+				"--basic-auth-file and --bearer-token-file exclude each other");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -289,7 +308,8 @@ static const struct argp agent_argp = {
 	       "  bpfprof agent --output-dir /var/lib/bpfprof\n"
 	       "  bpfprof agent --push http://pyroscope:4040 --label cluster=prod\n"
 	       "  bpfprof agent --listen :6060 --types cpu,offcpu,mutex,growth\n"
-	       "  go tool pprof 'http://localhost:6060/debug/pprof/profile?seconds=15&service=api'\n"
+	       "  go tool pprof "
+	       "'http://localhost:6060/debug/pprof/profile?seconds=15&service=api'\n"
 	       "  curl http://localhost:6060/metrics\n"
 	       "\n" EXIT_CODES_HELP,
 };
@@ -438,7 +458,8 @@ out:
 /* Ships the profiles of every service drained since the last interval. */
 static void flush_interval(struct agent_run *r)
 {
-	struct agent_window w = { .from_mono = r->interval_from, .to_mono = agent__last_drain(r->a) };
+	struct agent_window w = { .from_mono = r->interval_from,
+				  .to_mono = agent__last_drain(r->a) };
 	size_t i;
 	int err;
 
@@ -626,7 +647,8 @@ static void tprintf(struct text *t, const char *fmt, ...)
 
 	for (;;) {
 		va_start(ap, fmt);
-		n = vsnprintf(t->buf ? t->buf + t->len : NULL, t->buf ? t->cap - t->len : 0, fmt, ap);
+		n = vsnprintf(t->buf ? t->buf + t->len : NULL, t->buf ? t->cap - t->len : 0, fmt,
+			      ap);
 		va_end(ap);
 		if (n < 0)
 			return;
@@ -646,7 +668,8 @@ static void tprintf(struct text *t, const char *fmt, ...)
 
 static void metric(struct text *t, const char *name, const char *kind, const char *help, double v)
 {
-	tprintf(t, "# HELP bpfprof_agent_%s %s\n# TYPE bpfprof_agent_%s %s\nbpfprof_agent_%s %.17g\n",
+	tprintf(t,
+		"# HELP bpfprof_agent_%s %s\n# TYPE bpfprof_agent_%s %s\nbpfprof_agent_%s %.17g\n",
 		name, help, name, kind, name, v);
 }
 
@@ -677,7 +700,8 @@ static void render_metrics(struct agent_run *r)
 		    "by counter (see 'kind': loss, note, debug).\n"
 		    "# TYPE bpfprof_agent_bpf_events_total counter\n");
 	for (i = 0; i < CNT__MAX; i++)
-		tprintf(&t, "bpfprof_agent_bpf_events_total{counter=\"%s\",kind=\"%s\"} %" PRIu64 "\n",
+		tprintf(&t,
+			"bpfprof_agent_bpf_events_total{counter=\"%s\",kind=\"%s\"} %" PRIu64 "\n",
 			capture_counters[i].name,
 			capture_counters[i].kind == COUNTER_LOSS   ? "loss"
 			: capture_counters[i].kind == COUNTER_NOTE ? "note"
@@ -687,7 +711,8 @@ static void render_metrics(struct agent_run *r)
 	metric(&t, "drain_errors_total", "counter", "Drains that failed in part.", st.drain_errors);
 	metric(&t, "last_drain_seconds", "gauge", "How long the last drain took.",
 	       st.last_drain_ms / 1e3);
-	metric(&t, "aggregates_total", "counter", "Aggregates drained from the BPF maps.", st.records);
+	metric(&t, "aggregates_total", "counter", "Aggregates drained from the BPF maps.",
+	       st.records);
 	metric(&t, "history_dropped_total", "counter",
 	       "Aggregates dropped from the history early to stay under its memory limit.",
 	       st.records_dropped);
@@ -695,7 +720,8 @@ static void render_metrics(struct agent_run *r)
 	metric(&t, "history_bytes", "gauge", "Memory of the history.", st.history_bytes);
 	metric(&t, "cumulative_entries", "gauge", "Running totals kept (block, mutex, allocs).",
 	       st.cumulative_entries);
-	metric(&t, "cumulative_bytes", "gauge", "Memory of the running totals.", st.cumulative_bytes);
+	metric(&t, "cumulative_bytes", "gauge", "Memory of the running totals.",
+	       st.cumulative_bytes);
 	metric(&t, "cumulative_dropped_total", "counter",
 	       "Running totals dropped: idle too long, or over the memory limit.",
 	       st.cumulative_dropped_idle + st.cumulative_dropped_full);
@@ -744,8 +770,8 @@ static void render_metrics(struct agent_run *r)
 		outdir__stats(r->outdir, &os);
 		metric(&t, "files_written_total", "counter", "Profiles written to --output-dir.",
 		       os.files_written);
-		metric(&t, "file_write_errors_total", "counter", "Profiles that could not be written.",
-		       os.write_errors);
+		metric(&t, "file_write_errors_total", "counter",
+		       "Profiles that could not be written.", os.write_errors);
 		metric(&t, "files_removed_total", "counter",
 		       "Files removed by --max-age and --max-disk.",
 		       os.removed_by_age + os.removed_by_size);
@@ -756,7 +782,8 @@ static void render_metrics(struct agent_run *r)
 		struct push_stats ps;
 
 		pusher__stats(r->pusher, &ps);
-		metric(&t, "push_requests_total", "counter", "Push requests accepted.", ps.requests_ok);
+		metric(&t, "push_requests_total", "counter", "Push requests accepted.",
+		       ps.requests_ok);
 		metric(&t, "push_series_total", "counter", "Profiles pushed.", ps.series_ok);
 		metric(&t, "push_errors_total", "counter", "Push attempts that failed.",
 		       ps.permanent_errors + ps.transient_errors);
@@ -765,10 +792,12 @@ static void render_metrics(struct agent_run *r)
 		       ps.dropped_series);
 		metric(&t, "push_queue_requests", "gauge", "Requests waiting to be pushed.",
 		       ps.queue_requests);
-		metric(&t, "push_queue_bytes", "gauge", "Bytes waiting to be pushed.", ps.queue_bytes);
+		metric(&t, "push_queue_bytes", "gauge", "Bytes waiting to be pushed.",
+		       ps.queue_bytes);
 		metric(&t, "push_latency_seconds_sum", "counter", "Time spent pushing.",
 		       ps.latency_sum_s);
-		metric(&t, "push_latency_seconds_count", "counter", "Pushes timed.", ps.latency_count);
+		metric(&t, "push_latency_seconds_count", "counter", "Pushes timed.",
+		       ps.latency_count);
 	}
 	metric(&t, "resident_memory_bytes", "gauge", "The agent's resident memory.", rss_bytes());
 	if (getrusage(RUSAGE_SELF, &ru) == 0)
@@ -875,7 +904,8 @@ static int select_types(const struct agent_opts *o, struct agent_type *types, in
 			if (profile_types[i]->agent && !strcmp(profile_types[i]->agent->name, name))
 				t = profile_types[i];
 		if (!t) {
-			pr_warn("agent: unknown type '%s' in --types: expected cpu, offcpu, mutex or "
+			pr_warn("agent: unknown type '%s' in --types: expected cpu, offcpu, mutex "
+				"or "
 				"growth\n",
 				name);
 			err = -BPFPROF_EUSAGE;

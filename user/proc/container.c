@@ -33,31 +33,6 @@
 
 /* ---- cgroup paths ---- */
 
-/* Copies the next component of *p into out (truncated to size); false at the end. */
-static bool next_component(const char **p, char *out, size_t size)
-{
-	const char *s = *p, *e;
-	size_t len;
-
-	while (*s == '/')
-		s++;
-	if (!*s)
-		return false;
-	e = strchrnul(s, '/');
-	len = (size_t)(e - s) < size - 1 ? (size_t)(e - s) : size - 1;
-	memcpy(out, s, len);
-	out[len] = '\0';
-	*p = e;
-	return true;
-}
-
-static bool ends_with(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), m = strlen(suffix);
-
-	return n >= m && !strcmp(s + n - m, suffix);
-}
-
 static bool is_hex64(const char *s)
 {
 	size_t i;
@@ -92,7 +67,7 @@ static void match_pod(const char *comp, bool in_kubepods, char out[65])
 {
 	const char *p;
 
-	if (!strncmp(comp, "kubepods", 8) && ends_with(comp, ".slice")) {
+	if (!strncmp(comp, "kubepods", 8) && str_has_suffix(comp, ".slice")) {
 		p = strstr(comp, "-pod");
 		if (p)
 			copy_uid(p + 4, strlen(p + 4) - strlen(".slice"), out);
@@ -121,7 +96,7 @@ static bool match_container(const char *comp, struct container_ref *c)
 		if (strncmp(comp, shapes[i].prefix, len))
 			continue;
 		snprintf(id, sizeof(id), "%s", comp + len);
-		if (ends_with(id, ".scope"))
+		if (str_has_suffix(id, ".scope"))
 			id[strlen(id) - strlen(".scope")] = '\0';
 		/* libpod-conmon-<id>, crio-conmon-<id>: the monitor, outside the container. */
 		if (is_hex64(id)) {
@@ -141,7 +116,7 @@ bool cgroup_container(const char *path, struct container_ref *c)
 	memset(c, 0, sizeof(*c));
 	c->runtime = "";
 	/* The innermost container: nested ones (a pod's, podman's /container) below it. */
-	while (next_component(&path, comp, sizeof(comp))) {
+	while (path_next_component(&path, comp, sizeof(comp))) {
 		struct container_ref here = { 0 };
 
 		if (!strncmp(comp, "kubepods", 8))

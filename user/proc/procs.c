@@ -284,7 +284,6 @@ void proctab__exit(struct proctab *t, int pid)
 	}
 }
 
-
 /* The holes out and the pid index again: util/hash does not delete. */
 static void compact(struct proctab *t)
 {

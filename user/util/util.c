@@ -121,3 +121,27 @@ int online_cpus(bool **mask, int *ncpus)
 	*ncpus = max;
 	return 0;
 }
+
+bool str_has_suffix(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && !strcmp(s + n - m, suffix);
+}
+
+bool path_next_component(const char **p, char *out, size_t size)
+{
+	const char *s = *p, *e;
+	size_t len;
+
+	while (*s == '/')
+		s++;
+	if (!*s)
+		return false;
+	e = strchrnul(s, '/');
+	len = (size_t)(e - s) < size - 1 ? (size_t)(e - s) : size - 1;
+	memcpy(out, s, len);
+	out[len] = '\0';
+	*p = e;
+	return true;
+}

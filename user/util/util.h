@@ -23,4 +23,12 @@ int64_t wall_ns(void);
 /* The online CPUs from /sys/devices/system/cpu/online; -errno on failure. */
 int online_cpus(bool **mask, int *ncpus);
 
+/* Whether s ends with suffix. */
+bool str_has_suffix(const char *s, const char *suffix);
+/*
+ * Copies the next component of a '/'-separated path *p into out (cut to
+ * size), and moves *p past it; false when there is none left.
+ */
+bool path_next_component(const char **p, char *out, size_t size);
+
 #endif
