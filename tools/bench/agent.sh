@@ -19,17 +19,25 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 work=build/workloads/cpu_work
 mutex=build/workloads/mutex_loop
-declare -A elapsed cpu acpu
+declare -A elapsed cpu acpu astart
+ticks=$(getconf CLK_TCK)
+# agent_ticks PID: user+sys clock ticks of the agent so far.
+agent_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 # run NAME [AGENT-ARGS...]: one round of the workload, with the agent or not.
 run() {
-	local name=$1 apid= wpids=() spawner t0 t1 p
+	local name=$1 agent= wpids=() spawner t0 t1 p c0 c1
 	shift
 	if [ $# -gt 0 ]; then
-		/usr/bin/time -f '%U %S %e' -o "$tmp/time" build/bpfprof agent -q \
-			--output-dir "$tmp/out" --interval 15s "$@" &
-		apid=$!
-		sleep 2 # its load and attach: not what a running agent costs
+		build/bpfprof agent -q --output-dir "$tmp/out" --interval 5s "$@" &
+		agent=$!
+		sleep 3 # its load and attach
+		c0=$(agent_ticks "$agent")
+		astart[$name]+="$(awk -v c="$c0" -v hz="$ticks" 'BEGIN { printf "%.2f", c / hz }') "
+		# Two intervals, so the first reads of the host's symbol tables are
+		# behind it: the table gives what a running agent costs.
+		sleep 10
+		c0=$(agent_ticks "$agent")
 	fi
 	t0=$(date +%s%N)
 	for p in 1 2; do
@@ -44,11 +52,12 @@ run() {
 	t1=$(date +%s%N)
 	kill "$mpid" "$spawner" 2>/dev/null
 	wait "$mpid" "$spawner" 2>/dev/null || true
-	if [ -n "$apid" ]; then
-		kill -INT "$apid"
-		wait "$apid" || true
-		# user + sys over the agent's wall time (its start-up included).
-		acpu[$name]+="$(awk '{ printf "%.2f", 100 * ($1 + $2) / $3 }' "$tmp/time") "
+	if [ -n "$agent" ]; then
+		# While the workload ran: what a running agent costs.
+		c1=$(agent_ticks "$agent")
+		acpu[$name]+="$(awk -v c=$((c1 - c0)) -v hz="$ticks" -v t=$((t1 - t0)) 'BEGIN { printf "%.2f", 100 * c / hz / (t / 1e9) }') "
+		kill -INT "$agent"
+		wait "$agent" || true
 	fi
 	elapsed[$name]+="$(awk -v t=$((t1 - t0)) 'BEGIN { printf "%.3f", t / 1e9 }') "
 	cpu[$name]+="$(cat "$tmp"/w[12].out | awk '{ s += $4 } END { printf "%.3f", s }') "
@@ -76,15 +85,18 @@ for r in $(seq "$ROUNDS"); do
 	done
 done
 
-printf '\n| agent | workload wall time | slowdown (wall) | slowdown (workload CPU) | agent CPU, %% of one core |\n'
-printf '|---|---|---|---|---|\n'
+printf '\n| agent | workload wall time | slowdown (wall) | slowdown (workload CPU) | agent CPU while running, %% of one core | agent start-up CPU |\n'
+printf '|---|---|---|---|---|---|\n'
 for n in "${names[@]}"; do
 	a=$(echo "${acpu[$n]:-}" | stat)
-	printf '| %s | %s s | %s | %s | %s |\n' "$n" "$(echo "${elapsed[$n]}" | stat)" \
+	b=$(echo "${astart[$n]:-}" | stat)
+	printf '| %s | %s s | %s | %s | %s | %s |\n' "$n" "$(echo "${elapsed[$n]}" | stat)" \
 		"$(ratios "${elapsed[$n]}" "${elapsed[none]}" | pct)" \
-		"$(ratios "${cpu[$n]}" "${cpu[none]}" | pct)" "${a:--}"
+		"$(ratios "${cpu[$n]}" "${cpu[none]}" | pct)" "${a:--}" "${b:+$b s}"
 done
 echo
 echo "workload: 2 × $work $WORK 1, $mutex 4 threads, a process every 50 ms, on $(nproc) CPUs;"
-echo "agent: --output-dir, --interval 15s; cpu-HZ: --types cpu; all-HZ: cpu,offcpu,mutex,growth."
+echo "agent: --output-dir, --interval 5s; cpu-HZ: --types cpu; all-HZ: cpu,offcpu,mutex,growth;"
+echo "its CPU (user+sys, /proc/PID/stat) in its first 3 s (load, attach), and while the workload"
+echo "ran, from 13 s after its start (its first two intervals read the host's symbol tables)."
 echo "$ROUNDS rounds, interleaved; median [min..max] of the per-round ratios to the unprofiled run."
