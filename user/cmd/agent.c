@@ -137,44 +137,6 @@ static const struct argp_option agent_options[] = {
 	{ 0 },
 };
 
-static int parse_size(const char *arg, uint64_t *out)
-{
-	char *end;
-	double v = strtod(arg, &end);
-	uint64_t mult = 1;
-
-	if (end == arg || v < 0)
-		return -EINVAL;
-	switch (*end) {
-	case 'k':
-	case 'K':
-		mult = 1ULL << 10;
-		end++;
-		break;
-	case 'm':
-	case 'M':
-		mult = 1ULL << 20;
-		end++;
-		break;
-	case 'g':
-	case 'G':
-		mult = 1ULL << 30;
-		end++;
-		break;
-	case 't':
-	case 'T':
-		mult = 1ULL << 40;
-		end++;
-		break;
-	}
-	if (*end == 'i' || *end == 'B' || *end == 'b')
-		end += *end == 'i' ? 1 : 0, end += (*end == 'B' || *end == 'b');
-	if (*end)
-		return -EINVAL;
-	*out = (uint64_t)(v * mult);
-	return 0;
-}
-
 static error_t parse_agent(int key, char *arg, struct argp_state *state)
 {
 	struct agent_opts *o = state->input;
@@ -216,7 +178,7 @@ static error_t parse_agent(int key, char *arg, struct argp_state *state)
 		o->output_dir = arg;
 		break;
 	case OPT_MAX_DISK:
-		if (parse_size(arg, &o->max_disk) || o->max_disk == 0)
+		if (parse_bytes(arg, UINT64_MAX, &o->max_disk))
 			return opt_error("invalid --max-disk '%s': expected a size such as 500M",
 					 arg);
 		break;
@@ -393,18 +355,6 @@ static int service_adapter(void *ctx, int pid, const char *exe, const char **nam
 	return 0;
 }
 
-static int encode(const struct profile *p, uint8_t **gz, size_t *gzlen)
-{
-	uint8_t *raw = NULL;
-	size_t len = 0;
-	int err = pprof_encode(p, &raw, &len);
-
-	if (!err)
-		err = pprof_gzip(raw, len, gz, gzlen);
-	free(raw);
-	return err;
-}
-
 /* The series labels of a profile: Pyroscope's, ours, the service's. */
 static size_t series_labels(struct agent_run *r, const struct agent_type *t,
 			    const struct agent_service *sv, struct push_label *l)
@@ -432,7 +382,7 @@ static int ship(void *ctx, int type, uint32_t service, struct profile *p)
 	size_t len = 0;
 	int err;
 
-	err = encode(p, &gz, &len);
+	err = pprof_encode_gz(p, &gz, &len);
 	if (err || !sv)
 		goto out;
 	if (r->outdir)
@@ -508,7 +458,7 @@ static void answer(struct agent_run *r, struct request *q)
 	if (!err && !p)
 		err = -ENOMEM;
 	if (!err)
-		err = encode(p, &q->body, &q->len);
+		err = pprof_encode_gz(p, &q->body, &q->len);
 	profile__free(p);
 	if (err) {
 		q->status = 500;

@@ -644,40 +644,6 @@ static const struct argp_option heap_options[] = {
 	{ 0 },
 };
 
-/* A size: a number with an optional k, m or g suffix (powers of 1024). */
-static int parse_bytes(const char *arg, uint64_t *out)
-{
-	unsigned long long v;
-	char *end;
-
-	if (*arg < '0' || *arg > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(arg, &end, 10);
-	if (errno)
-		return -EINVAL;
-	switch (*end) {
-	case 'k':
-	case 'K':
-		v <<= 10, end++;
-		break;
-	case 'm':
-	case 'M':
-		v <<= 20, end++;
-		break;
-	case 'g':
-	case 'G':
-		v <<= 30, end++;
-		break;
-	}
-	if (*end == 'b' || *end == 'B')
-		end++;
-	if (*end || v == 0 || v > (1ULL << 40))
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
 static error_t parse_heap(int key, char *arg, struct argp_state *state)
 {
 	struct type_args *a = state->input;
@@ -691,7 +657,7 @@ static error_t parse_heap(int key, char *arg, struct argp_state *state)
 		env->heap.max_overhead = 10;
 		break;
 	case OPT_RATE:
-		if (parse_bytes(arg, &env->heap.rate))
+		if (parse_bytes(arg, 1ULL << 40, &env->heap.rate))
 			return opt_error(
 				"invalid --rate '%s': expected bytes between samples, 1..1g "
 				"(e.g. 1, 4096, 512k)",

@@ -465,7 +465,7 @@ static char *save_elsewhere(const char *path, const uint8_t *gz, size_t len)
 	return name;
 }
 
-static int encode_gz(const struct profile *p, uint8_t **gz, size_t *gzlen)
+int pprof_encode_gz(const struct profile *p, uint8_t **gz, size_t *gzlen)
 {
 	uint8_t *raw = NULL;
 	size_t rawlen;
@@ -485,7 +485,7 @@ int pprof_out_write(struct pprof_out *o, const char *path, const struct profile 
 	int err;
 
 	*saved = NULL;
-	err = encode_gz(p, &gz, &gzlen);
+	err = pprof_encode_gz(p, &gz, &gzlen);
 	if (err)
 		return err;
 	/* Not opened, or for another path (heap --interval numbers the last one). */
@@ -521,7 +521,7 @@ int pprof_write_file(const struct profile *p, const char *path)
 	size_t gzlen;
 	int err;
 
-	err = encode_gz(p, &gz, &gzlen);
+	err = pprof_encode_gz(p, &gz, &gzlen);
 	if (!err)
 		err = out_create(&o, path);
 	if (!err)

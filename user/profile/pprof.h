@@ -23,6 +23,8 @@ struct profile;
 
 /* Encodes p as an uncompressed profile.proto message into a malloc'd buffer. */
 int pprof_encode(const struct profile *p, uint8_t **buf, size_t *len);
+/* The same, gzip-compressed: the bytes of a .pb.gz file. */
+int pprof_encode_gz(const struct profile *p, uint8_t **gz, size_t *gzlen);
 /* Decodes an uncompressed profile.proto message; -EINVAL on malformed input. */
 int pprof_decode(const uint8_t *buf, size_t len, struct profile **out);
 

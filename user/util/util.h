@@ -11,6 +11,11 @@
 /* Whole decimal number in [min, max]; -EINVAL or -ERANGE otherwise. */
 int parse_long(const char *s, long min, long max, long *out);
 /*
+ * A size in bytes: digits with an optional k, m, g or t (powers of 1024)
+ * and an optional "B" or "iB"; 1..max.  0 or -EINVAL.
+ */
+int parse_bytes(const char *s, uint64_t max, uint64_t *out);
+/*
  * A duration: a number of seconds ("30", "1.5") or a number with a unit
  * ("500ms", "2s", "1m", "10us"); result in nanoseconds.  -EINVAL otherwise.
  */
