@@ -45,7 +45,8 @@ WORKLOADS += $(OUT)/workloads/goburn
 endif
 
 FIXTURE_SRCS := $(wildcard tests/fixtures/*.c)
-FIXTURES  := $(patsubst tests/fixtures/%.c,$(OUT)/fixtures/%,$(FIXTURE_SRCS))
+FIXTURES  := $(patsubst tests/fixtures/%.c,$(OUT)/fixtures/%,$(FIXTURE_SRCS)) \
+	$(OUT)/fixtures/symtest_stripped
 
 .PHONY: all deps run test unit e2e bench fuzz install fmt fmt-check clean vmlinux image
 .DELETE_ON_ERROR:
@@ -120,6 +121,10 @@ $(OUT)/workloads/goburn: $(GO_SRCS)
 $(OUT)/fixtures/%: tests/fixtures/%.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -o $@ $<
+
+# symtest without its symbol table: the same layout, so nm of symtest names its offsets.
+$(OUT)/fixtures/symtest_stripped: $(OUT)/fixtures/symtest
+	strip --strip-all -o $@ $<
 
 # cfimixed: half its code with .eh_frame, half with only .debug_frame.
 $(OUT)/fixtures/cfimixed: tests/fixtures/cfimixed.c

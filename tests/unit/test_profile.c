@@ -162,6 +162,58 @@ static void test_mapping_dedup(void **state)
 	profile__free(p);
 }
 
+/* The main binary first: ids renumbered, locations and de-duplication follow. */
+static void test_lead_mapping(void **state)
+{
+	struct profile *p = new_cpu_profile();
+	struct pf_mapping_desc k = { .memory_start = 0xffffffff81000000,
+				     .memory_limit = 0xffffffffa0000000,
+				     .filename = "[kernel.kallsyms]" };
+	struct pf_mapping_desc libc = { .memory_start = 0x7f0000000000,
+					.memory_limit = 0x7f0000100000,
+					.filename = "/lib/libc.so.6" };
+	struct pf_mapping_desc app = { .memory_start = 0x400000,
+				       .memory_limit = 0x500000,
+				       .filename = "/bin/app" };
+	struct pf_line_desc fk = { .function = "do_syscall_64" }, fl = { .function = "read" },
+			    fa = { .function = "main" };
+	uint64_t mk, ml, ma, lk, ll, la, locs[3];
+	int64_t v[2] = { 1, 10 };
+
+	mk = profile__add_mapping(p, &k);
+	ml = profile__add_mapping(p, &libc);
+	ma = profile__add_mapping(p, &app);
+	lk = profile__add_location(p, mk, 0xffffffff81000100, &fk, 1);
+	ll = profile__add_location(p, ml, 0x7f0000000100, &fl, 1);
+	la = profile__add_location(p, ma, 0x400100, &fa, 1);
+	locs[0] = lk, locs[1] = ll, locs[2] = la;
+	assert_int_equal(profile__add_sample(p, locs, 3, v, NULL, 0), 0);
+
+	assert_int_equal(profile__lead_mapping(p, ma), 0);
+	assert_int_equal(p->nmappings, 3);
+	assert_string_equal(profile__str(p, p->mappings[0].filename), "/bin/app");
+	assert_string_equal(profile__str(p, p->mappings[1].filename), "[kernel.kallsyms]");
+	assert_string_equal(profile__str(p, p->mappings[2].filename), "/lib/libc.so.6");
+	assert_int_equal(p->mappings[0].id, 1);
+	assert_int_equal(p->mappings[1].id, 2);
+	assert_int_equal(p->mappings[2].id, 3);
+	assert_int_equal(profile__location(p, la)->mapping_id, 1);
+	assert_int_equal(profile__location(p, lk)->mapping_id, 2);
+	assert_int_equal(profile__location(p, ll)->mapping_id, 3);
+	/* The tables were rebuilt: equal things are still found, not added. */
+	assert_int_equal(profile__add_mapping(p, &app), 1);
+	assert_int_equal(profile__add_mapping(p, &libc), 3);
+	assert_int_equal(profile__add_location(p, 1, 0x400100, &fa, 1), la);
+	assert_int_equal(profile__add_sample(p, locs, 3, v, NULL, 0), 0);
+	assert_int_equal(p->nsamples, 1);
+	assert_int_equal(p->samples[0].values[1], 20);
+	/* Already first; unknown ids. */
+	assert_int_equal(profile__lead_mapping(p, 1), 0);
+	assert_int_equal(profile__lead_mapping(p, 9), -ENOENT);
+	assert_int_equal(profile__add_mapping(p, &(struct pf_mapping_desc){ .filename = "x" }), 4);
+	profile__free(p);
+}
+
 static void test_function_dedup(void **state)
 {
 	struct profile *p = new_profile();
@@ -499,6 +551,7 @@ int main(void)
 		cmocka_unit_test(test_string_interning),
 		cmocka_unit_test(test_string_interning_many),
 		cmocka_unit_test(test_mapping_dedup),
+		cmocka_unit_test(test_lead_mapping),
 		cmocka_unit_test(test_function_dedup),
 		cmocka_unit_test(test_location_dedup),
 		cmocka_unit_test(test_sample_merge),

@@ -2,6 +2,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -19,10 +20,12 @@
 
 #include <cmocka.h>
 
+#include "nm.h"
 #include "proc/procs.h"
 #include "symbolize/symbolize.h"
 
 #define SYMTEST "build/fixtures/symtest"
+#define SYMTEST_STRIPPED "build/fixtures/symtest_stripped"
 #define SYMTEST_SRC "tests/fixtures/symtest.c"
 #define PROCFS "tests/fixtures/proc"
 
@@ -242,6 +245,37 @@ static void test_child_process(void **state)
 	sym_free(s);
 }
 
+/* Code of a file without symbols: "module+0xoffset", the offset in the file. */
+static void test_stripped_binary(void **state)
+{
+	struct symbolizer *s = sym_new("/proc");
+	uint64_t start, end;
+	struct sym_loc loc;
+	struct child c;
+	char want[128];
+
+	assert_non_null(s);
+	/* The same layout as symtest; its text's file offsets are its addresses. */
+	nm_symbol_range(SYMTEST, "plain_function", &start, &end);
+	spawn(SYMTEST_STRIPPED, &c);
+	assert_int_equal(proctab__refresh(procs, c.pid), 0);
+	assert_int_equal(symbolizer__user(s, c.pid, c.plain_function, &loc), 0);
+	assert_string_equal(loc.map_file, real_path(SYMTEST_STRIPPED));
+	assert_int_equal(loc.nframes, 1);
+	snprintf(want, sizeof(want), "symtest_stripped+0x%" PRIx64, start);
+	assert_string_equal(loc.frames[0].function, want);
+	assert_string_equal(loc.frames[0].system_name, want);
+	assert_null(loc.frames[0].file);
+	assert_int_equal(loc.frames[0].line, 0);
+	/* A return address inside it, one byte back, is the call's own offset. */
+	assert_int_equal(symbolizer__user(s, c.pid, c.plain_call - 1, &loc), 0);
+	snprintf(want, sizeof(want), "symtest_stripped+0x%" PRIx64,
+		 c.plain_call - 1 - c.plain_function + start);
+	assert_string_equal(loc.frames[0].function, want);
+	reap(&c);
+	sym_free(s);
+}
+
 static void copy_file(const char *from, const char *to)
 {
 	char buf[65536];
@@ -377,12 +411,16 @@ static void test_fixture_mappings(void **state)
 	assert_string_equal(loc.build_id, "");
 	assert_int_equal(loc.nframes, 0);
 
-	/* A file that cannot be opened (it is not under the fake root) keeps its mapping. */
+	/*
+	 * A file that cannot be opened (it is not under the fake root) keeps its
+	 * mapping, and its frames are named by their offset in the file.
+	 */
 	assert_int_equal(symbolizer__user(s, FIXTURE_PID, 0x55d4c3a02345, &loc), 0);
 	assert_string_equal(loc.map_file, "/opt/my app/bin/server");
 	assert_int_equal(loc.map_offset, 0x2000);
 	assert_false(loc.has_functions);
-	assert_int_equal(loc.nframes, 0);
+	assert_int_equal(loc.nframes, 1);
+	assert_string_equal(loc.frames[0].function, "server+0x2345");
 
 	assert_int_equal(symbolizer__user(s, FIXTURE_PID, 0x7f3a34a01000, &loc), 0);
 	assert_string_equal(loc.map_file, "/tmp/libplugin.so");
@@ -535,6 +573,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_child_process, kill_live_child),
 		cmocka_unit_test_teardown(test_deleted_binary, kill_live_child),
+		cmocka_unit_test_teardown(test_stripped_binary, kill_live_child),
 		cmocka_unit_test(test_libc),
 		cmocka_unit_test(test_evicted_files),
 		cmocka_unit_test(test_own_vdso),

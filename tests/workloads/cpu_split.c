@@ -4,7 +4,8 @@
  * burn_c 20% of the iterations, each iteration the same instructions, so the
  * CPU time splits the same way.
  *
- * usage: cpu_split [SECONDS [THREADS]]   (SECONDS 0 = until killed)
+ * usage: cpu_split [SECONDS [THREADS [A:B:C]]]   (SECONDS 0 = until killed)
+ * A:B:C sets other shares, in tenths of a round (default 5:3:2).
  * Prints "ready <pid>" on stderr once running.
  */
 #define _GNU_SOURCE
@@ -49,6 +50,7 @@ static double now(void)
 }
 
 static double seconds;
+static unsigned long share_a = 5, share_b = 3, share_c = 2;
 
 static void *worker(void *arg)
 {
@@ -56,9 +58,9 @@ static void *worker(void *arg)
 	unsigned long x = (unsigned long)arg;
 
 	while (seconds == 0 || now() < end) {
-		x = burn_a(5 * CHUNK, x);
-		x = burn_b(3 * CHUNK, x);
-		x = burn_c(2 * CHUNK, x);
+		x = burn_a(share_a * CHUNK, x);
+		x = burn_b(share_b * CHUNK, x);
+		x = burn_c(share_c * CHUNK, x);
 	}
 	return NULL;
 }
@@ -73,6 +75,11 @@ int main(int argc, char **argv)
 	seconds = argc > 1 ? atof(argv[1]) : 0;
 	if (threads < 1 || threads > 64) {
 		fprintf(stderr, "cpu_split: THREADS must be 1..64\n");
+		return 2;
+	}
+	if (argc > 3 && (sscanf(argv[3], "%lu:%lu:%lu", &share_a, &share_b, &share_c) != 3 ||
+			 share_a + share_b + share_c == 0 || share_a + share_b + share_c > 100)) {
+		fprintf(stderr, "cpu_split: shares must be A:B:C, 1..100 in all\n");
 		return 2;
 	}
 	fprintf(stderr, "ready %d\n", getpid());

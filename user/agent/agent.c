@@ -812,6 +812,8 @@ int agent__build(struct agent *a, const struct agent_window *w, int type, const 
 			profile__free(b->k.p);
 			continue;
 		}
+		/* A service's program first; a failure (no memory) leaves the order. */
+		capture_lead_mapping(a->s, b->k.p);
 		a->st.profiles_built++;
 		ret = fn(ctx, b->type, b->service, b->k.p); /* fn owns the profile */
 		if (ret && !err)

@@ -189,6 +189,15 @@ typedef int (*capture_entry_fn)(const void *key, const void *value, int64_t *val
 int capture_add_map(struct sample_sink *k, int map_fd, capture_entry_fn fn, void *arg);
 
 /*
+ * Puts first the mapping of the executable of the process whose samples
+ * weigh most (the only one, for a profile of one process), as Go's
+ * profiles have their program first; adds it when no sample ran in it.
+ * Nothing changes when that process or its executable is unknown.
+ * 0 or -ENOMEM.
+ */
+int capture_lead_mapping(struct session *s, struct profile *p);
+
+/*
  * Builds the profile of a finished capture: shape's types and period, the
  * session's times, the samples that fill adds (stacks resolved from the
  * stacks map), and the report of every loss.  Returns 0 or -errno

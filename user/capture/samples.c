@@ -152,6 +152,99 @@ cleanup:
 	return err;
 }
 
+struct pid_weight {
+	int64_t pid;
+	int64_t weight;
+};
+
+static int cmp_pid(const void *a, const void *b)
+{
+	const struct pid_weight *x = a, *y = b;
+
+	return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+/* The pid label of s, or -1. */
+static int64_t sample_pid(const struct profile *p, const struct pf_sample *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nlabels; i++)
+		if (!s->labels[i].str && !strcmp(profile__str(p, s->labels[i].key), "pid"))
+			return s->labels[i].num;
+	return -1;
+}
+
+/* The pid whose samples weigh most (first sample type), or -1. */
+static int64_t heaviest_pid(const struct profile *p)
+{
+	struct pid_weight *w, best = { -1, -1 };
+	size_t i, n = 0;
+
+	w = malloc((p->nsamples ? p->nsamples : 1) * sizeof(*w));
+	if (!w)
+		return -1;
+	for (i = 0; i < p->nsamples; i++) {
+		int64_t pid = sample_pid(p, &p->samples[i]), v = p->samples[i].values[0];
+
+		if (pid >= 0)
+			w[n++] = (struct pid_weight){ pid, v < 0 ? -v : v };
+	}
+	qsort(w, n, sizeof(*w), cmp_pid);
+	for (i = 0; i < n;) {
+		struct pid_weight run = w[i];
+
+		while (++i < n && w[i].pid == run.pid)
+			run.weight += w[i].weight;
+		if (run.weight > best.weight)
+			best = run;
+	}
+	free(w);
+	return best.pid;
+}
+
+int capture_lead_mapping(struct session *s, struct profile *p)
+{
+	const struct pproc *proc;
+	const struct pmap *em;
+	struct pf_mapping_desc d;
+	uint64_t id = 0;
+	int64_t pid;
+	size_t i;
+
+	if (!s || !s->procs_tab || !p->nsample_types)
+		return 0;
+	pid = heaviest_pid(p);
+	proc = pid >= 0 ? proctab__find(s->procs_tab, (int)pid) : NULL;
+	em = pproc__exe_map(proc);
+	if (!em)
+		return 0;
+	for (i = 0; i < p->nmappings; i++) {
+		const struct pf_mapping *m = &p->mappings[i];
+
+		if (strcmp(profile__str(p, m->filename), proc->exe))
+			continue;
+		if (!id || m->memory_start == em->start)
+			id = m->id;
+		if (m->memory_start == em->start)
+			break;
+	}
+	if (!id) {
+		/* No sample ran in the program itself: pprof still names it. */
+		d = (struct pf_mapping_desc){
+			.memory_start = em->start,
+			.memory_limit = em->end,
+			.file_offset = em->offset,
+			.filename = proc->exe,
+			.build_id = em->file ? em->file->build_id : "",
+		};
+		id = profile__add_mapping(p, &d);
+		if (!id)
+			return -ENOMEM;
+	}
+	return profile__lead_mapping(p, id);
+}
+
 const struct counter_desc capture_counters[CNT__MAX] = {
 #define COUNTER_ROW(name, kind, message) [name] = { #name, COUNTER_##kind, message },
 	BPFPROF_COUNTERS(COUNTER_ROW)
@@ -258,6 +351,8 @@ static int make_profile(struct session *s, const struct profile_shape *shape, in
 	}
 	session__counters(s, k.counters);
 	err = fill(&k, arg);
+	if (!err)
+		err = capture_lead_mapping(s, k.p);
 	if (!err) {
 		capture_report_losses(s, k.counters, stack_resolver__unmapped(k.r), k.p, final);
 		capture_unwind_report(s, k.p, final);

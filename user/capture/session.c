@@ -77,13 +77,14 @@ void session__free(struct session *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static void exe_name(int pid, const char *comm, char *buf, size_t len)
+/* Names p after its executable (its path too), else after comm. */
+static void exe_name(struct session *s, struct pproc *p, const char *comm)
 {
 	char path[64], exe[PATH_MAX];
 	ssize_t n;
 	char *base;
 
-	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	snprintf(path, sizeof(path), "/proc/%d/exe", p->pid);
 	n = readlink(path, exe, sizeof(exe) - 1);
 	if (n > 0) {
 		exe[n] = '\0';
@@ -91,10 +92,13 @@ static void exe_name(int pid, const char *comm, char *buf, size_t len)
 		if (n > 10 && strcmp(exe + n - 10, " (deleted)") == 0)
 			exe[n - 10] = '\0';
 		base = strrchr(exe, '/');
-		snprintf(buf, len, "%.63s", base ? base + 1 : exe);
+		snprintf(p->name, sizeof(p->name), "%.63s", base ? base + 1 : exe);
+		/* Without it (no memory) the profile only loses its main mapping. */
+		proctab__set_exe(s->procs_tab, p, exe);
 		return;
 	}
-	snprintf(buf, len, "%s", comm && *comm ? comm : "[unknown]");
+	snprintf(p->name, sizeof(p->name), "%s", comm && *comm ? comm : "[unknown]");
+	p->exe = NULL;
 }
 
 static void read_maps(struct session *s, struct pproc *p, bool reset)
@@ -130,7 +134,7 @@ static void track(struct session *s, int pid, const char *comm, bool exec)
 	}
 	read_maps(s, p, exec);
 	if (exec || !p->name[0])
-		exe_name(pid, comm, p->name, sizeof(p->name));
+		exe_name(s, p, comm);
 }
 
 void session__track(struct session *s, int pid, const char *comm)

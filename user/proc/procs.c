@@ -122,6 +122,26 @@ struct pproc *proctab__get(struct proctab *t, int pid)
 	return p;
 }
 
+int proctab__set_exe(struct proctab *t, struct pproc *p, const char *path)
+{
+	const char *exe = strpool__add(t->paths, path);
+
+	if (!exe)
+		return -ENOMEM;
+	p->exe = exe;
+	return 0;
+}
+
+const struct pmap *pproc__exe_map(const struct pproc *p)
+{
+	size_t i;
+
+	for (i = 0; p && p->exe && i < p->n; i++)
+		if (!strcmp(p->maps[i].path, p->exe))
+			return &p->maps[i];
+	return NULL;
+}
+
 /* The first recorded mapping ending after addr, as an index (n when none). */
 static size_t map_lower(const struct pmap *m, size_t n, uint64_t addr)
 {

@@ -30,7 +30,8 @@ struct pmap {
 struct pproc {
 	int pid;
 	bool exited;
-	char name[64]; /* executable name, set by whoever tracks the process ("" until then) */
+	char name[64];	 /* executable name, set by whoever tracks the process ("" until then) */
+	const char *exe; /* its executable's path (proctab__set_exe), NULL until then */
 	/* CLOCK_MONOTONIC ns of the last and the first read of its maps by the
 	 * session's refresh policy; read_at 0: not read, or found gone. */
 	int64_t read_at, first_at;
@@ -72,6 +73,13 @@ struct pproc *proctab__get(struct proctab *t, int pid);
  */
 size_t proctab__slots(const struct proctab *t);
 struct pproc *proctab__slot(const struct proctab *t, size_t i);
+/*
+ * Records path (as /proc/PID/exe reads, " (deleted)" stripped) as p's
+ * executable, interned with the mapping paths.  0 or -ENOMEM.
+ */
+int proctab__set_exe(struct proctab *t, struct pproc *p, const char *path);
+/* The lowest recorded mapping of p's executable (by path), or NULL. */
+const struct pmap *pproc__exe_map(const struct pproc *p);
 /* The recorded mapping of p holding addr, or NULL. */
 const struct pmap *pproc__find(const struct pproc *p, uint64_t addr);
 

@@ -187,6 +187,8 @@ static int index_table(struct profile *p, enum pfi_table t)
 	return 0;
 }
 
+static int index_ids(struct profile *p, enum pfi_table t);
+
 static void index_clear(struct profile_index *idx)
 {
 	int t;
@@ -224,6 +226,19 @@ static int index_build(struct profile *p)
 	idx->cap_comments = p->ncomments;
 	idx->built = true;
 	return 0;
+}
+
+int pfi_rebuild(struct profile *p)
+{
+	int err;
+
+	if (!p->index)
+		return pfi_ensure(p);
+	index_clear(p->index);
+	err = index_build(p);
+	if (!err && p->index->ids[PFI_MAPPINGS].sparse)
+		err = index_ids(p, PFI_MAPPINGS);
+	return err;
 }
 
 int pfi_ensure(struct profile *p)

@@ -37,6 +37,11 @@ struct profile_index {
 /* Allocates and builds the index if need be. */
 int pfi_ensure(struct profile *p);
 void pfi_free(struct profile_index *idx);
+/*
+ * Builds the index again after elements were reordered or renumbered in
+ * place (the mappings' id map too, when sparse).  0 or -ENOMEM.
+ */
+int pfi_rebuild(struct profile *p);
 
 /*
  * The index of an element equal to key (an element of table t, ids

@@ -198,6 +198,41 @@ uint64_t profile__add_mapping(struct profile *p, const struct pf_mapping_desc *m
 	return key.id;
 }
 
+int profile__lead_mapping(struct profile *p, uint64_t id)
+{
+	const struct pf_mapping *m = profile__mapping(p, id);
+	struct pf_mapping lead;
+	bool dense = true;
+	size_t k, i;
+	int err;
+
+	if (!m)
+		return -ENOENT;
+	k = (size_t)(m - p->mappings);
+	if (k == 0)
+		return 0;
+	for (i = 0; i < p->nmappings && dense; i++)
+		dense = p->mappings[i].id == i + 1;
+	lead = *m;
+	memmove(p->mappings + 1, p->mappings, k * sizeof(*p->mappings));
+	p->mappings[0] = lead;
+	if (dense) {
+		/* Mapping k+1 becomes 1, mappings 1..k move up by one. */
+		for (i = 0; i <= k; i++)
+			p->mappings[i].id = i + 1;
+		for (i = 0; i < p->nlocations; i++) {
+			uint64_t *mid = &p->locations[i].mapping_id;
+
+			if (*mid == k + 1)
+				*mid = 1;
+			else if (*mid && *mid <= k)
+				(*mid)++;
+		}
+	}
+	err = pfi_rebuild(p);
+	return err;
+}
+
 uint64_t profile__add_function(struct profile *p, const char *name, const char *system_name,
 			       const char *filename, int64_t start_line)
 {

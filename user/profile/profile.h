@@ -180,6 +180,15 @@ const struct pf_mapping *profile__mapping(const struct profile *p, uint64_t id);
 const struct pf_location *profile__location(const struct profile *p, uint64_t id);
 const struct pf_function *profile__function(const struct profile *p, uint64_t id);
 
+/*
+ * Moves mapping id to the front of the mappings, as pprof expects of the
+ * main binary (its "File:" line and the names of saved profiles come from
+ * the first mapping).  Ids that were index + 1 are renumbered so they stay
+ * so (locations follow); other ids move with their mappings.  0, -ENOENT
+ * when there is no such mapping, or -ENOMEM.
+ */
+int profile__lead_mapping(struct profile *p, uint64_t id);
+
 /* Index of the sample type named type, or -1. */
 int profile__sample_type_index(const struct profile *p, const char *type);
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,6 +96,19 @@ static void loc_reset(struct sym_loc *out)
 	out->nframes = 0;
 }
 
+/* The frame of an address its file has no symbol for: "libfoo.so+0x1f2a". */
+static void module_offset(struct sym_loc *out, uint64_t file_offset)
+{
+	const char *base = strrchr(out->map_file, '/');
+
+	base = base ? base + 1 : out->map_file;
+	snprintf(out->module_offset, sizeof(out->module_offset), "%.64s+0x%" PRIx64, base,
+		 file_offset);
+	out->frames[0] = (struct sym_frame){ .function = out->module_offset,
+					     .system_name = out->module_offset };
+	out->nframes = 1;
+}
+
 int symbolizer__user(struct symbolizer *s, int pid, uint64_t addr, struct sym_loc *out)
 {
 	const struct pmap *m = pproc__find(proctab__find(s->procs, pid), addr);
@@ -109,16 +123,21 @@ int symbolizer__user(struct symbolizer *s, int pid, uint64_t addr, struct sym_lo
 	out->map_offset = m->offset;
 	out->map_file = m->path;
 	/* Anonymous and JIT code: a mapping without symbols is still an answer. */
-	f = m->file ? elf_of(s, m->file) : NULL;
-	if (!f)
+	if (!m->path[0])
 		return 0;
+	f = m->file ? elf_of(s, m->file) : NULL;
+	if (!f) {
+		module_offset(out, addr - m->start + m->offset);
+		return 0;
+	}
 	out->build_id = sym_file__build_id(f);
 	out->has_functions = sym_file__has_symbols(f);
 	out->has_lines = sym_file__has_lines(f);
 	out->has_inlines = sym_file__has_dwarf(f);
-	if (sym_file__offset_to_vaddr(f, addr - m->start + m->offset, &vaddr))
-		return 0;
-	out->nframes = sym_file__lookup(f, vaddr, out->frames, SYM_MAX_INLINE);
+	if (!sym_file__offset_to_vaddr(f, addr - m->start + m->offset, &vaddr))
+		out->nframes = sym_file__lookup(f, vaddr, out->frames, SYM_MAX_INLINE);
+	if (out->nframes <= 0)
+		module_offset(out, addr - m->start + m->offset);
 	return 0;
 }
 

@@ -33,8 +33,15 @@ struct sym_loc {
 	bool has_functions;   /* a symbol table was found */
 	bool has_lines;	      /* DWARF line info was found */
 	bool has_inlines;     /* DWARF inline info was found */
-	int nframes;	      /* 0 when the address could not be symbolized */
+	/*
+	 * 0 when the address could not be symbolized.  An address in a file
+	 * without a symbol for it (a stripped library, the vdso's internal
+	 * functions) gets one frame named "module+0xoffset", the file's base
+	 * name and the address's offset in the file, as perf shows it.
+	 */
+	int nframes;
 	struct sym_frame frames[SYM_MAX_INLINE]; /* innermost first */
+	char module_offset[96];			 /* the name of such a frame */
 };
 
 struct symbolizer;
