@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "profile/diff.h"
 #include "profile/profile.h"
 #include "report/report.h"
 #include "util/hash.h"
@@ -383,12 +385,12 @@ static int cmp_stacks(const void *a, const void *b)
 	return strcmp(((const struct acc *)a)->name, ((const struct acc *)b)->name);
 }
 
-int report_folded(FILE *out, const struct profile *p, int si)
+/* Adds every stack of p to t, folded: its value to flat, or to cum when as_base. */
+static int fold_profile(struct accs *t, const struct profile *p, int si, bool as_base, char **buf,
+			size_t *cap)
 {
-	struct accs t = { 0 };
-	size_t i, cap = 0;
-	char *buf = NULL;
 	struct acc *a;
+	size_t i;
 	int err = 0;
 
 	if (si < 0 || (size_t)si >= p->nsample_types)
@@ -398,24 +400,133 @@ int report_folded(FILE *out, const struct profile *p, int si)
 
 		if (!v)
 			continue;
-		err = fold_sample(p, &p->samples[i], &buf, &cap);
-		if (!err) {
-			a = acc_get(&t, buf);
-			if (a)
-				a->flat += v;
-			else
-				err = -ENOMEM;
-		}
+		err = fold_sample(p, &p->samples[i], buf, cap);
+		if (err)
+			break;
+		a = acc_get(t, *buf);
+		if (!a)
+			return -ENOMEM;
+		if (as_base)
+			a->cum += v;
+		else
+			a->flat += v;
 	}
+	return err;
+}
+
+/* Folded stacks of new (and base): "stack NEW" lines, or "stack BASE NEW" with a base. */
+static int folded(FILE *out, const struct profile *base, int bsi, const struct profile *p, int si)
+{
+	struct accs t = { 0 };
+	size_t i, cap = 0;
+	char *buf = NULL;
+	int err;
+
+	err = fold_profile(&t, p, si, false, &buf, &cap);
+	if (!err && base)
+		err = fold_profile(&t, base, bsi, true, &buf, &cap);
 	if (!err && t.n)
 		qsort(t.a, t.n, sizeof(*t.a), cmp_stacks);
 	for (i = 0; i < t.n; i++) {
-		if (!err)
+		if (!err && !base)
 			fprintf(out, "%s %" PRId64 "\n", t.a[i].name, t.a[i].flat);
+		else if (!err)
+			fprintf(out, "%s %" PRId64 " %" PRId64 "\n", t.a[i].name, t.a[i].cum,
+				t.a[i].flat);
 		free((char *)t.a[i].name);
 	}
 	free(t.a);
 	hashtab__fini(&t.index);
 	free(buf);
 	return err;
+}
+
+int report_folded(FILE *out, const struct profile *p, int si)
+{
+	return folded(out, NULL, 0, p, si);
+}
+
+int report_folded_diff(FILE *out, const struct profile *base, int bsi, const struct profile *p,
+		       int si)
+{
+	return folded(out, base, bsi, p, si);
+}
+
+static int64_t abs64(int64_t v)
+{
+	return v < 0 ? -v : v;
+}
+
+/* As pprof sorts -top: absolute flat, then name, then absolute cum. */
+static int cmp_diff_rows(const void *a, const void *b)
+{
+	const struct report_row *x = a, *y = b;
+	int c;
+
+	if (abs64(x->flat) != abs64(y->flat))
+		return abs64(x->flat) > abs64(y->flat) ? -1 : 1;
+	c = strcmp(x->name, y->name);
+	if (c)
+		return c;
+	if (abs64(x->cum) != abs64(y->cum))
+		return abs64(x->cum) > abs64(y->cum) ? -1 : 1;
+	return 0;
+}
+
+/* A difference with its sign: "+1.2s", "-300ms", "0". */
+static void format_delta(char *buf, size_t len, int64_t v, const char *unit)
+{
+	char num[32];
+
+	report_format_value(num, sizeof(num), v, unit);
+	snprintf(buf, len, "%s%s", v > 0 ? "+" : "", num);
+}
+
+int report_diff_top(FILE *out, const struct profile *diff, int si, int n)
+{
+	struct report_row *rows = NULL;
+	char flat[40], cum[40], tot[32], shown[40];
+	const char *unit;
+	int64_t total, sum = 0, ignored;
+	int nrows, i, kept = 0;
+
+	nrows = functions(diff, si, REPORT_SKIP_NONE, &rows, &ignored);
+	if (nrows < 0)
+		return nrows;
+	/* Functions whose changes cancel out did not change. */
+	for (i = 0; i < nrows; i++) {
+		if (rows[i].flat || rows[i].cum)
+			rows[kept++] = rows[i];
+		else
+			free((char *)rows[i].name);
+	}
+	nrows = kept;
+	if (nrows)
+		qsort(rows, nrows, sizeof(*rows), cmp_diff_rows);
+	total = profile__diff_total(diff, si);
+	if (n <= 0 || n > nrows)
+		n = nrows;
+	unit = profile__str(diff, diff->sample_types[si].unit);
+	for (i = 0; i < n; i++)
+		sum += rows[i].flat;
+	format_delta(shown, sizeof(shown), sum, unit);
+	report_format_value(tot, sizeof(tot), total, unit);
+	fprintf(out, "Showing nodes accounting for %s, %+.2f%% of %s total\n", shown,
+		pct(sum, total), tot);
+	if (n < nrows)
+		fprintf(out, "Showing top %d nodes out of %d\n", n, nrows);
+	fprintf(out, "%10s %7s %7s %10s %7s\n", "flat", "flat%", "sum%", "cum", "cum%");
+	sum = 0;
+	for (i = 0; i < n; i++) {
+		sum += rows[i].flat;
+		format_delta(flat, sizeof(flat), rows[i].flat, unit);
+		format_delta(cum, sizeof(cum), rows[i].cum, unit);
+		fprintf(out, "%10s %+6.2f%% %+6.2f%% %10s %+6.2f%%  %s\n", flat,
+			pct(rows[i].flat, total), pct(sum, total), cum, pct(rows[i].cum, total),
+			rows[i].name);
+	}
+	for (i = 0; i < nrows; i++)
+		free((char *)rows[i].name);
+	free(rows);
+	return 0;
 }

@@ -3,6 +3,8 @@
 #ifndef BPFPROF_REPORT_H
 #define BPFPROF_REPORT_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -59,6 +61,46 @@ int report_top(FILE *out, const struct profile *p, int si, int n, enum report_sk
  * functions are frames of their own.
  */
 int report_folded(FILE *out, const struct profile *p, int si);
+
+/*
+ * The same for two profiles: "stack BASE NEW" per stack of either (0 where
+ * a stack is missing), the input of flamegraph.pl's differential graphs.
+ */
+int report_folded_diff(FILE *out, const struct profile *base, int bsi, const struct profile *p,
+		       int si);
+
+/*
+ * The top table of a difference (profile/diff.h's profile__diff): flat and
+ * cum changes per function with their signs, sorted by the absolute change
+ * of flat as pprof's -top -base sorts them; percentages of the total
+ * profile__diff_total() gives.  Functions whose changes cancel are left
+ * out; n <= 0 prints all.
+ */
+int report_diff_top(FILE *out, const struct profile *diff, int si, int n);
+
+/*
+ * v in unit as pprof labels values (measurement.ScaledLabel, "auto"):
+ * bytes and times scaled to the largest unit under v, two decimals unless
+ * they are ".00"; other units as plain numbers.
+ */
+void report_scaled_label(char *buf, size_t len, int64_t v, const char *unit);
+
+/* pprof's header of a report of sample type si: File, Build ID, comments, Type, Time, Duration. */
+int report_header(FILE *out, const struct profile *p, int si);
+
+/*
+ * Every sample of p with its value and labels, as `go tool pprof -traces`
+ * prints them (the same order, label lines, frame names and " (inline)"
+ * marks).  0 or -errno.
+ */
+int report_traces(FILE *out, const struct profile *p, int si);
+
+/*
+ * A flame graph of sample type si as an SVG document.  With diff, p is a
+ * difference whose base samples are marked (profile__diff with mark_base):
+ * widths are the new profile's, colours its growth and shrink.
+ */
+int report_svg(FILE *out, const struct profile *p, int si, bool diff);
 
 /* The sample type a report shows by default: default_sample_type, else the last. */
 int report_default_index(const struct profile *p);
