@@ -83,6 +83,8 @@ for svc in svc_alpha svc_beta; do
 		fail "$svc: $total samples = $((got / 1000000)) ms, want its CPU time $((c / 1000000)) ms less at most $((outside / 1000000)) ms outside the intervals (2%)"
 	fi
 	check "$svc: its profiles hold its own process only${bad:+: $bad}" test -z "$bad"
+	check "$svc: the service's program is the first mapping (File: $svc)" \
+		sh -c "go tool pprof -top '${files[1]}' 2>/dev/null | grep -qx 'File: $svc'"
 	share=$(pprof_share "${files[1]}" burn_a)
 	check "$svc: burn_a ${share:-absent}% (want 50 ± 8)" within "${share:-0}" 50 8
 done

@@ -57,6 +57,8 @@ check "... at hz=499: period 2004008 ns" grep -q "^Period: 2004008$" "$TMP/fetch
 check "... the window asked for (Duration: 3 s)" grep -qE "^Duration: 3\.[0-9]+$" "$TMP/fetch.raw"
 check "get profile (200)" test "$(get 'profile?seconds=3&hz=499')" = 200
 expect_split "serve profile" "$TMP/body"
+check "serve profile: the target's program is the first mapping (File: cpu_split)" \
+	sh -c "go tool pprof -top '$TMP/body' 2>/dev/null | grep -qx 'File: cpu_split'"
 check "get profile?debug=1: the top table as text" sh -c "test \"\$(curl -s '${URL}profile?seconds=1&debug=1' | tee '$TMP/top.txt' | grep -c ' burn_[abc]$')\" = 3"
 check "... without the line naming the server's file" \
 	sh -c "grep -q ' burn_a$' '$TMP/top.txt' && ! grep -q '^wrote ' '$TMP/top.txt'"
