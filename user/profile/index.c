@@ -228,16 +228,23 @@ static int index_build(struct profile *p)
 	return 0;
 }
 
-int pfi_rebuild(struct profile *p)
+int pfi_rebuild_mappings(struct profile *p)
 {
-	int err;
+	static const enum pfi_table moved[] = { PFI_MAPPINGS, PFI_LOCATIONS };
+	size_t i;
+	int err = 0;
 
-	if (!p->index)
+	if (!p->index || !p->index->built)
 		return pfi_ensure(p);
-	index_clear(p->index);
-	err = index_build(p);
+	/* Only mappings moved, and locations hash their mapping's id. */
+	for (i = 0; i < 2 && !err; i++) {
+		hashtab__fini(&p->index->tabs[moved[i]]);
+		err = index_table(p, moved[i]);
+	}
 	if (!err && p->index->ids[PFI_MAPPINGS].sparse)
 		err = index_ids(p, PFI_MAPPINGS);
+	if (err)
+		index_clear(p->index);
 	return err;
 }
 

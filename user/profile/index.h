@@ -38,10 +38,11 @@ struct profile_index {
 int pfi_ensure(struct profile *p);
 void pfi_free(struct profile_index *idx);
 /*
- * Builds the index again after elements were reordered or renumbered in
- * place (the mappings' id map too, when sparse).  0 or -ENOMEM.
+ * Indexes the mappings and locations again after mappings were reordered
+ * or renumbered in place (the mappings' id map too, when sparse).  0 or
+ * -ENOMEM (the index is then dropped, to be built again on next use).
  */
-int pfi_rebuild(struct profile *p);
+int pfi_rebuild_mappings(struct profile *p);
 
 /*
  * The index of an element equal to key (an element of table t, ids

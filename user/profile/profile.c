@@ -204,7 +204,6 @@ int profile__lead_mapping(struct profile *p, uint64_t id)
 	struct pf_mapping lead;
 	bool dense = true;
 	size_t k, i;
-	int err;
 
 	if (!m)
 		return -ENOENT;
@@ -229,8 +228,7 @@ int profile__lead_mapping(struct profile *p, uint64_t id)
 				(*mid)++;
 		}
 	}
-	err = pfi_rebuild(p);
-	return err;
+	return pfi_rebuild_mappings(p);
 }
 
 uint64_t profile__add_function(struct profile *p, const char *name, const char *system_name,
