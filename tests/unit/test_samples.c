@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 
@@ -302,6 +303,75 @@ static void test_lost_stack(void **state)
 			    "[lost kernel stack: stack map full]");
 }
 
+/* Writes <procfs>/PID/maps with one executable mapping of path, records it and its exe. */
+static void fake_process(struct fixture *f, int pid, const char *path, unsigned long start)
+{
+	char file[160];
+	FILE *maps;
+
+	snprintf(file, sizeof(file), "%s/%d", f->dir, pid);
+	assert_int_equal(mkdir(file, 0755), 0);
+	snprintf(file, sizeof(file), "%s/%d/maps", f->dir, pid);
+	maps = fopen(file, "w");
+	assert_non_null(maps);
+	fprintf(maps, "%lx-%lx r-xp 00001000 fd:01 42 %s\n", start, start + 0x2000, path);
+	assert_int_equal(fclose(maps), 0);
+	assert_int_equal(proctab__refresh(f->s.procs_tab, pid), 0);
+	assert_int_equal(proctab__set_exe(f->s.procs_tab, proctab__get(f->s.procs_tab, pid), path),
+			 0);
+}
+
+static void remove_process(struct fixture *f, int pid)
+{
+	char file[160];
+
+	snprintf(file, sizeof(file), "%s/%d/maps", f->dir, pid);
+	unlink(file);
+	snprintf(file, sizeof(file), "%s/%d", f->dir, pid);
+	rmdir(file);
+}
+
+static void test_lead_mapping(void **state)
+{
+	struct fixture *f = *state;
+	const __u64 ips[] = { SCHEDULE + 0x10, NANOSLEEP + 0x10 };
+	const int64_t light[2] = { 1, 100 }, heavy[2] = { 3, 300 }, heaviest[2] = { 9, 900 };
+	struct stack_key key;
+	const struct pf_mapping *m;
+	__u64 id = kstack(f, ips, 2);
+
+	fake_process(f, 7, "/bin/seven", 0x400000);
+	fake_process(f, 8, "/opt/eight", 0x500000);
+	key = key_for(7, 0, id, "seven");
+	assert_int_equal(capture_add_sample(&f->k, &key, light, NULL, 0), 0);
+	key = key_for(8, 0, id, "eight");
+	assert_int_equal(capture_add_sample(&f->k, &key, heavy, NULL, 0), 0);
+	/* A kernel thread weighs most but has no executable: passed over. */
+	key = key_for(9, 0, id, "kworker");
+	assert_int_equal(capture_add_sample(&f->k, &key, heaviest, NULL, 0), 0);
+	assert_int_equal(f->k.p->nmappings, 1);
+
+	/* No sample ran in /opt/eight: its mapping is added, first. */
+	assert_int_equal(capture_lead_mapping(&f->s, f->k.p), 0);
+	assert_int_equal(f->k.p->nmappings, 2);
+	m = &f->k.p->mappings[0];
+	assert_string_equal(profile__str(f->k.p, m->filename), "/opt/eight");
+	assert_int_equal(m->id, 1);
+	assert_int_equal(m->memory_start, 0x500000);
+	assert_int_equal(m->memory_limit, 0x502000);
+	assert_int_equal(m->file_offset, 0x1000);
+	/* The kernel's frames still name the kernel's mapping. */
+	m = profile__mapping(
+		f->k.p, profile__location(f->k.p, f->k.p->samples[0].location_ids[0])->mapping_id);
+	assert_non_null(m);
+	assert_string_equal(profile__str(f->k.p, m->filename), "[kernel.kallsyms]");
+	/* Again: already first, nothing added. */
+	assert_int_equal(capture_lead_mapping(&f->s, f->k.p), 0);
+	assert_int_equal(f->k.p->nmappings, 2);
+	remove_process(f, 7);
+	remove_process(f, 8);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -310,6 +380,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_trim_range, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_labels_and_sums, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lost_stack, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lead_mapping, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -190,7 +190,8 @@ int capture_add_map(struct sample_sink *k, int map_fd, capture_entry_fn fn, void
 
 /*
  * Puts first the mapping of the executable of the process whose samples
- * weigh most (the only one, for a profile of one process), as Go's
+ * weigh most (the only one, for a profile of one process; kernel threads,
+ * which have none, are passed over), as Go's
  * profiles have their program first; adds it when no sample ran in it.
  * Nothing changes when that process or its executable is unknown.
  * 0 or -ENOMEM.

@@ -175,15 +175,28 @@ static int64_t sample_pid(const struct profile *p, const struct pf_sample *s)
 	return -1;
 }
 
-/* The pid whose samples weigh most (first sample type), or -1. */
-static int64_t heaviest_pid(const struct profile *p)
+static int cmp_weight(const void *a, const void *b)
 {
-	struct pid_weight *w, best = { -1, -1 };
-	size_t i, n = 0;
+	const struct pid_weight *x = a, *y = b;
+
+	if (x->weight != y->weight)
+		return x->weight > y->weight ? -1 : 1;
+	return cmp_pid(a, b);
+}
+
+/*
+ * The pids of p's samples with their weights (absolute values of the first
+ * sample type), heaviest first, in *out (malloc'd); returns how many or
+ * -ENOMEM.
+ */
+static long pids_by_weight(const struct profile *p, struct pid_weight **out)
+{
+	struct pid_weight *w;
+	size_t i, n = 0, runs = 0;
 
 	w = malloc((p->nsamples ? p->nsamples : 1) * sizeof(*w));
 	if (!w)
-		return -1;
+		return -ENOMEM;
 	for (i = 0; i < p->nsamples; i++) {
 		int64_t pid = sample_pid(p, &p->samples[i]), v = p->samples[i].values[0];
 
@@ -196,30 +209,36 @@ static int64_t heaviest_pid(const struct profile *p)
 
 		while (++i < n && w[i].pid == run.pid)
 			run.weight += w[i].weight;
-		if (run.weight > best.weight)
-			best = run;
+		w[runs++] = run;
 	}
-	free(w);
-	return best.pid;
+	qsort(w, runs, sizeof(*w), cmp_weight);
+	*out = w;
+	return (long)runs;
 }
 
 int capture_lead_mapping(struct session *s, struct profile *p)
 {
-	const struct pproc *proc;
-	const struct pmap *em;
+	const struct pproc *proc = NULL;
+	const struct pmap *em = NULL;
 	struct pf_mapping_desc d;
+	struct pid_weight *w;
 	uint64_t id = 0;
-	int64_t pid;
-	size_t i;
+	long n, i;
 
 	if (!s || !s->procs_tab || !p->nsample_types)
 		return 0;
-	pid = heaviest_pid(p);
-	proc = pid >= 0 ? proctab__find(s->procs_tab, (int)pid) : NULL;
-	em = pproc__exe_map(proc);
+	n = pids_by_weight(p, &w);
+	if (n < 0)
+		return (int)n;
+	/* The heaviest process with an executable (not a kernel thread). */
+	for (i = 0; i < n && !em; i++) {
+		proc = proctab__find(s->procs_tab, (int)w[i].pid);
+		em = pproc__exe_map(proc);
+	}
+	free(w);
 	if (!em)
 		return 0;
-	for (i = 0; i < p->nmappings; i++) {
+	for (i = 0; i < (long)p->nmappings; i++) {
 		const struct pf_mapping *m = &p->mappings[i];
 
 		if (strcmp(profile__str(p, m->filename), proc->exe))
