@@ -109,7 +109,10 @@ static int compare_file(const char *path, size_t *checked)
 	for (i = 0; i < 3000; i++) {
 		GElf_Sym dsym;
 		GElf_Off off;
-		GElf_Addr lo = UINT64_MAX, hi = 0;
+		GElf_Addr lo = UINT64_MAX, hi = 0, dbias = 0;
+		GElf_Word dshndx = 0;
+		GElf_Shdr dsh;
+		Elf *delf = NULL;
 		const char *want, *got;
 		uint64_t a;
 		int j;
@@ -132,10 +135,19 @@ static int compare_file(const char *path, size_t *checked)
 		if (span_hi <= span_lo)
 			break;
 		a = span_lo + (uint64_t)random() % (span_hi - span_lo);
-		want = dwfl_module_addrinfo(mod, a, &off, &dsym, NULL, NULL, NULL);
+		want = dwfl_module_addrinfo(mod, a, &off, &dsym, &dshndx, &delf, &dbias);
 		got = sym_file__elf_symbol(f, a - bias);
 		(*checked)++;
 		if ((!want && !got) || (want && got && !strcmp(want, got)))
+			continue;
+		/*
+		 * Padding past the end of a sizeless symbol's section (_init's
+		 * .init, before .plt): libdw still names the symbol, the table
+		 * ends it with its section.
+		 */
+		if (want && !got && !dsym.st_size && delf &&
+		    gelf_getshdr(elf_getscn(delf, dshndx), &dsh) &&
+		    a >= dsh.sh_addr + dsh.sh_size + dbias)
 			continue;
 		if (want && got && addr_of(mod, got, a) == addr_of(mod, want, a))
 			continue;
