@@ -108,8 +108,9 @@ static const struct argp report_argp = {
 	.options = report_options,
 	.parser = parse_report,
 	.args_doc = "FILE",
-	.doc = "Print the top functions of a profile (like go tool pprof -top), or its\n"
-	       "stacks folded for a flame graph.\v"
+	.doc = "Print the top functions of a profile (like go tool pprof -top), its\n"
+	       "stacks folded for a flame graph or with their labels (-traces), its\n"
+	       "difference from a base profile, or write a flame graph as SVG.\v"
 	       "Examples:\n"
 	       "  bpfprof report cpu.pb.gz\n"
 	       "  bpfprof report --sample_index=delay offcpu.pb.gz\n"
@@ -194,6 +195,7 @@ static int write_svg(const struct report_env *env, const struct profile *p, int 
 		unlink(env->svg);
 		return EXIT_FAIL;
 	}
+	printf("wrote %s\n", env->svg);
 	return EXIT_OK;
 }
 
