@@ -113,6 +113,7 @@ xml_ok() { python3 -c 'import sys, xml.etree.ElementTree as E; E.parse(sys.argv[
 "$BPFPROF" report --svg "$TMP/cpu.svg" "$new" >"$TMP/svg.out" 2>&1
 check_rc "report --svg exits 0" $?
 check "report --svg: valid XML" xml_ok "$TMP/cpu.svg"
+check "report --svg says what it wrote" grep -qx "wrote $TMP/cpu.svg" "$TMP/svg.out"
 check "report --svg: burn_b's frame with its tooltip" grep -q '<title>burn_b (' "$TMP/cpu.svg"
 "$BPFPROF" report --svg "$TMP/diff.svg" --base "$base" "$new" >"$TMP/svg.out" 2>&1
 check_rc "report --svg --base exits 0" $?

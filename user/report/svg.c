@@ -443,6 +443,22 @@ static void legend(const struct render *r, double y)
 	}
 }
 
+/* The depth of the deepest frame below node i wide enough to draw (i at depth). */
+static int visible_depth(const struct tree *t, size_t i, int depth, double scale)
+{
+	int max = depth, d;
+	size_t c;
+
+	for (c = t->n[i].first_child; c; c = t->n[c].next_sibling) {
+		if (t->n[c].value <= 0 || (double)t->n[c].value * scale < MIN_W)
+			continue;
+		d = visible_depth(t, c, depth + 1, scale);
+		if (d > max)
+			max = d;
+	}
+	return max;
+}
+
 static void max_delta(const struct tree *t, int64_t *max)
 {
 	size_t i;
@@ -479,6 +495,8 @@ int report_svg(FILE *out, const struct profile *p, int si, bool diff)
 	r.scale = r.total > 0 ? (SVG_WIDTH - 2 * SVG_PAD) / (double)r.total : 0;
 	if (diff)
 		max_delta(&t, &r.max_delta);
+	/* As tall as the frames drawn, not as the deepest stack. */
+	t.depth = r.total > 0 ? visible_depth(&t, 0, 0, r.scale) : 0;
 	height = TOP_H + (t.depth + 1) * FRAME_H + LEGEND_H + SVG_PAD;
 	r.bottom = TOP_H + (t.depth + 1) * FRAME_H;
 	fprintf(out,
