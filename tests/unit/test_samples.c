@@ -242,6 +242,40 @@ static const char *label(const struct profile *p, const struct pf_sample *smp, c
 	return NULL;
 }
 
+/* Writes <procfs>/PID/maps with one executable mapping of path. */
+static void fake_maps(struct fixture *f, int pid, const char *path, unsigned long start)
+{
+	char file[160];
+	FILE *maps;
+
+	snprintf(file, sizeof(file), "%s/%d", f->dir, pid);
+	assert_int_equal(mkdir(file, 0755), 0);
+	snprintf(file, sizeof(file), "%s/%d/maps", f->dir, pid);
+	maps = fopen(file, "w");
+	assert_non_null(maps);
+	fprintf(maps, "%lx-%lx r-xp 00001000 fd:01 42 %s\n", start, start + 0x2000, path);
+	assert_int_equal(fclose(maps), 0);
+}
+
+/* The same, read into the process table with path as its executable. */
+static void fake_process(struct fixture *f, int pid, const char *path, unsigned long start)
+{
+	fake_maps(f, pid, path, start);
+	assert_int_equal(proctab__refresh(f->s.procs_tab, pid), 0);
+	assert_int_equal(proctab__set_exe(f->s.procs_tab, proctab__get(f->s.procs_tab, pid), path),
+			 0);
+}
+
+static void remove_process(struct fixture *f, int pid)
+{
+	char file[160];
+
+	snprintf(file, sizeof(file), "%s/%d/maps", f->dir, pid);
+	unlink(file);
+	snprintf(file, sizeof(file), "%s/%d", f->dir, pid);
+	rmdir(file);
+}
+
 static void test_labels_and_sums(void **state)
 {
 	struct fixture *f = *state;
@@ -275,13 +309,15 @@ static void test_labels_and_sums(void **state)
 	assert_string_equal(label(f->k.p, smp, "tid"), "4001");
 	assert_string_equal(label(f->k.p, smp, "state"), "sleeping");
 
-	/* A process the session tracks is named after its executable. */
+	/* A process the session tracks is named after its executable (its maps read: alive). */
+	fake_maps(f, getpid(), "/bin/app", 0x400000);
 	session__track(&f->s, getpid(), "comm");
 	key = key_for(getpid(), 0, id, "comm");
 	assert_int_equal(capture_add_sample(&f->k, &key, values, NULL, 0), 0);
 	smp = &f->k.p->samples[f->k.p->nsamples - 1];
 	assert_string_equal(label(f->k.p, smp, "comm"), "comm");
 	assert_string_equal(label(f->k.p, smp, "process"), program_invocation_short_name);
+	remove_process(f, getpid());
 }
 
 static void test_lost_stack(void **state)
@@ -301,34 +337,6 @@ static void test_lost_stack(void **state)
 	assert_int_equal(capture_add_sample(&f->k, &key, values, NULL, 0), 0);
 	assert_string_equal(frames(f->k.p, &f->k.p->samples[0]),
 			    "[lost kernel stack: stack map full]");
-}
-
-/* Writes <procfs>/PID/maps with one executable mapping of path, records it and its exe. */
-static void fake_process(struct fixture *f, int pid, const char *path, unsigned long start)
-{
-	char file[160];
-	FILE *maps;
-
-	snprintf(file, sizeof(file), "%s/%d", f->dir, pid);
-	assert_int_equal(mkdir(file, 0755), 0);
-	snprintf(file, sizeof(file), "%s/%d/maps", f->dir, pid);
-	maps = fopen(file, "w");
-	assert_non_null(maps);
-	fprintf(maps, "%lx-%lx r-xp 00001000 fd:01 42 %s\n", start, start + 0x2000, path);
-	assert_int_equal(fclose(maps), 0);
-	assert_int_equal(proctab__refresh(f->s.procs_tab, pid), 0);
-	assert_int_equal(proctab__set_exe(f->s.procs_tab, proctab__get(f->s.procs_tab, pid), path),
-			 0);
-}
-
-static void remove_process(struct fixture *f, int pid)
-{
-	char file[160];
-
-	snprintf(file, sizeof(file), "%s/%d/maps", f->dir, pid);
-	unlink(file);
-	snprintf(file, sizeof(file), "%s/%d", f->dir, pid);
-	rmdir(file);
 }
 
 static void test_lead_mapping(void **state)
