@@ -233,7 +233,7 @@ if (typeof document !== 'undefined') (function () {
   };
 
   /* Colours by kind: a hue band each; the name picks a shade so neighbours differ. */
-  var HUES = [[18, 70, 60], [8, 78, 64], [44, 80, 58], [200, 55, 62], [0, 0, 72]];
+  var HUES = [[26, 88, 60], [352, 66, 69], [50, 78, 57], [205, 58, 65], [0, 0, 74]];
   function hashName(s) {
     var h = 2166136261;
     for (var i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 16777619); }
@@ -244,8 +244,7 @@ if (typeof document !== 'undefined') (function () {
     var c = colourCache.get(f);
     if (c) return c;
     var k = M.funcKind[f], hue = HUES[k] || HUES[4], r = hashName(M.funcName[f]);
-    if (k === 0) c = 'hsl(' + (hue[0] + r * 18).toFixed(0) + ',' + hue[1] + '%,' + (hue[2] + r * 8).toFixed(0) + '%)';
-    else c = 'hsl(' + (hue[0] + r * 14).toFixed(0) + ',' + (hue[1] - r * 15).toFixed(0) + '%,' + (hue[2] + r * 10).toFixed(0) + '%)';
+    c = 'hsl(' + (hue[0] + r * 12).toFixed(0) + ',' + (hue[1] - r * 12).toFixed(0) + '%,' + (hue[2] - 4 + r * 10).toFixed(0) + '%)';
     colourCache.set(f, c);
     return c;
   }
