@@ -156,13 +156,18 @@ unit: $(UNIT_BINS)
 test: deps all $(UNIT_BINS) $(FIXTURES)
 	@bash tests/run.sh
 
-bench: deps all $(OUT)/bench/floor
+bench: deps all $(OUT)/bench/floor $(OUT)/bench/flamegen
 	@bash tools/bench.sh
 
 # The bare hooks under bpfprof (an empty program on each), for tools/bench/.
 $(OUT)/bench/%: tools/bench/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(WARN) -o $@ $<
+
+# Synthetic profiles for the flame graph page's benchmark, on the profile model.
+$(OUT)/bench/flamegen: tools/bench/flamegen.c $(LIB_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) -o $@ $< $(LIB_OBJS) $(LDLIBS)
 
 # libFuzzer with ASan and UBSan over the decoder and the reports, from the
 # profiles in build/ as a corpus.  Not a test: it runs for FUZZ_SECONDS.

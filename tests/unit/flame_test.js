@@ -24,10 +24,11 @@ function eq(what, got, want) {
   }
 }
 const fid = (name) => m.funcName.indexOf(name);
-const kid = (n, name) => n.kids && n.kids.get(fid(name));
+let root;
+const kid = (n, name) => F.child(n, fid(name));
 
 const CPU = 1, COUNT = 0;
-let root = F.buildTree(m, m.profiles[0], CPU, {});
+root = F.buildTree(m, m.profiles[0], CPU, {});
 eq('root total (cpu)', root.total, 150);
 const main = kid(root, 'main');
 eq('main cum', main.total, 150);
