@@ -50,6 +50,14 @@ function decodeModel(d) {
     if (!seen[k]) { seen[k] = true; m.labelKeys.push(k); }
   }
   m.labelKeys.sort();
+  /* Stack i: its caller stack (index + 1, 0 for none) and its location; callers come first. */
+  m.nstacks = d.stacks.length / 2;
+  m.stackParent = new Int32Array(m.nstacks);
+  m.stackLoc = new Int32Array(m.nstacks);
+  for (i = 0; i < m.nstacks; i++) {
+    m.stackParent[i] = d.stacks[2 * i] - 1;
+    m.stackLoc[i] = d.stacks[2 * i + 1];
+  }
   for (i = 0; i < d.profiles.length; i++) m.profiles.push(decodeProfile(d.profiles[i]));
   return m;
 }
@@ -58,10 +66,8 @@ function decodeModel(d) {
 function decodeProfile(p) {
   var a = p.samples, nt = p.types.length, off = [], i = 0;
   while (i < a.length) {
-    var nl = a[i];
-    var nlab = a[i + 1 + nl + nt];
     off.push(i);
-    i += 1 + nl + nt + 1 + nlab;
+    i += 1 + nt + 1 + a[i + 1 + nt];
   }
   return { types: p.types, ntypes: nt, a: a, off: Int32Array.from(off), duration: p.duration, period: p.period };
 }
@@ -72,7 +78,7 @@ function decodeProfile(p) {
  */
 function samplePasses(m, p, s, filter, keys) {
   if (!keys.length) return true;
-  var a = p.a, o = p.off[s], nl = a[o], lo = o + 1 + nl + p.ntypes, nlab = a[lo];
+  var a = p.a, o = p.off[s], lo = o + 1 + p.ntypes, nlab = a[lo];
   for (var k = 0; k < keys.length; k++) {
     var allowed = filter[keys[k]], ok = false;
     for (var j = 1; j <= nlab; j++) {
@@ -114,34 +120,51 @@ function addChild(node, c) {
  * The call tree of profile p for sample type t: one node per call path,
  * children keyed by function, merged as pprof's flame graph does; a node's
  * line is its call site's when all its locations agree, else -1.
+ * Values go to the stacks first, the stacks used become nodes once each,
+ * then totals are summed from the leaves up: the cost is the samples plus
+ * the stacks, not the samples times their depth.
  */
 function buildTree(m, p, t, filter) {
   var keys = filter ? Object.keys(filter) : [];
-  var root = newNode(-1, null, 0), a = p.a, maxDepth = 0, nodes = [root];
+  var root = newNode(-1, null, 0), a = p.a, maxDepth = 0, nodes = [root], i, j;
+  var ns = m.nstacks, self = new Float64Array(ns), used = new Uint8Array(ns), at = new Array(ns);
   var locStart = m.locStart, locFuncs = m.locFuncs, locLines = m.locLines;
   for (var s = 0; s < p.off.length; s++) {
-    var o = p.off[s], nl = a[o], v = a[o + 1 + nl + t];
+    var o = p.off[s], v = a[o + 1 + t];
     if (!v || !samplePasses(m, p, s, filter, keys)) continue;
-    var node = root;
-    root.total += v;
-    for (var i = nl; i >= 1; i--) {
-      var loc = a[o + i];
-      for (var j = locStart[loc], end = locStart[loc + 1]; j < end; j++) {
-        var f = locFuncs[j], c = child(node, f);
-        if (c === null) {
-          c = newNode(f, node, node.depth + 1);
-          c.line = locLines[j];
-          addChild(node, c);
-          nodes.push(c);
-          if (c.depth > maxDepth) maxDepth = c.depth;
-        } else if (c.line !== locLines[j]) {
-          c.line = -1;
-        }
-        c.total += v;
-        node = c;
-      }
+    if (a[o] > 0) {
+      self[a[o] - 1] += v;
+      used[a[o] - 1] = 1;
+    } else {
+      root.self += v;
     }
-    node.self += v;
+  }
+  /* A stack is used when a sample ends in it or a used stack continues it (callers first). */
+  for (i = ns - 1; i >= 0; i--) if (used[i] && m.stackParent[i] >= 0) used[m.stackParent[i]] = 1;
+  for (i = 0; i < ns; i++) {
+    if (!used[i]) continue;
+    var node = m.stackParent[i] >= 0 ? at[m.stackParent[i]] : root, loc = m.stackLoc[i];
+    for (j = locStart[loc]; j < locStart[loc + 1]; j++) {
+      var f = locFuncs[j], c = child(node, f);
+      if (c === null) {
+        c = newNode(f, node, node.depth + 1);
+        c.line = locLines[j];
+        addChild(node, c);
+        nodes.push(c);
+        if (c.depth > maxDepth) maxDepth = c.depth;
+      } else if (c.line !== locLines[j]) {
+        c.line = -1;
+      }
+      node = c;
+    }
+    at[i] = node;
+    node.self += self[i];
+  }
+  /* Nodes were made callers first: sum from the end. */
+  for (i = nodes.length - 1; i >= 0; i--) {
+    var n = nodes[i];
+    n.total += n.self;
+    if (n.parent) n.parent.total += n.total;
   }
   root.nodes = nodes;
   root.maxDepth = maxDepth;

@@ -146,7 +146,8 @@ static int func_index(json_object *root, const char *name, int *kind)
 static void test_tables(void **state)
 {
 	struct profile *p = known_profile();
-	json_object *root, *prof, *samples, *types, *locs;
+	json_object *root, *prof, *samples, *types, *locs, *stacks;
+	size_t i;
 	char *data;
 	int err, kind = -1;
 
@@ -170,15 +171,25 @@ static void test_tables(void **state)
 	assert_string_equal(json_object_get_string(json_object_array_get_idx(
 				    json_object_array_get_idx(types, 1), 0)),
 			    "cpu");
-	/* Per sample: 1 + nlocations + 2 values + 1 + 2 labels. */
+	/* Per sample: its stack, 2 values, the number of labels, 2 labels. */
 	samples = json_object_object_get(prof, "samples");
-	assert_int_equal(json_object_array_length(samples),
-			 (1 + 2 + 2 + 1 + 2) * 3 + (1 + 3 + 2 + 1 + 2) * 2);
-	/* The first sample: 2 locations, values 1 and 10, 2 labels. */
+	assert_int_equal(json_object_array_length(samples), (1 + 2 + 1 + 2) * 5);
+	/* The first sample: stack 2 (main, then inl in work), values 1 and 10. */
 	assert_int_equal(json_object_get_int(json_object_array_get_idx(samples, 0)), 2);
-	assert_int_equal(json_object_get_int(json_object_array_get_idx(samples, 3)), 1);
-	assert_int_equal(json_object_get_int(json_object_array_get_idx(samples, 4)), 10);
-	assert_int_equal(json_object_get_int(json_object_array_get_idx(samples, 5)), 2);
+	assert_int_equal(json_object_get_int(json_object_array_get_idx(samples, 1)), 1);
+	assert_int_equal(json_object_get_int(json_object_array_get_idx(samples, 2)), 10);
+	assert_int_equal(json_object_get_int(json_object_array_get_idx(samples, 3)), 2);
+	/*
+	 * Stacks share their callers, each (caller, location) once: main;
+	 * main>inl-in-work; main>work(20); main>work(20)>memcpy; main>kfunc;
+	 * main>work(21); main>work(21)>work(20).  The 40 stack, work at
+	 * another address on the same line, is main>work(20) again.
+	 */
+	stacks = json_object_object_get(root, "stacks");
+	assert_int_equal(json_object_array_length(stacks), 2 * 7);
+	assert_int_equal(json_object_get_int(json_object_array_get_idx(stacks, 0)), 0);
+	for (i = 2; i < 14; i += 2)
+		assert_true(json_object_get_int(json_object_array_get_idx(stacks, i)) >= 1);
 	/* The default sample type is the last. */
 	assert_int_equal(json_object_get_int(json_object_object_get(root, "default")), 1);
 	json_object_put(root);
@@ -199,9 +210,10 @@ static void test_diff_types(void **state)
 	assert_non_null(root);
 	samples = json_object_object_get(
 		json_object_array_get_idx(json_object_object_get(root, "profiles"), 1), "samples");
-	/* base's values in p's order: samples 10, then cpu 100. */
-	assert_int_equal(json_object_get_int(json_object_array_get_idx(samples, 3)), 10);
-	assert_int_equal(json_object_get_int(json_object_array_get_idx(samples, 4)), 100);
+	/* base's values in p's order: samples 10, then cpu 100; main>work is p's stack 3. */
+	assert_int_equal(json_object_get_int(json_object_array_get_idx(samples, 0)), 3);
+	assert_int_equal(json_object_get_int(json_object_array_get_idx(samples, 1)), 10);
+	assert_int_equal(json_object_get_int(json_object_array_get_idx(samples, 2)), 100);
 	json_object_put(root);
 	free(data);
 
@@ -237,11 +249,12 @@ static void test_escaping(void **state)
 	assert_null(strchr(data, '>'));
 	root = json_tokener_parse(data);
 	assert_non_null(root);
-	assert_string_equal(
-		str_at(root, json_object_array_get_idx(json_object_object_get(root, "funcs"), 0)),
-		"</script><script>alert(1)</script>");
+	/* Functions in the order stacks meet them, from the root. */
 	assert_string_equal(
 		str_at(root, json_object_array_get_idx(json_object_object_get(root, "funcs"), 3)),
+		"</script><script>alert(1)</script>");
+	assert_string_equal(
+		str_at(root, json_object_array_get_idx(json_object_object_get(root, "funcs"), 0)),
 		"bad\xef\xbf\xbd\xef\xbf\xbdutf8 \"q\" \\ <!--");
 	json_object_put(root);
 	free(data);

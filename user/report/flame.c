@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The flame graph page's data: strings, functions (name, file, kind),
- * locations (their lines, innermost first), label pairs, then each
+ * locations (their lines, innermost first), label pairs, stacks, then each
  * profile's samples as one flat array of integers:
  *
- *   nlocations, location..., value (one per sample type)..., nlabels, label...
+ *   stack, value (one per sample type)..., nlabels, label...
  *
- * Locations leaf first, as in profile.proto.  Tables are shared by the two
- * profiles of a diff, so the page compares their frames by index.
+ * Stacks are a prefix tree of locations from the root: stack i + 1 is
+ * (caller stack or 0, location), so a stack shared by many samples, and
+ * the callers stacks share, are written once and the page builds its tree
+ * once per stack, not per sample.  Tables are shared by the two profiles
+ * of a diff, so the page compares their frames by index.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -110,7 +113,7 @@ static int ivec_push(struct ivec *a, int64_t x)
 }
 
 struct flame {
-	struct itab strings, funcs, locs, labels;
+	struct itab strings, funcs, locs, labels, stacks;
 	struct ivec samples[2];
 };
 
@@ -220,6 +223,28 @@ static long label_id(struct flame *f, const struct profile *p, const struct pf_l
 	return itab_add(&f->labels, key, sizeof(key));
 }
 
+/* The stack of s in the prefix tree: 0 for no locations, else its id + 1. */
+static int stack_id(struct flame *f, const struct profile *p, const struct pf_sample *s,
+		    int64_t *stack)
+{
+	int64_t key[2] = { 0, 0 };
+	size_t j;
+
+	for (j = s->nlocations; j-- > 0;) {
+		long loc = location_id(f, p, s->location_ids[j]), id;
+
+		if (loc < 0)
+			return (int)loc;
+		key[1] = loc;
+		id = itab_add(&f->stacks, key, sizeof(key));
+		if (id < 0)
+			return (int)id;
+		key[0] = id + 1;
+	}
+	*stack = key[0];
+	return 0;
+}
+
 /*
  * p's samples into out; map[i] is the index in p's values of the page's
  * sample type i (n of them).  Samples whose values are all 0 are left out.
@@ -232,18 +257,16 @@ static int add_samples(struct flame *f, struct ivec *out, const struct profile *
 
 	for (i = 0; i < p->nsamples && !err; i++) {
 		const struct pf_sample *s = &p->samples[i];
+		int64_t stack = 0;
 		bool zero = true;
 
 		for (j = 0; j < n; j++)
 			zero &= s->values[map[j]] == 0;
 		if (zero)
 			continue;
-		err = ivec_push(out, (int64_t)s->nlocations);
-		for (j = 0; j < s->nlocations && !err; j++) {
-			long id = location_id(f, p, s->location_ids[j]);
-
-			err = id < 0 ? (int)id : ivec_push(out, id);
-		}
+		err = stack_id(f, p, s, &stack);
+		if (!err)
+			err = ivec_push(out, stack);
 		for (j = 0; j < n && !err; j++)
 			err = ivec_push(out, s->values[map[j]]);
 		if (!err)
@@ -387,6 +410,7 @@ static void flame_free(struct flame *f)
 	itab_free(&f->funcs);
 	itab_free(&f->locs);
 	itab_free(&f->labels);
+	itab_free(&f->stacks);
 	free(f->samples[0].v);
 	free(f->samples[1].v);
 }
@@ -447,6 +471,12 @@ int flame_write_data(FILE *out, const struct profile *p, const struct profile *b
 	fputs("],\"labels\":[", out);
 	for (i = 0; i < f.labels.n; i++) {
 		const int64_t *k = (const int64_t *)f.labels.e[i].data;
+
+		fprintf(out, "%s%" PRId64 ",%" PRId64, i ? "," : "", k[0], k[1]);
+	}
+	fputs("],\"stacks\":[", out);
+	for (i = 0; i < f.stacks.n; i++) {
+		const int64_t *k = (const int64_t *)f.stacks.e[i].data;
 
 		fprintf(out, "%s%" PRId64 ",%" PRId64, i ? "," : "", k[0], k[1]);
 	}
