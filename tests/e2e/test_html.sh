@@ -60,7 +60,7 @@ check "the page is one file with no external reference" \
 
 cpu=$(total "$TMP/cpu.pb.gz" cpu)
 samples=$(total "$TMP/cpu.pb.gz" samples)
-need "pprof reads the capture ($cpu ns, $samples samples)" test -n "$cpu" -a -n "$samples" -a "${samples:-0}" -gt 50
+need "pprof reads the capture ($cpu ns, $samples samples)" test -n "$cpu" -a -n "$samples" -a "${samples:-0}" -gt 20
 # The first thread tid's share, and the share of burn_a plus burn_b.
 tid=$(go tool pprof -raw "$TMP/cpu.pb.gz" 2>/dev/null | sed -n 's/.*tid:\[\([0-9]*\)\].*/\1/p' | sort -n | uniq | head -n1)
 # (pprof matches the value as a regular expression, unanchored: the tids of one process have as many digits.)

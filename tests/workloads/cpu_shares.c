@@ -14,7 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CHUNK 20000UL /* iterations per share point */
+#define CHUNK                                                                                      \
+	200000UL /* iterations per share point: a round (~30 ms) spans several sampling periods */
 
 static volatile unsigned long sink;
 
