@@ -118,8 +118,8 @@ check "report --svg: burn_b's frame with its tooltip" grep -q '<title>burn_b (' 
 "$BPFPROF" report --svg "$TMP/diff.svg" --base "$base" "$new" >"$TMP/svg.out" 2>&1
 check_rc "report --svg --base exits 0" $?
 check "report --svg --base: valid XML" xml_ok "$TMP/diff.svg"
-# colour D: the fill a change D gets: red growth, blue shrink.
-colour() { if [ "${1:-0}" -gt 0 ]; then echo 'rgb(255,'; else echo 'rgb([0-9]*,[0-9]*,255)'; fi; }
+# colour D: the fill a change D gets: red growth, green shrink.
+colour() { if [ "${1:-0}" -gt 0 ]; then echo 'rgb(255,'; else echo 'rgb([0-9]*,255,[0-9]*)'; fi; }
 check "report --svg --base: burn_a ($da) and burn_b ($db) coloured by their change" \
 	sh -c "grep -q '<title>burn_a (new .* change .*fill=\"$(colour "$da")' '$TMP/diff.svg' &&
 		grep -q '<title>burn_b (new .* change .*fill=\"$(colour "$db")' '$TMP/diff.svg'"

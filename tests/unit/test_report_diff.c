@@ -302,12 +302,12 @@ static void test_svg_diff(void **state)
 	a = (struct svg_args){ d, true };
 	capture_text(svg, &a, &text);
 	assert_non_null(strstr(text, ">cpu: new 10s, base 10s, change 0</text>"));
-	/* burn_a shrank most: full blue; burn_b grew as much: full red. */
+	/* burn_a shrank most: full green; burn_b grew as much: full red. */
 	burn = strstr(text,
 		      "<title>burn_a (new 3s, base 7s, change -4s, -40.00% of the base&apos;s "
 		      "total)</title><rect ");
 	assert_non_null(burn);
-	assert_ptr_equal(strstr(burn, "fill="), strstr(burn, "fill=\"rgb(55,55,255)\""));
+	assert_ptr_equal(strstr(burn, "fill="), strstr(burn, "fill=\"rgb(55,255,55)\""));
 	burn = strstr(text, "<title>burn_b (new 7s, base 3s, change +4s, +40.00%");
 	assert_non_null(burn);
 	assert_ptr_equal(strstr(burn, "fill="), strstr(burn, "fill=\"rgb(255,55,55)\""));

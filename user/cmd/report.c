@@ -13,6 +13,7 @@
 #include "profile/diff.h"
 #include "profile/pprof.h"
 #include "profile/profile.h"
+#include "report/flame.h"
 #include "report/report.h"
 #include "util/util.h"
 
@@ -26,9 +27,10 @@ struct report_env {
 	bool diff_base;	  /* percentages of the base's total */
 	bool traces;	  /* --traces */
 	const char *svg;  /* --svg OUT */
+	const char *html; /* --html: the flame graph page goes here */
 };
 
-enum { OPT_MAX_MEM = 0x300, OPT_BASE, OPT_DIFF_BASE, OPT_TRACES, OPT_SVG };
+enum { OPT_MAX_MEM = 0x300, OPT_BASE, OPT_DIFF_BASE, OPT_TRACES, OPT_SVG, OPT_HTML };
 
 static const struct argp_option report_options[] = {
 	{ "top", 't', "N", 0, "Print the top N functions (default 10, 0 for all)", 0 },
@@ -37,11 +39,13 @@ static const struct argp_option report_options[] = {
 	  "Folded stacks instead of the top table: \"root;...;leaf VALUE\" per stack, for "
 	  "flamegraph.pl, inferno or speedscope",
 	  0 },
+	{ "html", OPT_HTML, "OUT.html", 0,
+	  "Write an interactive flame graph page (one self-contained file) instead", 0 },
 	{ "max-mem", OPT_MAX_MEM, "MIB", 0,
 	  "Memory the file may take inflated and decoded, in MiB (default 1024)", 0 },
 	{ "base", OPT_BASE, "BASE", 0,
 	  "Show FILE minus BASE (go tool pprof -base): the changes per function, or per "
-	  "stack with --folded (\"stack BASE NEW\")",
+	  "stack with --folded (\"stack BASE NEW\"), or on the flame graph with --svg or --html",
 	  0 },
 	{ "diff_base", OPT_DIFF_BASE, "BASE", 0,
 	  "As --base, with percentages of BASE's total (go tool pprof -diff_base)", 0 },
@@ -86,6 +90,11 @@ static error_t parse_report(int key, char *arg, struct argp_state *state)
 	case OPT_SVG:
 		env->svg = arg;
 		break;
+	case OPT_HTML:
+		if (!*arg)
+			return opt_error("empty --html path");
+		env->html = arg;
+		break;
 	case ARGP_KEY_ARG:
 		if (env->file)
 			return opt_error("one profile file at a time");
@@ -110,7 +119,8 @@ static const struct argp report_argp = {
 	.args_doc = "FILE",
 	.doc = "Print the top functions of a profile (like go tool pprof -top), its\n"
 	       "stacks folded for a flame graph or with their labels (-traces), its\n"
-	       "difference from a base profile, or write a flame graph as SVG.\v"
+	       "difference from a base profile, or write a flame graph as SVG or as an\n"
+	       "interactive page.\v"
 	       "Examples:\n"
 	       "  bpfprof report cpu.pb.gz\n"
 	       "  bpfprof report --sample_index=delay offcpu.pb.gz\n"
@@ -118,6 +128,8 @@ static const struct argp report_argp = {
 	       "  bpfprof report --base before.pb.gz after.pb.gz\n"
 	       "  bpfprof report --traces cpu.pb.gz\n"
 	       "  bpfprof report --svg cpu.svg cpu.pb.gz\n"
+	       "  bpfprof report --html cpu.html cpu.pb.gz\n"
+	       "  bpfprof report --html diff.html --base before.pb.gz after.pb.gz\n"
 	       "\n" EXIT_CODES_HELP,
 };
 
@@ -199,6 +211,23 @@ static int write_svg(const struct report_env *env, const struct profile *p, int 
 	return EXIT_OK;
 }
 
+/* --html: the flame graph page of the profile, or of its difference from --base. */
+static int report_html(const struct report_env *env, const struct profile *p,
+		       const struct profile *base)
+{
+	char title[512];
+	int err;
+
+	if (base)
+		snprintf(title, sizeof(title), "%s against %s", env->file, env->base);
+	else
+		snprintf(title, sizeof(title), "%s", env->file);
+	err = flame_write_file(env->html, p, base, title);
+	if (err)
+		return err == -EINVAL ? EXIT_USAGE : EXIT_FAIL;
+	return EXIT_OK;
+}
+
 int cmd_report(int argc, char **argv)
 {
 	struct report_env env = { .top = 10, .max_mib = PPROF_DEFAULT_MAX_MEM >> 20 };
@@ -212,6 +241,10 @@ int cmd_report(int argc, char **argv)
 		ret = read_profile(&env, env.base, &base);
 	if (ret)
 		goto out;
+	if (env.html) {
+		ret = report_html(&env, p, base);
+		goto out;
+	}
 	si = env.sample_index ? profile__sample_type_index(p, env.sample_index)
 			      : report_default_index(p);
 	if (si < 0) {

@@ -5,7 +5,8 @@
  * value), a rectangle per frame wide enough to see, its name clipped to the
  * width, a <title> tooltip, colours by kind of code with a legend.  For a
  * difference (profile/diff.h, base samples marked) widths are the new
- * profile's and colours say growth (red) or shrink (blue).
+ * profile's and colours say growth (red) or shrink (green), as on the
+ * flame graph page (report/flame.c), whose kinds and colours these are.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -303,33 +304,33 @@ static void colour(const struct render *r, const struct node *n, char *buf, size
 	if (r->diff) {
 		d = n->value - n->base;
 		a = r->max_delta ? (double)(d < 0 ? -d : d) / (double)r->max_delta : 0;
-		/* White for no change, to saturated red (growth) or blue (shrink). */
+		/* White for no change, to saturated red (growth) or green (shrink). */
 		int c = (int)lround(255 - 200 * a);
 
 		if (d > 0)
 			snprintf(buf, len, "rgb(255,%d,%d)", c, c);
 		else if (d < 0)
-			snprintf(buf, len, "rgb(%d,%d,255)", c, c);
+			snprintf(buf, len, "rgb(%d,255,%d)", c, c);
 		else
 			snprintf(buf, len, "rgb(245,245,245)");
 		return;
 	}
 	switch (n->kind) {
-	case K_PROGRAM: /* warm: red to orange */
-		snprintf(buf, len, "rgb(%u,%u,%u)", (unsigned)(225 + 30 * v) % 256u,
-			 (unsigned)(90 + 100 * v) % 256u, (unsigned)(40 + 30 * v) % 256u);
+	case K_PROGRAM: /* red */
+		snprintf(buf, len, "rgb(%u,%u,%u)", (unsigned)(215 + 40 * v) % 256u,
+			 (unsigned)(70 + 60 * v) % 256u, (unsigned)(50 + 40 * v) % 256u);
 		break;
 	case K_LIBRARY: /* yellow */
 		snprintf(buf, len, "rgb(%u,%u,%u)", (unsigned)(205 + 40 * v) % 256u,
 			 (unsigned)(195 + 40 * v) % 256u, (unsigned)(60 + 40 * v) % 256u);
 		break;
-	case K_RUNTIME: /* green */
-		snprintf(buf, len, "rgb(%u,%u,%u)", (unsigned)(90 + 60 * v) % 256u,
-			 (unsigned)(185 + 50 * v) % 256u, (unsigned)(90 + 50 * v) % 256u);
-		break;
-	case K_KERNEL: /* blue */
+	case K_RUNTIME: /* blue */
 		snprintf(buf, len, "rgb(%u,%u,%u)", (unsigned)(90 + 50 * v) % 256u,
 			 (unsigned)(160 + 50 * v) % 256u, (unsigned)(220 + 35 * v) % 256u);
+		break;
+	case K_KERNEL: /* orange */
+		snprintf(buf, len, "rgb(%u,%u,%u)", (unsigned)(240 + 15 * v) % 256u,
+			 (unsigned)(150 + 40 * v) % 256u, (unsigned)(30 + 40 * v) % 256u);
 		break;
 	default:
 		snprintf(buf, len, "rgb(190,190,190)");
@@ -425,7 +426,7 @@ static void legend(const struct render *r, double y)
 			"fill=\"rgb(255,55,55)\"/>"
 			"<text x=\"%.1f\" y=\"%.1f\">grew</text>"
 			"<rect x=\"%.1f\" y=\"%.1f\" width=\"14\" height=\"14\" "
-			"fill=\"rgb(55,55,255)\"/>"
+			"fill=\"rgb(55,255,55)\"/>"
 			"<text x=\"%.1f\" y=\"%.1f\">shrank (widths: the new profile)</text>\n",
 			x, y, x + 18, y + 11, x + 80, y, x + 98, y + 11);
 		return;
