@@ -103,9 +103,11 @@ static error_t parse_report(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_END:
 		if (!env->file)
 			return opt_error("no profile file given");
-		if (env->folded + env->traces + !!env->svg > 1)
-			return opt_error(
-				"--folded, --traces and --svg are different reports: give one");
+		if (env->folded + env->traces + !!env->svg + !!env->html > 1)
+			return opt_error("--folded, --traces, --svg and --html are different "
+					 "reports: give one");
+		if (env->html && env->diff_base)
+			return opt_error("--html compares with --base, not --diff_base");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
