@@ -244,11 +244,14 @@ static int inject_target(struct heap_run *run, int slot)
 		return err;
 	}
 	run->ninjected++;
-	pr_info("heap: pid %d samples in-process: %s sampler, %d GOT slots redirected in %d "
-		"objects\n",
-		pid, in->reused ? "the earlier" : "an injected", in->nslots, in->nobjects);
-	pr_debug("heap: pid %d: %d threads stopped for %.2f ms\n", pid, in->nthreads,
-		 in->stopped_ns / 1e6);
+	pr_info("heap: pid %d allocates with %s (%s), samples in-process: %s sampler, %d GOT "
+		"slots redirected in %d objects\n",
+		pid, run->allocs[slot].kind, run->allocs[slot].file,
+		in->reused ? "the earlier" : "an injected", in->nslots, in->nobjects);
+	pr_debug("heap: pid %d: %d threads stopped for %.2f ms (all stopped at %.2f, sampler found "
+		 "at %.2f, mapped at %.2f, probe attached and slots redirected at %.2f)\n",
+		 pid, in->nthreads, in->stopped_ns / 1e6, in->phase_ns[0] / 1e6,
+		 in->phase_ns[1] / 1e6, in->phase_ns[2] / 1e6, in->phase_ns[3] / 1e6);
 	return 0;
 }
 
@@ -408,7 +411,6 @@ static int prepare_targets(struct heap_run *run)
 			return err == -ENOENT || err == -ESRCH ? -BPFPROF_ETARGET : err;
 		}
 		run->nallocs++;
-		describe_allocator(&run->allocs[i], t->pids[i]);
 		if (!t->argv && run->o->sampler != HEAP_SAMPLER_UPROBES) {
 			err = inject_target(run, i);
 			if (!err)
@@ -416,6 +418,7 @@ static int prepare_targets(struct heap_run *run)
 			if (run->o->sampler == HEAP_SAMPLER_INJECT)
 				return -BPFPROF_ETARGET;
 		}
+		describe_allocator(&run->allocs[i], t->pids[i]);
 		if (!strcmp(run->allocs[i].kind, "glibc"))
 			run->skel->bss->glibc_realloc = true;
 		run->skel->bss->measuring = !t->argv;
@@ -454,8 +457,8 @@ static int start_guard(struct heap_run *run)
 	struct session *s = run->s;
 	int err;
 
-	if (run->o->force || !run->costs_known || s->target->argv)
-		return 0;
+	if (run->o->force || !run->costs_known || s->target->argv || run->ninjected == run->nallocs)
+		return 0; /* the in-process sampler costs too little to watch */
 	err = heap_guard__start(&run->guard, bpf_map__fd(run->skel->maps.calls), &run->costs,
 				run->o->rate, run->support == UPROBE_SESSION, run->o->max_overhead,
 				run->allocs, s->target->pids, run->nallocs);

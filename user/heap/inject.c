@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <libelf.h>
 #include <signal.h>
@@ -151,20 +152,23 @@ static void resume_all(struct stopped *s)
 	s->n = 0;
 }
 
-/* Seizes and stops every thread of pid, again until no new one appears. */
+/*
+ * Seizes and stops every thread of pid, again until no new one appears.
+ * All are interrupted before any is waited for: the stop lasts as long as
+ * the slowest thread takes to notice, not the sum.
+ */
 static int stop_all(struct stopped *s, char *why, size_t whylen)
 {
 	char path[64];
 	struct dirent *e;
-	bool added;
+	int tid, first, i, err;
 	DIR *d;
-	int tid;
 
 	s->n = 0;
 	s->t0 = mono_ns();
 	snprintf(path, sizeof(path), "/proc/%d/task", s->pid);
 	do {
-		added = false;
+		first = s->n;
 		d = opendir(path);
 		if (!d) {
 			snprintf(why, whylen, "pid %d is gone", s->pid);
@@ -185,24 +189,39 @@ static int stop_all(struct stopped *s, char *why, size_t whylen)
 			if (ptrace(PTRACE_SEIZE, tid, 0, 0)) {
 				if (errno == ESRCH)
 					continue; /* exited */
+				err = -errno;
 				closedir(d);
 				resume_all(s);
-				return -errno;
+				return err;
+			}
+			if (ptrace(PTRACE_INTERRUPT, tid, 0, 0)) {
+				ptrace(PTRACE_DETACH, tid, 0, 0);
+				continue;
 			}
 			if (tid == s->pid)
 				s->main = s->n;
 			s->tids[s->n] = tid;
 			s->sigs[s->n] = 0;
 			s->n++;
-			if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) || wait_stop(s, s->n - 1)) {
-				ptrace(PTRACE_DETACH, tid, 0, 0);
-				s->n--;
-				continue;
-			}
-			added = true;
 		}
 		closedir(d);
-	} while (added);
+		for (i = first; i < s->n; i++) {
+			if (wait_stop(s, i) == 0)
+				continue;
+			/* Gone while stopping: forget it. */
+			s->tids[i] = s->tids[s->n - 1];
+			s->sigs[i] = s->sigs[s->n - 1];
+			if (s->main == s->n - 1)
+				s->main = i;
+			s->n--;
+			i--;
+		}
+	} while (s->n > first);
+	if (!has_tid(s, s->pid)) {
+		resume_all(s);
+		snprintf(why, whylen, "pid %d is gone", s->pid);
+		return -ESRCH;
+	}
 	return 0;
 }
 
@@ -305,6 +324,8 @@ static int remote_syscall(struct stopped *s, long nr, uint64_t a1, uint64_t a2, 
 	r.r8 = a5;
 	r.r9 = a6;
 	r.rip = s->syscall_insn;
+	if (!s->syscall_insn)
+		return -EINVAL;
 	for (tries = 0; tries < 8; tries++) {
 		if (ptrace(PTRACE_SETREGS, tid, 0, &r) || ptrace(PTRACE_SINGLESTEP, tid, 0, 0))
 			return -errno;
@@ -318,6 +339,10 @@ static int remote_syscall(struct stopped *s, long nr, uint64_t a1, uint64_t a2, 
 			*ret = (int64_t)r.rax;
 			return 0;
 		}
+		/* A fault of the injected step is ours: never given to the process. */
+		if (WSTOPSIG(st) == SIGSEGV || WSTOPSIG(st) == SIGBUS || WSTOPSIG(st) == SIGILL ||
+		    WSTOPSIG(st) == SIGFPE)
+			return -EFAULT;
 		/* Stopped by a signal before the instruction: give it back at resume, retry. */
 		if (WSTOPSIG(st) != SIGTRAP && s->sigs[s->main] == 0)
 			s->sigs[s->main] = WSTOPSIG(st);
@@ -407,27 +432,78 @@ out:
 	return 0;
 }
 
-/* The allocator's functions, as addresses in the process: 0 where it has none. */
-static void real_functions(const struct heap_allocator *a, const struct vma_list *maps,
+static int fn_of(const char *name)
+{
+	int f;
+
+	for (f = 0; f < SFN__MAX; f++)
+		if (!strcmp(name, fn_names[f]))
+			return f;
+	return -1;
+}
+
+/* The load bias of the object whose first mapping (offset 0) is v. */
+static uint64_t load_bias(Elf *elf, const struct vma *v)
+{
+	uint64_t lowest = UINT64_MAX;
+	GElf_Ehdr eh;
+	GElf_Phdr ph;
+	size_t i, np;
+
+	if (!gelf_getehdr(elf, &eh) || eh.e_type != ET_DYN || elf_getphdrnum(elf, &np))
+		return 0;
+	for (i = 0; i < np; i++)
+		if (gelf_getphdr(elf, i, &ph) && ph.p_type == PT_LOAD && ph.p_vaddr < lowest)
+			lowest = ph.p_vaddr & ~4095ULL;
+	return lowest == UINT64_MAX ? 0 : v->start - lowest;
+}
+
+/*
+ * The allocator's functions, as addresses in the process (its dynamic
+ * symbols by name, as the loader binds them): 0 where it has none.
+ */
+static void real_functions(int pid, const struct heap_allocator *a, const struct vma_list *maps,
 			   uint64_t real[SFN__MAX])
 {
-	const struct vma *v;
-	size_t k;
-	int f, i;
+	const struct vma *v = NULL;
+	Elf_Scn *scn = NULL;
+	Elf_Data *data;
+	GElf_Shdr sh;
+	GElf_Sym sym;
+	const char *name;
+	uint64_t bias;
+	size_t k, i, n;
+	Elf *elf;
+	int fd, f;
 
 	memset(real, 0, sizeof(uint64_t) * SFN__MAX);
-	for (f = 0; f < SFN__MAX; f++)
-		for (i = 0; i < a->nfuncs; i++) {
-			if (strcmp(a->funcs[i].name, fn_names[f]))
+	for (k = 0; k < maps->n && !v; k++)
+		if (maps->vmas[k].offset == 0 && !strcmp(maps->vmas[k].path, a->file))
+			v = &maps->vmas[k];
+	if (!v)
+		return;
+	fd = open_map_file(pid, v->start, v->end, O_RDONLY);
+	if (fd < 0)
+		return;
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	bias = elf ? load_bias(elf, v) : 0;
+	while (elf && (scn = elf_nextscn(elf, scn))) {
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNSYM || !sh.sh_entsize)
+			continue;
+		data = elf_getdata(scn, NULL);
+		n = data ? sh.sh_size / sh.sh_entsize : 0;
+		for (i = 0; i < n; i++) {
+			if (!gelf_getsym(data, (int)i, &sym) || sym.st_shndx == SHN_UNDEF ||
+			    GELF_ST_TYPE(sym.st_info) != STT_FUNC || !sym.st_value)
 				continue;
-			for (k = 0; k < maps->n; k++) {
-				v = &maps->vmas[k];
-				if (v->exec && !strcmp(v->path, a->file) &&
-				    a->funcs[i].entry >= v->offset &&
-				    a->funcs[i].entry < v->offset + (v->end - v->start))
-					real[f] = v->start + a->funcs[i].entry - v->offset;
-			}
+			name = elf_strptr(elf, sh.sh_link, sym.st_name);
+			if (name && (f = fn_of(name)) >= 0)
+				real[f] = bias + sym.st_value;
 		}
+	}
+	if (elf)
+		elf_end(elf);
+	close(fd);
 }
 
 struct patch_ctx {
@@ -440,15 +516,6 @@ struct patch_ctx {
 	int objects;
 };
 
-static int fn_of(const char *name)
-{
-	int f;
-
-	for (f = 0; f < SFN__MAX; f++)
-		if (!strcmp(name, fn_names[f]))
-			return f;
-	return -1;
-}
 
 static int patch_slot(struct patch_ctx *c, uint64_t addr, int f)
 {
@@ -479,16 +546,15 @@ static int patch_slot(struct patch_ctx *c, uint64_t addr, int f)
 /* Every allocation function's JUMP_SLOT and GLOB_DAT relocation in one mapped object. */
 static int patch_object(struct patch_ctx *c, const struct vma *v, const struct vma_list *maps)
 {
-	uint64_t bias = 0, lowest = UINT64_MAX;
+	uint64_t bias;
 	int fd, err = 0, f, before = c->patched;
 	Elf_Scn *scn = NULL, *syms;
 	GElf_Shdr sh, ssh;
 	GElf_Ehdr eh;
-	GElf_Phdr ph;
 	GElf_Rela rela;
 	GElf_Sym sym;
 	Elf_Data *data, *sdata;
-	size_t i, n, np;
+	size_t i, n;
 	const char *name;
 	Elf *elf;
 
@@ -496,14 +562,9 @@ static int patch_object(struct patch_ctx *c, const struct vma *v, const struct v
 	if (fd < 0)
 		return 0; /* not readable: nothing of it patched */
 	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (!elf || !gelf_getehdr(elf, &eh) || eh.e_machine != EM_X86_64 ||
-	    elf_getphdrnum(elf, &np))
+	if (!elf || !gelf_getehdr(elf, &eh) || eh.e_machine != EM_X86_64)
 		goto out;
-	for (i = 0; i < np; i++)
-		if (gelf_getphdr(elf, i, &ph) && ph.p_type == PT_LOAD && ph.p_vaddr < lowest)
-			lowest = ph.p_vaddr & ~4095ULL;
-	if (eh.e_type == ET_DYN)
-		bias = v->start - lowest;
+	bias = load_bias(elf, v);
 	while ((scn = elf_nextscn(elf, scn))) {
 		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_RELA || !sh.sh_entsize)
 			continue;
@@ -580,6 +641,28 @@ static int exe_is_x86_64(int pid)
 	return ok ? 0 : -ENOEXEC;
 }
 
+/*
+ * The executable defines the allocator (statically linked, or its own
+ * malloc): its calls are direct, not through a slot, and nothing can be
+ * redirected.
+ */
+static bool allocator_in_executable(int pid, const struct heap_allocator *a)
+{
+	char link[64], exe[PATH_MAX];
+	ssize_t n;
+
+	if (!strcmp(a->kind, "Go"))
+		return true;
+	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
+	n = readlink(link, exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return false;
+	exe[n] = '\0';
+	if (n > 10 && !strcmp(exe + n - 10, " (deleted)"))
+		exe[n - 10] = '\0';
+	return !strcmp(exe, a->file);
+}
+
 static void fill_exp(unsigned int *exp)
 {
 	int i;
@@ -599,11 +682,13 @@ static int open_mem(struct stopped *s)
 }
 
 /* Stops every thread with none in the loader, and reads the maps; 0 or -errno with why. */
-static int stop_quiet(struct stopped *s, struct vma_list *maps, char *why, size_t whylen)
+static int stop_quiet(struct stopped *s, struct vma_list *maps, int *ntries, char *why,
+		      size_t whylen)
 {
 	int tries, err;
 
 	for (tries = 0; tries < STOP_TRIES; tries++) {
+		*ntries = tries + 1;
 		err = stop_all(s, why, whylen);
 		if (err) {
 			if (err != -ESRCH && err != -E2BIG)
@@ -662,7 +747,7 @@ int heap_inject(int pid, const struct heap_allocator *a, uint64_t rate, heap_inj
 			 pid);
 		goto done;
 	}
-	if (strstr(a->kind, "in app") || !strcmp(a->kind, "Go")) {
+	if (allocator_in_executable(pid, a)) {
 		snprintf(why, whylen,
 			 "pid %d's allocator is linked into its executable (%s): no GOT slot to "
 			 "redirect",
@@ -674,10 +759,11 @@ int heap_inject(int pid, const struct heap_allocator *a, uint64_t rate, heap_inj
 		explain_ptrace(pid, -err, why, whylen);
 		goto done;
 	}
-	err = stop_quiet(s, &maps, why, whylen);
+	err = stop_quiet(s, &maps, &out->tries, why, whylen);
 	if (err)
 		goto done;
-	real_functions(a, &maps, real);
+	out->phase_ns[0] = mono_ns() - s->t0;
+	real_functions(pid, a, &maps, real);
 	if (!real[SFN_MALLOC] || !real[SFN_FREE]) {
 		snprintf(why, whylen, "%s has no malloc or free mapped in pid %d", a->file, pid);
 		err = -ENOENT;
@@ -687,6 +773,12 @@ int heap_inject(int pid, const struct heap_allocator *a, uint64_t rate, heap_inj
 		err = -errno;
 		snprintf(why, whylen, "cannot read the registers of pid %d: %s", pid,
 			 strerror(-err));
+		goto resume;
+	}
+	err = find_syscall_insn(s, &maps);
+	out->phase_ns[1] = mono_ns() - s->t0;
+	if (err) {
+		snprintf(why, whylen, "no syscall instruction found in pid %d", pid);
 		goto resume;
 	}
 	base = find_sampler(&maps);
@@ -716,11 +808,6 @@ int heap_inject(int pid, const struct heap_allocator *a, uint64_t rate, heap_inj
 		d->ntracked = 0;
 		d->dropped = 0;
 	} else {
-		err = find_syscall_insn(s, &maps);
-		if (err) {
-			snprintf(why, whylen, "no syscall instruction found in pid %d", pid);
-			goto resume;
-		}
 		base = map_sampler(s, &memfd, why, whylen);
 		if (!base) {
 			err = -EIO;
@@ -737,6 +824,7 @@ int heap_inject(int pid, const struct heap_allocator *a, uint64_t rate, heap_inj
 				.nslots = d->nslots };
 	/* The data first (rate, functions), the probe, then the slots that lead to them. */
 	err = wr(s, base + DATA_OFF, d, offsetof(struct sampler_data, threads));
+	out->phase_ns[2] = mono_ns() - s->t0;
 	if (!err && attach && (err = attach(ctx, memfd, SAMPLER_PROBE_OFF))) {
 		snprintf(why, whylen, "cannot attach to the sampler's probe in pid %d: %s", pid,
 			 strerror(-err));
@@ -744,6 +832,7 @@ int heap_inject(int pid, const struct heap_allocator *a, uint64_t rate, heap_inj
 	}
 	if (!err)
 		err = patch_all(&c, &maps);
+	out->phase_ns[3] = mono_ns() - s->t0;
 	d->nslots = c.nslots;
 	if (!err || c.patched)
 		err = wr(s, base + DATA_OFF, d, offsetof(struct sampler_data, threads)) ?: err;
@@ -808,6 +897,8 @@ int heap_uninject(struct heap_injection *in, char *why, size_t whylen)
 	err = open_mem(s);
 	if (!err)
 		err = stop_all(s, why, whylen);
+	if (err == -ENOENT)
+		err = -ESRCH; /* gone: nothing to restore */
 	if (err) {
 		if (err != -ESRCH)
 			explain_ptrace(in->pid, -err, why, whylen);
@@ -838,4 +929,31 @@ out:
 	free(s);
 	free(slots);
 	return err ? err : restored;
+}
+
+int heap_inject_slots(const struct heap_injection *in, uint64_t *addrs, uint64_t *origs, int max)
+{
+	struct sampler_slot *slots = calloc(SAMPLER_MAX_SLOTS, sizeof(*slots));
+	struct stopped s = { .pid = in->pid, .mem = -1 };
+	uint64_t n = 0, i;
+	int err;
+
+	if (!slots)
+		return -ENOMEM;
+	err = open_mem(&s);
+	if (!err)
+		err = read_slots(&s, in->base, slots, &n);
+	for (i = 0; !err && i < n && (int)i < max; i++) {
+		addrs[i] = slots[i].addr;
+		origs[i] = slots[i].orig;
+	}
+	if (s.mem >= 0)
+		close(s.mem);
+	free(slots);
+	return err ? err : (int)(n < (uint64_t)max ? n : (uint64_t)max);
+}
+
+uint64_t heap_inject_code_size(void)
+{
+	return CODE_SIZE;
 }

@@ -22,7 +22,9 @@ struct heap_injection {
 	int nobjects;	   /* objects whose slots were */
 	bool reused;	   /* a sampler left by an earlier bpfprof */
 	int64_t stopped_ns; /* how long the target's threads were stopped */
+	int64_t phase_ns[4]; /* since the first stop: all stopped, sampler found, mapped, patched */
 	int nthreads;
+	int tries; /* stops it took to find no thread in the dynamic loader */
 	uint64_t dropped; /* sampled blocks the sampler's table had no room for (at uninject) */
 };
 
@@ -47,5 +49,14 @@ int heap_inject(int pid, const struct heap_allocator *a, uint64_t rate, heap_inj
  * Returns the number restored or -errno (why says).
  */
 int heap_uninject(struct heap_injection *in, char *why, size_t whylen);
+
+/*
+ * The slots the sampler in in->pid lists (redirected, until heap_uninject)
+ * and what each held before: how many, or -errno.  For tests.
+ */
+int heap_inject_slots(const struct heap_injection *in, uint64_t *addrs, uint64_t *origs, int max);
+
+/* The sampler's code size: a slot redirected to it holds base .. base + this. */
+uint64_t heap_inject_code_size(void);
 
 #endif

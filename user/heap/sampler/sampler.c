@@ -40,7 +40,13 @@ __asm__(".text\n"
 	"\tnopl 0x0(%rax,%rax,1)\n"
 	"\tmov %rcx, %rax\n"
 	"\tret\n"
-	".size sampler_probe, .-sampler_probe\n");
+	".size sampler_probe, .-sampler_probe\n"
+	".hidden sampler_probe_int\n"
+	".set sampler_probe_int, sampler_probe\n");
+
+/* The same probe, typed for posix_memalign's int result (so its call stays a tail call). */
+int sampler_probe_int(void *p, size_t n, long fn, long ret, unsigned long leaf)
+	__attribute__((visibility("hidden")));
 
 /* heap_fn values (bpfprof/common.h), kept here: the blob includes no tree header. */
 enum { H_MALLOC = 1, H_CALLOC, H_REALLOC, H_REALLOCARRAY, H_MEMALIGN, H_POSIX_MEMALIGN,
@@ -271,7 +277,7 @@ static noinline int posix_memalign_slow(struct sampler_thread *t, void **out, si
 	void *p;
 
 	if (r == 0 && (p = *out) && decide(t, n) && track(p))
-		return (int)(long)sampler_probe(p, n, H_MALLOC, 0, D.real[SFN_POSIX_MEMALIGN]);
+		return sampler_probe_int(p, n, H_MALLOC, 0, D.real[SFN_POSIX_MEMALIGN]);
 	return r;
 }
 
