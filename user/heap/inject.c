@@ -881,7 +881,8 @@ int heap_uninject(struct heap_injection *in, char *why, size_t whylen)
 {
 	struct stopped *s = calloc(1, sizeof(*s));
 	struct sampler_slot *slots = calloc(SAMPLER_MAX_SLOTS, sizeof(*slots));
-	uint64_t n = 0, i, cur;
+	uint64_t n = 0, i, cur, magic = 0;
+	struct vma_list maps = { 0 };
 	int err, restored = 0;
 
 	if (!s || !slots) {
@@ -904,6 +905,15 @@ int heap_uninject(struct heap_injection *in, char *why, size_t whylen)
 			explain_ptrace(in->pid, -err, why, whylen);
 		goto out;
 	}
+	/* Still our sampler there (not an exec'd new program): else nothing to restore. */
+	if (procmaps__read("/proc", in->pid, &maps) || find_sampler(&maps) != in->base ||
+	    rd(s, D_FIELD(in->base, magic), &magic, sizeof(magic)) || magic != SAMPLER_MAGIC) {
+		procmaps__free(&maps);
+		resume_all(s);
+		err = -ESRCH;
+		goto out;
+	}
+	procmaps__free(&maps);
 	err = read_slots(s, in->base, slots, &n);
 	if (!err)
 		err = rd(s, D_FIELD(in->base, dropped), &in->dropped, sizeof(in->dropped));
