@@ -65,7 +65,7 @@ struct heap_run {
 	int nlinks;
 	struct heap_costs costs;
 	bool costs_known;
-	struct heap_guard guard; /* -p targets, unless --force */
+	struct heap_guard guard;    /* -p targets, unless --force */
 	struct heap_injection *inj; /* per target: pid 0 where not injected */
 	int ninjected;
 	int attaching; /* the target slot heap_inject's callback attaches for */
@@ -240,7 +240,8 @@ static int inject_target(struct heap_run *run, int slot)
 		if (run->o->sampler == HEAP_SAMPLER_INJECT)
 			pr_warn("heap: cannot sample in-process: %s\n", why);
 		else
-			pr_warn("heap: %s: using uprobes (--sampler uprobes to choose them)\n", why);
+			pr_warn("heap: %s: using uprobes (--sampler uprobes to choose them)\n",
+				why);
 		return err;
 	}
 	run->ninjected++;
@@ -866,11 +867,14 @@ static const struct argp heap_argp = {
 	.options = heap_options,
 	.parser = parse_heap,
 	.args_doc = "[-- CMD [ARGS...]]",
-	.doc = "Live and allocated memory by stack (Go's heap profile): uprobes on the\n"
+	.doc = "Live and allocated memory by stack (Go's heap profile) from the\n"
 	       "allocator the process uses (glibc, jemalloc, tcmalloc, mimalloc), one\n"
 	       "allocation sampled per --rate bytes.  Sample types alloc_objects,\n"
 	       "alloc_space (since attaching), inuse_objects, inuse_space (at the\n"
-	       "snapshot).  Before attaching, the allocation rate is measured and the\n"
+	       "snapshot).  A -p process gets an in-process sampler (ptrace, its\n"
+	       "allocator's GOT slots redirected, restored at the end): only sampled\n"
+	       "allocations trap.  Where it cannot be injected, and for -- CMD,\n"
+	       "uprobes on the allocator: the allocation rate is measured and the\n"
 	       "expected slowdown printed; above --max-overhead bpfprof refuses, and\n"
 	       "it detaches if a -p process's rate rises above it for 3 s.\n"
 	       "Blocks allocated before attaching are not known.\n"
@@ -881,6 +885,7 @@ static const struct argp heap_argp = {
 	       "  bpfprof heap -p 1234 --interval 10 -o h  h.0001.pb.gz, h.0002.pb.gz, ...\n"
 	       "  bpfprof heap -p 1234 --min-age 300       live blocks older than 5 minutes\n"
 	       "  bpfprof heap -p 1234 --mode growth       which stacks grow the heap, no uprobes\n"
+	       "  bpfprof heap -p 1234 --sampler uprobes   uprobes instead of the sampler\n"
 	       "  go tool pprof -sample_index=alloc_space -top heap.pb.gz\n"
 	       "  go tool pprof -base h.0001.pb.gz h.0006.pb.gz\n"
 	       "\n" EXIT_CODES_HELP,

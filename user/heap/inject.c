@@ -516,7 +516,6 @@ struct patch_ctx {
 	int objects;
 };
 
-
 static int patch_slot(struct patch_ctx *c, uint64_t addr, int f)
 {
 	uint64_t cur, want = c->base + wrapper_off[f];
@@ -719,11 +718,13 @@ static int stop_quiet(struct stopped *s, struct vma_list *maps, int *ntries, cha
 	return -EAGAIN;
 }
 
-int heap_inject(int pid, const struct heap_allocator *a, uint64_t rate, heap_inject_attach_fn attach,
-		void *ctx, struct heap_injection *out, char *why, size_t whylen)
+int heap_inject(int pid, const struct heap_allocator *a, uint64_t rate,
+		heap_inject_attach_fn attach, void *ctx, struct heap_injection *out, char *why,
+		size_t whylen)
 {
 	struct stopped *s = calloc(1, sizeof(*s));
-	struct sampler_data *d = calloc(1, sizeof(*d)); /* lazily zeroed pages: only the head is touched */
+	struct sampler_data *d =
+		calloc(1, sizeof(*d)); /* lazily zeroed pages: only the head is touched */
 	struct vma_list maps = { 0 };
 	struct patch_ctx c = { 0 };
 	uint64_t real[SFN__MAX], base;
@@ -820,8 +821,9 @@ int heap_inject(int pid, const struct heap_allocator *a, uint64_t rate, heap_inj
 	d->seed = (uint64_t)mono_ns() ^ ((uint64_t)pid << 32);
 	d->rate = rate;
 	memcpy(d->real, real, sizeof(real));
-	c = (struct patch_ctx){ .s = s, .base = base, .real = real, .slots = d->slots,
-				.nslots = d->nslots };
+	c = (struct patch_ctx){
+		.s = s, .base = base, .real = real, .slots = d->slots, .nslots = d->nslots
+	};
 	/* The data first (rate, functions), the probe, then the slots that lead to them. */
 	err = wr(s, base + DATA_OFF, d, offsetof(struct sampler_data, threads));
 	out->phase_ns[2] = mono_ns() - s->t0;
@@ -931,8 +933,8 @@ int heap_uninject(struct heap_injection *in, char *why, size_t whylen)
 	}
 	resume_all(s);
 	if (err)
-		snprintf(why, whylen, "cannot restore the allocator's slots in pid %d: %s",
-			 in->pid, strerror(-err));
+		snprintf(why, whylen, "cannot restore the allocator's slots in pid %d: %s", in->pid,
+			 strerror(-err));
 out:
 	if (s->mem >= 0)
 		close(s->mem);

@@ -15,16 +15,16 @@ struct heap_allocator;
 
 struct heap_injection {
 	int pid;
-	uint64_t base;	   /* the sampler's code in the target; data at base + SAMPLER_DATA_OFF */
-	int memfd;	   /* bpfprof's descriptor of the sampler's code file (for the uprobe) */
-	uint64_t probe_off; /* the probe function's offset in that file */
-	int nslots;	   /* GOT slots redirected */
-	int nobjects;	   /* objects whose slots were */
-	bool reused;	   /* a sampler left by an earlier bpfprof */
-	int64_t stopped_ns; /* how long the target's threads were stopped */
+	uint64_t base;	     /* the sampler's code in the target; data at base + SAMPLER_DATA_OFF */
+	int memfd;	     /* bpfprof's descriptor of the sampler's code file (for the uprobe) */
+	uint64_t probe_off;  /* the probe function's offset in that file */
+	int nslots;	     /* GOT slots redirected */
+	int nobjects;	     /* objects whose slots were */
+	bool reused;	     /* a sampler left by an earlier bpfprof */
+	int64_t stopped_ns;  /* how long the target's threads were stopped */
 	int64_t phase_ns[4]; /* since the first stop: all stopped, sampler found, mapped, patched */
 	int nthreads;
-	int tries; /* stops it took to find no thread in the dynamic loader */
+	int tries;	  /* stops it took to find no thread in the dynamic loader */
 	uint64_t dropped; /* sampled blocks the sampler's table had no room for (at uninject) */
 };
 
@@ -41,8 +41,9 @@ typedef int (*heap_inject_attach_fn)(void *ctx, int memfd, uint64_t probe_off);
  * GOT slots of the allocation functions to it.  Returns 0, or -errno with
  * one line in why.
  */
-int heap_inject(int pid, const struct heap_allocator *a, uint64_t rate, heap_inject_attach_fn attach,
-		void *ctx, struct heap_injection *out, char *why, size_t whylen);
+int heap_inject(int pid, const struct heap_allocator *a, uint64_t rate,
+		heap_inject_attach_fn attach, void *ctx, struct heap_injection *out, char *why,
+		size_t whylen);
 
 /*
  * Restores every slot the sampler's table lists (those still pointing at it).

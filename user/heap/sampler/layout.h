@@ -49,13 +49,13 @@ struct sampler_slot {
 struct sampler_data {
 	unsigned long long magic;
 	unsigned long long version;
-	unsigned long long rate;			/* mean bytes between samples; 1: all */
-	unsigned long long real[SFN__MAX];		/* the allocator's functions */
+	unsigned long long rate;	   /* mean bytes between samples; 1: all */
+	unsigned long long real[SFN__MAX]; /* the allocator's functions */
 	unsigned long long seed;
-	unsigned long long ntracked;			/* sampled blocks in table */
-	unsigned long long dropped;			/* sampled but table bucket full */
-	unsigned long long nslots;			/* slots[] in use */
-	unsigned int exp[1 << SAMPLER_EXP_BITS];	/* -ln(u) << SAMPLER_EXP_SHIFT */
+	unsigned long long ntracked;		 /* sampled blocks in table */
+	unsigned long long dropped;		 /* sampled but table bucket full */
+	unsigned long long nslots;		 /* slots[] in use */
+	unsigned int exp[1 << SAMPLER_EXP_BITS]; /* -ln(u) << SAMPLER_EXP_SHIFT */
 	struct sampler_slot slots[SAMPLER_MAX_SLOTS];
 	struct sampler_thread threads[1 << SAMPLER_THREAD_BITS];
 	/* Sampled blocks' addresses, 8-way buckets (a cache line each); 0: free. */

@@ -49,8 +49,16 @@ int sampler_probe_int(void *p, size_t n, long fn, long ret, unsigned long leaf)
 	__attribute__((visibility("hidden")));
 
 /* heap_fn values (bpfprof/common.h), kept here: the blob includes no tree header. */
-enum { H_MALLOC = 1, H_CALLOC, H_REALLOC, H_REALLOCARRAY, H_MEMALIGN, H_POSIX_MEMALIGN,
-       H_PVALLOC, H_FREE };
+enum {
+	H_MALLOC = 1,
+	H_CALLOC,
+	H_REALLOC,
+	H_REALLOCARRAY,
+	H_MEMALIGN,
+	H_POSIX_MEMALIGN,
+	H_PVALLOC,
+	H_FREE
+};
 
 static inline struct sampler_thread *thread(void)
 {
@@ -90,8 +98,7 @@ static noinline int decide(struct sampler_thread *t, size_t n)
 
 static inline unsigned long long *bucket(unsigned long long p)
 {
-	return &D.table[((p >> 4) * 0x9e3779b97f4a7c15ULL) >> (64 - SAMPLER_BUCKET_BITS) <<
-			3];
+	return &D.table[((p >> 4) * 0x9e3779b97f4a7c15ULL) >> (64 - SAMPLER_BUCKET_BITS) << 3];
 }
 
 /* Remembers a sampled block; 0 when its bucket is full (the sample is dropped). */
