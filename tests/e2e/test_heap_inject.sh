@@ -5,7 +5,8 @@
 # (glibc, C++ new/delete, preloaded jemalloc, tcmalloc and mimalloc), the
 # stop time printed with -v, a self-checking multi-threaded workload
 # attached and detached repeatedly, bpfprof killed with SIGKILL mid-capture
-# (the target runs on, the next bpfprof reuses its sampler), and the
+# (the target runs on, the next bpfprof reuses its sampler), libraries
+# dlopened after the injection, and the
 # refusals: an allocator linked into the program, another tracer, bad input.
 set -u
 cd "$(dirname "$0")/../.."
@@ -139,6 +140,18 @@ kill -TERM "$SPID"
 wait "$SPID"
 rc=$?
 check "the workload finishes its own checks (exit $rc: $(tail -n1 "$SOUT"))" sh -c "[ $rc -eq 0 ] && grep -q '^ok ' '$SOUT'"
+
+# --- libraries loaded after the injection (polled once a second) ---------------
+"$WORKLOADS/dlopen_alloc" "$WORKLOADS/libdl_alloc.so" 30 >"$TMP/dl.out" 2>&1 &
+WPID=$!
+E2E_PIDS+=("$WPID")
+wait_line "$TMP/dl.out" '^ready' 5
+"$BPFPROF" heap -v -p "$WPID" --sampler inject --rate 1 -d 2.5 -o "$TMP/dl.pb.gz" >/dev/null 2>"$TMP/dl.err"
+check_rc "a process that keeps dlopening: exits 0" $?
+check "the slots of libraries loaded since the injection are redirected too" \
+	grep -qE '[1-9][0-9]* GOT slots of objects loaded since redirected' "$TMP/dl.err"
+check "and all restored at the end" grep -qE '[1-9][0-9]* GOT slots restored' "$TMP/dl.err"
+stop_workload "$WPID"
 
 # --- refusals ---------------------------------------------------------------------
 start_workload heap_own_malloc 30 || exit 1

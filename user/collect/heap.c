@@ -69,6 +69,7 @@ struct heap_run {
 	struct heap_injection *inj; /* per target: pid 0 where not injected */
 	int ninjected;
 	int attaching; /* the target slot heap_inject's callback attaches for */
+	bool guarded;  /* the overhead guard watches uprobed -p targets */
 };
 
 static const struct value_type_desc heap_types[] = {
@@ -254,6 +255,29 @@ static int inject_target(struct heap_run *run, int slot)
 		 pid, in->nthreads, in->stopped_ns / 1e6, in->phase_ns[0] / 1e6,
 		 in->phase_ns[1] / 1e6, in->phase_ns[2] / 1e6, in->phase_ns[3] / 1e6);
 	return 0;
+}
+
+/*
+ * The session's once-a-second hook: libraries a sampled process loaded
+ * since (dlopen) get their slots redirected; then the guard, if any.
+ */
+static bool heap_tick(void *ctx)
+{
+	struct heap_run *run = ctx;
+	char why[PATH_MAX + 128];
+	int i, n;
+
+	for (i = 0; i < run->nallocs; i++) {
+		if (!run->inj[i].pid)
+			continue;
+		n = heap_inject_refresh(&run->inj[i], why, sizeof(why));
+		if (n > 0)
+			pr_debug("heap: pid %d: %d GOT slots of objects loaded since redirected\n",
+				 run->inj[i].pid, n);
+		else if (n < 0 && n != -ESRCH)
+			pr_warn("heap: %s\n", why);
+	}
+	return run->guarded ? heap_guard__tick(&run->guard) : false;
 }
 
 /* Every redirected slot back to what it held; the samplers stay, unreachable. */
@@ -458,6 +482,10 @@ static int start_guard(struct heap_run *run)
 	struct session *s = run->s;
 	int err;
 
+	if (run->ninjected) {
+		s->on_tick = heap_tick;
+		s->on_tick_ctx = run;
+	}
 	if (run->o->force || !run->costs_known || s->target->argv || run->ninjected == run->nallocs)
 		return 0; /* the in-process sampler costs too little to watch */
 	err = heap_guard__start(&run->guard, bpf_map__fd(run->skel->maps.calls), &run->costs,
@@ -467,8 +495,9 @@ static int start_guard(struct heap_run *run)
 		return capture_explain("watch the allocation rate", err);
 	run->guard.detach = detach_target;
 	run->guard.detach_ctx = run;
-	s->on_tick = heap_guard__tick;
-	s->on_tick_ctx = &run->guard;
+	run->guarded = true;
+	s->on_tick = heap_tick;
+	s->on_tick_ctx = run;
 	return 0;
 }
 

@@ -718,6 +718,18 @@ static int stop_quiet(struct stopped *s, struct vma_list *maps, int *ntries, cha
 	return -EAGAIN;
 }
 
+/* A hash of the objects mapped (each file's first mapping): it changes with dlopen and dlclose. */
+static uint64_t objects_hash(const struct vma_list *maps)
+{
+	uint64_t h = 1469598103934665603ULL;
+	size_t k;
+
+	for (k = 0; k < maps->n; k++)
+		if (maps->vmas[k].offset == 0 && maps->vmas[k].path[0] == '/')
+			h = (h ^ maps->vmas[k].start) * 1099511628211ULL;
+	return h;
+}
+
 int heap_inject(int pid, const struct heap_allocator *a, uint64_t rate,
 		heap_inject_attach_fn attach, void *ctx, struct heap_injection *out, char *why,
 		size_t whylen)
@@ -851,6 +863,7 @@ int heap_inject(int pid, const struct heap_allocator *a, uint64_t rate,
 	out->nslots = c.patched;
 	out->nobjects = c.objects;
 	out->nthreads = s->n;
+	out->objects_hash = objects_hash(&maps);
 restore_regs:
 	ptrace(PTRACE_SETREGS, pid, 0, &s->saved);
 resume:
@@ -968,4 +981,67 @@ int heap_inject_slots(const struct heap_injection *in, uint64_t *addrs, uint64_t
 uint64_t heap_inject_code_size(void)
 {
 	return CODE_SIZE;
+}
+
+int heap_inject_refresh(struct heap_injection *in, char *why, size_t whylen)
+{
+	struct stopped *s;
+	struct sampler_data *d;
+	struct vma_list maps = { 0 };
+	struct patch_ctx c = { 0 };
+	uint64_t h, real[SFN__MAX];
+	int err, ntries;
+
+	if (procmaps__read("/proc", in->pid, &maps))
+		return -ESRCH;
+	h = objects_hash(&maps);
+	procmaps__free(&maps);
+	if (h == in->objects_hash)
+		return 0;
+	s = calloc(1, sizeof(*s));
+	d = calloc(1, sizeof(*d));
+	if (!s || !d) {
+		free(s);
+		free(d);
+		return -ENOMEM;
+	}
+	s->pid = in->pid;
+	s->mem = -1;
+	err = open_mem(s);
+	if (!err)
+		err = stop_quiet(s, &maps, &ntries, why, whylen);
+	if (err)
+		goto out;
+	err = -ESRCH; /* not our sampler any more (exec) */
+	if (find_sampler(&maps) != in->base ||
+	    rd(s, in->base + DATA_OFF, d, offsetof(struct sampler_data, threads)) ||
+	    d->magic != SAMPLER_MAGIC)
+		goto resume;
+	memcpy(real, d->real, sizeof(real));
+	c = (struct patch_ctx){
+		.s = s, .base = in->base, .real = real, .slots = d->slots, .nslots = d->nslots
+	};
+	err = patch_all(&c, &maps);
+	if (c.nslots != d->nslots) {
+		d->nslots = c.nslots;
+		err = wr(s, D_FIELD(in->base, slots), d->slots, d->nslots * sizeof(d->slots[0]))
+			      ?: err;
+		err = wr(s, D_FIELD(in->base, nslots), &d->nslots, sizeof(d->nslots)) ?: err;
+	}
+	if (err)
+		snprintf(why, whylen, "cannot redirect new objects' slots in pid %d: %s", in->pid,
+			 strerror(-err));
+	else
+		err = c.patched;
+	in->objects_hash = objects_hash(&maps);
+	in->nslots += c.patched;
+resume:
+	resume_all(s);
+	procmaps__free(&maps);
+out:
+	if (s->mem >= 0)
+		close(s->mem);
+	free(s);
+	free(d);
+	return err;
 }

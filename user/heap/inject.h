@@ -24,7 +24,8 @@ struct heap_injection {
 	int64_t stopped_ns;  /* how long the target's threads were stopped */
 	int64_t phase_ns[4]; /* since the first stop: all stopped, sampler found, mapped, patched */
 	int nthreads;
-	int tries;	  /* stops it took to find no thread in the dynamic loader */
+	int tries;	       /* stops it took to find no thread in the dynamic loader */
+	uint64_t objects_hash; /* of the objects mapped when last patched */
 	uint64_t dropped; /* sampled blocks the sampler's table had no room for (at uninject) */
 };
 
@@ -50,6 +51,13 @@ int heap_inject(int pid, const struct heap_allocator *a, uint64_t rate,
  * Returns the number restored or -errno (why says).
  */
 int heap_uninject(struct heap_injection *in, char *why, size_t whylen);
+
+/*
+ * Objects loaded since (dlopen): their slots redirected too, the process
+ * stopped only when the set of mapped objects changed.  Returns the number
+ * of slots newly redirected, or -errno (why says; -ESRCH: gone or exec'd).
+ */
+int heap_inject_refresh(struct heap_injection *in, char *why, size_t whylen);
 
 /*
  * The slots the sampler in in->pid lists (redirected, until heap_uninject)
