@@ -38,7 +38,7 @@ work=build/workloads/heap_sites
 libc=$(ldd "$work" | awk '$1 ~ /^libc\.so/ { print $3 }')
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-configs=(none bpftrace floor-entry floor heap heap-entry heap-uretprobe heap-rate1 growth sampler sampler-rate1 sampler-orphan)
+configs=(${CONFIGS:-none bpftrace floor-entry floor heap heap-entry heap-uretprobe heap-rate1 growth sampler sampler-rate1 sampler-orphan})
 STOPS=$tmp/stops
 declare -A ns
 
@@ -59,7 +59,7 @@ run() {
 	heap-rate1) build/bpfprof heap --rate 1 -q -o "$tmp/p.pb.gz" -- "$work" loop "$PAIRS" >"$out" 2>/dev/null ;;
 	growth) build/bpfprof heap --mode growth -q -o "$tmp/p.pb.gz" -- "$work" loop "$FAST_PAIRS" >"$out" 2>/dev/null || true ;;
 	sampler) sampled "$out" "$FAST_PAIRS" ;;
-	sampler-rate1) sampled "$out" "$PAIRS" --rate 1 ;;
+	sampler-rate1) sampled "$out" "$PAIRS" "--rate 1" ;;
 	sampler-orphan) sampled "$out" "$FAST_PAIRS" --kill ;;
 	esac
 	ns[$config]+="$(awk '$1 == "ns_per_pair" { print $2 }' "$out") "
@@ -68,12 +68,11 @@ run() {
 # sampled OUT PAIRS [--rate 1 | --kill]: the waiting workload, bpfprof
 # injected into it, then the loop; --kill: bpfprof SIGKILLed before the loop.
 sampled() {
-	local out=$1 pairs=$2 wpid bp
-	shift 2
+	local out=$1 pairs=$2 opt=${3:-} wpid bp
 	rm -f "$tmp/go" "$tmp/s.err"
 	HEAP_SITES_GO=$tmp/go "$work" loop "$pairs" >"$out" 2>/dev/null &
 	wpid=$!
-	build/bpfprof heap -v -p "$wpid" --sampler inject ${1/--kill/} -d 600 -o "$tmp/p.pb.gz" \
+	build/bpfprof heap -v -p "$wpid" --sampler inject ${opt/--kill/} -d 600 -o "$tmp/p.pb.gz" \
 		>/dev/null 2>"$tmp/s.err" &
 	bp=$!
 	for _ in $(seq 600); do
@@ -81,7 +80,7 @@ sampled() {
 		sleep 0.05
 	done
 	sed -n 's/.*threads stopped for \([0-9.]*\) ms.*/\1/p' "$tmp/s.err" >>"$STOPS"
-	if [ "${1:-}" = --kill ]; then
+	if [ "$opt" = --kill ]; then
 		kill -9 "$bp"
 		wait "$bp" 2>/dev/null || true
 	fi
@@ -98,7 +97,7 @@ for _ in $(seq "$ROUNDS"); do
 done
 
 base=$(echo "${ns[none]}" | median)
-floor=$(echo "${ns[floor]}" | median)
+floor=$(echo "${ns[floor]:-}" | median)
 printf "malloc(32)+free pairs per run: %d under placed probes, %d under probes at entries, %d without; median of %d runs\n" \
 	"$PAIRS" "$ENTRY_PAIRS" "$FAST_PAIRS" "$ROUNDS"
 printf "%-12s %12s %10s %12s\n" config ns/pair "x none" "vs floor"
@@ -138,6 +137,7 @@ if command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null; 
 			grep -qE 'samples in-process|cannot' "$tmp/r.err" && break
 			sleep 0.05
 		done
+		sleep 2 # bpfprof's own start-up (unwind tables) done: it shares the CPUs
 		rr[sampler]+="$(rps) "
 		kill -INT "$bp"
 		wait "$bp" || true

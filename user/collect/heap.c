@@ -250,8 +250,10 @@ static int inject_target(struct heap_run *run, int slot)
 		"slots redirected in %d objects\n",
 		pid, run->allocs[slot].kind, run->allocs[slot].file,
 		in->reused ? "the earlier" : "an injected", in->nslots, in->nobjects);
-	pr_debug("heap: pid %d: %d threads stopped for %.2f ms (all stopped at %.2f, sampler found "
-		 "at %.2f, mapped at %.2f, probe attached and slots redirected at %.2f)\n",
+	pr_debug("heap: pid %d: %d threads stopped for %.2f ms in two stops (the first: all "
+		 "stopped at %.2f ms, sampler found at %.2f, mapped at %.2f; the probe attached, "
+		 "the "
+		 "second: slots redirected at %.2f ms)\n",
 		 pid, in->nthreads, in->stopped_ns / 1e6, in->phase_ns[0] / 1e6,
 		 in->phase_ns[1] / 1e6, in->phase_ns[2] / 1e6, in->phase_ns[3] / 1e6);
 	return 0;

@@ -839,10 +839,32 @@ int heap_inject(int pid, const struct heap_allocator *a, uint64_t rate,
 	/* The data first (rate, functions), the probe, then the slots that lead to them. */
 	err = wr(s, base + DATA_OFF, d, offsetof(struct sampler_data, threads));
 	out->phase_ns[2] = mono_ns() - s->t0;
-	if (!err && attach && (err = attach(ctx, memfd, SAMPLER_PROBE_OFF))) {
-		snprintf(why, whylen, "cannot attach to the sampler's probe in pid %d: %s", pid,
-			 strerror(-err));
-		goto restore_regs;
+	if (!err && attach) {
+		/*
+		 * The uprobe is attached with the process running (attaching
+		 * takes the kernel milliseconds), then it is stopped again for
+		 * the slots: nothing reaches the sampler before they point to it.
+		 */
+		ptrace(PTRACE_SETREGS, pid, 0, &s->saved);
+		resume_all(s);
+		out->stopped_ns = mono_ns() - s->t0;
+		procmaps__free(&maps);
+		err = attach(ctx, memfd, SAMPLER_PROBE_OFF);
+		if (err) {
+			snprintf(why, whylen, "cannot attach to the sampler's probe in pid %d: %s",
+				 pid, strerror(-err));
+			goto done;
+		}
+		err = stop_quiet(s, &maps, &out->tries, why, whylen);
+		if (err) {
+			out->stopped_ns += mono_ns() - s->t0;
+			goto done;
+		}
+		if (ptrace(PTRACE_GETREGS, pid, 0, &s->saved) || find_sampler(&maps) != base) {
+			err = -ESRCH;
+			snprintf(why, whylen, "pid %d changed while being injected (exec?)", pid);
+			goto resume;
+		}
 	}
 	if (!err)
 		err = patch_all(&c, &maps);
@@ -868,7 +890,7 @@ restore_regs:
 	ptrace(PTRACE_SETREGS, pid, 0, &s->saved);
 resume:
 	resume_all(s);
-	out->stopped_ns = mono_ns() - s->t0;
+	out->stopped_ns += mono_ns() - s->t0;
 	procmaps__free(&maps);
 done:
 	if (memfd >= 0)

@@ -15,14 +15,15 @@ struct heap_allocator;
 
 struct heap_injection {
 	int pid;
-	uint64_t base;	     /* the sampler's code in the target; data at base + SAMPLER_DATA_OFF */
-	int memfd;	     /* bpfprof's descriptor of the sampler's code file (for the uprobe) */
-	uint64_t probe_off;  /* the probe function's offset in that file */
-	int nslots;	     /* GOT slots redirected */
-	int nobjects;	     /* objects whose slots were */
-	bool reused;	     /* a sampler left by an earlier bpfprof */
-	int64_t stopped_ns;  /* how long the target's threads were stopped */
-	int64_t phase_ns[4]; /* since the first stop: all stopped, sampler found, mapped, patched */
+	uint64_t base;	    /* the sampler's code in the target; data at base + SAMPLER_DATA_OFF */
+	int memfd;	    /* bpfprof's descriptor of the sampler's code file (for the uprobe) */
+	uint64_t probe_off; /* the probe function's offset in that file */
+	int nslots;	    /* GOT slots redirected */
+	int nobjects;	    /* objects whose slots were */
+	bool reused;	    /* a sampler left by an earlier bpfprof */
+	int64_t stopped_ns; /* how long the threads were stopped, both stops together */
+	/* Into the first stop: all stopped, sampler found, mapped; into the last: slots redirected. */
+	int64_t phase_ns[4];
 	int nthreads;
 	int tries;	       /* stops it took to find no thread in the dynamic loader */
 	uint64_t objects_hash; /* of the objects mapped when last patched */
