@@ -701,6 +701,10 @@ static void render_metrics(struct agent_run *r)
 	       st.processes_forgotten);
 	metric(&t, "process_table_bytes", "gauge", "Memory of the process and file tables.",
 	       proctab__bytes(r->s.procs_tab));
+	metric(&t, "symbol_files", "gauge", "ELF files open for symbols.", st.symbol_files);
+	metric(&t, "symbol_files_closed_total", "counter",
+	       "ELF files closed after a minute without a lookup (opened again when needed).",
+	       st.symbol_files_closed);
 	if (r->s.unwinder) {
 		struct unwinder_stats us;
 
