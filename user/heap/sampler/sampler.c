@@ -25,9 +25,10 @@ struct sampler_data sampler_data __attribute__((visibility("hidden")));
 
 /*
  * BPF's uprobe: (address, size, enum heap_fn, value to return, the real
- * function for the leaf frame).  A 5-byte nop, which the kernel emulates
- * rather than single-steps (and, since Linux 6.16, turns into a call
- * without a trap), then it returns its fourth argument.
+ * function for the leaf frame).  The uprobe sits on a push, which the
+ * kernel emulates rather than single-steps; not on a 5-byte nop, which
+ * Linux 6.16+ rewrites into a call to a trampoline that a forked child
+ * does not have (the child crashed).  Then it returns its fourth argument.
  */
 void *sampler_probe(void *p, size_t n, long fn, long ret, unsigned long leaf)
 	__attribute__((visibility("hidden")));
@@ -37,7 +38,8 @@ __asm__(".text\n"
 	".type sampler_probe,@function\n"
 	".p2align 4\n"
 	"sampler_probe:\n"
-	"\t.byte 0x0f, 0x1f, 0x44, 0x00, 0x00\n" /* nop5: uprobes emulate or optimize it */
+	"\tpush %rbp\n" /* the uprobe's: emulated by the kernel, not single-stepped */
+	"\tpop %rbp\n"
 	"\tmov %rcx, %rax\n"
 	"\tret\n"
 	".size sampler_probe, .-sampler_probe\n"
