@@ -718,6 +718,25 @@ static int stop_quiet(struct stopped *s, struct vma_list *maps, int *ntries, cha
 	return -EAGAIN;
 }
 
+/* Writes back every slot still pointing into the sampler at base; how many. */
+static int undo_slots(struct stopped *s, uint64_t base, const struct sampler_slot *slots,
+		      uint64_t n)
+{
+	uint64_t i, cur;
+	int restored = 0;
+
+	for (i = 0; i < n; i++) {
+		if (rd(s, slots[i].addr, &cur, sizeof(cur)))
+			continue; /* unmapped (dlclose): nothing to restore */
+		if (cur < base || cur >= base + CODE_SIZE)
+			continue; /* rewritten since: not ours any more */
+		if (wr64(s, slots[i].addr, slots[i].orig))
+			return -EIO;
+		restored++;
+	}
+	return restored;
+}
+
 /* A hash of the objects mapped (each file's first mapping): it changes with dlopen and dlclose. */
 static uint64_t objects_hash(const struct vma_list *maps)
 {
@@ -870,9 +889,11 @@ int heap_inject(int pid, const struct heap_allocator *a, uint64_t rate,
 		err = patch_all(&c, &maps);
 	out->phase_ns[3] = mono_ns() - s->t0;
 	d->nslots = c.nslots;
-	if (!err || c.patched)
-		err = wr(s, base + DATA_OFF, d, offsetof(struct sampler_data, threads)) ?: err;
+	if (!err)
+		err = wr(s, base + DATA_OFF, d, offsetof(struct sampler_data, threads));
 	if (err) {
+		/* Half done: what was redirected goes back, nothing is left half-attached. */
+		undo_slots(s, base, d->slots, d->nslots);
 		snprintf(why, whylen, "cannot redirect the allocator's slots in pid %d: %s", pid,
 			 strerror(-err));
 		goto restore_regs;
@@ -918,7 +939,7 @@ int heap_uninject(struct heap_injection *in, char *why, size_t whylen)
 {
 	struct stopped *s = calloc(1, sizeof(*s));
 	struct sampler_slot *slots = calloc(SAMPLER_MAX_SLOTS, sizeof(*slots));
-	uint64_t n = 0, i, cur, magic = 0;
+	uint64_t n = 0, magic = 0;
 	struct vma_list maps = { 0 };
 	int err, restored = 0;
 
@@ -954,13 +975,9 @@ int heap_uninject(struct heap_injection *in, char *why, size_t whylen)
 	err = read_slots(s, in->base, slots, &n);
 	if (!err)
 		err = rd(s, D_FIELD(in->base, dropped), &in->dropped, sizeof(in->dropped));
-	for (i = 0; !err && i < n; i++) {
-		if (rd(s, slots[i].addr, &cur, sizeof(cur)))
-			continue; /* unmapped (dlclose): nothing to restore */
-		if (cur < in->base || cur >= in->base + CODE_SIZE)
-			continue; /* rewritten since: not ours any more */
-		err = wr64(s, slots[i].addr, slots[i].orig);
-		restored += !err;
+	if (!err) {
+		restored = undo_slots(s, in->base, slots, n);
+		err = restored < 0 ? restored : 0;
 	}
 	if (!err) {
 		n = 0;
