@@ -22,12 +22,13 @@ if [ -n "${SOAK_CGROUP:-}" ]; then
 	cg=$SOAK_CGROUP/bpfprof-soak.$$
 	mkdir "$cg" || exit 1
 fi
-# incg CMD...: CMD in the soak's cgroup, if it has one.
+# incg CMD...: CMD in the soak's cgroup, if it has one; exec'd, so that a
+# background `incg ... &` is the very process $! names.
 incg() {
 	if [ -n "$cg" ]; then
-		bash -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$cg" "$@"
+		exec bash -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$cg" "$@"
 	else
-		"$@"
+		exec "$@"
 	fi
 }
 
@@ -35,7 +36,12 @@ cleanup() {
 	local p
 	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
 	wait 2>/dev/null
-	[ -z "$cg" ] || rmdir "$cg" 2>/dev/null
+	if [ -n "$cg" ]; then
+		# Whatever is left in the cgroup (the loops' children).
+		for p in $(cat "$cg/cgroup.procs" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+		sleep 0.5
+		rmdir "$cg" 2>/dev/null
+	fi
 	rm -rf "$dir"
 }
 trap cleanup EXIT
