@@ -46,7 +46,8 @@ browser() {
 total() {
 	local file=$1 index=$2
 	shift 2
-	go tool pprof -top -unit=ns -sample_index="$index" "$@" "$file" 2>/dev/null |
+	# -nodefraction=0: nodes under 0.5% of the total would not be accounted for.
+	go tool pprof -top -nodefraction=0 -unit=ns -sample_index="$index" "$@" "$file" 2>/dev/null |
 		sed -n 's/^Showing nodes accounting for \(-\{0,1\}[0-9]*\)\(ns\)\{0,1\}, .*/\1/p'
 }
 
