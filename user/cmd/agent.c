@@ -285,8 +285,7 @@ struct request {
 	bool cumulative;
 	bool anchored; /* the window starts at the first drain the main thread saw it at */
 	int seconds;
-	char service[128];
-	bool has_service;
+	struct agent_filter filter; /* the query's strings: its caller waits for done */
 	bool done;
 	int status;
 	uint8_t *body;
@@ -451,8 +450,7 @@ static void answer(struct agent_run *r, struct request *q)
 	struct profile *p = NULL;
 	int err;
 
-	err = agent__build(r->a, &w, q->type, q->has_service ? q->service : NULL, true, keep_one,
-			   &p);
+	err = agent__build(r->a, &w, q->type, &q->filter, true, keep_one, &p);
 	if (!err && !p)
 		p = agent__empty_profile(r->a, q->type, &w);
 	if (!err && !p)
@@ -523,16 +521,13 @@ static int on_profile(void *ctx, const struct agent_query *aq, uint8_t **body, s
 			 aq->endpoint);
 		return 404;
 	}
-	if (aq->pod || aq->container) {
-		snprintf(err, errlen, "pod= and container= filters are not supported yet");
-		return 400;
-	}
 	q.cumulative = aq->seconds == 0;
 	q.seconds = aq->seconds;
-	if (aq->service) {
-		snprintf(q.service, sizeof(q.service), "%s", aq->service);
-		q.has_service = true;
-	}
+	q.filter = (struct agent_filter){ .service = aq->service,
+					  .pod = aq->pod,
+					  .namespace = aq->namespace,
+					  .container = aq->container,
+					  .container_id = aq->container_id };
 	pthread_mutex_lock(&r->lock);
 	if (r->stopping) {
 		pthread_mutex_unlock(&r->lock);
