@@ -163,11 +163,57 @@ check_workload() {
 
 # --- the agent in a container, on the host's pid namespace ---
 
-"${RUN[@]}" --rm --name "$CT_AGENT" --privileged --pid=host \
+# It also serves /debug/pprof on the host's loopback (--network=host), scraped
+# with each container filter while it writes its intervals.
+"${RUN[@]}" --rm --name "$CT_AGENT" --privileged --pid=host --network=host \
 	-v /sys/kernel/tracing:/sys/kernel/tracing \
 	-v /run:/run:ro -v /var/lib/containers:/var/lib/containers:ro \
 	-v "$TMP/out":/out "$IMG_AGENT" \
-	agent --output-dir /out --interval 3s -d 6s --hz 99 -q >"$TMP/agent.out" 2>&1
+	agent --output-dir /out --interval 3s -d 9s --hz 99 --listen 127.0.0.1:0 \
+	>"$TMP/agent.out" 2>&1 &
+AGENT_RUN=$!
+E2E_PIDS+=($AGENT_RUN)
+URL=
+if wait_line "$TMP/agent.out" 'serving profiles on http://' 15; then
+	URL=$(sed -n 's|.*http://[^ ]*\(:[0-9][0-9]*\)/debug/pprof/.*|http://127.0.0.1\1/debug/pprof/|p' \
+		"$TMP/agent.out" | head -n1)
+fi
+# scrape NAME QUERY: the next 3 s of CPU with the filters of QUERY, as -raw text.
+scrape() {
+	go tool pprof -raw "${URL}profile?seconds=3&$2" >"$TMP/scrape.$1" 2>"$TMP/scrape.$1.err"
+}
+# only_pid NAME FUNCTION PID: the scrape holds FUNCTION, and samples of PID alone.
+only_pid() {
+	grep -q '^Samples:' "$TMP/scrape.$1" && grep -q "$2" "$TMP/scrape.$1" &&
+		! grep -o 'pid:\[[0-9]*\]' "$TMP/scrape.$1" | grep -qv "pid:\[$3\]"
+}
+if [ -z "$URL" ]; then
+	fail "the agent container did not serve /debug/pprof: $(head -c 400 "$TMP/agent.out")"
+else
+	scrape pod "pod=checkout-7f9" &
+	s1=$!
+	scrape ns "namespace=shop" &
+	s2=$!
+	scrape name "container=$CT_B" &
+	s3=$!
+	scrape id "container_id=${ID_B:0:12}" &
+	s4=$!
+	scrape none "pod=checkout-7f9&container=$CT_B" &
+	s5=$!
+	code=$(curl -s -o "$TMP/badid" -w '%{http_code}' "${URL}profile?seconds=1&container_id=checkout")
+	wait $s1 $s2 $s3 $s4 $s5
+	check "agent ?pod=checkout-7f9: workload a (pid $PID_A) alone, burn_a" only_pid pod burn_a "$PID_A"
+	check "agent ?namespace=shop: workload a (pid $PID_A) alone, burn_a" only_pid ns burn_a "$PID_A"
+	check "agent ?container=$CT_B: workload b (pid $PID_B) alone, fleet_b_inner" \
+		only_pid name fleet_b_inner "$PID_B"
+	check "agent ?container_id=${ID_B:0:12}: workload b (pid $PID_B) alone, fleet_b_inner" \
+		only_pid id fleet_b_inner "$PID_B"
+	check "agent ?pod=checkout-7f9&container=$CT_B (no service is both): a profile without samples" \
+		eval "grep -q '^Samples:' '$TMP/scrape.none' && ! grep -q 'pid:\[' '$TMP/scrape.none'"
+	check "agent ?container_id=checkout: 400 (hex digits)" \
+		eval "[ '$code' = 400 ] && grep -q 'expected hex digits' '$TMP/badid'"
+fi
+wait $AGENT_RUN
 check_rc "the agent container (--privileged --pid=host) exits 0" $? ||
 	sed 's/^/    /' "$TMP/agent.out" | head -n5
 FA=$(profiles_with "$TMP/out" burn_a "$PID_A" | tail -n1)
