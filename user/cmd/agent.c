@@ -28,6 +28,8 @@
 #include "capture/target.h"
 #include "cmd/cmd.h"
 #include "proc/container.h"
+#include "symbolize/elf.h"
+#include "symbolize/symbolize.h"
 #include "proc/procs.h"
 #include "proc/stat.h"
 #include "profile/pprof.h"
@@ -696,6 +698,24 @@ static void render_metrics(struct agent_run *r)
 	       st.processes_forgotten);
 	metric(&t, "process_table_bytes", "gauge", "Memory of the process and file tables.",
 	       proctab__bytes(r->s.procs_tab));
+	if (r->s.sym) {
+		struct symcache_stats ss;
+
+		symbolizer__stats(r->s.sym, &ss);
+		metric(&t, "symbol_tables", "gauge",
+		       "Symbol tables open: one per mapped file (build id), shared by every "
+		       "process and container that maps it.",
+		       ss.files);
+		metric(&t, "symbol_tables_opened_total", "counter", "Symbol tables opened.",
+		       ss.opened);
+		metric(&t, "symbol_table_file_bytes", "gauge",
+		       "Sizes of the files the symbol tables map (shared, reclaimable pages).",
+		       ss.file_bytes);
+		metric(&t, "symbol_table_bytes", "gauge",
+		       "Memory the symbol tables allocated (segments, address caches; libdw's "
+		       "own not counted).",
+		       ss.cache_bytes);
+	}
 	if (r->s.unwinder) {
 		struct unwinder_stats us;
 

@@ -18,6 +18,11 @@ struct symbolizer {
 	int ksyms_err; /* why kallsyms could not be loaded; 0 until tried */
 };
 
+void symbolizer__stats(const struct symbolizer *s, struct symcache_stats *out)
+{
+	symcache__stats(s->cache, out);
+}
+
 /* A file that is not a readable ELF: remembered, not tried again. */
 static char not_elf;
 
@@ -78,6 +83,9 @@ static struct sym_file *elf_of(struct symbolizer *s, struct pfile *pf)
 	f = symcache__open(s->cache, path);
 	if (!f)
 		pr_debug("%s: no symbols: %s\n", pf->name, strerror(errno));
+	else
+		pr_debug("symbol table of %s opened (build id %s)\n", pf->name,
+			 pf->build_id[0] ? pf->build_id : "none");
 	pf->priv[PFILE_SYMBOLIZER] = f ? (void *)f : &not_elf;
 	return f;
 }
