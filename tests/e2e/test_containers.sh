@@ -20,13 +20,118 @@ echo "containers: end-to-end"
 PODMAN=(podman --cgroup-manager=cgroupfs)
 RUN=("${PODMAN[@]}" run --runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024)
 TAG=bpfprof-e2e-$$
-IMG_A=$TAG-work-a IMG_B=$TAG-work-b IMG_AGENT=$TAG-agent
+IMG_A=$TAG-work-a IMG_B=$TAG-work-b IMG_AGENT=$TAG-agent IMG_MANY=$TAG-many
 CT_A=$TAG-a CT_B=$TAG-b CT_AGENT=$TAG-agent
+# Containers of one image, in a cgroup of their own for the agent's --cgroup.
+MANY=${FLEET_MANY:-50}
+CT_MANY=()
+for i in $(seq "$MANY"); do CT_MANY+=("$TAG-m$i"); done
 
 skip_all() {
 	if [ "${CI:-}" = true ]; then
 		fail "podman cannot run here, and CI's machine runs it: $*"
-		finish
+		# --- many containers of one image: one symbol table ---
+
+# Each spins ~2 ms of CPU every 200 ms (1% of a CPU), so fifty cost half a CPU.
+mkdir -p "$TMP/many"
+cat >"$TMP/many.c" <<'C'
+#include <time.h>
+static volatile unsigned long sink;
+__attribute__((noinline)) void keep(unsigned long x)
+{
+	sink = x;
+}
+__attribute__((noinline)) void fleet_many_burn(void)
+{
+	struct timespec t0, t;
+	unsigned long x = sink;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+	do {
+		for (int i = 0; i < 10000; i++)
+			x = x * 2862933555777941757UL + 3037000493UL;
+		keep(x);
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+	} while ((t.tv_sec - t0.tv_sec) * 1000000000L + t.tv_nsec - t0.tv_nsec < 2000000);
+}
+__attribute__((noinline)) void fleet_many_outer(void)
+{
+	struct timespec nap = { 0, 200000000 };
+
+	fleet_many_burn();
+	nanosleep(&nap, 0);
+}
+int main(void)
+{
+	for (;;)
+		fleet_many_outer();
+}
+C
+CGROUP2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+gcc "${CFLAGS_W[@]}" -o "$TMP/many/fleet_many" "$TMP/many.c"
+printf 'FROM scratch\nCOPY fleet_many /fleet_many\nENTRYPOINT ["/fleet_many"]\n' >"$TMP/Containerfile.many"
+if [ -z "$CGROUP2" ]; then
+	echo "  info no cgroup v2 mount: the $MANY containers of one image are not tested"
+elif ! "${PODMAN[@]}" build -q -f "$TMP/Containerfile.many" -t "$IMG_MANY" "$TMP/many" \
+	>"$TMP/build.many" 2>&1; then
+	fail "podman build of the many-containers image: $(tail -n1 "$TMP/build.many")"
+else
+	t0=$(date +%s%N)
+	printf '%s\n' "${CT_MANY[@]}" | xargs -P 4 -I{} "${RUN[@]}" -d --name {} \
+		--cgroup-parent="/$TAG-many" "$IMG_MANY" >"$TMP/many.run" 2>&1
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	mapfile -t PIDS_MANY < <("${PODMAN[@]}" inspect -f '{{.State.Pid}}' "${CT_MANY[@]}" 2>/dev/null |
+		grep -v '^0$')
+	need "$MANY containers of one image run (${#PIDS_MANY[@]} started in $ms ms)" \
+		[ "${#PIDS_MANY[@]}" -eq "$MANY" ]
+	"$BPFPROF" agent --cgroup "$CGROUP2/$TAG-many" --output-dir "$TMP/many/out" --interval 2s \
+		-d 6s --hz 499 -v --listen 127.0.0.1:0 >"$TMP/many.out" 2>&1 &
+	AGENT_MANY=$!
+	E2E_PIDS+=($AGENT_MANY)
+	URL=
+	if wait_line "$TMP/many.out" 'serving profiles on http://' 15; then
+		URL=$(sed -n 's|.*http://[^ ]*\(:[0-9][0-9]*\)/debug/pprof/.*|http://127.0.0.1\1/|p' \
+			"$TMP/many.out" | head -n1)
+	fi
+	# /metrics once the second interval was built (its profiles are symbolized).
+	for _ in $(seq 100); do
+		curl -s "${URL}metrics" >"$TMP/many.metrics" 2>/dev/null
+		grep -qE '^bpfprof_agent_intervals_total [2-9]' "$TMP/many.metrics" && break
+		kill -0 $AGENT_MANY 2>/dev/null || break
+		sleep 0.1
+	done
+	wait $AGENT_MANY
+	check_rc "agent --cgroup over the $MANY containers exits 0" $? ||
+		grep -v '^bpfprof: \(process event\|pid \|symbol table\)\|^libbpf' "$TMP/many.out" |
+		head -n5 | sed 's/^/    /'
+	n=$(grep -c 'symbol table of /fleet_many opened' "$TMP/many.out")
+	check "the $MANY containers' /fleet_many: one symbol table opened ($n)" [ "$n" -eq 1 ]
+	opened=$(awk '$1 == "bpfprof_agent_symbol_tables_opened_total" { print $2 }' "$TMP/many.metrics")
+	tables=$(awk '$1 == "bpfprof_agent_symbol_tables" { print $2 }' "$TMP/many.metrics")
+	bytes=$(awk '$1 == "bpfprof_agent_symbol_table_bytes" { print $2 }' "$TMP/many.metrics")
+	fbytes=$(awk '$1 == "bpfprof_agent_symbol_table_file_bytes" { print $2 }' "$TMP/many.metrics")
+	check "/metrics: ${tables:-no} symbol tables, ${opened:-no} opened in all, ${bytes:-no} bytes (+${fbytes:-no} of files mapped), not one a container" \
+		eval "[ -n '$opened' ] && [ '${tables:-0}' -ge 1 ] && [ '${opened:-0}' -le 4 ] && [ '${bytes:-0}' -gt 0 ] && [ '${fbytes:-0}' -gt 0 ]"
+	# tag_values FUNCTION KEY: KEY's values in the samples whose stack holds FUNCTION.
+	tag_values() {
+		go tool pprof -tags -focus="^$1\$" $(find "$TMP/many/out" -name '*.pb.gz') 2>/dev/null |
+			awk -v k=" $2: Total" 'index($0, k) == 1 { p = 1; next }
+				/^ [a-z_]+: Total/ { p = 0 } p && NF >= 3 { print $NF }' | sort -u
+	}
+	printf '%s\n' "${PIDS_MANY[@]}" | sort -u >"$TMP/many.pids"
+	tag_values fleet_many_burn pid >"$TMP/many.burn"
+	tag_values fleet_many_outer pid >"$TMP/many.outer"
+	n=$(comm -12 "$TMP/many.pids" "$TMP/many.burn" | wc -l)
+	check "every container's samples symbolized: fleet_many_burn in $n of $MANY" [ "$n" -eq "$MANY" ]
+	n=$(comm -12 "$TMP/many.pids" "$TMP/many.outer" | wc -l)
+	check "every container's stacks walked to the caller: fleet_many_outer in $n of $MANY" \
+		[ "$n" -eq "$MANY" ]
+	n=$(tag_values fleet_many_burn container_id | wc -l)
+	check "each labelled with its own container_id ($n ids)" [ "$n" -eq "$MANY" ]
+	remove_many
+fi
+
+finish
 		exit
 	fi
 	echo "e2e: skipped: $*"
@@ -35,10 +140,21 @@ skip_all() {
 
 # Containers and images by name, whatever happened; then lib.sh's cleanup.
 cleanup_containers() {
+	remove_many
 	"${PODMAN[@]}" rm -f -t 0 "$CT_A" "$CT_B" "$CT_AGENT" "$CT_AGENT-nopid" \
 		"$CT_AGENT-tracefs" >/dev/null 2>&1
-	"${PODMAN[@]}" rmi -f "$IMG_A" "$IMG_B" "$IMG_AGENT" >/dev/null 2>&1
+	"${PODMAN[@]}" rmi -f "$IMG_A" "$IMG_B" "$IMG_AGENT" "$IMG_MANY" >/dev/null 2>&1
 	cleanup
+}
+# The many containers, then their parent cgroup in every hierarchy (podman
+# leaves it, with a conmon child); a loaded host may need a second rm.
+remove_many() {
+	local d
+	"${PODMAN[@]}" rm -f -t 0 "${CT_MANY[@]}" >/dev/null 2>&1 ||
+		"${PODMAN[@]}" rm -f -t 0 "${CT_MANY[@]}" >/dev/null 2>&1
+	for d in /sys/fs/cgroup/*/"$TAG-many" /sys/fs/cgroup/"$TAG-many"; do
+		[ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
+	done
 }
 trap cleanup_containers EXIT
 
@@ -174,18 +290,29 @@ check_workload() {
 AGENT_RUN=$!
 E2E_PIDS+=($AGENT_RUN)
 URL=
-if wait_line "$TMP/agent.out" 'serving profiles on http://' 15; then
+# Scraped once it records: a request the agent first sees as it stops gets an empty window.
+if wait_line "$TMP/agent.out" 'agent: recording' 20; then
 	URL=$(sed -n 's|.*http://[^ ]*\(:[0-9][0-9]*\)/debug/pprof/.*|http://127.0.0.1\1/debug/pprof/|p' \
 		"$TMP/agent.out" | head -n1)
 fi
-# scrape NAME QUERY: the next 3 s of CPU with the filters of QUERY, as -raw text.
+# scrape NAME QUERY: the next 3 s of CPU with the filters of QUERY, as -raw text
+# (pprof waits 4.5 s by default: the answer comes after a drain, late on a busy host).
 scrape() {
-	go tool pprof -raw "${URL}profile?seconds=3&$2" >"$TMP/scrape.$1" 2>"$TMP/scrape.$1.err"
+	go tool pprof -timeout=30 -raw "${URL}profile?seconds=3&$2" >"$TMP/scrape.$1" 2>"$TMP/scrape.$1.err"
 }
 # only_pid NAME FUNCTION PID: the scrape holds FUNCTION, and samples of PID alone.
 only_pid() {
 	grep -q '^Samples:' "$TMP/scrape.$1" && grep -q "$2" "$TMP/scrape.$1" &&
 		! grep -o 'pid:\[[0-9]*\]' "$TMP/scrape.$1" | grep -qv "pid:\[$3\]"
+}
+# check_scrape WHAT NAME FUNCTION PID: only_pid, with pprof's complaint on failure.
+check_scrape() {
+	if only_pid "$2" "$3" "$4"; then
+		pass "$1"
+	else
+		fail "$1: $(grep -v '^Fetching' "$TMP/scrape.$2.err" | head -n1 | cut -c1-200)" \
+			"$(grep -o 'pid:\[[0-9]*\]' "$TMP/scrape.$2" | sort | uniq -c | tr '\n' ' ')"
+	fi
 }
 if [ -z "$URL" ]; then
 	fail "the agent container did not serve /debug/pprof: $(head -c 400 "$TMP/agent.out")"
@@ -202,12 +329,12 @@ else
 	s5=$!
 	code=$(curl -s -o "$TMP/badid" -w '%{http_code}' "${URL}profile?seconds=1&container_id=checkout")
 	wait $s1 $s2 $s3 $s4 $s5
-	check "agent ?pod=checkout-7f9: workload a (pid $PID_A) alone, burn_a" only_pid pod burn_a "$PID_A"
-	check "agent ?namespace=shop: workload a (pid $PID_A) alone, burn_a" only_pid ns burn_a "$PID_A"
-	check "agent ?container=$CT_B: workload b (pid $PID_B) alone, fleet_b_inner" \
-		only_pid name fleet_b_inner "$PID_B"
-	check "agent ?container_id=${ID_B:0:12}: workload b (pid $PID_B) alone, fleet_b_inner" \
-		only_pid id fleet_b_inner "$PID_B"
+	check_scrape "agent ?pod=checkout-7f9: workload a (pid $PID_A) alone, burn_a" pod burn_a "$PID_A"
+	check_scrape "agent ?namespace=shop: workload a (pid $PID_A) alone, burn_a" ns burn_a "$PID_A"
+	check_scrape "agent ?container=$CT_B: workload b (pid $PID_B) alone, fleet_b_inner" \
+		name fleet_b_inner "$PID_B"
+	check_scrape "agent ?container_id=${ID_B:0:12}: workload b (pid $PID_B) alone, fleet_b_inner" \
+		id fleet_b_inner "$PID_B"
 	check "agent ?pod=checkout-7f9&container=$CT_B (no service is both): a profile without samples" \
 		eval "grep -q '^Samples:' '$TMP/scrape.none' && ! grep -q 'pid:\[' '$TMP/scrape.none'"
 	check "agent ?container_id=checkout: 400 (hex digits)" \
@@ -254,5 +381,106 @@ check "cpu -a: workload a symbolized through /proc/PID/root" \
 	eval "go tool pprof -traces '$TMP/host.pb.gz' 2>/dev/null | grep -A3 burn_a | grep -q worker"
 check_workload "cpu -a, workload a" "$TMP/host.pb.gz" burn_a "$PID_A" "$ID_A" checkout checkout-7f9 shop
 check_workload "cpu -a, workload b" "$TMP/host.pb.gz" fleet_b_inner "$PID_B" "$ID_B" "$CT_B"
+
+# --- many containers of one image: one symbol table ---
+
+# Each spins ~2 ms of CPU every 200 ms (1% of a CPU), so fifty cost half a CPU.
+mkdir -p "$TMP/many"
+cat >"$TMP/many.c" <<'C'
+#include <time.h>
+static volatile unsigned long sink;
+__attribute__((noinline)) void keep(unsigned long x)
+{
+	sink = x;
+}
+__attribute__((noinline)) void fleet_many_burn(void)
+{
+	struct timespec t0, t;
+	unsigned long x = sink;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+	do {
+		for (int i = 0; i < 10000; i++)
+			x = x * 2862933555777941757UL + 3037000493UL;
+		keep(x);
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+	} while ((t.tv_sec - t0.tv_sec) * 1000000000L + t.tv_nsec - t0.tv_nsec < 2000000);
+}
+__attribute__((noinline)) void fleet_many_outer(void)
+{
+	struct timespec nap = { 0, 200000000 };
+
+	fleet_many_burn();
+	nanosleep(&nap, 0);
+}
+int main(void)
+{
+	for (;;)
+		fleet_many_outer();
+}
+C
+CGROUP2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+gcc "${CFLAGS_W[@]}" -o "$TMP/many/fleet_many" "$TMP/many.c"
+printf 'FROM scratch\nCOPY fleet_many /fleet_many\nENTRYPOINT ["/fleet_many"]\n' >"$TMP/Containerfile.many"
+if [ -z "$CGROUP2" ]; then
+	echo "  info no cgroup v2 mount: the $MANY containers of one image are not tested"
+elif ! "${PODMAN[@]}" build -q -f "$TMP/Containerfile.many" -t "$IMG_MANY" "$TMP/many" \
+	>"$TMP/build.many" 2>&1; then
+	fail "podman build of the many-containers image: $(tail -n1 "$TMP/build.many")"
+else
+	t0=$(date +%s%N)
+	printf '%s\n' "${CT_MANY[@]}" | xargs -P 4 -I{} "${RUN[@]}" -d --name {} \
+		--cgroup-parent="/$TAG-many" "$IMG_MANY" >"$TMP/many.run" 2>&1
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	mapfile -t PIDS_MANY < <("${PODMAN[@]}" inspect -f '{{.State.Pid}}' "${CT_MANY[@]}" 2>/dev/null |
+		grep -v '^0$')
+	need "$MANY containers of one image run (${#PIDS_MANY[@]} started in $ms ms)" \
+		[ "${#PIDS_MANY[@]}" -eq "$MANY" ]
+	"$BPFPROF" agent --cgroup "$CGROUP2/$TAG-many" --output-dir "$TMP/many/out" --interval 2s \
+		-d 6s --hz 499 -v --listen 127.0.0.1:0 >"$TMP/many.out" 2>&1 &
+	AGENT_MANY=$!
+	E2E_PIDS+=($AGENT_MANY)
+	URL=
+	if wait_line "$TMP/many.out" 'serving profiles on http://' 15; then
+		URL=$(sed -n 's|.*http://[^ ]*\(:[0-9][0-9]*\)/debug/pprof/.*|http://127.0.0.1\1/|p' \
+			"$TMP/many.out" | head -n1)
+	fi
+	# /metrics once the second interval was built (its profiles are symbolized).
+	for _ in $(seq 100); do
+		curl -s "${URL}metrics" >"$TMP/many.metrics" 2>/dev/null
+		grep -qE '^bpfprof_agent_intervals_total [2-9]' "$TMP/many.metrics" && break
+		kill -0 $AGENT_MANY 2>/dev/null || break
+		sleep 0.1
+	done
+	wait $AGENT_MANY
+	check_rc "agent --cgroup over the $MANY containers exits 0" $? ||
+		grep -v '^bpfprof: \(process event\|pid \|symbol table\)\|^libbpf' "$TMP/many.out" |
+		head -n5 | sed 's/^/    /'
+	n=$(grep -c 'symbol table of /fleet_many opened' "$TMP/many.out")
+	check "the $MANY containers' /fleet_many: one symbol table opened ($n)" [ "$n" -eq 1 ]
+	opened=$(awk '$1 == "bpfprof_agent_symbol_tables_opened_total" { print $2 }' "$TMP/many.metrics")
+	tables=$(awk '$1 == "bpfprof_agent_symbol_tables" { print $2 }' "$TMP/many.metrics")
+	bytes=$(awk '$1 == "bpfprof_agent_symbol_table_bytes" { print $2 }' "$TMP/many.metrics")
+	fbytes=$(awk '$1 == "bpfprof_agent_symbol_table_file_bytes" { print $2 }' "$TMP/many.metrics")
+	check "/metrics: ${tables:-no} symbol tables, ${opened:-no} opened in all, ${bytes:-no} bytes (+${fbytes:-no} of files mapped), not one a container" \
+		eval "[ -n '$opened' ] && [ '${tables:-0}' -ge 1 ] && [ '${opened:-0}' -le 4 ] && [ '${bytes:-0}' -gt 0 ] && [ '${fbytes:-0}' -gt 0 ]"
+	# tag_values FUNCTION KEY: KEY's values in the samples whose stack holds FUNCTION.
+	tag_values() {
+		go tool pprof -tags -focus="^$1\$" $(find "$TMP/many/out" -name '*.pb.gz') 2>/dev/null |
+			awk -v k=" $2: Total" 'index($0, k) == 1 { p = 1; next }
+				/^ [a-z_]+: Total/ { p = 0 } p && NF >= 3 { print $NF }' | sort -u
+	}
+	printf '%s\n' "${PIDS_MANY[@]}" | sort -u >"$TMP/many.pids"
+	tag_values fleet_many_burn pid >"$TMP/many.burn"
+	tag_values fleet_many_outer pid >"$TMP/many.outer"
+	n=$(comm -12 "$TMP/many.pids" "$TMP/many.burn" | wc -l)
+	check "every container's samples symbolized: fleet_many_burn in $n of $MANY" [ "$n" -eq "$MANY" ]
+	n=$(comm -12 "$TMP/many.pids" "$TMP/many.outer" | wc -l)
+	check "every container's stacks walked to the caller: fleet_many_outer in $n of $MANY" \
+		[ "$n" -eq "$MANY" ]
+	n=$(tag_values fleet_many_burn container_id | wc -l)
+	check "each labelled with its own container_id ($n ids)" [ "$n" -eq "$MANY" ]
+	remove_many
+fi
 
 finish
