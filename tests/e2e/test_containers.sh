@@ -4,8 +4,10 @@
 # workloads from two images FROM scratch, one with Kubernetes' pod
 # annotations; the agent in a third container built from
 # deploy/Containerfile, on the host's pid namespace; the same container
-# refused without it; `bpfprof cpu -a` from the host; tracefs mounted inside
-# a container that has none; the deployment files validated.
+# refused without it; the agent with the smallest capability set instead of
+# --privileged and no tracefs mount (it mounts its own); `bpfprof cpu -a`
+# from the host; fifty containers of one image share one symbol table; the
+# deployment files validated.
 #
 # Podman with runc, cgroupfs and the rlimits it may not raise (crun fails
 # on this host's hybrid cgroups).  Where podman cannot run the script skips
@@ -142,7 +144,7 @@ finish
 cleanup_containers() {
 	remove_many
 	"${PODMAN[@]}" rm -f -t 0 "$CT_A" "$CT_B" "$CT_AGENT" "$CT_AGENT-nopid" \
-		"$CT_AGENT-tracefs" >/dev/null 2>&1
+		"$CT_AGENT-caps" >/dev/null 2>&1
 	"${PODMAN[@]}" rmi -f "$IMG_A" "$IMG_B" "$IMG_AGENT" "$IMG_MANY" >/dev/null 2>&1
 	cleanup
 }
@@ -217,10 +219,19 @@ int main(void)
 }
 C
 gcc "${CFLAGS_W[@]}" -o "$TMP/b/work" "$TMP/b.c"
+# Workload b runs as another user from a binary only that user may read, so
+# the agent needs SYS_PTRACE and DAC_READ_SEARCH for it, as the capability run below shows.
+chmod 0700 "$TMP/b/work"
+cat >"$TMP/Containerfile.work-b" <<'CF'
+FROM scratch
+COPY --chown=1234:1234 work /work
+USER 1234:1234
+ENTRYPOINT ["/work"]
+CF
 for x in a b; do
-	img=$IMG_A
-	[ $x = b ] && img=$IMG_B
-	"${PODMAN[@]}" build -q -f "$TMP/Containerfile.work" -t "$img" "$TMP/$x" >"$TMP/build.$x" 2>&1 ||
+	img=$IMG_A cf=$TMP/Containerfile.work
+	[ $x = b ] && img=$IMG_B cf=$TMP/Containerfile.work-b
+	"${PODMAN[@]}" build -q -f "$cf" -t "$img" "$TMP/$x" >"$TMP/build.$x" 2>&1 ||
 		skip_all "podman build fails here: $(tail -n1 "$TMP/build.$x")"
 done
 "${RUN[@]}" -d --name "$CT_A" \
@@ -364,14 +375,36 @@ check "without --pid=host it says so in one line naming --pid=host and hostPID" 
 	eval "[ \$(wc -l <'$TMP/nopid.out') -eq 1 ] && grep -q -- '--pid=host.*hostPID: true' '$TMP/nopid.out'"
 [ "$(wc -l <"$TMP/nopid.out")" -eq 1 ] || sed 's/^/    /' "$TMP/nopid.out" | head -n5
 
-# --- tracefs: a container without the host's mounts it itself ---
+# --- the smallest capability set, and no tracefs mount ---
 
-"${RUN[@]}" --rm --name "$CT_AGENT-tracefs" --privileged --pid=host \
-	-v "$TMP/out":/out "$IMG_AGENT" mutex -a -d 1 -v -o /out/mutex.pb.gz >"$TMP/tracefs.out" 2>&1
-check_rc "mutex -a in a container without /sys/kernel/tracing exits 0" $? ||
-	tail -n3 "$TMP/tracefs.out" | sed 's/^/    /'
+# Measured by removing one capability at a time from the agent's run (README,
+# deploy/kubernetes/bpfprof.yaml): SYS_ADMIN (bpf() and perf_event_open()
+# under the runtime's default seccomp profile, and mounting tracefs),
+# SYS_PTRACE (other processes' maps and /proc/PID/root), DAC_READ_SEARCH
+# (workload b's 0700 binary of another user), SYSLOG (kallsyms' addresses,
+# with perf_event_paranoid > 1).  No /sys/kernel/tracing from the host:
+# bpfprof mounts tracefs itself for mutex's syscall tracepoints.
+CAPS=SYS_ADMIN,SYS_PTRACE,DAC_READ_SEARCH,SYSLOG
+mkdir -p "$TMP/out/caps"
+"${RUN[@]}" --rm --name "$CT_AGENT-caps" --cap-drop=all --cap-add="$CAPS" --pid=host \
+	-v /run:/run:ro -v /var/lib/containers:/var/lib/containers:ro \
+	-v "$TMP/out/caps":/out "$IMG_AGENT" \
+	agent --types cpu,mutex --output-dir /out --interval 4s -d 4s --hz 99 -v >"$TMP/caps.out" 2>&1
+check_rc "the agent container with --cap-drop=all --cap-add=$CAPS exits 0" $? ||
+	grep -v '^bpfprof: \(process event\|pid \|symbol table\)\|^libbpf' "$TMP/caps.out" |
+	tail -n3 | sed 's/^/    /'
 check "it mounted tracefs and used the syscalls tracepoints (not the raw_syscalls fallback)" \
-	eval "grep -q 'mounted tracefs' '$TMP/tracefs.out' && grep -q 'seen through the syscalls:' '$TMP/tracefs.out'"
+	eval "grep -q 'mounted tracefs' '$TMP/caps.out' && grep -q 'seen through the syscalls:' '$TMP/caps.out'"
+check "it read kallsyms (no line saying it could not)" \
+	eval "grep -q 'recording cpu, mutex' '$TMP/caps.out' && ! grep -q 'kallsyms' '$TMP/caps.out'"
+FA=$(profiles_with "$TMP/out/caps" burn_a "$PID_A" | tail -n1)
+FB=$(profiles_with "$TMP/out/caps" fleet_b_inner "$PID_B" | tail -n1)
+check "capabilities only: workload a symbolized from its image (burn_a, worker)" \
+	eval "[ -n '$FA' ] && go tool pprof -traces '$FA' 2>/dev/null | grep -A3 burn_a | grep -q worker"
+check "capabilities only: workload b (uid 1234, mode 0700) symbolized (fleet_b_inner, fleet_b_outer)" \
+	eval "[ -n '$FB' ] && go tool pprof -traces '$FB' 2>/dev/null | grep -A3 fleet_b_inner | grep -q fleet_b_outer"
+check_workload "capabilities only, workload a" "$FA" burn_a "$PID_A" "$ID_A" checkout checkout-7f9 shop
+check_workload "capabilities only, workload b" "$FB" fleet_b_inner "$PID_B" "$ID_B" "$CT_B"
 
 # --- one-shot, from the host: the same labels ---
 
