@@ -162,16 +162,52 @@ trap cleanup_containers EXIT
 
 # --- the deployment files (no podman needed) ---
 
-check "deploy/kubernetes/bpfprof.yaml passes yamllint" \
-	yamllint -s -c deploy/.yamllint deploy/kubernetes/bpfprof.yaml
-check "the DaemonSet runs in the host's pid namespace on every node" \
-	grep -qE '^ +hostPID: true$' deploy/kubernetes/bpfprof.yaml
+# The capabilities the agent runs with instead of --privileged: measured by
+# removing one at a time (see the capability run below), the DaemonSet's set.
+CAPS=SYS_ADMIN,SYS_PTRACE,DAC_READ_SEARCH,SYSLOG
+MANIFEST=deploy/kubernetes/bpfprof.yaml
+check "$MANIFEST passes yamllint" yamllint -s -c deploy/.yamllint "$MANIFEST"
+python3 tests/e2e/check_manifest.py "$MANIFEST" --caps "$CAPS" >"$TMP/manifest.out" 2>&1
+check_rc "$MANIFEST: kinds, hostPID, tolerations, capabilities $CAPS, mounts, resources, env from the ConfigMap" $? ||
+	sed 's/^/    /' "$TMP/manifest.out"
+# broken WHAT SED-EXPR WANT: a copy broken by SED-EXPR fails the check, saying WANT.
+broken() {
+	sed "$2" "$MANIFEST" >"$TMP/broken.yaml"
+	python3 tests/e2e/check_manifest.py "$TMP/broken.yaml" --caps "$CAPS" >"$TMP/broken.out" 2>&1
+	local rc=$?
+	if [ $rc -ne 0 ] && grep -q -- "$3" "$TMP/broken.out"; then
+		pass "the check fails on a manifest $1"
+	else
+		fail "the check fails on a manifest $1: exit $rc, $(head -n1 "$TMP/broken.out")"
+	fi
+}
+broken "in the pod's pid namespace" 's/hostPID: true/hostPID: false/' 'hostPID: true'
+broken "tolerating no taint" '/tolerations:/,/operator: Exists/d' 'a toleration of every taint'
+broken "privileged" 's/privileged: false/privileged: true/' 'container: privileged'
+broken "without SYS_PTRACE" 's/SYS_PTRACE, //' 'want the set tested'
+broken "whose push URL names no ConfigMap key" 's/key: push-url/key: push_url/' 'env PUSH_URL: no key push_url'
+broken "mounting /run read-write" '/mountPath: \/run$/{n;d}' 'volumeMount /run: readOnly'
+broken "without resource limits" '/limits:/,/memory: 512Mi/d' 'resources.limits.cpu'
+broken "that is not YAML" 's/^kind: DaemonSet/kind: [DaemonSet/' 'bpfprof.yaml\|broken.yaml'
 if command -v systemd-analyze >/dev/null; then
 	# verify wants ExecStart's binary to exist: point it at the one built.
 	sed "s|^ExecStart=/usr/local/bin/bpfprof|ExecStart=$PWD/$BPFPROF|" \
 		deploy/systemd/bpfprof-agent.service >"$TMP/bpfprof-agent.service"
-	check "systemd-analyze verify bpfprof-agent.service" \
-		systemd-analyze verify "$TMP/bpfprof-agent.service"
+	# verify_quiet UNIT: exit 0 and not a word (it warns of bad values with exit 0).
+	verify_quiet() {
+		systemd-analyze verify "$1" >"$TMP/verify.out" 2>&1 && ! [ -s "$TMP/verify.out" ]
+	}
+	if verify_quiet "$TMP/bpfprof-agent.service"; then
+		pass "systemd-analyze verify bpfprof-agent.service: exit 0, no warning"
+	else
+		fail "systemd-analyze verify bpfprof-agent.service: $(head -n1 "$TMP/verify.out")"
+	fi
+	# The same check of a unit with a bad value must fail, or it checks nothing.
+	sed 's/^Restart=on-failure/Restart=sometimes/' "$TMP/bpfprof-agent.service" >"$TMP/broken.service"
+	check "systemd-analyze verify complains of a unit with a bad Restart= value" \
+		eval "! verify_quiet '$TMP/broken.service'"
+else
+	fail "no systemd-analyze to verify deploy/systemd/bpfprof-agent.service (make deps installs systemd)"
 fi
 
 # --- can podman run a container here? ---
@@ -384,19 +420,19 @@ check "without --pid=host it says so in one line naming --pid=host and hostPID" 
 # (workload b's 0700 binary of another user), SYSLOG (kallsyms' addresses,
 # with perf_event_paranoid > 1).  No /sys/kernel/tracing from the host:
 # bpfprof mounts tracefs itself for mutex's syscall tracepoints.
-CAPS=SYS_ADMIN,SYS_PTRACE,DAC_READ_SEARCH,SYSLOG
 mkdir -p "$TMP/out/caps"
 "${RUN[@]}" --rm --name "$CT_AGENT-caps" --cap-drop=all --cap-add="$CAPS" --pid=host \
 	-v /run:/run:ro -v /var/lib/containers:/var/lib/containers:ro \
 	-v "$TMP/out/caps":/out "$IMG_AGENT" \
-	agent --types cpu,mutex --output-dir /out --interval 4s -d 4s --hz 99 -v >"$TMP/caps.out" 2>&1
-check_rc "the agent container with --cap-drop=all --cap-add=$CAPS exits 0" $? ||
+	agent --types cpu,mutex --output-dir /out --interval 6s -d 6s --hz 99 -v >"$TMP/caps.out" 2>&1
+check_rc "the agent container with --cap-drop=all --cap-add=$CAPS exits 0" $?
+rm -rf /tmp/fleet-dbg; cp -r "$TMP" /tmp/fleet-dbg ||
 	grep -v '^bpfprof: \(process event\|pid \|symbol table\)\|^libbpf' "$TMP/caps.out" |
 	tail -n3 | sed 's/^/    /'
 check "it mounted tracefs and used the syscalls tracepoints (not the raw_syscalls fallback)" \
 	eval "grep -q 'mounted tracefs' '$TMP/caps.out' && grep -q 'seen through the syscalls:' '$TMP/caps.out'"
-check "it read kallsyms (no line saying it could not)" \
-	eval "grep -q 'recording cpu, mutex' '$TMP/caps.out' && ! grep -q 'kallsyms' '$TMP/caps.out'"
+check "it read kallsyms (no line saying they are hidden)" \
+	eval "grep -q 'recording cpu, mutex' '$TMP/caps.out' && ! grep -qE 'cannot load /proc/kallsyms|addresses are zero' '$TMP/caps.out'"
 FA=$(profiles_with "$TMP/out/caps" burn_a "$PID_A" | tail -n1)
 FB=$(profiles_with "$TMP/out/caps" fleet_b_inner "$PID_B" | tail -n1)
 check "capabilities only: workload a symbolized from its image (burn_a, worker)" \
