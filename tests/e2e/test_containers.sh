@@ -108,11 +108,11 @@ else
 		head -n5 | sed 's/^/    /'
 	n=$(grep -c 'symbol table of /fleet_many opened' "$TMP/many.out")
 	check "the $MANY containers' /fleet_many: one symbol table opened ($n)" [ "$n" -eq 1 ]
-	opened=$(awk '$1 == "bpfprof_agent_symbol_tables_opened_total" { print $2 }' "$TMP/many.metrics")
-	tables=$(awk '$1 == "bpfprof_agent_symbol_tables" { print $2 }' "$TMP/many.metrics")
+	opened=$(awk '$1 == "bpfprof_agent_symbol_files_opened_total" { print $2 }' "$TMP/many.metrics")
+	tables=$(awk '$1 == "bpfprof_agent_symbol_files" { print $2 }' "$TMP/many.metrics")
 	bytes=$(awk '$1 == "bpfprof_agent_symbol_table_bytes" { print $2 }' "$TMP/many.metrics")
-	fbytes=$(awk '$1 == "bpfprof_agent_symbol_table_file_bytes" { print $2 }' "$TMP/many.metrics")
-	check "/metrics: ${tables:-no} symbol tables, ${opened:-no} opened in all, ${bytes:-no} bytes (+${fbytes:-no} of files mapped), not one a container" \
+	fbytes=$(awk '$1 == "bpfprof_agent_symbol_file_bytes" { print $2 }' "$TMP/many.metrics")
+	check "/metrics: ${tables:-no} symbol files open, ${opened:-no} opened in all, ${bytes:-no} bytes of tables (+${fbytes:-no} of files mapped), not one a container" \
 		eval "[ -n '$opened' ] && [ '${tables:-0}' -ge 1 ] && [ '${opened:-0}' -le 4 ] && [ '${bytes:-0}' -gt 0 ] && [ '${fbytes:-0}' -gt 0 ]"
 	# tag_values FUNCTION KEY: KEY's values in the samples whose stack holds FUNCTION.
 	tag_values() {
@@ -425,9 +425,9 @@ mkdir -p "$TMP/out/caps"
 	-v /run:/run:ro -v /var/lib/containers:/var/lib/containers:ro \
 	-v "$TMP/out/caps":/out "$IMG_AGENT" \
 	agent --types cpu,mutex --output-dir /out --interval 6s -d 6s --hz 99 -v >"$TMP/caps.out" 2>&1
-check_rc "the agent container with --cap-drop=all --cap-add=$CAPS exits 0" $?
-rm -rf /tmp/fleet-dbg; cp -r "$TMP" /tmp/fleet-dbg ||
-	grep -v '^bpfprof: \(process event\|pid \|symbol table\)\|^libbpf' "$TMP/caps.out" |
+rc=$?
+check_rc "the agent container with --cap-drop=all --cap-add=$CAPS exits 0" $rc
+[ $rc -eq 0 ] || grep -v '^bpfprof: \(process event\|pid \|symbol table\)\|^libbpf' "$TMP/caps.out" |
 	tail -n3 | sed 's/^/    /'
 check "it mounted tracefs and used the syscalls tracepoints (not the raw_syscalls fallback)" \
 	eval "grep -q 'mounted tracefs' '$TMP/caps.out' && grep -q 'seen through the syscalls:' '$TMP/caps.out'"
@@ -527,11 +527,11 @@ else
 		head -n5 | sed 's/^/    /'
 	n=$(grep -c 'symbol table of /fleet_many opened' "$TMP/many.out")
 	check "the $MANY containers' /fleet_many: one symbol table opened ($n)" [ "$n" -eq 1 ]
-	opened=$(awk '$1 == "bpfprof_agent_symbol_tables_opened_total" { print $2 }' "$TMP/many.metrics")
-	tables=$(awk '$1 == "bpfprof_agent_symbol_tables" { print $2 }' "$TMP/many.metrics")
+	opened=$(awk '$1 == "bpfprof_agent_symbol_files_opened_total" { print $2 }' "$TMP/many.metrics")
+	tables=$(awk '$1 == "bpfprof_agent_symbol_files" { print $2 }' "$TMP/many.metrics")
 	bytes=$(awk '$1 == "bpfprof_agent_symbol_table_bytes" { print $2 }' "$TMP/many.metrics")
-	fbytes=$(awk '$1 == "bpfprof_agent_symbol_table_file_bytes" { print $2 }' "$TMP/many.metrics")
-	check "/metrics: ${tables:-no} symbol tables, ${opened:-no} opened in all, ${bytes:-no} bytes (+${fbytes:-no} of files mapped), not one a container" \
+	fbytes=$(awk '$1 == "bpfprof_agent_symbol_file_bytes" { print $2 }' "$TMP/many.metrics")
+	check "/metrics: ${tables:-no} symbol files open, ${opened:-no} opened in all, ${bytes:-no} bytes of tables (+${fbytes:-no} of files mapped), not one a container" \
 		eval "[ -n '$opened' ] && [ '${tables:-0}' -ge 1 ] && [ '${opened:-0}' -le 4 ] && [ '${bytes:-0}' -gt 0 ] && [ '${fbytes:-0}' -gt 0 ]"
 	# tag_values FUNCTION KEY: KEY's values in the samples whose stack holds FUNCTION.
 	tag_values() {

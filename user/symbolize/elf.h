@@ -26,6 +26,19 @@ void symcache__free(struct symcache *c);
 struct sym_file *symcache__open(struct symcache *c, const char *path);
 /* Frees f (its mapped file was evicted); strings it gave out stay. */
 void symcache__close(struct symcache *c, struct sym_file *f);
+/* Who opened f (given back by symcache__close_idle); it counts as used now. */
+void sym_file__set_owner(struct sym_file *f, void *owner);
+/* f was used now. */
+void sym_file__touch(struct sym_file *f);
+/*
+ * Closes the files not used since before_ns (CLOCK_MONOTONIC), calling
+ * closed(ctx, owner) for each first; returns how many.  Their tables,
+ * ELF mappings and libdw's data go; opened again, a file reads anew.
+ */
+size_t symcache__close_idle(struct symcache *c, int64_t before_ns,
+			    void (*closed)(void *ctx, void *owner), void *ctx);
+/* Files open. */
+size_t symcache__count(const struct symcache *c);
 
 struct symcache_stats {
 	size_t files;	   /* ELF files open: one per mapped file (build id), however many map it */
@@ -49,6 +62,12 @@ int sym_file__offset_to_vaddr(const struct sym_file *f, uint64_t offset, uint64_
  * how many were written (0 when unknown).  Strings live as long as the cache.
  */
 int sym_file__lookup(struct sym_file *f, uint64_t vaddr, struct sym_frame *frames, int max);
+/*
+ * The ELF symbol (.symtab, .dynsym or MiniDebugInfo's, mangled) whose range
+ * holds vaddr, or NULL: what lookup falls back to without DWARF.  Binary
+ * search in a table sorted at the first call.
+ */
+const char *sym_file__elf_symbol(struct sym_file *f, uint64_t vaddr);
 
 /*
  * The demangled form of a C++ (or legacy Rust) symbol, interned in strs;
