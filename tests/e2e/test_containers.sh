@@ -24,6 +24,10 @@ RUN=("${PODMAN[@]}" run --runtime runc --ulimit nofile=1024:1024 --ulimit nproc=
 TAG=bpfprof-e2e-$$
 IMG_A=$TAG-work-a IMG_B=$TAG-work-b IMG_AGENT=$TAG-agent IMG_MANY=$TAG-many
 CT_A=$TAG-a CT_B=$TAG-b CT_AGENT=$TAG-agent
+# Workload a's pod and namespace, this run's own: other runs on the host must
+# not answer the agent's pod= and namespace= filters (nor, as replicas of one
+# service, share its --output-dir files).
+POD_A=checkout-7f9-$$ NS_A=shop-$$
 # Containers of one image, in a cgroup of their own for the agent's --cgroup.
 MANY=${FLEET_MANY:-50}
 CT_MANY=()
@@ -271,8 +275,8 @@ for x in a b; do
 		skip_all "podman build fails here: $(tail -n1 "$TMP/build.$x")"
 done
 "${RUN[@]}" -d --name "$CT_A" \
-	--annotation io.kubernetes.pod.name=checkout-7f9 \
-	--annotation io.kubernetes.pod.namespace=shop \
+	--annotation io.kubernetes.pod.name=$POD_A \
+	--annotation io.kubernetes.pod.namespace=$NS_A \
 	--annotation io.kubernetes.container.name=checkout \
 	"$IMG_A" 0 1 >"$TMP/id.a" 2>&1 ||
 	skip_all "podman run fails here: $(tail -n1 "$TMP/id.a")"
@@ -364,25 +368,25 @@ check_scrape() {
 if [ -z "$URL" ]; then
 	fail "the agent container did not serve /debug/pprof: $(head -c 400 "$TMP/agent.out")"
 else
-	scrape pod "pod=checkout-7f9" &
+	scrape pod "pod=$POD_A" &
 	s1=$!
-	scrape ns "namespace=shop" &
+	scrape ns "namespace=$NS_A" &
 	s2=$!
 	scrape name "container=$CT_B" &
 	s3=$!
 	scrape id "container_id=${ID_B:0:12}" &
 	s4=$!
-	scrape none "pod=checkout-7f9&container=$CT_B" &
+	scrape none "pod=$POD_A&container=$CT_B" &
 	s5=$!
 	code=$(curl -s -o "$TMP/badid" -w '%{http_code}' "${URL}profile?seconds=1&container_id=checkout")
 	wait $s1 $s2 $s3 $s4 $s5
-	check_scrape "agent ?pod=checkout-7f9: workload a (pid $PID_A) alone, burn_a" pod burn_a "$PID_A"
-	check_scrape "agent ?namespace=shop: workload a (pid $PID_A) alone, burn_a" ns burn_a "$PID_A"
+	check_scrape "agent ?pod=$POD_A: workload a (pid $PID_A) alone, burn_a" pod burn_a "$PID_A"
+	check_scrape "agent ?namespace=$NS_A: workload a (pid $PID_A) alone, burn_a" ns burn_a "$PID_A"
 	check_scrape "agent ?container=$CT_B: workload b (pid $PID_B) alone, fleet_b_inner" \
 		name fleet_b_inner "$PID_B"
 	check_scrape "agent ?container_id=${ID_B:0:12}: workload b (pid $PID_B) alone, fleet_b_inner" \
 		id fleet_b_inner "$PID_B"
-	check "agent ?pod=checkout-7f9&container=$CT_B (no service is both): a profile without samples" \
+	check "agent ?pod=$POD_A&container=$CT_B (no service is both): a profile without samples" \
 		eval "grep -q '^Samples:' '$TMP/scrape.none' && ! grep -q 'pid:\[' '$TMP/scrape.none'"
 	check "agent ?container_id=checkout: 400 (hex digits)" \
 		eval "[ '$code' = 400 ] && grep -q 'expected hex digits' '$TMP/badid'"
@@ -398,7 +402,7 @@ check "agent: workload a's stacks are symbolized from its image (burn_a, worker)
 	eval "[ -n '$FA' ] && go tool pprof -traces '$FA' 2>/dev/null | grep -A3 burn_a | grep -q worker"
 check "agent: workload b's stacks are symbolized from its image (fleet_b_inner, fleet_b_outer, main)" \
 	eval "[ -n '$FB' ] && go tool pprof -traces '$FB' 2>/dev/null | grep -A3 fleet_b_inner | grep -q fleet_b_outer"
-check_workload "agent, workload a" "$FA" burn_a "$PID_A" "$ID_A" checkout checkout-7f9 shop
+check_workload "agent, workload a" "$FA" burn_a "$PID_A" "$ID_A" checkout "$POD_A" "$NS_A"
 check_workload "agent, workload b" "$FB" fleet_b_inner "$PID_B" "$ID_B" "$CT_B"
 
 # --- without --pid=host: refused, in one line naming the fix ---
@@ -439,7 +443,7 @@ check "capabilities only: workload a symbolized from its image (burn_a, worker)"
 	eval "[ -n '$FA' ] && go tool pprof -traces '$FA' 2>/dev/null | grep -A3 burn_a | grep -q worker"
 check "capabilities only: workload b (uid 1234, mode 0700) symbolized (fleet_b_inner, fleet_b_outer)" \
 	eval "[ -n '$FB' ] && go tool pprof -traces '$FB' 2>/dev/null | grep -A3 fleet_b_inner | grep -q fleet_b_outer"
-check_workload "capabilities only, workload a" "$FA" burn_a "$PID_A" "$ID_A" checkout checkout-7f9 shop
+check_workload "capabilities only, workload a" "$FA" burn_a "$PID_A" "$ID_A" checkout "$POD_A" "$NS_A"
 check_workload "capabilities only, workload b" "$FB" fleet_b_inner "$PID_B" "$ID_B" "$CT_B"
 
 # --- one-shot, from the host: the same labels ---
@@ -448,7 +452,7 @@ check_workload "capabilities only, workload b" "$FB" fleet_b_inner "$PID_B" "$ID
 check_rc "bpfprof cpu -a on the host exits 0" $?
 check "cpu -a: workload a symbolized through /proc/PID/root" \
 	eval "go tool pprof -traces '$TMP/host.pb.gz' 2>/dev/null | grep -A3 burn_a | grep -q worker"
-check_workload "cpu -a, workload a" "$TMP/host.pb.gz" burn_a "$PID_A" "$ID_A" checkout checkout-7f9 shop
+check_workload "cpu -a, workload a" "$TMP/host.pb.gz" burn_a "$PID_A" "$ID_A" checkout "$POD_A" "$NS_A"
 check_workload "cpu -a, workload b" "$TMP/host.pb.gz" fleet_b_inner "$PID_B" "$ID_B" "$CT_B"
 
 # --- many containers of one image: one symbol table ---
