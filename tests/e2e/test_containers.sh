@@ -404,6 +404,11 @@ check "agent: workload b's stacks are symbolized from its image (fleet_b_inner, 
 	eval "[ -n '$FB' ] && go tool pprof -traces '$FB' 2>/dev/null | grep -A3 fleet_b_inner | grep -q fleet_b_outer"
 check_workload "agent, workload a" "$FA" burn_a "$PID_A" "$ID_A" checkout "$POD_A" "$NS_A"
 check_workload "agent, workload b" "$FB" fleet_b_inner "$PID_B" "$ID_B" "$CT_B"
+# Replicas of one workload share the service's name: each container writes
+# under a directory of its own, SERVICE@ID12.
+DIR_A=$(basename "$(dirname "$FA")")
+check "agent, workload a: its --output-dir directory ($DIR_A) is ${NS_A}_...@${ID_A:0:12}" \
+	eval '[[ $DIR_A == "${NS_A}_"*"@${ID_A:0:12}" ]]'
 
 # --- without --pid=host: refused, in one line naming the fix ---
 

@@ -374,9 +374,26 @@ static size_t series_labels(struct agent_run *r, const struct agent_type *t,
 	return n;
 }
 
+/*
+ * The output directory of a service: its name, and in a container the
+ * container's short id, since replicas of one workload share the name
+ * (their series differ by container_id) and would write the same file.
+ */
+static const char *service_dir(const struct agent_service *sv, char *buf, size_t size)
+{
+	for (int i = 0; i < sv->nlabels; i++) {
+		if (!strcmp(sv->label_names[i], "container_id")) {
+			snprintf(buf, size, "%s@%.12s", sv->name, sv->label_values[i]);
+			return buf;
+		}
+	}
+	return sv->name;
+}
+
 static int ship(void *ctx, int type, uint32_t service, struct profile *p)
 {
 	struct agent_run *r = ctx;
+	char dir[SERVICE_NAME_MAX + 16];
 	const struct agent_type *t = agent__type(r->a, type);
 	const struct agent_service *sv = agent__service(r->a, service);
 	uint8_t *gz = NULL;
@@ -387,7 +404,8 @@ static int ship(void *ctx, int type, uint32_t service, struct profile *p)
 	if (err || !sv)
 		goto out;
 	if (r->outdir)
-		outdir__write(r->outdir, sv->name, t->agent->name, p->time_nanos, gz, len);
+		outdir__write(r->outdir, service_dir(sv, dir, sizeof(dir)), t->agent->name,
+			      p->time_nanos, gz, len);
 	if (r->pusher && r->nseries < r->series_cap) {
 		struct push_label *l = r->labels + r->nseries * r->labels_per;
 
