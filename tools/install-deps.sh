@@ -14,6 +14,7 @@ pkgs=(
 	golang-go
 	linux-perf time bpftrace curl
 	g++ libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
+	nodejs openjdk-17-jdk-headless
 )
 
 missing=()
