@@ -432,6 +432,17 @@ static void test_jitdump(void **state)
 	assert_string_equal(s->name, "JS:*work /srv/app.js:3");
 	assert_int_equal(jit_sym__line(s, 0x50020)->line, 4);
 
+	/* A debug entry whose file name is not text (Node 20 writes some): line kept, file not. */
+	jd_debug(&w, 0x60000, offs, lines, 1, "\x08\x0f\xb2'");
+	jd_load(&w, 0x60000, 0x10, "JS:*odd x.js:1");
+	write_file(path, "w", w.buf, w.len);
+	assert_int_equal(jitdump__read(&jd, path, f->m), 0);
+	assert_int_equal(jd.bad_names, 1);
+	s = jitmap__find(f->m, 0x60004);
+	assert_non_null(s);
+	assert_int_equal(jit_sym__line(s, 0x60004)->line, 3);
+	assert_null(jit_sym__line(s, 0x60004)->file);
+
 	/* Garbage framing: refused in one error, what was read stays. */
 	jd_u32(&w, 0);
 	jd_u32(&w, 3); /* a record shorter than its header */

@@ -98,6 +98,7 @@ struct jitdump {
 	uint64_t loads, moves, debug_infos, unwinding_infos;
 	uint64_t unwinding_bytes;
 	uint64_t bad;
+	uint64_t bad_names; /* debug entries whose file name was not text (left out) */
 	uint64_t reads;
 	/* The last DEBUG_INFO, for the CODE_LOAD that follows it. */
 	struct jit_line *pending;

@@ -6,6 +6,7 @@
  * and moves, and the debug info (source lines) that precedes a load.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,39 @@ static long str_in(const unsigned char *p, const unsigned char *lim)
 	return z ? z - p : -1;
 }
 
+/*
+ * Whether a debug entry's file name can be one: UTF-8 without control
+ * characters.  Node 20's V8 writes some names from freed memory.
+ */
+static bool plausible_name(const unsigned char *s, long len)
+{
+	long i = 0;
+	int follow;
+
+	while (i < len) {
+		if (s[i] < 0x20 || s[i] == 0x7f)
+			return false;
+		if (s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if ((s[i] & 0xe0) == 0xc0 && s[i] >= 0xc2)
+			follow = 1;
+		else if ((s[i] & 0xf0) == 0xe0)
+			follow = 2;
+		else if ((s[i] & 0xf8) == 0xf0 && s[i] <= 0xf4)
+			follow = 3;
+		else
+			return false;
+		if (len - i <= follow)
+			return false;
+		for (i++; follow > 0; follow--, i++)
+			if ((s[i] & 0xc0) != 0x80)
+				return false;
+	}
+	return true;
+}
+
 static int debug_info(struct jitdump *jd, struct jitmap *m, const unsigned char *p,
 		      const unsigned char *lim)
 {
@@ -91,7 +125,10 @@ static int debug_info(struct jitdump *jd, struct jitmap *m, const unsigned char 
 		if (lines[i].addr >= code_addr + JITDUMP_ELF_TEXT_OFFSET)
 			lines[i].addr -= JITDUMP_ELF_TEXT_OFFSET;
 		lines[i].line = (int)get32(p + 8);
-		lines[i].file = len ? jitmap__intern(m, (const char *)p + 16, len) : NULL;
+		lines[i].file = len && plausible_name(p + 16, len)
+					? jitmap__intern(m, (const char *)p + 16, len)
+					: NULL;
+		jd->bad_names += len && !lines[i].file;
 		p += 16 + len + 1;
 	}
 	jitdump__fini(jd);
