@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "symbolize/elf.h"
 #include "symbolize/jit.h"
@@ -210,10 +211,20 @@ static bool has_jit_code(const struct pproc *p)
 	return false;
 }
 
+/* CPU time of this thread in ns: what reading costs, apart from waiting for a CPU. */
+static int64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 /* Reads what is new in the perf map and jitdump of j's process. */
 static void jit_read(struct symbolizer *s, struct jitproc *j, const struct pproc *p)
 {
 	const char *procfs = proctab__procfs(s->procs);
+	int64_t t0 = thread_cpu_ns();
 	char path[PATH_MAX];
 	uint64_t before;
 	size_t i;
@@ -231,13 +242,16 @@ static void jit_read(struct symbolizer *s, struct jitproc *j, const struct pproc
 	if (err && err != -ENOENT && err != j->map_err)
 		pr_warn("pid %d: cannot read %s: %s\n", j->pid, j->map_name, strerror(-err));
 	j->map_err = err;
-	if (!j->dump_name)
+	if (!j->dump_name) {
+		s->jit_stats.read_ns += thread_cpu_ns() - t0;
 		return;
+	}
 	snprintf(path, sizeof(path), "%s/%d/root%s", procfs, j->pid, j->dump_name);
 	err = jitdump__read(&j->jd, path, j->from_dump);
 	if (err && err != -ENOENT && err != j->dump_err)
 		pr_warn("pid %d: cannot read %s: %s\n", j->pid, j->dump_name, strerror(-err));
 	j->dump_err = err;
+	s->jit_stats.read_ns += thread_cpu_ns() - t0;
 }
 
 void symbolizer__jit_refresh(struct symbolizer *s, int pid)

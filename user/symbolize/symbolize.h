@@ -70,6 +70,7 @@ struct sym_jit_stats {
 	uint64_t map_entries;  /* entries held from perf maps */
 	uint64_t dump_entries; /* from jitdumps */
 	uint64_t bytes;	       /* memory the entries hold */
+	uint64_t read_ns;      /* CPU time spent reading them */
 };
 const struct sym_jit_stats *symbolizer__jit_stats(struct symbolizer *s);
 
