@@ -19,8 +19,19 @@ static __always_inline int on_fork(struct task_struct *parent, struct task_struc
 	__u32 cpid = BPF_CORE_READ(child, pid);
 	__u32 ctgid = BPF_CORE_READ(child, tgid);
 
-	if (!follow_children || target_mode != TARGET_PIDS || cpid != ctgid)
+	if (cpid != ctgid)
 		return 0; /* a new thread is covered by its tgid already */
+	if (target_mode != TARGET_PIDS) {
+		/*
+		 * A new process, maybe under the pid of one reported before
+		 * (pids wrap, and nothing here watches exits): reported as new
+		 * at its first event.
+		 */
+		bpf_map_delete_elem(&seen_pids, &ctgid);
+		return 0;
+	}
+	if (!follow_children)
+		return 0;
 	if (!pid_is_target(ptgid))
 		return 0;
 	if (pid_add_target(ctgid)) {
@@ -35,8 +46,23 @@ static __always_inline int on_exec(struct task_struct *task)
 {
 	__u32 tgid = BPF_CORE_READ(task, tgid);
 
+	__u64 execed = SEEN_EXECED;
+
 	if (!is_target(tgid))
 		return 0;
+	if (target_mode != TARGET_PIDS) {
+		/*
+		 * The whole host or a cgroup: most processes that exec are
+		 * never sampled (a shell's /bin/true at 19 Hz), and at exec
+		 * their libraries are not mapped yet anyway.  The exec is
+		 * reported with the first event of the new image, if any
+		 * (note_process_of); one never seen before is reported then
+		 * as new.
+		 */
+		if (bpf_map_lookup_elem(&seen_pids, &tgid))
+			bpf_map_update_elem(&seen_pids, &tgid, &execed, BPF_EXIST);
+		return 0;
+	}
 	/* Reported afresh: the next sample is taken in the new image. */
 	bpf_map_delete_elem(&seen_pids, &tgid);
 	emit_proc_event(BPFPROF_PROC_EXEC, tgid, task);

@@ -43,8 +43,12 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u32);
-	__type(value, __u8);
+	__type(value, __u64); /* 64 bits: BPF's compare-and-swap */
 } seen_pids SEC(".maps");
+
+/* seen_pids values: reported to userspace; exec'd, its new image not yet reported. */
+#define SEEN_REPORTED 1
+#define SEEN_EXECED 2
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -138,10 +142,18 @@ static __always_inline void emit_proc_event(__u32 type, __u32 tgid, struct task_
 /* Tells userspace about a target process the first time it is seen; task is one of its threads. */
 static __always_inline void note_process_of(__u32 tgid, struct task_struct *task)
 {
-	__u8 one = 1;
+	__u64 one = SEEN_REPORTED, *seen;
 
-	if (bpf_map_lookup_elem(&seen_pids, &tgid))
+	seen = bpf_map_lookup_elem(&seen_pids, &tgid);
+	if (seen) {
+		if (*seen == SEEN_REPORTED)
+			return;
+		/* Exec'd since it was reported (follow.bpf.h): its new image, now. */
+		if (!__sync_bool_compare_and_swap(seen, SEEN_EXECED, SEEN_REPORTED))
+			return; /* another CPU reports it */
+		emit_proc_event(BPFPROF_PROC_EXEC, tgid, BPF_CORE_READ(task, group_leader));
 		return;
+	}
 	if (bpf_map_update_elem(&seen_pids, &tgid, &one, BPF_NOEXIST))
 		return; /* another CPU reported it just now */
 	emit_proc_event(BPFPROF_PROC_NEW, tgid, BPF_CORE_READ(task, group_leader));

@@ -13,17 +13,19 @@ echo "agent: end-to-end"
 export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
 
 # Two services: the same busy program (burn_a 50%, burn_b 30%, burn_c 20%)
-# under two executable names, one thread each.
-cp "$WORKLOADS/cpu_split" "$TMP/svc_alpha"
-cp "$WORKLOADS/cpu_split" "$TMP/svc_beta"
+# under two executable names, one thread each.  Names of this run's own: the
+# agent sees the whole host, another run's services included.
+SA=alpha$$ SB=beta$$
+cp "$WORKLOADS/cpu_split" "$TMP/${SA}"
+cp "$WORKLOADS/cpu_split" "$TMP/${SB}"
 start_svc() {
 	"$TMP/$1" 0 1 2>"$TMP/$1.out" &
 	E2E_PIDS+=($!)
 	eval "$2=$!"
 	wait_line "$TMP/$1.out" '^ready' 5
 }
-start_svc svc_alpha ALPHA
-start_svc svc_beta BETA
+start_svc ${SA} ALPHA
+start_svc ${SB} BETA
 
 # raw_samples FILE: "<samples> <duration in seconds> pid=<pid>..." of a CPU profile.
 raw_samples() {
@@ -51,7 +53,7 @@ t0=$(date +%s%N) a0=$(cpu_ns $ALPHA) b0=$(cpu_ns $BETA)
 "$BPFPROF" agent --output-dir "$TMP/dir1" --interval 3s -d 12s --hz $HZ -q 2>"$TMP/agent1.err"
 check_rc "agent --output-dir -d 12s exits 0" $?
 t1=$(date +%s%N) a1=$(cpu_ns $ALPHA) b1=$(cpu_ns $BETA)
-for svc in svc_alpha svc_beta; do
+for svc in ${SA} ${SB}; do
 	files=("$TMP/dir1/$svc"/cpu-*.pb.gz)
 	if [ ! -e "${files[0]}" ]; then
 		fail "$svc: no profiles in --output-dir ($(ls "$TMP/dir1" 2>/dev/null | tr '\n' ' '))"
@@ -59,7 +61,7 @@ for svc in svc_alpha svc_beta; do
 	fi
 	check "$svc: one profile per 3 s interval (4 or 5 files: ${#files[@]})" \
 		test "${#files[@]}" -ge 4 -a "${#files[@]}" -le 5
-	if [ $svc = svc_alpha ]; then pid=$ALPHA c=$((a1 - a0)); else pid=$BETA c=$((b1 - b0)); fi
+	if [ $svc = ${SA} ]; then pid=$ALPHA c=$((a1 - a0)); else pid=$BETA c=$((b1 - b0)); fi
 	total=0 dur=0 bad= gaps= prev_end=
 	for f in "${files[@]}"; do
 		read -r n d pids <<<"$(raw_samples "$f")"
@@ -104,11 +106,11 @@ if [ -z "$URL" ]; then
 	fail "agent --listen did not start: $(head -c 600 "$TMP/agent2.err")"
 else
 	pass "agent --listen with cpu, offcpu, mutex and growth: serving"
-	go tool pprof -raw "${URL}profile?seconds=3&service=svc_alpha" >"$TMP/scrape.raw" 2>"$TMP/scrape.err"
-	check "go tool pprof ${URL}profile?seconds=3&service=svc_alpha reads a profile" \
+	go tool pprof -raw "${URL}profile?seconds=3&service=${SA}" >"$TMP/scrape.raw" 2>"$TMP/scrape.err"
+	check "go tool pprof ${URL}profile?seconds=3&service=${SA} reads a profile" \
 		grep -q '^Samples:' "$TMP/scrape.raw"
-	check "the scraped profile has svc_alpha's burn_a" grep -q 'burn_a' "$TMP/scrape.raw"
-	check "the scraped profile has only svc_alpha's process (pid $ALPHA)" \
+	check "the scraped profile has ${SA}'s burn_a" grep -q 'burn_a' "$TMP/scrape.raw"
+	check "the scraped profile has only ${SA}'s process (pid $ALPHA)" \
 		sh -c "! grep -o 'pid:\[[0-9]*\]' '$TMP/scrape.raw' | grep -qv 'pid:\[$ALPHA\]'"
 	for ep in block mutex allocs; do
 		code=$(curl -s -o "$TMP/$ep.pb.gz" -w '%{http_code}' "${URL}$ep")
@@ -187,14 +189,14 @@ check "the push has __delta__ false" \
 	sh -c "grep -A1 'name: \"__delta__\"' '$TMP/decoded.txt' | grep -q 'value: \"false\"'"
 mkdir -p "$TMP/split"
 for b in "$PUSHDIR"/*.bin; do python3 tests/e2e/push_split.py "$b" "$TMP/split"; done
-alpha=$(grep -l '^service_name=svc_alpha$' "$TMP/split"/*.labels | head -n1)
+alpha=$(grep -l "^service_name=${SA}\$" "$TMP/split"/*.labels | head -n1)
 if [ -n "$alpha" ]; then
-	check "svc_alpha's series: node, --label and the service" \
+	check "${SA}'s series: node, --label and the service" \
 		sh -c "grep -qx node=testnode '$alpha' && grep -qx cluster=test '$alpha'"
-	check "svc_alpha's raw profile passes go tool pprof -raw" profile_ok "${alpha%.labels}.pb.gz"
-	check "svc_alpha's raw profile has burn_a" sh -c "go tool pprof -raw '${alpha%.labels}.pb.gz' | grep -q burn_a"
+	check "${SA}'s raw profile passes go tool pprof -raw" profile_ok "${alpha%.labels}.pb.gz"
+	check "${SA}'s raw profile has burn_a" sh -c "go tool pprof -raw '${alpha%.labels}.pb.gz' | grep -q burn_a"
 else
-	fail "no series of svc_alpha in $all pushes"
+	fail "no series of ${SA} in $all pushes"
 fi
 check "the tenant is sent as X-Scope-OrgID" grep -qi '^X-Scope-OrgID: team-a' "$PUSHDIR"/00001.hdr
 # The outage: the 5 newest intervals wait in the queue and arrive; the older are dropped.
@@ -209,7 +211,7 @@ check "after the outage the queued intervals arrive ($after requests, the queue 
 
 "$BPFPROF" agent --output-dir "$TMP/ret" --interval 1s -d 6s --max-disk 12K -q 2>"$TMP/agent4.err"
 check_rc "agent --max-disk 12K exits 0" $?
-newest=$(ls "$TMP/ret"/svc_alpha/ 2>/dev/null | sort | tail -n1)
+newest=$(ls "$TMP/ret"/${SA}/ 2>/dev/null | sort | tail -n1)
 size=$(find "$TMP/ret" -name '*.pb.gz' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
 check "--max-disk 12K: $(find "$TMP/ret" -name '*.pb.gz' | wc -l) files, $size bytes" test "$size" -le 12288 -a "$size" -gt 0
 check "--max-disk keeps the newest interval ($newest)" test -n "$newest"

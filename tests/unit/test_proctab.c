@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -359,6 +360,47 @@ static void test_eviction(void **state)
 }
 
 /* The agent's rule: processes gone before a time go, with the files only they mapped. */
+/*
+ * A file already open is found by the device and inode its maps line
+ * names, without a path through procfs; rewritten in place, it is not.
+ */
+static void test_maps_inode(void **state)
+{
+	struct fx *fx = *state;
+	struct proctab *t = proctab__new(fx->dir);
+	char maps[2 * PATH_MAX];
+	const struct pmap *m;
+	struct pfile *f;
+	struct stat st;
+	FILE *out;
+
+	assert_non_null(t);
+	assert_int_equal(stat(fx->text, &st), 0);
+	snprintf(maps, sizeof(maps), "1000-2000 r-xp 00000000 %02x:%02x %lu %s\n", major(st.st_dev),
+		 minor(st.st_dev), (unsigned long)st.st_ino, "/usr/share/a.txt");
+	make_proc(fx, 20, maps);
+	map_file(fx, 20, "1000-2000", fx->text);
+	assert_int_equal(proctab__refresh(t, 20), 0);
+	m = at(t, 20, 0x1000);
+	assert_non_null(m);
+	assert_non_null(m->file);
+	f = m->file;
+	/* No link, no such path under its root: only the inode can find it. */
+	make_proc(fx, 21, maps);
+	assert_int_equal(proctab__refresh(t, 21), 0);
+	assert_ptr_equal(at(t, 21, 0x1000)->file, f);
+	/* Rewritten where it is: the same inode, another file. */
+	out = fopen(fx->text, "a");
+	assert_non_null(out);
+	fputs("more\n", out);
+	fclose(out);
+	make_proc(fx, 22, maps);
+	assert_int_equal(proctab__refresh(t, 22), 0);
+	m = at(t, 22, 0x1000);
+	assert_true(!m || !m->file);
+	proctab__free(t);
+}
+
 static void test_evict_gone(void **state)
 {
 	struct fx *fx = *state;
@@ -464,6 +506,7 @@ int main(void)
 		cmocka_unit_test(test_exit),
 		cmocka_unit_test(test_eviction),
 		cmocka_unit_test(test_evict_gone),
+		cmocka_unit_test(test_maps_inode),
 		cmocka_unit_test(test_vdso_once),
 		cmocka_unit_test(test_get_and_walk),
 	};

@@ -51,6 +51,9 @@ struct cum {
 	bool live;
 };
 
+/* Drains (seconds) between two fresh starts of the pid → service cache. */
+#define PID_CACHE_S 60
+
 struct agent {
 	struct session *s;
 	struct agent_type *types;
@@ -75,13 +78,21 @@ struct agent {
 	struct agent_service *services;
 	size_t nservices, services_cap;
 	struct hashtab service_index;
-	/* pid → service for the drain in progress: providers are asked once a pid. */
+	/*
+	 * pid → service.  Providers are asked once a pid per drain, or once
+	 * per process where the session knows it: the answer then holds while
+	 * its record's first_at does (an exec or a new process under the pid
+	 * resets it).  Started afresh every PID_CACHE_S, which bounds it.
+	 */
 	struct pid_service {
 		int pid;
 		uint32_t service;
+		int64_t first_at; /* of the process record; 0: this drain only */
+		uint32_t drain;
 	} * pid_cache;
 	size_t npid_cache, pid_cache_cap;
 	struct hashtab pid_index;
+	uint32_t drains, pid_cache_from;
 
 	void *keys, *vals; /* drain buffers */
 	size_t buf_entries;
@@ -216,14 +227,22 @@ static uint32_t service_of(struct agent *a, int pid)
 	size_t cap;
 	int n = 0;
 
-	if (i >= 0)
-		return a->pid_cache[i].service;
+	const struct pproc *p = proctab__find(a->s->procs_tab, pid);
+	int64_t first_at = p ? p->first_at : 0;
+	struct pid_service *e = i >= 0 ? &a->pid_cache[i] : NULL;
+
+	if (e && (e->drain == a->drains || (first_at && e->first_at == first_at)))
+		return e->service;
 	if (a->service_fn && a->service_fn(a->service_ctx, pid, exe, &name, &n, k, v) == 0 &&
 	    name) {
 		id = intern_service(a, name, n, k, v);
 	} else {
 		/* Gone before it could be asked about: its executable still names it. */
 		id = intern_service(a, exe && *exe ? exe : "unknown", 0, k, v);
+	}
+	if (e) {
+		*e = (struct pid_service){ pid, id, first_at, a->drains };
+		return id;
 	}
 	if (a->npid_cache == a->pid_cache_cap) {
 		cap = a->pid_cache_cap ? a->pid_cache_cap * 2 : 256;
@@ -235,7 +254,8 @@ static uint32_t service_of(struct agent *a, int pid)
 		a->pid_cache_cap = cap;
 	}
 	if (hashtab__insert(&a->pid_index, h, a->npid_cache) == 0)
-		a->pid_cache[a->npid_cache++] = (struct pid_service){ pid, id };
+		a->pid_cache[a->npid_cache++] =
+			(struct pid_service){ pid, id, first_at, a->drains };
 	return id;
 }
 
@@ -556,8 +576,11 @@ int agent__drain(struct agent *a)
 	ret = stack_cache__drain(a->stacks, a->stacks_fd, now);
 	if (ret < 0)
 		err = ret;
-	a->npid_cache = 0;
-	hashtab__fini(&a->pid_index);
+	if (++a->drains - a->pid_cache_from >= PID_CACHE_S) {
+		a->pid_cache_from = a->drains;
+		a->npid_cache = 0;
+		hashtab__fini(&a->pid_index);
+	}
 	for (i = 0; i < a->ntypes; i++) {
 		ret = drain_type(a, i, old, &sl, &cap, now);
 		if (ret && !err)

@@ -125,12 +125,19 @@ static void track(struct session *s, int pid, const char *comm, bool exec)
 
 	if (!p)
 		return;
-	if (!p->first_at) {
+	if (!p->first_at)
 		exec = true; /* first seen by the session: a clean start */
-		/* Its container, while /proc/PID/cgroup is there to say (samples.c labels). */
-		container_of_pid(proctab__procfs(s->procs_tab), pid, &m);
-	}
 	read_maps(s, p, exec);
+	if (p->exited) {
+		/* Gone already (a short life): nothing more to read of it. */
+		if (!p->name[0])
+			snprintf(p->name, sizeof(p->name), "%s",
+				 comm && *comm ? comm : "[unknown]");
+		return;
+	}
+	/* Its container, while /proc/PID/cgroup is there to say (samples.c labels). */
+	if (exec)
+		container_of_pid(proctab__procfs(s->procs_tab), pid, &m);
 	if (exec || !p->name[0])
 		exe_name(pid, comm, p->name, sizeof(p->name));
 }
@@ -191,7 +198,14 @@ static int on_proc_event(void *ctx, void *data, size_t len)
 	memcpy(comm, e->comm, BPFPROF_COMM_LEN);
 	comm[BPFPROF_COMM_LEN] = '\0';
 	pr_debug("process event %u: pid %u (%s)\n", e->type, e->pid, comm);
-	track(s, e->pid, comm, e->type == BPFPROF_PROC_EXEC);
+	/*
+	 * Host-wide or a cgroup, "new" may be a new process under a pid seen
+	 * before (pids wrap; BPF reports it afresh after its fork): its
+	 * mappings start afresh.  A target given by pid keeps what was read.
+	 */
+	track(s, e->pid, comm,
+	      e->type == BPFPROF_PROC_EXEC ||
+		      (e->type == BPFPROF_PROC_NEW && s->target && s->target->mode != TARGET_PIDS));
 	if ((e->type == BPFPROF_PROC_MAPS && s->stop_for_maps) || e->type == BPFPROF_PROC_ENTRY)
 		resume_after_stop(s, e->pid);
 	return 0;

@@ -10,6 +10,7 @@
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "proc/files.h"
@@ -33,7 +34,8 @@ struct filetab {
 	struct hashtab by_build_id; /* over files[], those with a build id */
 	struct alias *aliases;
 	size_t naliases, aliases_cap;
-	struct hashtab by_stat; /* over aliases[] */
+	struct hashtab by_stat;	 /* over aliases[] */
+	struct hashtab by_inode; /* over files[]: their own device and inode */
 	struct pfile *vdso;
 	bool vdso_tried;
 	unsigned vdso_copies;
@@ -72,6 +74,7 @@ void filetab__free(struct filetab *t)
 		pfile_free(t, t->vdso);
 	hashtab__fini(&t->by_build_id);
 	hashtab__fini(&t->by_stat);
+	hashtab__fini(&t->by_inode);
 	free(t->files);
 	free(t->aliases);
 	free(t);
@@ -115,6 +118,23 @@ static bool build_id_eq(const void *ctx, size_t idx, const void *key)
 	const struct filetab *t = ctx;
 
 	return !strcmp(t->files[idx]->build_id, key);
+}
+
+static uint64_t inode_hash(uint64_t dev, uint64_t ino)
+{
+	return hash_u64(dev * 0x9e3779b97f4a7c15ULL ^ ino);
+}
+
+struct inode_key {
+	uint64_t dev, ino;
+};
+
+static bool inode_eq(const void *ctx, size_t idx, const void *key)
+{
+	const struct filetab *t = ctx;
+	const struct inode_key *k = key;
+
+	return t->files[idx]->dev == k->dev && t->files[idx]->ino == k->ino;
 }
 
 static void key_of(const struct stat *st, struct stat_key *k)
@@ -235,6 +255,8 @@ static int add_file(struct filetab *t, struct pfile *f)
 		if (err)
 			return err;
 	}
+	/* Without this index the file is found the slow way: not wrong. */
+	hashtab__insert(&t->by_inode, inode_hash(f->dev, f->ino), t->n);
 	t->files[t->n++] = f;
 	return 0;
 }
@@ -301,6 +323,34 @@ static struct pfile *open_new(struct filetab *t, const char *path, const char *n
 	return f;
 }
 
+/*
+ * The open file whose own device and inode the maps line names, unchanged
+ * since it was opened: no path walk through /proc (each costs a lookup
+ * and a permission check, and every new process maps a dozen files).  The
+ * table holds that inode open, so its number cannot be given to another
+ * file meanwhile; size and modification time catch a rewrite in place.
+ * Where the two disagree (overlayfs may show another device), the slow
+ * way finds it.
+ */
+static struct pfile *by_maps_inode(struct filetab *t, const struct vma *v)
+{
+	struct inode_key k = { makedev(v->dev_major, v->dev_minor), v->inode };
+	struct pfile *f;
+	struct stat st;
+	long idx;
+
+	if (!v->inode || v->deleted)
+		return NULL;
+	idx = hashtab__find(&t->by_inode, inode_hash(k.dev, k.ino), inode_eq, t, &k);
+	if (idx < 0)
+		return NULL;
+	f = t->files[idx];
+	if (fstat(f->fd, &st) || st.st_size != f->size || st.st_mtim.tv_sec != f->mtime.tv_sec ||
+	    st.st_mtim.tv_nsec != f->mtime.tv_nsec)
+		return NULL;
+	return f;
+}
+
 struct pfile *filetab__get(struct filetab *t, const char *procfs, int pid, const struct vma *v)
 {
 	char path[PATH_MAX];
@@ -316,6 +366,9 @@ struct pfile *filetab__get(struct filetab *t, const char *procfs, int pid, const
 		errno = EINVAL;
 		return NULL;
 	}
+	f = by_maps_inode(t, v);
+	if (f)
+		return f;
 	err = locate(procfs, pid, v, path, sizeof(path), &st);
 	if (err) {
 		errno = -err;
@@ -417,10 +470,15 @@ static int reindex(struct filetab *t)
 
 	hashtab__fini(&t->by_build_id);
 	hashtab__fini(&t->by_stat);
-	for (i = 0; i < t->n && !err; i++)
+	hashtab__fini(&t->by_inode);
+	for (i = 0; i < t->n && !err; i++) {
 		if (t->files[i]->build_id[0])
 			err = hashtab__insert(&t->by_build_id, build_id_hash(t->files[i]->build_id),
 					      i);
+		if (!err)
+			err = hashtab__insert(&t->by_inode,
+					      inode_hash(t->files[i]->dev, t->files[i]->ino), i);
+	}
 	for (i = 0; i < t->naliases && !err; i++) {
 		if (!t->aliases[i].f)
 			continue;

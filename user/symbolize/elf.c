@@ -50,6 +50,14 @@ struct sym_file {
 	bool symbols_known, dwarf_known, go_known;
 	bool has_symbols, has_dwarf;
 	struct gopclntab *go; /* a Go binary's own table: names and lines without symbols */
+	/*
+	 * The symbol table sorted by address, built at the first lookup:
+	 * libdw's dwfl_module_addrinfo scans every symbol per call, which
+	 * made it most of the agent's CPU on a host of large binaries.
+	 */
+	struct sym_ent *syms;
+	size_t nsyms;
+	bool syms_built;
 
 	/* Lookups repeat the same addresses: results are kept per vaddr. */
 	struct addr_ent *ents;
@@ -57,6 +65,12 @@ struct sym_file {
 	struct hashtab ents_tab;
 	struct sym_frame *pool;
 	size_t pool_cap, npool;
+};
+
+/* A function symbol: [addr, end) in the module's addresses (vaddr + bias). */
+struct sym_ent {
+	uint64_t addr, end;
+	const char *name; /* in the ELF's string table: lives with dwfl */
 };
 
 struct symcache {
@@ -101,6 +115,7 @@ static void sym_file__free(struct sym_file *f)
 	if (f->dwfl)
 		dwfl_end(f->dwfl);
 	free(f->segs);
+	free(f->syms);
 	hashtab__fini(&f->ents_tab);
 	free(f->ents);
 	free(f->pool);
@@ -320,18 +335,141 @@ const char *sym_demangle(struct strpool *strs, const char *name)
 	return out;
 }
 
+/* Which of two symbols at one address names it: global, then weak, then sized. */
+static int sym_rank(const GElf_Sym *sym)
+{
+	int bind = GELF_ST_BIND(sym->st_info);
+
+	return (bind == STB_GLOBAL ? 4 : bind == STB_WEAK ? 2 : 0) + (sym->st_size > 0);
+}
+
+struct sym_tmp {
+	struct sym_ent e;
+	uint64_t sec_end; /* end of the symbol's section: bounds a sizeless one */
+	int rank;
+};
+
+static int cmp_sym_tmp(const void *a, const void *b)
+{
+	const struct sym_tmp *x = a, *y = b;
+
+	if (x->e.addr != y->e.addr)
+		return x->e.addr < y->e.addr ? -1 : 1;
+	return y->rank - x->rank; /* the best first */
+}
+
+static bool is_code_symbol(const GElf_Sym *sym, GElf_Word shndx)
+{
+	int type = GELF_ST_TYPE(sym->st_info);
+
+	if (shndx == SHN_UNDEF || shndx == SHN_ABS || shndx >= SHN_LORESERVE)
+		return false;
+	return type == STT_FUNC || type == STT_GNU_IFUNC || type == STT_NOTYPE;
+}
+
+/*
+ * Sorts f's function symbols (the .symtab, or .dynsym, and MiniDebugInfo's,
+ * as libdw lists them) once; one entry per address, the best-ranked name.
+ * A sizeless symbol reaches the next symbol or its section's end.
+ */
+static void build_syms(struct sym_file *f)
+{
+	struct sym_tmp *tmp;
+	size_t i, n = 0;
+	int count;
+
+	f->syms_built = true;
+	count = dwfl_module_getsymtab(f->mod);
+	if (count <= 1)
+		return;
+	tmp = malloc(count * sizeof(*tmp));
+	if (!tmp)
+		return;
+	for (i = 1; i < (size_t)count; i++) {
+		GElf_Addr addr, bias;
+		GElf_Word shndx;
+		GElf_Shdr shdr;
+		GElf_Sym sym;
+		Elf_Scn *scn;
+		Elf *elf;
+		const char *name;
+
+		name = dwfl_module_getsym_info(f->mod, i, &sym, &addr, &shndx, &elf, &bias);
+		if (!name || !name[0] || !is_code_symbol(&sym, shndx))
+			continue;
+		scn = elf ? elf_getscn(elf, shndx) : NULL;
+		tmp[n] = (struct sym_tmp){
+			.e = { .addr = addr,
+			       .end = sym.st_size ? addr + sym.st_size : 0,
+			       .name = name },
+			.sec_end = scn && gelf_getshdr(scn, &shdr)
+					   ? shdr.sh_addr + bias + shdr.sh_size
+					   : UINT64_MAX,
+			.rank = sym_rank(&sym),
+		};
+		n++;
+	}
+	qsort(tmp, n, sizeof(*tmp), cmp_sym_tmp);
+	f->syms = malloc((n ? n : 1) * sizeof(*f->syms));
+	if (!f->syms) {
+		free(tmp);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		struct sym_ent e;
+		size_t next = i + 1;
+
+		if (i > 0 && tmp[i].e.addr == tmp[i - 1].e.addr)
+			continue; /* a lesser name for the same address */
+		e = tmp[i].e;
+		if (!e.end) {
+			while (next < n && tmp[next].e.addr == e.addr)
+				next++;
+			e.end = next < n && tmp[next].e.addr < tmp[i].sec_end ? tmp[next].e.addr
+									      : tmp[i].sec_end;
+		}
+		f->syms[f->nsyms++] = e;
+	}
+	free(tmp);
+}
+
+/* The symbol whose range holds addr (a module address), or NULL. */
+static const struct sym_ent *find_sym(struct sym_file *f, uint64_t addr)
+{
+	size_t lo = 0, hi, i, back;
+
+	if (!f->syms_built)
+		build_syms(f);
+	hi = f->nsyms;
+	while (lo < hi) { /* lo: the first symbol above addr */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (f->syms[mid].addr <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	/* The nearest start below, else one that encloses it (nested symbols). */
+	for (i = lo, back = 0; i > 0 && back < 8; i--, back++) {
+		if (addr < f->syms[i - 1].end)
+			return &f->syms[i - 1];
+	}
+	return NULL;
+}
+
+const char *sym_file__elf_symbol(struct sym_file *f, uint64_t vaddr)
+{
+	const struct sym_ent *sym = find_sym(f, vaddr + f->bias);
+
+	return sym ? sym->name : NULL;
+}
+
 /* Without DWARF (or outside any CU): the ELF symbol table's name, no line. */
 static int resolve_symtab(struct sym_file *f, uint64_t vaddr, struct sym_frame *out)
 {
-	const char *name;
-	GElf_Addr bias;
-	GElf_Word shndx;
-	GElf_Off off;
-	GElf_Sym sym;
-	Elf *elf;
+	const char *name = sym_file__elf_symbol(f, vaddr);
 
-	name = dwfl_module_addrinfo(f->mod, vaddr + f->bias, &off, &sym, &shndx, &elf, &bias);
-	if (!name || !name[0])
+	if (!name)
 		return 0;
 	*out = (struct sym_frame){
 		.system_name = intern(f, name),

@@ -41,6 +41,12 @@ int sym_file__offset_to_vaddr(const struct sym_file *f, uint64_t offset, uint64_
  * how many were written (0 when unknown).  Strings live as long as the cache.
  */
 int sym_file__lookup(struct sym_file *f, uint64_t vaddr, struct sym_frame *frames, int max);
+/*
+ * The ELF symbol (.symtab, .dynsym or MiniDebugInfo's, mangled) whose range
+ * holds vaddr, or NULL: what lookup falls back to without DWARF.  Binary
+ * search in a table sorted at the first call.
+ */
+const char *sym_file__elf_symbol(struct sym_file *f, uint64_t vaddr);
 
 /*
  * The demangled form of a C++ (or legacy Rust) symbol, interned in strs;
