@@ -516,6 +516,12 @@ static void test_symbolizer(void **state)
 	assert_string_equal(loc.frames[0].function, "JS:*late app.js:9");
 	assert_int_equal(symbolizer__jit_stats(s)->map_entries, 3);
 
+	/* Forgotten by the process table: its JIT names go too. */
+	assert_int_equal(symbolizer__jit_forget_gone(s), 0);
+	proctab__forget(t, 4242);
+	assert_int_equal(symbolizer__jit_forget_gone(s), 1);
+	assert_int_equal(symbolizer__jit_stats(s)->map_entries, 0);
+
 	symbolizer__free(s);
 	proctab__free(t);
 }

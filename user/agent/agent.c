@@ -21,6 +21,7 @@
 #include "capture/session.h"
 #include "capture/stacks.h"
 #include "proc/procs.h"
+#include "symbolize/symbolize.h"
 #include "unwind/unwinder.h"
 #include "profile/profile.h"
 #include "util/hash.h"
@@ -669,6 +670,7 @@ void agent__expire(struct agent *a)
 	a->st.processes_forgotten +=
 		proctab__evict_gone(a->s->procs_tab, mono_ns() - (int64_t)keep * 1000000000LL);
 	proctab__evict(a->s->procs_tab, a->lim.proc_bytes);
+	symbolizer__jit_forget_gone(a->s->sym);
 	/*
 	 * Builds and drains free as much as they take; glibc keeps freed
 	 * memory in its arenas unless asked, and a long-running agent's RSS

@@ -266,6 +266,34 @@ void symbolizer__jit_refresh(struct symbolizer *s, int pid)
 		jit_read(s, j, p);
 }
 
+size_t symbolizer__jit_forget_gone(struct symbolizer *s)
+{
+	size_t i, n = 0, gone = 0;
+
+	for (i = 0; i < s->njits; i++) {
+		struct jitproc *j = s->jits[i];
+
+		if (proctab__find(s->procs, j->pid)) {
+			s->jits[n++] = j;
+			continue;
+		}
+		jitmap__free(j->from_map);
+		jitmap__free(j->from_dump);
+		jitdump__fini(&j->jd);
+		free(j);
+		gone++;
+	}
+	s->njits = n;
+	if (!gone)
+		return 0;
+	/* Indexes moved: the pid index again (it cannot fail: it held more). */
+	hashtab__fini(&s->jit_by_pid);
+	if (hashtab__reserve(&s->jit_by_pid, n) == 0)
+		for (i = 0; i < n; i++)
+			hashtab__insert(&s->jit_by_pid, hash_u64((uint32_t)s->jits[i]->pid), i);
+	return gone;
+}
+
 const struct sym_jit_stats *symbolizer__jit_stats(struct symbolizer *s)
 {
 	size_t i;

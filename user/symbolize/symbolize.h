@@ -62,6 +62,13 @@ int symbolizer__user(struct symbolizer *s, int pid, uint64_t addr, struct sym_lo
  */
 void symbolizer__jit_refresh(struct symbolizer *s, int pid);
 
+/*
+ * For a long-running capture: forgets what was read for the processes the
+ * process table no longer holds (their names stay in the string pool).
+ * Returns how many.
+ */
+size_t symbolizer__jit_forget_gone(struct symbolizer *s);
+
 struct sym_jit_stats {
 	uint64_t procs;	       /* processes whose JIT files were looked for */
 	uint64_t reads;	       /* reads of them */
