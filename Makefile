@@ -26,7 +26,9 @@ BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUT)/bpf/%.bpf.o,$(BPF_SRCS))
 SKELS     := $(patsubst bpf/%.bpf.c,$(OUT)/skel/%.skel.h,$(BPF_SRCS))
 
 USER_SRCS := $(wildcard user/*.c user/*/*.c)
-USER_OBJS := $(patsubst %.c,$(OUT)/obj/%.o,$(USER_SRCS))
+# The flame graph page's code (web/), embedded as C arrays (xxd -i).
+WEB_SRCS  := web/flame.html web/flame.css web/flame.js
+USER_OBJS := $(patsubst %.c,$(OUT)/obj/%.o,$(USER_SRCS)) $(OUT)/obj/web/assets.o
 LIB_OBJS  := $(filter-out $(OUT)/obj/user/main.o,$(USER_OBJS))
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -79,6 +81,15 @@ $(OUT)/skel/%.skel.h: $(OUT)/bpf/%.bpf.o
 $(OUT)/obj/%.o: %.c $(SKELS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(WARN) $(DEPFLAGS) $(INCLUDES) -c $< -o $@
+
+$(OUT)/gen/web/assets.c: $(WEB_SRCS)
+	@mkdir -p $(@D)
+	cd web && for f in $(notdir $(WEB_SRCS)); do xxd -i $$f || exit 1; done > $(abspath $@).tmp
+	mv $@.tmp $@
+
+$(OUT)/obj/web/assets.o: $(OUT)/gen/web/assets.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
 
 $(OUT)/bpfprof: $(USER_OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
@@ -145,13 +156,18 @@ unit: $(UNIT_BINS)
 test: deps all $(UNIT_BINS) $(FIXTURES)
 	@bash tests/run.sh
 
-bench: deps all $(OUT)/bench/floor
+bench: deps all $(OUT)/bench/floor $(OUT)/bench/flamegen
 	@bash tools/bench.sh
 
 # The bare hooks under bpfprof (an empty program on each), for tools/bench/.
 $(OUT)/bench/%: tools/bench/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(WARN) -o $@ $<
+
+# Synthetic profiles for the flame graph page's benchmark, on the profile model.
+$(OUT)/bench/flamegen: tools/bench/flamegen.c $(LIB_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) -o $@ $< $(LIB_OBJS) $(LDLIBS)
 
 # libFuzzer with ASan and UBSan over the decoder and the reports, from the
 # profiles in build/ as a corpus.  Not a test: it runs for FUZZ_SECONDS.

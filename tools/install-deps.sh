@@ -14,21 +14,38 @@ pkgs=(
 	golang-go
 	linux-perf time bpftrace curl
 	g++ libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
-	nodejs openjdk-17-jdk-headless
+	xxd chromium nodejs openjdk-17-jdk-headless
 )
 
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+# Debian's npm is a package of its own; a nodejs from elsewhere brings its own npm.
+command -v npm >/dev/null || missing+=(npm)
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "bpfprof: missing packages: ${missing[*]} (run 'make deps' as root)" >&2
-	exit 1
+if [ ${#missing[@]} -gt 0 ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "bpfprof: missing packages: ${missing[*]} (run 'make deps' as root)" >&2
+		exit 1
+	fi
+	echo "installing: ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >/dev/null
+	# Quiet: dpkg's and debconf's chatter (e.g. "delaying package configuration") goes.
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2> >(grep -v '^debconf: ' >&2)
 fi
-echo "installing: ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >/dev/null
-# Quiet: dpkg's and debconf's chatter (e.g. "delaying package configuration") goes.
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2> >(grep -v '^debconf: ' >&2)
+
+# playwright-core, pinned by tests/package.json and package-lock.json, into
+# build/node_modules: the flame graph page's browser tests drive Debian's
+# chromium with it (it downloads no browser).  Without a network the tests
+# skip; make deps goes on.
+cd "$(dirname "$0")/.."
+want=$(sed -n 's/.*"playwright-core": "\(.*\)".*/\1/p' tests/package.json)
+have=$(sed -n 's/^  "version": "\(.*\)",$/\1/p' build/node_modules/playwright-core/package.json 2>/dev/null || true)
+if [ "$want" != "$have" ]; then
+	mkdir -p build
+	cp tests/package.json tests/package-lock.json build/
+	(cd build && npm ci --no-audit --no-fund --silent >/dev/null 2>&1) ||
+		echo "bpfprof: cannot install playwright-core from npm (offline?): the browser tests will skip" >&2
+fi

@@ -136,6 +136,28 @@ static void expect_error(const char *method, const char *path, const char *const
 		fail_msg("%s %s: '%s' does not say '%s'", method, path, r.message, message);
 }
 
+/* view=flame: the flame graph page of the same capture, on every capture endpoint. */
+static void test_flame_view(void **state)
+{
+	const char *const flame[] = { "seconds=2", "view=flame", NULL };
+	const char *const flame_debug[] = { "view=flame", "debug=1", NULL };
+	const char *const bad[] = { "view=svg", NULL };
+	struct serve_route r;
+
+	assert_string_equal(route_args("GET", "/debug/pprof/profile", flame, &r),
+			    "cpu -p 42 --unwind-mem=32 --duration=2 --top=0");
+	assert_int_equal(r.action, SERVE_CAPTURE_HTML);
+	assert_string_equal(r.content_type, "text/html; charset=utf-8");
+	assert_string_equal(route_args("GET", "/debug/pprof/heap", flame, &r),
+			    "heap -p 42 --unwind-mem=32 --duration=2 --top=0");
+	assert_int_equal(r.action, SERVE_CAPTURE_HTML);
+	/* The page is the view: debug's text is not asked for beside it. */
+	assert_string_equal(route_args("GET", "/debug/pprof/goroutine", flame_debug, &r),
+			    "threads -p 42 --unwind-mem=32 --top=0");
+	assert_int_equal(r.action, SERVE_CAPTURE_HTML);
+	expect_error("GET", "/debug/pprof/profile", bad, 400, "invalid view 'svg'");
+}
+
 static void test_refused(void **state)
 {
 	const char *const none[] = { NULL };
@@ -347,12 +369,13 @@ static void test_token_file(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_profile),	    cmocka_unit_test(test_other_profiles),
-		cmocka_unit_test(test_text_views),  cmocka_unit_test(test_refused),
-		cmocka_unit_test(test_bodies),	    cmocka_unit_test(test_limits),
-		cmocka_unit_test(test_long_target), cmocka_unit_test(test_status_of_exit),
-		cmocka_unit_test(test_listen),	    cmocka_unit_test(test_loopback),
-		cmocka_unit_test(test_authorized),  cmocka_unit_test(test_token_file),
+		cmocka_unit_test(test_profile),	       cmocka_unit_test(test_other_profiles),
+		cmocka_unit_test(test_text_views),     cmocka_unit_test(test_flame_view),
+		cmocka_unit_test(test_refused),	       cmocka_unit_test(test_bodies),
+		cmocka_unit_test(test_limits),	       cmocka_unit_test(test_long_target),
+		cmocka_unit_test(test_status_of_exit), cmocka_unit_test(test_listen),
+		cmocka_unit_test(test_loopback),       cmocka_unit_test(test_authorized),
+		cmocka_unit_test(test_token_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,6 +21,7 @@
 
 #include "proc/procs.h"
 #include "symbolize/symbolize.h"
+#include "util/util.h"
 
 #define SYMTEST "build/fixtures/symtest"
 #define SYMTEST_SRC "tests/fixtures/symtest.c"
@@ -310,6 +311,32 @@ static void test_libc(void **state)
 	sym_free(s);
 }
 
+/* Files idle long enough are closed, and opened again when asked for. */
+static void test_close_idle(void **state)
+{
+	struct symbolizer *s = sym_new("/proc");
+	void *qsort_addr = dlsym(RTLD_DEFAULT, "qsort");
+	struct sym_loc loc;
+	int64_t before;
+
+	(void)state;
+	assert_non_null(s);
+	assert_int_equal(proctab__refresh(procs, getpid()), 0);
+	assert_int_equal(symbolizer__user(s, getpid(), (uintptr_t)qsort_addr, &loc), 0);
+	assert_string_equal(loc.frames[0].function, "qsort");
+	assert_int_equal(symbolizer__open_files(s), 1);
+	before = mono_ns();
+	/* Used after `before`: stays. */
+	assert_int_equal(symbolizer__close_idle(s, before - 1000000000LL), 0);
+	assert_int_equal(symbolizer__close_idle(s, before + 1), 1);
+	assert_int_equal(symbolizer__open_files(s), 0);
+	assert_int_equal(symbolizer__user(s, getpid(), (uintptr_t)qsort_addr, &loc), 0);
+	assert_int_equal(loc.nframes, 1);
+	assert_string_equal(loc.frames[0].function, "qsort");
+	assert_int_equal(symbolizer__open_files(s), 1);
+	sym_free(s);
+}
+
 /* Evicted with its process, a file's ELF goes; tracked again, it comes back. */
 static void test_evicted_files(void **state)
 {
@@ -539,6 +566,7 @@ int main(void)
 		cmocka_unit_test(test_evicted_files),
 		cmocka_unit_test(test_own_vdso),
 		cmocka_unit_test(test_fixture_mappings),
+		cmocka_unit_test(test_close_idle),
 		cmocka_unit_test(test_merge_and_reset),
 		cmocka_unit_test(test_many_pids),
 		cmocka_unit_test(test_kernel),

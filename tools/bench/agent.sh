@@ -15,6 +15,8 @@ cd "$(dirname "$0")/../.."
 
 ROUNDS=${ROUNDS:-3}
 WORK=${WORK:-6000} # cpu_work rounds per process: about 15 s each here
+INTERVAL=${INTERVAL:-15s} # the agent's default
+WARM=${WARM:-17}	  # seconds after its start-up before the measure: one interval and a bit
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 work=build/workloads/cpu_work
@@ -29,14 +31,14 @@ run() {
 	local name=$1 agent= wpids=() spawner t0 t1 p c0 c1
 	shift
 	if [ $# -gt 0 ]; then
-		build/bpfprof agent -q --output-dir "$tmp/out" --interval 5s "$@" &
+		build/bpfprof agent -q --output-dir "$tmp/out" --interval "$INTERVAL" "$@" &
 		agent=$!
 		sleep 3 # its load and attach
 		c0=$(agent_ticks "$agent")
 		astart[$name]+="$(awk -v c="$c0" -v hz="$ticks" 'BEGIN { printf "%.2f", c / hz }') "
-		# Two intervals, so the first reads of the host's symbol tables are
-		# behind it: the table gives what a running agent costs.
-		sleep 10
+		# Past its first interval, so the first reads of the host's symbol
+		# tables are behind it: the table gives what a running agent costs.
+		sleep "$WARM"
 		c0=$(agent_ticks "$agent")
 	fi
 	t0=$(date +%s%N)
@@ -96,7 +98,7 @@ for n in "${names[@]}"; do
 done
 echo
 echo "workload: 2 × $work $WORK 1, $mutex 4 threads, a process every 50 ms, on $(nproc) CPUs;"
-echo "agent: --output-dir, --interval 5s; cpu-HZ: --types cpu; all-HZ: cpu,offcpu,mutex,growth;"
+echo "agent: --output-dir, --interval $INTERVAL; cpu-HZ: --types cpu; all-HZ: cpu,offcpu,mutex,growth;"
 echo "its CPU (user+sys, /proc/PID/stat) in its first 3 s (load, attach), and while the workload"
-echo "ran, from 13 s after its start (its first two intervals read the host's symbol tables)."
+echo "ran, from $((3 + WARM)) s after its start (its first interval reads the host's symbol tables)."
 echo "$ROUNDS rounds, interleaved; median [min..max] of the per-round ratios to the unprofiled run."

@@ -52,6 +52,9 @@ struct cum {
 	bool live;
 };
 
+/* An ELF file no symbol lookup used for this long is closed. */
+#define SYMBOLS_IDLE_S 60
+
 /* Drains (seconds) between two fresh starts of the pid → service cache. */
 #define PID_CACHE_S 60
 
@@ -672,6 +675,13 @@ void agent__expire(struct agent *a)
 	proctab__evict(a->s->procs_tab, a->lim.proc_bytes);
 	symbolizer__jit_forget_gone(a->s->sym);
 	/*
+	 * Symbols of files no profile asked for lately: a host runs many
+	 * programs over a day, the agent keeps the symbols of those it sees
+	 * now (an ELF file's mapping and libdw's data are most of a file's).
+	 */
+	a->st.symbol_files_closed +=
+		symbolizer__close_idle(a->s->sym, mono_ns() - SYMBOLS_IDLE_S * 1000000000LL);
+	/*
 	 * Builds and drains free as much as they take; glibc keeps freed
 	 * memory in its arenas unless asked, and a long-running agent's RSS
 	 * is what its users watch.
@@ -688,6 +698,7 @@ void agent__stats(struct agent *a, struct agent_stats *out)
 	a->st.cumulative_entries = a->ncums;
 	a->st.cumulative_bytes = a->ncums * (sizeof(struct cum) + 16);
 	a->st.services = a->nservices;
+	a->st.symbol_files = symbolizer__open_files(a->s->sym);
 	*out = a->st;
 	(void)i;
 }

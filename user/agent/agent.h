@@ -74,6 +74,8 @@ struct agent_stats {
 	uint64_t profiles_built, build_errors;
 	uint64_t services_dropped;
 	uint64_t processes_forgotten; /* gone longer than anything kept can name them */
+	uint64_t symbol_files_closed; /* idle for SYMBOLS_IDLE_S: opened again if needed */
+	size_t symbol_files;	      /* ELF files open for symbols */
 	size_t services;
 	uint64_t counters[CNT__MAX]; /* the BPF counters, summed over every type */
 	double last_drain_ms;

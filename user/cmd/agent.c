@@ -701,6 +701,10 @@ static void render_metrics(struct agent_run *r)
 	       st.processes_forgotten);
 	metric(&t, "process_table_bytes", "gauge", "Memory of the process and file tables.",
 	       proctab__bytes(r->s.procs_tab));
+	metric(&t, "symbol_files", "gauge", "ELF files open for symbols.", st.symbol_files);
+	metric(&t, "symbol_files_closed_total", "counter",
+	       "ELF files closed after a minute without a lookup (opened again when needed).",
+	       st.symbol_files_closed);
 	if (r->s.unwinder) {
 		struct unwinder_stats us;
 
@@ -995,7 +999,7 @@ static int run(struct agent_opts *o)
 	struct agent_run r = { .o = o };
 	struct target t;
 	int ntypes = 0, err, i;
-	int64_t flush_start;
+	int64_t flush_start = 0;
 
 	pthread_mutex_init(&r.lock, NULL);
 	pthread_cond_init(&r.cond, NULL);
@@ -1066,8 +1070,11 @@ static int run(struct agent_opts *o)
 	/* The current interval goes to every sink within about 2 s. */
 	flush_start = mono_ns();
 	agent__detach(r.a);
+	pr_debug("agent: detached in %.0f ms\n", (mono_ns() - flush_start) / 1e6);
 	agent__drain(r.a);
 	flush_interval(&r);
+	pr_debug("agent: last interval out %.0f ms after the stop\n",
+		 (mono_ns() - flush_start) / 1e6);
 	answer_due(&r, true);
 	stop_http(&r);
 	if (r.pusher) {
@@ -1081,6 +1088,9 @@ static int run(struct agent_opts *o)
 end_agent:
 	stop_http(&r);
 	agent__free(r.a);
+	if (flush_start)
+		pr_debug("agent: BPF objects freed %.0f ms after the stop\n",
+			 (mono_ns() - flush_start) / 1e6);
 end_session:
 	session__free(&r.s);
 	target__cleanup(&t);

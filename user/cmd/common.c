@@ -18,6 +18,7 @@
 #include "profile/pprof.h"
 #include "capture/preflight.h"
 #include "profile/profile.h"
+#include "report/flame.h"
 #include "report/report.h"
 #include "capture/session.h"
 
@@ -133,6 +134,20 @@ static int finish(struct type_args *a, struct session *s, struct profile *p)
 	return 0;
 }
 
+/* --html: the flame graph page of the profile just written, titled by its file. */
+static int write_html(struct type_args *a, const struct profile *p)
+{
+	const struct common_opts *o = &a->common;
+	char title[512];
+	int err;
+
+	snprintf(title, sizeof(title), "%s: %s", a->type->name, o->output);
+	err = flame_write_file(o->html, p, NULL, title);
+	if (!err && !o->quiet)
+		fprintf(stdout, "wrote %s\n", o->html);
+	return err;
+}
+
 /* A whole capture after parsing: target, session, collector, end. */
 static int capture(struct type_args *a)
 {
@@ -159,6 +174,8 @@ static int capture(struct type_args *a)
 	err = t->collect(&s, a->opts, &p);
 	if (!err)
 		err = (t->finish ? t->finish : finish)(a, &s, p);
+	if (!err && a->common.html)
+		err = write_html(a, p);
 	profile__free(p);
 	session__free(&s);
 	target__cleanup(&a->common.target);

@@ -11,6 +11,7 @@
 #include "util/log.h"
 #include "profile/pprof.h"
 #include "profile/profile.h"
+#include "report/flame.h"
 #include "report/report.h"
 #include "util/util.h"
 
@@ -20,9 +21,11 @@ struct report_env {
 	int top;
 	bool folded;
 	long max_mib;
+	const char *html; /* --html: the flame graph page goes here */
+	const char *base; /* --base: the profile to compare with */
 };
 
-enum { OPT_MAX_MEM = 0x300 };
+enum { OPT_MAX_MEM = 0x300, OPT_HTML, OPT_BASE };
 
 static const struct argp_option report_options[] = {
 	{ "top", 't', "N", 0, "Print the top N functions (default 10, 0 for all)", 0 },
@@ -31,6 +34,10 @@ static const struct argp_option report_options[] = {
 	  "Folded stacks instead of the top table: \"root;...;leaf VALUE\" per stack, for "
 	  "flamegraph.pl, inferno or speedscope",
 	  0 },
+	{ "html", OPT_HTML, "OUT.html", 0,
+	  "Write an interactive flame graph page (one self-contained file) instead", 0 },
+	{ "base", OPT_BASE, "BASE", 0,
+	  "Compare with this profile: FILE minus BASE, as go tool pprof -base (with --html)", 0 },
 	{ "max-mem", OPT_MAX_MEM, "MIB", 0,
 	  "Memory the file may take inflated and decoded, in MiB (default 1024)", 0 },
 	{ 0 },
@@ -52,6 +59,14 @@ static error_t parse_report(int key, char *arg, struct argp_state *state)
 		break;
 	case 'f':
 		env->folded = true;
+		break;
+	case OPT_HTML:
+		if (!*arg)
+			return opt_error("empty --html path");
+		env->html = arg;
+		break;
+	case OPT_BASE:
+		env->base = arg;
 		break;
 	case OPT_MAX_MEM:
 		if (parse_long(arg, 1, 1L << 20, &v))
@@ -83,8 +98,48 @@ static const struct argp report_argp = {
 	       "  bpfprof report cpu.pb.gz\n"
 	       "  bpfprof report --sample_index=delay offcpu.pb.gz\n"
 	       "  bpfprof report --folded cpu.pb.gz | flamegraph.pl > cpu.svg\n"
+	       "  bpfprof report --html cpu.html cpu.pb.gz\n"
+	       "  bpfprof report --html diff.html --base before.pb.gz after.pb.gz\n"
 	       "\n" EXIT_CODES_HELP,
 };
+
+/* Reads a profile file; one line saying why not.  0 or -errno. */
+static int read_profile(const char *file, long max_mib, struct profile **p)
+{
+	int err = pprof_read_file_max(file, (size_t)max_mib << 20, p);
+
+	if (err == -EFBIG)
+		pr_warn("cannot read %s: it takes more than %ld MiB inflated and decoded "
+			"(--max-mem)\n",
+			file, max_mib);
+	else if (err)
+		pr_warn("cannot read %s: %s\n", file,
+			err == -EINVAL	  ? "not a pprof profile"
+			: err == -ENODATA ? "empty input file"
+					  : strerror(-err));
+	return err;
+}
+
+/* --html: the flame graph page of the profile, or of its difference from --base. */
+static int report_html(const struct report_env *env, const struct profile *p)
+{
+	struct profile *base = NULL;
+	char title[512];
+	int err;
+
+	if (env->base) {
+		if (read_profile(env->base, env->max_mib, &base))
+			return EXIT_USAGE;
+		snprintf(title, sizeof(title), "%s against %s", env->file, env->base);
+	} else {
+		snprintf(title, sizeof(title), "%s", env->file);
+	}
+	err = flame_write_file(env->html, p, base, title);
+	profile__free(base);
+	if (err)
+		return err == -EINVAL ? EXIT_USAGE : EXIT_FAIL;
+	return EXIT_OK;
+}
 
 int cmd_report(int argc, char **argv)
 {
@@ -94,18 +149,17 @@ int cmd_report(int argc, char **argv)
 
 	if (argp_parse(&report_argp, argc, argv, 0, NULL, &env))
 		return EXIT_USAGE;
-	err = pprof_read_file_max(env.file, (size_t)env.max_mib << 20, &p);
-	if (err == -EFBIG)
-		pr_warn("cannot read %s: it takes more than %ld MiB inflated and decoded "
-			"(--max-mem)\n",
-			env.file, env.max_mib);
-	else if (err)
-		pr_warn("cannot read %s: %s\n", env.file,
-			err == -EINVAL	  ? "not a pprof profile"
-			: err == -ENODATA ? "empty input file"
-					  : strerror(-err));
-	if (err)
+	if (env.base && !env.html) {
+		pr_warn("--base needs --html\n");
 		return EXIT_USAGE;
+	}
+	if (read_profile(env.file, env.max_mib, &p))
+		return EXIT_USAGE;
+	if (env.html) {
+		err = report_html(&env, p);
+		profile__free(p);
+		return err;
+	}
 	si = env.sample_index ? profile__sample_type_index(p, env.sample_index)
 			      : report_default_index(p);
 	if (si < 0) {

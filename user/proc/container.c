@@ -745,12 +745,16 @@ struct container_cache *container_cache__default(void)
 
 /* ---- per pid, for the one-shot commands' samples ---- */
 
+/*
+ * Small, as a long capture sees thousands of processes: the metadata (about
+ * 850 bytes) is a copy of its own for the few in a container only.
+ */
 struct pentry {
 	int pid; /* 0: free */
 	bool in_container;
 	unsigned long long start;
-	int64_t checked; /* mono ns */
-	struct container_meta m;
+	int64_t checked;	  /* mono ns */
+	struct container_meta *m; /* when in_container */
 };
 
 static struct {
@@ -764,8 +768,18 @@ static bool pid_eq(const void *ctx, size_t idx, const void *key)
 	return pids.e[idx].pid == *(const int *)key;
 }
 
+static void free_metas(void)
+{
+	for (size_t i = 0; i < pids.n; i++) {
+		free(pids.e[i].m);
+		pids.e[i].m = NULL;
+	}
+}
+
 static void free_pids(void)
 {
+	if (pids.e)
+		free_metas();
 	free(pids.e);
 	hashtab__fini(&pids.index);
 	memset(&pids, 0, sizeof(pids));
@@ -803,7 +817,9 @@ static int resolve_pid(const char *procfs, struct pentry *e)
 	err = container_cache__lookup(cc, &c, v2, e->pid, &m);
 	if (err)
 		return err;
-	e->m = *m;
+	if (!e->m && !(e->m = malloc(sizeof(*e->m))))
+		return -ENOMEM;
+	*e->m = *m;
 	e->in_container = true;
 	return 0;
 }
@@ -839,13 +855,14 @@ int container_of_pid(const char *procfs, int pid, const struct container_meta **
 		 * written its state yet (the cache asks again after a while).
 		 */
 		if ((!proc_stat_read(pid, &st) || st.start == e->start) &&
-		    (!e->in_container || e->m.name[0] || e->m.pod[0]))
+		    (!e->in_container || e->m->name[0] || e->m->pod[0]))
 			goto found;
 		if (proc_stat_read(pid, &st))
 			e->start = st.start; /* another process with the pid */
 	} else {
 		if (pids.n == PID_CAP) {
-			/* Rare (pid_max processes seen): start over rather than track age. */
+			/* PID_CAP processes seen: start over rather than track age. */
+			free_metas();
 			memset(pids.e, 0, PID_CAP * sizeof(*pids.e));
 			hashtab__fini(&pids.index);
 			pids.n = 0;
@@ -864,6 +881,6 @@ int container_of_pid(const char *procfs, int pid, const struct container_meta **
 		return err;
 found:
 	if (e->in_container)
-		*out = &e->m;
+		*out = e->m;
 	return 0;
 }

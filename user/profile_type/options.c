@@ -21,6 +21,7 @@ enum {
 	OPT_CHILDREN,
 	OPT_UNWIND,
 	OPT_UNWIND_MEM,
+	OPT_HTML,
 };
 
 int opt_error(const char *fmt, ...)
@@ -59,6 +60,8 @@ static const struct argp_option common_options[] = {
 	  "target exits)",
 	  2 },
 	{ "output", 'o', "FILE", 0, "Write the profile here (gzipped profile.proto)", 2 },
+	{ "html", OPT_HTML, "FILE", 0,
+	  "Also write an interactive flame graph page (one self-contained HTML file)", 2 },
 	{ "top", OPT_TOP, "N", 0, "Print the top N functions (default 10, 0 for none)", 2 },
 	{ "quiet", 'q', NULL, 0, "Print nothing but errors", 2 },
 	{ "verbose", 'v', NULL, 0, "Debug output, with libbpf's messages", 2 },
@@ -127,6 +130,11 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 		if (!*arg)
 			return opt_error("empty output path");
 		o->output = arg;
+		break;
+	case OPT_HTML:
+		if (!*arg)
+			return opt_error("empty --html path");
+		o->html = arg;
 		break;
 	case OPT_TOP:
 		if (parse_long(arg, 0, INT_MAX, &v))

@@ -33,6 +33,7 @@ struct common_opts {
 	int ntarget_kinds; /* -p, -a, --cgroup, --: exactly one is allowed */
 	int64_t duration_ns;
 	const char *output;
+	const char *html; /* --html: the flame graph page, written beside the profile */
 	int top;
 	bool quiet;
 	int verbose;

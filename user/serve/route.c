@@ -145,7 +145,8 @@ static int index_page(const struct serve_config *c, struct serve_route *r)
 	put_escaped(f, c->target_desc ? c->target_desc : "the target");
 	fprintf(f,
 		", taken when asked. Captures last <code>seconds</code> (default %d); "
-		"add <code>debug=1</code> for a top table as text.</p>\n<table>\n",
+		"add <code>debug=1</code> for a top table as text, <code>view=flame</code> for an "
+		"interactive flame graph page.</p>\n<table>\n",
 		SERVE_DEFAULT_SECONDS);
 	/* In name order, as Go's index page. */
 	qsort(all, n, sizeof(all[0]), by_name);
@@ -188,8 +189,9 @@ static int debug_level(const char *v)
 static void capture(const struct serve_config *c, const struct endpoint *e, serve_param_fn param,
 		    void *ctx, struct serve_route *r)
 {
-	const char *secs = param(ctx, "seconds"), *pass = NULL;
+	const char *secs = param(ctx, "seconds"), *pass = NULL, *view = param(ctx, "view");
 	int64_t ns = (int64_t)SERVE_DEFAULT_SECONDS * 1000000000;
+	bool flame = false;
 	int debug, i;
 
 	if (!secs && ns > c->max_ns)
@@ -198,6 +200,15 @@ static void capture(const struct serve_config *c, const struct endpoint *e, serv
 	if (debug < 0) {
 		error_route(r, 400, "invalid debug '%s': expected 0, 1 or 2", param(ctx, "debug"));
 		return;
+	}
+	if (view && *view) {
+		if (strcmp(view, "flame")) {
+			error_route(r, 400, "invalid view '%s': expected flame", view);
+			return;
+		}
+		/* The page is the view: no text beside it. */
+		flame = true;
+		debug = 0;
 	}
 	if (secs && e->type->snapshot) {
 		error_route(r, 400, "%s is a snapshot of now: it takes no seconds", e->name);
@@ -222,9 +233,11 @@ static void capture(const struct serve_config *c, const struct endpoint *e, serv
 		return;
 	}
 
-	r->action = debug ? SERVE_CAPTURE_TEXT : SERVE_CAPTURE;
+	r->action = flame ? SERVE_CAPTURE_HTML : debug ? SERVE_CAPTURE_TEXT : SERVE_CAPTURE;
 	r->status = 200;
-	r->content_type = debug ? "text/plain; charset=utf-8" : "application/octet-stream";
+	r->content_type = flame	  ? "text/html; charset=utf-8"
+			  : debug ? "text/plain; charset=utf-8"
+				  : "application/octet-stream";
 	snprintf(r->name, sizeof(r->name), "%s", e->name);
 	add_arg(r, e->type->name);
 	for (i = 0; i < c->ntarget_args; i++)

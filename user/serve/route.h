@@ -31,6 +31,7 @@ struct serve_config {
 enum serve_action {
 	SERVE_CAPTURE,	    /* run `bpfprof ARGS -o FILE` and send FILE */
 	SERVE_CAPTURE_TEXT, /* run `bpfprof ARGS -o FILE` and send what it printed on stdout */
+	SERVE_CAPTURE_HTML, /* run `bpfprof ARGS -o FILE --html PAGE` and send PAGE (view=flame) */
 	SERVE_BODY,	    /* send body */
 	SERVE_ERROR,	    /* send status and message */
 };

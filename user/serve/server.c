@@ -165,9 +165,10 @@ static void wait_exit(pid_t pid, int conn_fd)
  * status, or -errno when it could not start.
  */
 static int run_capture(struct serve_server *s, int slot, const struct serve_route *r,
-		       const char *out, const char *stdout_path, const char *err_path, int conn_fd)
+		       const char *out, const char *html, const char *stdout_path,
+		       const char *err_path, int conn_fd)
 {
-	char output[PATH_MAX + 48], *argv[SERVE_MAX_ARGS + 3];
+	char output[PATH_MAX + 48], page[PATH_MAX + 48], *argv[SERVE_MAX_ARGS + 4];
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none, defaults;
@@ -180,6 +181,11 @@ static int run_capture(struct serve_server *s, int slot, const struct serve_rout
 	snprintf(output, sizeof(output), "--output=%s", out);
 	argv[r->nargs + 1] = output;
 	argv[r->nargs + 2] = NULL;
+	if (html) {
+		snprintf(page, sizeof(page), "--html=%s", html);
+		argv[r->nargs + 2] = page;
+		argv[r->nargs + 3] = NULL;
+	}
 
 	sigemptyset(&none);
 	sigemptyset(&defaults);
@@ -259,10 +265,13 @@ static enum MHD_Result send_profile(struct MHD_Connection *conn, const struct se
 		close(fd);
 		return MHD_NO;
 	}
-	snprintf(disposition, sizeof(disposition), "attachment; filename=\"%s\"", r->name);
 	MHD_add_response_header(resp, "Content-Type", r->content_type);
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-	MHD_add_response_header(resp, "Content-Disposition", disposition);
+	/* A profile is a download; the flame graph page is shown. */
+	if (r->action != SERVE_CAPTURE_HTML) {
+		snprintf(disposition, sizeof(disposition), "attachment; filename=\"%s\"", r->name);
+		MHD_add_response_header(resp, "Content-Disposition", disposition);
+	}
 	ret = MHD_queue_response(conn, 200, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -289,7 +298,9 @@ static enum MHD_Result send_text(struct MHD_Connection *conn, const struct serve
 static enum MHD_Result answer_capture(struct serve_server *s, struct MHD_Connection *conn,
 				      const struct serve_route *r, int *status)
 {
-	char out[PATH_MAX + 32], sout[PATH_MAX + 32], serr[PATH_MAX + 32], msg[96];
+	char out[PATH_MAX + 32], sout[PATH_MAX + 32], serr[PATH_MAX + 32], html[PATH_MAX + 32];
+	char msg[96];
+	bool page = r->action == SERVE_CAPTURE_HTML;
 	const union MHD_ConnectionInfo *info;
 	enum MHD_Result ret;
 	unsigned long id;
@@ -312,10 +323,12 @@ static enum MHD_Result answer_capture(struct serve_server *s, struct MHD_Connect
 	snprintf(out, sizeof(out), "%s/%lu.pb.gz", s->dir, id);
 	snprintf(sout, sizeof(sout), "%s/%lu.out", s->dir, id);
 	snprintf(serr, sizeof(serr), "%s/%lu.err", s->dir, id);
+	snprintf(html, sizeof(html), "%s/%lu.html", s->dir, id);
 
 	info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 	/* Frees the slot itself, once the capture has exited. */
-	wstatus = run_capture(s, slot, r, out, sout, serr, info ? info->connect_fd : -1);
+	wstatus = run_capture(s, slot, r, out, page ? html : NULL, sout, serr,
+			      info ? info->connect_fd : -1);
 	if (wstatus < 0) {
 		*status = 500;
 		snprintf(msg, sizeof(msg), "bpfprof: cannot run a capture: %s", strerror(-wstatus));
@@ -326,10 +339,12 @@ static enum MHD_Result answer_capture(struct serve_server *s, struct MHD_Connect
 	} else {
 		*status = 200;
 		ret = r->action == SERVE_CAPTURE ? send_profile(conn, r, out)
+		      : page			 ? send_profile(conn, r, html)
 						 : send_text(conn, r, sout, serr);
 	}
 	/* The profile is open by now when it is being sent: its name can go. */
 	unlink(out);
+	unlink(html);
 	unlink(sout);
 	unlink(serr);
 	return ret;

@@ -14,6 +14,7 @@
 #include "util/hash.h"
 #include "util/log.h"
 #include "util/strpool.h"
+#include "util/util.h"
 #include "symbolize/plt.h"
 
 /* libstdc++'s demangler (C++ and legacy Rust names); the build links -lstdc++. */
@@ -34,7 +35,9 @@ struct addr_ent {
 
 struct sym_file {
 	struct symcache *cache;
-	size_t idx; /* in the cache's list */
+	size_t idx;	 /* in the cache's list */
+	void *owner;	 /* the caller's, for symcache__close_idle */
+	int64_t used_ns; /* CLOCK_MONOTONIC of the last lookup */
 
 	Dwfl *dwfl; /* one per file: each module sits at its own link-time addresses */
 	Dwfl_Module *mod;
@@ -246,6 +249,41 @@ fail:
 	pr_debug("cannot open %s: %s\n", path, strerror(-err));
 	errno = -err;
 	return NULL;
+}
+
+void sym_file__set_owner(struct sym_file *f, void *owner)
+{
+	f->owner = owner;
+	f->used_ns = mono_ns();
+}
+
+void sym_file__touch(struct sym_file *f)
+{
+	f->used_ns = mono_ns();
+}
+
+size_t symcache__close_idle(struct symcache *c, int64_t before_ns,
+			    void (*closed)(void *ctx, void *owner), void *ctx)
+{
+	size_t i = 0, n = 0;
+
+	while (i < c->n) {
+		struct sym_file *f = c->files[i];
+
+		if (f->used_ns >= before_ns) {
+			i++;
+			continue;
+		}
+		closed(ctx, f->owner);
+		symcache__close(c, f); /* the last one moves to i */
+		n++;
+	}
+	return n;
+}
+
+size_t symcache__count(const struct symcache *c)
+{
+	return c->n;
 }
 
 void symcache__close(struct symcache *c, struct sym_file *f)

@@ -26,6 +26,19 @@ void symcache__free(struct symcache *c);
 struct sym_file *symcache__open(struct symcache *c, const char *path);
 /* Frees f (its mapped file was evicted); strings it gave out stay. */
 void symcache__close(struct symcache *c, struct sym_file *f);
+/* Who opened f (given back by symcache__close_idle); it counts as used now. */
+void sym_file__set_owner(struct sym_file *f, void *owner);
+/* f was used now. */
+void sym_file__touch(struct sym_file *f);
+/*
+ * Closes the files not used since before_ns (CLOCK_MONOTONIC), calling
+ * closed(ctx, owner) for each first; returns how many.  Their tables,
+ * ELF mappings and libdw's data go; opened again, a file reads anew.
+ */
+size_t symcache__close_idle(struct symcache *c, int64_t before_ns,
+			    void (*closed)(void *ctx, void *owner), void *ctx);
+/* Files open. */
+size_t symcache__count(const struct symcache *c);
 
 /* Hex GNU build id, or "". */
 const char *sym_file__build_id(const struct sym_file *f);

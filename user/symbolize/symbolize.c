@@ -108,14 +108,38 @@ static struct sym_file *elf_of(struct symbolizer *s, struct pfile *pf)
 	struct sym_file *f = pf->priv[PFILE_SYMBOLIZER];
 	char path[64];
 
-	if (f)
-		return (void *)f == &not_elf ? NULL : f;
+	if (f) {
+		if ((void *)f == &not_elf)
+			return NULL;
+		sym_file__touch(f);
+		return f;
+	}
 	pfile__path(pf, path, sizeof(path));
 	f = symcache__open(s->cache, path);
-	if (!f)
+	if (f)
+		sym_file__set_owner(f, pf);
+	else
 		pr_debug("%s: no symbols: %s\n", pf->name, strerror(errno));
 	pf->priv[PFILE_SYMBOLIZER] = f ? (void *)f : &not_elf;
 	return f;
+}
+
+static void file_closed(void *ctx, void *owner)
+{
+	struct pfile *pf = owner;
+
+	(void)ctx;
+	pf->priv[PFILE_SYMBOLIZER] = NULL;
+}
+
+size_t symbolizer__close_idle(struct symbolizer *s, int64_t before_ns)
+{
+	return symcache__close_idle(s->cache, before_ns, file_closed, s);
+}
+
+size_t symbolizer__open_files(const struct symbolizer *s)
+{
+	return symcache__count(s->cache);
 }
 
 static void loc_reset(struct sym_loc *out)

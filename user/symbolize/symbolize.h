@@ -11,6 +11,7 @@
 #define BPFPROF_SYMBOLIZE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define SYM_MAX_INLINE 16
@@ -54,6 +55,15 @@ void symbolizer__free(struct symbolizer *s);
  * then has nframes 0 and no mapping).
  */
 int symbolizer__user(struct symbolizer *s, int pid, uint64_t addr, struct sym_loc *out);
+/*
+ * Closes the ELF files no lookup used since before_ns (CLOCK_MONOTONIC):
+ * a long-running capture keeps the symbols of what it still sees, not of
+ * everything it ever saw.  A file asked for again is opened again (its
+ * descriptor stays in the file table).  Returns how many were closed.
+ */
+size_t symbolizer__close_idle(struct symbolizer *s, int64_t before_ns);
+/* ELF files open for symbols. */
+size_t symbolizer__open_files(const struct symbolizer *s);
 /*
  * Reads what pid's runtime has appended to its perf map and jitdump since
  * the last read, when it maps anonymous executable memory: called while
