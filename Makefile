@@ -23,7 +23,7 @@ LDLIBS    := -lbpf -lelf -ldw -lz -lmicrohttpd -lcurl -ljson-c -lpthread -lstdc+
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUT)/bpf/%.bpf.o,$(BPF_SRCS))
-SKELS     := $(patsubst bpf/%.bpf.c,$(OUT)/skel/%.skel.h,$(BPF_SRCS))
+SKELS     := $(patsubst bpf/%.bpf.c,$(OUT)/skel/%.skel.h,$(BPF_SRCS)) $(OUT)/skel/sampler_blob.h
 
 USER_SRCS := $(wildcard user/*.c user/*/*.c)
 # The flame graph page's code (web/), embedded as C arrays (xxd -i).
@@ -76,6 +76,24 @@ $(OUT)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.bpf.h) $(wildcard user/include/
 $(OUT)/skel/%.skel.h: $(OUT)/bpf/%.bpf.o
 	@mkdir -p $(@D)
 	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@.tmp && mv $@.tmp $@
+
+# The in-process heap sampler (user/heap/sampler/): freestanding position-
+# independent code, linked at 0 with no relocations left, embedded in
+# bpfprof as bytes plus its symbols' offsets.
+SAMPLER_CFLAGS := -O2 -fPIC -ffreestanding -nostdlib -fno-stack-protector -fno-plt \
+	-fno-asynchronous-unwind-tables -fcf-protection=none -fvisibility=hidden \
+	-mgeneral-regs-only -Wall -Wextra
+$(OUT)/skel/sampler_blob.h: user/heap/sampler/sampler.c user/heap/sampler/layout.h user/heap/sampler/sampler.ld
+	@mkdir -p $(OUT)/sampler $(@D)
+	$(CC) $(SAMPLER_CFLAGS) -c $< -o $(OUT)/sampler/sampler.o
+	ld -T user/heap/sampler/sampler.ld -o $(OUT)/sampler/sampler.elf $(OUT)/sampler/sampler.o
+	@if readelf -r $(OUT)/sampler/sampler.elf | grep -q 'R_X86'; then echo "sampler: relocations left" >&2; exit 1; fi
+	objcopy -O binary -j .text $(OUT)/sampler/sampler.elf $(OUT)/sampler/sampler.bin
+	{ echo '/* Generated from user/heap/sampler/sampler.c: do not edit. */'; \
+	  nm $(OUT)/sampler/sampler.elf | awk '$$3 ~ /^sampler_/ { printf "#define %s_OFF 0x%sULL\n", toupper($$3), $$1 }'; \
+	  echo 'static const unsigned char sampler_blob[] = {'; \
+	  od -An -v -tx1 $(OUT)/sampler/sampler.bin | sed 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  echo '};'; } > $@.tmp && mv $@.tmp $@
 
 # Userspace: every object may include any skeleton.
 $(OUT)/obj/%.o: %.c $(SKELS)

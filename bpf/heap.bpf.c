@@ -269,18 +269,42 @@ static __always_inline int alloc_entry(struct pt_regs *ctx, __u64 sp)
 	return 0;
 }
 
+/* A sampled block of size bytes at addr, allocated at key's stack: live from now on. */
+static __always_inline void record_block(struct stack_key *key, __u64 addr, __u64 size, __u32 tgid)
+{
+	struct heap_alloc_val zero = {}, *a;
+	struct heap_live_key lk = {};
+	struct heap_live_val lv;
+	__u32 *slot;
+	long err;
+
+	lk.addr = addr;
+	lk.pid = tgid;
+	__builtin_memcpy(&lv.key, key, sizeof(lv.key));
+	lv.size = size;
+	lv.time_ns = bpf_ktime_get_ns();
+	a = aggregate_slot(&allocs, key, &zero);
+	if (a) {
+		__sync_fetch_and_add(&a->count, 1);
+		__sync_fetch_and_add(&a->bytes, size);
+	}
+	/* NOEXIST: the same address twice (a missed free) must not count twice in the filter. */
+	err = bpf_map_update_elem(&live, &lk, &lv, BPF_NOEXIST);
+	if (err == -17 /* EEXIST */)
+		bpf_map_update_elem(&live, &lk, &lv, BPF_EXIST);
+	else if (err)
+		count(CNT_HEAP_LIVE_FULL);
+	else if ((slot = filter_slot(addr, tgid)))
+		__sync_fetch_and_add(slot, 1);
+}
+
 /* The return of a sampled call: the block is live from now on. */
 static __always_inline void alloc_return(struct pt_regs *ctx, __u64 sp)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct pending_key pk = { .tid = (__u32)id, .sp = sp };
-	struct heap_alloc_val zero = {}, *a;
-	struct heap_live_key lk = {};
-	struct heap_live_val lv;
 	struct pending *p;
 	__u64 addr = PT_REGS_RC(ctx);
-	__u32 *slot;
-	long err;
 
 	p = bpf_map_lookup_elem(&pendings, &pk);
 	if (!p)
@@ -294,24 +318,7 @@ static __always_inline void alloc_return(struct pt_regs *ctx, __u64 sp)
 		bpf_map_delete_elem(&pendings, &pk);
 		return;
 	}
-	lk.addr = addr;
-	lk.pid = id >> 32;
-	__builtin_memcpy(&lv.key, &p->key, sizeof(lv.key));
-	lv.size = p->size;
-	lv.time_ns = bpf_ktime_get_ns();
-	a = aggregate_slot(&allocs, &p->key, &zero);
-	if (a) {
-		__sync_fetch_and_add(&a->count, 1);
-		__sync_fetch_and_add(&a->bytes, p->size);
-	}
-	/* NOEXIST: the same address twice (a missed free) must not count twice in the filter. */
-	err = bpf_map_update_elem(&live, &lk, &lv, BPF_NOEXIST);
-	if (err == -17 /* EEXIST */)
-		bpf_map_update_elem(&live, &lk, &lv, BPF_EXIST);
-	else if (err)
-		count(CNT_HEAP_LIVE_FULL);
-	else if ((slot = filter_slot(addr, lk.pid)))
-		__sync_fetch_and_add(slot, 1);
+	record_block(&p->key, addr, p->size, id >> 32);
 	bpf_map_delete_elem(&pendings, &pk);
 }
 
@@ -357,6 +364,37 @@ int heap_free(struct pt_regs *ctx)
 	if (measuring || !addr)
 		return 0;
 	forget_block(addr, bpf_get_current_pid_tgid() >> 32);
+	return 0;
+}
+
+/*
+ * The in-process sampler's probe (user/heap/sampler/): called only for a
+ * sampled allocation, after it succeeded, as sampler_probe(address, size,
+ * enum heap_fn, return value, the allocator function), tail-called in that
+ * function's place so the stack is its caller's; and for the free of a
+ * sampled block, before the allocator sees it.
+ */
+SEC("uprobe")
+int heap_sampled(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u64 addr = PT_REGS_PARM1(ctx), size = PT_REGS_PARM2(ctx);
+	struct stack_key key;
+
+	if (PT_REGS_PARM3(ctx) == HEAP_FN_FREE) {
+		forget_block(addr, id >> 32);
+		return 0;
+	}
+	if (!addr || !size)
+		return 0;
+	count(CNT_EVENTS);
+	count(CNT_HEAP_SAMPLED);
+	note_process(id >> 32);
+	__builtin_memset(&key, 0, sizeof(key));
+	key_current(&key, id >> 32, (__u32)id);
+	key.user_stack = capture_user_stack_at_entry_ip(ctx, PT_REGS_PARM5(ctx));
+	key.kern_stack = STACK_ID_NONE;
+	record_block(&key, addr, size, id >> 32);
 	return 0;
 }
 

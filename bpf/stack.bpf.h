@@ -147,9 +147,11 @@ static __always_inline __u64 capture_user_stack(void *ctx)
  * instruction before the function moves its stack pointer: its caller is
  * the return address at sp (a frame-pointer walk would skip it, since the
  * function has not pushed a frame yet).  Unwound with CFI where the process
- * has tables, by frame pointer until it has.
+ * has tables, by frame pointer until it has.  _ip: with the leaf frame at
+ * ip instead of the probed instruction, for a function tail-called in
+ * place of ip's (the heap sampler's probe reports the allocator function).
  */
-static __always_inline __u64 capture_user_stack_at_entry(struct pt_regs *ctx)
+static __always_inline __u64 capture_user_stack_at_entry_ip(struct pt_regs *ctx, __u64 ip)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct stack_trace *st = stack_buffer();
@@ -158,7 +160,7 @@ static __always_inline __u64 capture_user_stack_at_entry(struct pt_regs *ctx)
 
 	if (!st)
 		return STACK_ID_ERROR;
-	r.ip = PT_REGS_IP(ctx);
+	r.ip = ip;
 	r.sp = PT_REGS_SP(ctx);
 	r.bp = PT_REGS_FP(ctx);
 	n = unwind_user_at_entry(&r, bpf_get_current_pid_tgid() >> 32, task, st);
@@ -167,6 +169,11 @@ static __always_inline __u64 capture_user_stack_at_entry(struct pt_regs *ctx)
 		return STACK_ID_NONE;
 	}
 	return store_stack(st);
+}
+
+static __always_inline __u64 capture_user_stack_at_entry(struct pt_regs *ctx)
+{
+	return capture_user_stack_at_entry_ip(ctx, PT_REGS_IP(ctx));
 }
 
 /* Fills the stack ids of key; kskip kernel frames belong to BPF (tp_btf adds two). */

@@ -15,6 +15,7 @@ pkgs=(
 	linux-perf time bpftrace curl
 	g++ libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
 	xxd chromium nodejs openjdk-17-jdk-headless
+	redis-server
 )
 
 missing=()

@@ -68,7 +68,7 @@ HEAP_SITES_GO=$TMP/go "$WORKLOADS/heap_sites" sites 1 3 >"$out" 2>&1 &
 WPID=$!
 E2E_PIDS+=("$WPID")
 wait_line "$out" '^ready' 5
-"$BPFPROF" heap -p "$WPID" --rate 1 -d 2.5 -o "$TMP/p.pb.gz" >"$TMP/p.stdout" 2>"$TMP/p.err" &
+"$BPFPROF" heap -p "$WPID" --sampler uprobes --rate 1 -d 2.5 -o "$TMP/p.pb.gz" >"$TMP/p.stdout" 2>"$TMP/p.err" &
 prof=$!
 E2E_PIDS+=("$prof")
 # The workload allocates once bpfprof has counted its calls (the slowdown line)
@@ -180,8 +180,8 @@ close_to "Ctrl-C profile holds keep_large" "$(bytes "$TMP/int.pb.gz" keep_large 
 # --- the overhead guard -----------------------------------------------------------
 start_workload heap_sites storm 30 || exit 1
 expect "a malloc storm is refused, naming the cheaper modes" 1 'refusing.*--mode growth.*--rate.*--force' -- \
-	"$BPFPROF" heap -p "$WPID" -d 1 -o "$TMP/storm.pb.gz"
-"$BPFPROF" heap -p "$WPID" -d 0.5 --force -o "$TMP/storm.pb.gz" >/dev/null 2>&1
+	"$BPFPROF" heap -p "$WPID" --sampler uprobes -d 1 -o "$TMP/storm.pb.gz"
+"$BPFPROF" heap -p "$WPID" --sampler uprobes -d 0.5 --force -o "$TMP/storm.pb.gz" >/dev/null 2>&1
 check_rc "--force: exits 0" $?
 check "--force attaches anyway: malloc_storm's allocations" \
 	test -n "$(bytes "$TMP/storm.pb.gz" malloc_storm alloc_space)"

@@ -24,7 +24,7 @@ running() {
 attach() {
 	local name=$1
 	shift
-	"$BPFPROF" heap -p "$WPID" -o "$TMP/$name.pb.gz" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+	"$BPFPROF" heap -p "$WPID" --sampler uprobes -o "$TMP/$name.pb.gz" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
 	BP=$!
 	E2E_PIDS+=("$BP")
 	for _ in $(seq 600); do
@@ -91,7 +91,7 @@ check "the profile says the guard detached it" \
 
 # The same process, now busy, is refused at attach as before.
 expect "already busy at attach: refused" 1 'refusing to attach.*--force' -- \
-	"$BPFPROF" heap -p "$WPID" -d 1 -o "$TMP/busy.pb.gz"
+	"$BPFPROF" heap -p "$WPID" --sampler uprobes -d 1 -o "$TMP/busy.pb.gz"
 stop_workload "$WPID"
 
 # --- two processes: the busy one is detached, the other stays probed ------------

@@ -201,6 +201,34 @@ static void test_pid_reuse(void **state)
 	label_providers__free(lp);
 }
 
+/* Processes of one service share one answer; the last to go frees it. */
+static void test_shared_answers(void **state)
+{
+	struct tmpproc *t = *state;
+	struct label_providers *lp = label_providers__new(t->dir, 0);
+	const struct service_info *a, *b, *c;
+
+	assert_non_null(lp);
+	set_cgroup(t, 7, "/system.slice/web.service");
+	set_cgroup(t, 8, "/system.slice/web.service");
+	set_cgroup(t, 9, "/system.slice/db.service");
+	assert_int_equal(label_providers__lookup(lp, 7, 1, "exe", &a), 0);
+	assert_int_equal(label_providers__lookup(lp, 8, 1, "exe", &b), 0);
+	assert_int_equal(label_providers__lookup(lp, 9, 1, "exe", &c), 0);
+	assert_ptr_equal(a, b);
+	assert_ptr_not_equal(a, c);
+	assert_string_equal(b->service, "web");
+	assert_string_equal(service_info__get(b, "systemd_unit"), "web.service");
+	assert_string_equal(c->service, "db");
+	/* One of the two gone: the other keeps the answer. */
+	label_providers__forget(lp, 7);
+	assert_int_equal(label_providers__lookup(lp, 8, 1, "exe", &b), 0);
+	assert_string_equal(service_info__get(b, "systemd_unit"), "web.service");
+	label_providers__forget(lp, 8);
+	label_providers__forget(lp, 9);
+	label_providers__free(lp);
+}
+
 static void test_cache_bound(void **state)
 {
 	struct tmpproc *t = *state;
@@ -386,6 +414,7 @@ int main(void)
 		cmocka_unit_test(test_shapes),
 		cmocka_unit_test(test_cgroup_container),
 		cmocka_unit_test_setup_teardown(test_pid_reuse, setup_tmp, teardown_tmp),
+		cmocka_unit_test_setup_teardown(test_shared_answers, setup_tmp, teardown_tmp),
 		cmocka_unit_test_setup_teardown(test_cache_bound, setup_tmp, teardown_tmp),
 		cmocka_unit_test_setup_teardown(test_name_hook_and_order, setup_tmp, teardown_tmp),
 		cmocka_unit_test(test_service_info_bounds),

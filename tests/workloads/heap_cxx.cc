@@ -8,7 +8,8 @@
  *   churn_vectors: fills and drops SCALE * 1024 vectors of 1024 ints
  *       (their 4 KiB arrays are allocated and freed by std::allocator).
  * Prints "ready <pid>" on stderr, then "<function> <bytes kept>" lines, and
- * exits without freeing what it keeps.
+ * exits without freeing what it keeps.  The allocations start when the file
+ * named by $HEAP_CXX_GO exists, if set (so a profiler can attach with -p).
  */
 #include <cstdio>
 #include <cstdlib>
@@ -57,7 +58,11 @@ int main(int argc, char **argv)
 {
 	long scale = argc > 1 ? atol(argv[1]) : 1;
 
+	const char *go = getenv("HEAP_CXX_GO");
+
 	fprintf(stderr, "ready %d\n", getpid());
+	while (go && access(go, F_OK))
+		usleep(10000);
 	sink = make_nodes(scale * 8192);
 	sink = make_buffers(scale * 16);
 	churn_vectors(scale * 1024);
@@ -65,6 +70,6 @@ int main(int argc, char **argv)
 	printf("make_buffers %ld\n", scale * 16 * (64 * 1024 + 8));
 	printf("churn_vectors 0\n");
 	fflush(stdout);
-	usleep(200000);
+	usleep(go ? 1000000 : 200000);
 	return 0;
 }

@@ -4,12 +4,13 @@
  * realloc and free (a bump allocator over one big mapping; free forgets),
  * which the C library and everything else then call instead of glibc's.
  *
- * usage: heap_own_malloc
+ * usage: heap_own_malloc [HOLD_SECONDS]
  *   keep_blocks: keeps 4096 blocks of 100 bytes; then prints
  *   "keep_blocks <bytes kept>", "ready <pid>" on stderr first, and exits.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -76,12 +77,12 @@ __attribute__((noinline)) void keep_blocks(int n)
 		sink = malloc(100);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	fprintf(stderr, "ready %d\n", getpid());
 	keep_blocks(4096);
 	printf("keep_blocks %d\n", 4096 * 100);
 	fflush(stdout);
-	usleep(100000);
+	usleep(argc > 1 ? atof(argv[1]) * 1e6 : 100000); /* HOLD_SECONDS */
 	return 0;
 }

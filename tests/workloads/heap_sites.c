@@ -17,7 +17,7 @@
  *   malloc/free pairs of 32 bytes in a loop (malloc_storm) for SECONDS.
  * usage: heap_sites loop PAIRS
  *   PAIRS malloc/free pairs of 32 bytes (pair_loop), then prints
- *   "ns_per_pair <ns>"; for the benchmark.
+ *   "ns_per_pair <ns>"; for the benchmark ($HEAP_SITES_GO as for sites).
  *
  * "ready <pid>" is printed on stderr once running.  With "sites", the
  * allocations start when the file named by $HEAP_SITES_GO exists, if set
@@ -164,7 +164,12 @@ int main(int argc, char **argv)
 		malloc_storm(atof(argv[2]));
 	} else if (!strcmp(argv[1], "loop")) {
 		long pairs = atol(argv[2]);
-		double t0 = now_s();
+		const char *go = getenv("HEAP_SITES_GO");
+		double t0;
+
+		while (go && access(go, F_OK))
+			usleep(10000);
+		t0 = now_s();
 
 		pair_loop(pairs);
 		printf("ns_per_pair %.1f\n", (now_s() - t0) * 1e9 / pairs);

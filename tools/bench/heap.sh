@@ -17,6 +17,12 @@
 #                  allocating call (kernels without session uprobes)
 #   heap-rate1     bpfprof heap --rate 1 (every allocation, stacks and all)
 #   growth         bpfprof heap --mode growth (no uprobes)
+#   sampler        bpfprof heap -p --sampler inject, default rate: the
+#                  in-process sampler (an unsampled pair traps nowhere)
+#   sampler-rate1  the same at --rate 1 (every allocation traps once)
+#   sampler-orphan the sampler left running after bpfprof was SIGKILLed
+# (the sampler configurations attach to the waiting workload with -p, then
+# let it start: the loop is timed from then on).
 # Rounds are interleaved so drift hits all alike; the table shows medians.
 # Not a test: nothing here passes or fails.
 set -eu
@@ -32,7 +38,8 @@ work=build/workloads/heap_sites
 libc=$(ldd "$work" | awk '$1 ~ /^libc\.so/ { print $3 }')
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-configs=(none bpftrace floor-entry floor heap heap-entry heap-uretprobe heap-rate1 growth)
+configs=(${CONFIGS:-none bpftrace floor-entry floor heap heap-entry heap-uretprobe heap-rate1 growth sampler sampler-rate1 sampler-orphan})
+STOPS=$tmp/stops
 declare -A ns
 
 run() {
@@ -51,8 +58,36 @@ run() {
 	heap-uretprobe) build/bpfprof heap --no-session -q -o "$tmp/p.pb.gz" -- "$work" loop "$PAIRS" >"$out" 2>/dev/null ;;
 	heap-rate1) build/bpfprof heap --rate 1 -q -o "$tmp/p.pb.gz" -- "$work" loop "$PAIRS" >"$out" 2>/dev/null ;;
 	growth) build/bpfprof heap --mode growth -q -o "$tmp/p.pb.gz" -- "$work" loop "$FAST_PAIRS" >"$out" 2>/dev/null || true ;;
+	sampler) sampled "$out" "$FAST_PAIRS" ;;
+	sampler-rate1) sampled "$out" "$PAIRS" "--rate 1" ;;
+	sampler-orphan) sampled "$out" "$FAST_PAIRS" --kill ;;
 	esac
 	ns[$config]+="$(awk '$1 == "ns_per_pair" { print $2 }' "$out") "
+}
+
+# sampled OUT PAIRS [--rate 1 | --kill]: the waiting workload, bpfprof
+# injected into it, then the loop; --kill: bpfprof SIGKILLed before the loop.
+sampled() {
+	local out=$1 pairs=$2 opt=${3:-} wpid bp
+	rm -f "$tmp/go" "$tmp/s.err"
+	HEAP_SITES_GO=$tmp/go "$work" loop "$pairs" >"$out" 2>/dev/null &
+	wpid=$!
+	build/bpfprof heap -v -p "$wpid" --sampler inject ${opt/--kill/} -d 600 -o "$tmp/p.pb.gz" \
+		>/dev/null 2>"$tmp/s.err" &
+	bp=$!
+	for _ in $(seq 600); do
+		grep -qE 'samples in-process|cannot' "$tmp/s.err" && break
+		sleep 0.05
+	done
+	sed -n 's/.*threads stopped for \([0-9.]*\) ms.*/\1/p' "$tmp/s.err" >>"$STOPS"
+	if [ "$opt" = --kill ]; then
+		kill -9 "$bp"
+		wait "$bp" 2>/dev/null || true
+	fi
+	touch "$tmp/go"
+	wait "$wpid" || true
+	kill -INT "$bp" 2>/dev/null || true
+	wait "$bp" 2>/dev/null || true
 }
 
 for _ in $(seq "$ROUNDS"); do
@@ -62,7 +97,7 @@ for _ in $(seq "$ROUNDS"); do
 done
 
 base=$(echo "${ns[none]}" | median)
-floor=$(echo "${ns[floor]}" | median)
+floor=$(echo "${ns[floor]:-}" | median)
 printf "malloc(32)+free pairs per run: %d under placed probes, %d under probes at entries, %d without; median of %d runs\n" \
 	"$PAIRS" "$ENTRY_PAIRS" "$FAST_PAIRS" "$ROUNDS"
 printf "%-12s %12s %10s %12s\n" config ns/pair "x none" "vs floor"
@@ -73,8 +108,46 @@ for c in "${configs[@]}"; do
 		continue
 	fi
 	awk -v c="$c" -v m="$m" -v b="$base" -v f="$floor" 'BEGIN {
-		if (c == "none" || c == "growth")
+		if (c == "none" || c == "growth" || c == "sampler" || c == "sampler-orphan")
 			printf "%-12s %12.1f %10.2f %12s\n", c, m, m / b, "-"
 		else
 			printf "%-12s %12.1f %10.1f %+11.1f%%\n", c, m, m / b, (m - f) / f * 100 }'
 done
+printf "the target stopped for the injection: median %s ms, at most %s ms (%d injections)\n" \
+	"$(median <"$STOPS")" "$(sort -g "$STOPS" | tail -n1)" "$(wc -l <"$STOPS")"
+
+# redis-benchmark against Debian's redis-server: unprofiled, then with the
+# sampler injected, side by side (interleaved rounds); the ratio is the cost.
+if command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null; then
+	REDIS_REQUESTS=${REDIS_REQUESTS:-200000}
+	port=$((20000 + RANDOM % 20000))
+	redis-server --port "$port" --save "" --appendonly no --daemonize no >/dev/null 2>&1 &
+	rpid=$!
+	sleep 0.5
+	rps() {
+		redis-benchmark -p "$port" -q -n "$REDIS_REQUESTS" -t set,get,lpush,lpop -d 256 -P 4 2>/dev/null |
+			awk '{ for (i = 1; i <= NF; i++) if ($i == "requests") s += $(i - 1) } END { print s }'
+	}
+	declare -A rr
+	for _ in $(seq "$ROUNDS"); do
+		rr[none]+="$(rps) "
+		build/bpfprof heap -v -p "$rpid" --sampler inject -d 600 -o "$tmp/r.pb.gz" >/dev/null 2>"$tmp/r.err" &
+		bp=$!
+		for _ in $(seq 600); do
+			grep -qE 'samples in-process|cannot' "$tmp/r.err" && break
+			sleep 0.05
+		done
+		sleep 2 # bpfprof's own start-up (unwind tables) done: it shares the CPUs
+		rr[sampler]+="$(rps) "
+		kill -INT "$bp"
+		wait "$bp" || true
+	done
+	kill "$rpid"
+	wait "$rpid" 2>/dev/null || true
+	n=$(echo "${rr[none]}" | median)
+	p=$(echo "${rr[sampler]}" | median)
+	awk -v n="$n" -v p="$p" -v r="$ROUNDS" 'BEGIN {
+		printf "redis-benchmark (set, get, lpush, lpop; 256-byte values; median of %d): %.0f req/s unprofiled, %.0f with the sampler: %.1f%%\n", r, n, p, (p - n) / n * 100 }'
+else
+	echo "redis: redis-server or redis-benchmark not installed (make deps): skipped"
+fi

@@ -229,11 +229,21 @@ void label_provider_exe(struct label_provider *out)
 
 /* ---- the providers and the process cache ---- */
 
+/*
+ * Processes share their answers: a service_info is about 1.3 KB, and the
+ * cache holds thousands of processes of a few services.  Each distinct
+ * answer is kept once, counted by the entries that hold it.
+ */
+struct shared_info {
+	struct service_info si;
+	uint32_t refs;
+};
+
 struct pentry {
 	int pid; /* 0: free */
 	uint64_t start;
 	uint32_t prev, next; /* use order, most recent first */
-	struct service_info si;
+	struct shared_info *info;
 };
 
 struct label_providers {
@@ -241,6 +251,9 @@ struct label_providers {
 	struct label_provider *p;
 	size_t np;
 	struct pentry *e;
+	struct shared_info **infos; /* the distinct answers */
+	size_t ninfos, infos_cap;
+	struct service_info scratch;
 	size_t cap, used;
 	uint32_t head, tail, free_list; /* free_list chained through next */
 	struct hashtab index;
@@ -282,8 +295,68 @@ static void push_front(struct label_providers *lp, uint32_t i)
 		lp->tail = i;
 }
 
+static bool same_info(const struct service_info *a, const struct service_info *b)
+{
+	if (strcmp(a->service, b->service) || a->nlabels != b->nlabels)
+		return false;
+	for (int i = 0; i < a->nlabels; i++)
+		if (strcmp(a->labels[i].name, b->labels[i].name) ||
+		    strcmp(a->labels[i].value, b->labels[i].value))
+			return false;
+	return true;
+}
+
+static void release_info(struct label_providers *lp, struct shared_info *sh)
+{
+	if (!sh || --sh->refs)
+		return;
+	for (size_t i = 0; i < lp->ninfos; i++) {
+		if (lp->infos[i] == sh) {
+			lp->infos[i] = lp->infos[--lp->ninfos];
+			break;
+		}
+	}
+	free(sh);
+}
+
+/* si's answer, kept once; NULL without memory. */
+static struct shared_info *share_info(struct label_providers *lp, const struct service_info *si)
+{
+	struct shared_info *sh;
+
+	for (size_t i = 0; i < lp->ninfos; i++) {
+		if (same_info(&lp->infos[i]->si, si)) {
+			lp->infos[i]->refs++;
+			return lp->infos[i];
+		}
+	}
+	if (lp->ninfos == lp->infos_cap) {
+		size_t cap = lp->infos_cap ? lp->infos_cap * 2 : 16;
+		struct shared_info **p = realloc(lp->infos, cap * sizeof(*p));
+
+		if (!p)
+			return NULL;
+		lp->infos = p;
+		lp->infos_cap = cap;
+	}
+	sh = malloc(sizeof(*sh));
+	if (!sh)
+		return NULL;
+	sh->si = *si;
+	/* The labels point into the answer's own buffer: into the copy's now. */
+	for (int i = 0; i < si->nlabels; i++) {
+		sh->si.labels[i].name = sh->si.buf + (si->labels[i].name - si->buf);
+		sh->si.labels[i].value = sh->si.buf + (si->labels[i].value - si->buf);
+	}
+	sh->refs = 1;
+	lp->infos[lp->ninfos++] = sh;
+	return sh;
+}
+
 static void drop_entry(struct label_providers *lp, uint32_t i)
 {
+	release_info(lp, lp->e[i].info);
+	lp->e[i].info = NULL;
 	unlink_entry(lp, i);
 	hashtab__remove(&lp->index, hash_u64(lp->e[i].pid), i);
 	lp->e[i].pid = 0;
@@ -343,6 +416,9 @@ void label_providers__free(struct label_providers *lp)
 		if (lp->p[i].free)
 			lp->p[i].free(lp->p[i].priv);
 	free(lp->p);
+	for (size_t i = 0; i < lp->ninfos; i++)
+		free(lp->infos[i]);
+	free(lp->infos);
 	free(lp->e);
 	hashtab__fini(&lp->index);
 	free(lp->proc_root);
@@ -419,14 +495,20 @@ int label_providers__lookup(struct label_providers *lp, int pid, uint64_t start_
 		e = &lp->e[i];
 		unlink_entry(lp, i);
 		push_front(lp, i);
-		if (e->start == start_time) {
+		if (e->start == start_time && e->info) {
 			lp->st.hits++;
 		} else {
 			lp->st.reused++;
 			e->start = start_time;
-			resolve(lp, pid, exe, &e->si);
+			resolve(lp, pid, exe, &lp->scratch);
+			release_info(lp, e->info);
+			e->info = share_info(lp, &lp->scratch);
+			if (!e->info) {
+				*out = &lp->scratch; /* good until the next lookup */
+				return 0;
+			}
 		}
-		*out = &e->si;
+		*out = &e->info->si;
 		return 0;
 	}
 	if (lp->free_list != NONE) {
@@ -441,19 +523,23 @@ int label_providers__lookup(struct label_providers *lp, int pid, uint64_t start_
 		lp->st.evictions++;
 	}
 	e = &lp->e[i];
-	e->pid = pid;
-	e->start = start_time;
-	resolve(lp, pid, exe, &e->si);
-	if (hashtab__insert(&lp->index, h, i)) {
-		/* Reserved at the bound: cannot happen, but never leak the slot. */
+	resolve(lp, pid, exe, &lp->scratch);
+	e->info = share_info(lp, &lp->scratch);
+	if (!e->info || hashtab__insert(&lp->index, h, i)) {
+		/* Without memory: the answer, not kept; never leak the slot. */
+		release_info(lp, e->info);
+		e->info = NULL;
 		e->pid = 0;
 		e->next = lp->free_list;
 		lp->free_list = i;
-		return -ENOMEM;
+		*out = &lp->scratch;
+		return 0;
 	}
+	e->pid = pid;
+	e->start = start_time;
 	push_front(lp, i);
 	lp->st.cached++;
-	*out = &e->si;
+	*out = &e->info->si;
 	return 0;
 }
 

@@ -128,15 +128,11 @@ static void track(struct session *s, int pid, const char *comm, bool exec)
 	if (!p->first_at)
 		exec = true; /* first seen by the session: a clean start */
 	read_maps(s, p, exec);
-	if (p->exited) {
-		/* Gone already (a short life): nothing more to read of it. */
-		if (!p->name[0])
-			snprintf(p->name, sizeof(p->name), "%s",
-				 comm && *comm ? comm : "[unknown]");
-		return;
-	}
-	/* Its container, while /proc/PID/cgroup is there to say (samples.c labels). */
-	if (exec)
+	/*
+	 * Its container, while /proc/PID/cgroup is there to say (samples.c
+	 * labels); not for one found gone already (a short life).
+	 */
+	if (exec && !p->exited)
 		container_of_pid(proctab__procfs(s->procs_tab), pid, &m);
 	if (exec || !p->name[0])
 		exe_name(pid, comm, p->name, sizeof(p->name));

@@ -32,6 +32,7 @@
 #include "heap/cost.h"
 #include "proc/stat.h"
 #include "heap/guard.h"
+#include "heap/inject.h"
 #include "heap/uprobe_multi.h"
 #include "util/log.h"
 #include "profile/profile.h"
@@ -64,7 +65,11 @@ struct heap_run {
 	int nlinks;
 	struct heap_costs costs;
 	bool costs_known;
-	struct heap_guard guard; /* -p targets, unless --force */
+	struct heap_guard guard;    /* -p targets, unless --force */
+	struct heap_injection *inj; /* per target: pid 0 where not injected */
+	int ninjected;
+	int attaching; /* the target slot heap_inject's callback attaches for */
+	bool guarded;  /* the overhead guard watches uprobed -p targets */
 };
 
 static const struct value_type_desc heap_types[] = {
@@ -112,6 +117,8 @@ static void *open_and_load(struct session *s, const void *opts, bool btf, int *e
 	bpf_program__set_expected_attach_type(skel->progs.heap_alloc_return,
 					      (enum bpf_attach_type)UPROBE_ATTACH_MULTI);
 	bpf_program__set_expected_attach_type(skel->progs.heap_free,
+					      (enum bpf_attach_type)UPROBE_ATTACH_MULTI);
+	bpf_program__set_expected_attach_type(skel->progs.heap_sampled,
 					      (enum bpf_attach_type)UPROBE_ATTACH_MULTI);
 	capture_select_tp(skel->obj, btf);
 	*err = heap_bpf__load(skel);
@@ -184,6 +191,113 @@ static int attach_allocator(struct heap_run *run, const struct heap_allocator *a
 		return fd;
 	run->links[run->nlinks++] = fd;
 	return 0;
+}
+
+/*
+ * heap_inject's callback, the target stopped: the uprobe on the sampler's
+ * probe, through bpfprof's own descriptor of the sampler's memfd.
+ */
+static int attach_sampler(void *ctx, int memfd, uint64_t probe_off)
+{
+	struct heap_run *run = ctx;
+	int slot = run->attaching, i, fd;
+	uint64_t cookie = 0;
+	char path[64];
+
+	if (run->nlinks != slot * links_per_target(run) ||
+	    run->nlinks + links_per_target(run) > (int)(sizeof(run->links) / sizeof(run->links[0])))
+		return -E2BIG;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", memfd);
+	fd = uprobe_multi_attach(bpf_program__fd(run->skel->progs.heap_sampled),
+				 UPROBE_ATTACH_MULTI, path, &probe_off, &cookie, 1,
+				 run->s->target->pids[slot], false);
+	if (fd < 0)
+		return fd;
+	run->links[run->nlinks++] = fd;
+	for (i = 1; i < links_per_target(run); i++)
+		run->links[run->nlinks++] = -1;
+	return 0;
+}
+
+/*
+ * --sampler inject or auto: the sampler in target slot.  0 when injected; a
+ * refusal's -errno after printing why (a warning under auto, which falls back).
+ */
+static int inject_target(struct heap_run *run, int slot)
+{
+	struct heap_injection *in = &run->inj[slot];
+	int pid = run->s->target->pids[slot], err;
+	char why[PATH_MAX + 128];
+
+	run->attaching = slot;
+	err = heap_inject(pid, &run->allocs[slot], run->o->rate, attach_sampler, run, in, why,
+			  sizeof(why));
+	if (err) {
+		/* The uprobe attached before a later step failed: gone with the injection. */
+		while (run->nlinks > slot * links_per_target(run))
+			if (run->links[--run->nlinks] >= 0)
+				close(run->links[run->nlinks]);
+		in->pid = 0;
+		if (run->o->sampler == HEAP_SAMPLER_INJECT)
+			pr_warn("heap: cannot sample in-process: %s\n", why);
+		else
+			pr_warn("heap: %s: using uprobes (--sampler uprobes to choose them)\n",
+				why);
+		return err;
+	}
+	run->ninjected++;
+	pr_info("heap: pid %d allocates with %s (%s), samples in-process: %s sampler, %d GOT "
+		"slots redirected in %d objects\n",
+		pid, run->allocs[slot].kind, run->allocs[slot].file,
+		in->reused ? "the earlier" : "an injected", in->nslots, in->nobjects);
+	pr_debug("heap: pid %d: %d threads stopped for %.2f ms in two stops (the first: all "
+		 "stopped at %.2f ms, sampler found at %.2f, mapped at %.2f; the probe attached, "
+		 "the "
+		 "second: slots redirected at %.2f ms)\n",
+		 pid, in->nthreads, in->stopped_ns / 1e6, in->phase_ns[0] / 1e6,
+		 in->phase_ns[1] / 1e6, in->phase_ns[2] / 1e6, in->phase_ns[3] / 1e6);
+	return 0;
+}
+
+/*
+ * The session's once-a-second hook: libraries a sampled process loaded
+ * since (dlopen) get their slots redirected; then the guard, if any.
+ */
+static bool heap_tick(void *ctx)
+{
+	struct heap_run *run = ctx;
+	char why[PATH_MAX + 128];
+	int i, n;
+
+	for (i = 0; i < run->nallocs; i++) {
+		if (!run->inj[i].pid)
+			continue;
+		n = heap_inject_refresh(&run->inj[i], why, sizeof(why));
+		if (n > 0)
+			pr_debug("heap: pid %d: %d GOT slots of objects loaded since redirected\n",
+				 run->inj[i].pid, n);
+		else if (n < 0 && n != -ESRCH)
+			pr_warn("heap: %s\n", why);
+	}
+	return run->guarded ? heap_guard__tick(&run->guard) : false;
+}
+
+/* Every redirected slot back to what it held; the samplers stay, unreachable. */
+static void uninject_all(struct heap_run *run)
+{
+	char why[PATH_MAX + 128];
+	int i, n;
+
+	for (i = 0; run->inj && i < run->nallocs; i++) {
+		if (!run->inj[i].pid)
+			continue;
+		n = heap_uninject(&run->inj[i], why, sizeof(why));
+		if (n < 0 && n != -ESRCH)
+			pr_warn("heap: %s\n", why);
+		else if (n >= 0)
+			pr_debug("heap: pid %d: %d GOT slots restored\n", run->inj[i].pid, n);
+		run->inj[i].pid = 0;
+	}
 }
 
 static void detach_all(struct heap_run *run)
@@ -304,7 +418,8 @@ static int prepare_targets(struct heap_run *run)
 	int i, err, ret;
 
 	run->allocs = calloc(t->npids, sizeof(*run->allocs));
-	if (!run->allocs)
+	run->inj = calloc(t->npids, sizeof(*run->inj));
+	if (!run->allocs || !run->inj)
 		return capture_explain("find the allocator", -ENOMEM);
 	for (i = 0; i < t->npids; i++) {
 		if (t->argv) {
@@ -323,6 +438,13 @@ static int prepare_targets(struct heap_run *run)
 			return err == -ENOENT || err == -ESRCH ? -BPFPROF_ETARGET : err;
 		}
 		run->nallocs++;
+		if (!t->argv && run->o->sampler != HEAP_SAMPLER_UPROBES) {
+			err = inject_target(run, i);
+			if (!err)
+				continue;
+			if (run->o->sampler == HEAP_SAMPLER_INJECT)
+				return -BPFPROF_ETARGET;
+		}
 		describe_allocator(&run->allocs[i], t->pids[i]);
 		if (!strcmp(run->allocs[i].kind, "glibc"))
 			run->skel->bss->glibc_realloc = true;
@@ -338,6 +460,11 @@ static int prepare_targets(struct heap_run *run)
 			if (ret)
 				return ret;
 		}
+	}
+	if (t->argv && run->o->sampler == HEAP_SAMPLER_INJECT) {
+		pr_warn("heap: --sampler inject needs a running process (-p PID): a launched "
+			"command is probed with uprobes\n");
+		return -BPFPROF_EUSAGE;
 	}
 	if (t->argv)
 		pr_warn("heap: %s allocates with %s; its allocation rate cannot be measured before "
@@ -357,8 +484,12 @@ static int start_guard(struct heap_run *run)
 	struct session *s = run->s;
 	int err;
 
-	if (run->o->force || !run->costs_known || s->target->argv)
-		return 0;
+	if (run->ninjected) {
+		s->on_tick = heap_tick;
+		s->on_tick_ctx = run;
+	}
+	if (run->o->force || !run->costs_known || s->target->argv || run->ninjected == run->nallocs)
+		return 0; /* the in-process sampler costs too little to watch */
 	err = heap_guard__start(&run->guard, bpf_map__fd(run->skel->maps.calls), &run->costs,
 				run->o->rate, run->support == UPROBE_SESSION, run->o->max_overhead,
 				run->allocs, s->target->pids, run->nallocs);
@@ -366,8 +497,9 @@ static int start_guard(struct heap_run *run)
 		return capture_explain("watch the allocation rate", err);
 	run->guard.detach = detach_target;
 	run->guard.detach_ctx = run;
-	s->on_tick = heap_guard__tick;
-	s->on_tick_ctx = &run->guard;
+	run->guarded = true;
+	s->on_tick = heap_tick;
+	s->on_tick_ctx = run;
 	return 0;
 }
 
@@ -434,9 +566,17 @@ static void add_comments(struct sample_sink *k, struct heap_run *run)
 	int i, j;
 
 	for (i = 0; i < run->nallocs; i++) {
-		snprintf(line, sizeof(line), "heap: pid %d allocates with %s (%s)",
-			 run->s->target->pids[i], run->allocs[i].kind, run->allocs[i].file);
+		snprintf(line, sizeof(line), "heap: pid %d allocates with %s (%s)%s",
+			 run->s->target->pids[i], run->allocs[i].kind, run->allocs[i].file,
+			 run->inj[i].base ? ", sampled in-process (an injected sampler)" : "");
 		profile__add_comment(k->p, line);
+		if (run->inj[i].dropped) {
+			snprintf(line, sizeof(line),
+				 "heap: pid %d: %" PRIu64 " sampled blocks not recorded (the "
+				 "sampler's table was full there)",
+				 run->s->target->pids[i], run->inj[i].dropped);
+			profile__add_comment(k->p, line);
+		}
 	}
 	snprintf(line, sizeof(line),
 		 "heap: %s; blocks allocated before bpfprof attached are not known, and their "
@@ -461,7 +601,8 @@ static void add_comments(struct sample_sink *k, struct heap_run *run)
 		 "heap: %" PRIu64 " allocating calls and %" PRIu64 " frees seen in %.1fs (%.0f/s)",
 		 calls, frees, run->s->elapsed_ns / 1e9,
 		 run->s->elapsed_ns ? (calls + frees) * 1e9 / run->s->elapsed_ns : 0.0);
-	profile__add_comment(k->p, line);
+	if (run->ninjected < run->nallocs) /* the sampler's calls are not counted */
+		profile__add_comment(k->p, line);
 	if (k->counters[CNT_HEAP_UNKNOWN_FREES]) {
 		snprintf(line, sizeof(line),
 			 "heap: %" PRIu64 " frees of blocks allocated before attaching ignored",
@@ -560,6 +701,7 @@ int collect_heap(struct session *s, const struct heap_opts *o, struct profile **
 		s->on_snapshot_ctx = &run;
 	}
 	ret = capture_run(s, &links);
+	uninject_all(&run);
 	detach_all(&run);
 	s->on_snapshot = NULL;
 	s->on_tick = NULL;
@@ -568,11 +710,13 @@ int collect_heap(struct session *s, const struct heap_opts *o, struct profile **
 	ret = capture_make_profile(s, shape_of(&run, &sh), bpf_map__fd(run.skel->maps.stacks), fill,
 				   &run, out);
 cleanup:
+	uninject_all(&run);
 	detach_all(&run);
 	capture_detach(&links);
 	heap_bpf__destroy(run.skel);
 	heap_guard__free(&run.guard);
 	free(run.allocs);
+	free(run.inj);
 	return ret;
 }
 
@@ -591,6 +735,7 @@ enum {
 	OPT_COUNT_ONLY,
 	OPT_NO_SESSION,
 	OPT_ALLOCS,
+	OPT_SAMPLER,
 };
 
 #define HEAP_DEFAULT_RATE (512 * 1024)
@@ -632,6 +777,11 @@ static const struct argp_option heap_options[] = {
 	{ "allocs", OPT_ALLOCS, NULL, 0,
 	  "Go's allocs profile: the same data, alloc_space shown by default (in the top "
 	  "table and in pprof)",
+	  3 },
+	{ "sampler", OPT_SAMPLER, "HOW", 0,
+	  "-p targets: inject (an in-process sampler: only sampled allocations trap, or "
+	  "refuse), uprobes (a trap per allocator call), auto (default: inject where it can, "
+	  "else uprobes)",
 	  3 },
 	{ "fault-every", OPT_FAULT_EVERY, "N", 0,
 	  "--mode growth: capture a stack for one page fault in N (default 1)", 3 },
@@ -700,6 +850,17 @@ static error_t parse_heap(int key, char *arg, struct argp_state *state)
 	case OPT_ALLOCS:
 		env->heap.allocs = true;
 		break;
+	case OPT_SAMPLER:
+		if (!strcmp(arg, "auto"))
+			env->heap.sampler = HEAP_SAMPLER_AUTO;
+		else if (!strcmp(arg, "inject"))
+			env->heap.sampler = HEAP_SAMPLER_INJECT;
+		else if (!strcmp(arg, "uprobes"))
+			env->heap.sampler = HEAP_SAMPLER_UPROBES;
+		else
+			return opt_error("invalid --sampler '%s': expected auto, inject or uprobes",
+					 arg);
+		break;
 	case OPT_COUNT_ONLY:
 		env->heap.count_only = true;
 		env->heap.force = true;
@@ -737,11 +898,14 @@ static const struct argp heap_argp = {
 	.options = heap_options,
 	.parser = parse_heap,
 	.args_doc = "[-- CMD [ARGS...]]",
-	.doc = "Live and allocated memory by stack (Go's heap profile): uprobes on the\n"
+	.doc = "Live and allocated memory by stack (Go's heap profile) from the\n"
 	       "allocator the process uses (glibc, jemalloc, tcmalloc, mimalloc), one\n"
 	       "allocation sampled per --rate bytes.  Sample types alloc_objects,\n"
 	       "alloc_space (since attaching), inuse_objects, inuse_space (at the\n"
-	       "snapshot).  Before attaching, the allocation rate is measured and the\n"
+	       "snapshot).  A -p process gets an in-process sampler (ptrace, its\n"
+	       "allocator's GOT slots redirected, restored at the end): only sampled\n"
+	       "allocations trap.  Where it cannot be injected, and for -- CMD,\n"
+	       "uprobes on the allocator: the allocation rate is measured and the\n"
 	       "expected slowdown printed; above --max-overhead bpfprof refuses, and\n"
 	       "it detaches if a -p process's rate rises above it for 3 s.\n"
 	       "Blocks allocated before attaching are not known.\n"
@@ -752,6 +916,7 @@ static const struct argp heap_argp = {
 	       "  bpfprof heap -p 1234 --interval 10 -o h  h.0001.pb.gz, h.0002.pb.gz, ...\n"
 	       "  bpfprof heap -p 1234 --min-age 300       live blocks older than 5 minutes\n"
 	       "  bpfprof heap -p 1234 --mode growth       which stacks grow the heap, no uprobes\n"
+	       "  bpfprof heap -p 1234 --sampler uprobes   uprobes instead of the sampler\n"
 	       "  go tool pprof -sample_index=alloc_space -top heap.pb.gz\n"
 	       "  go tool pprof -base h.0001.pb.gz h.0006.pb.gz\n"
 	       "\n" EXIT_CODES_HELP,

@@ -55,9 +55,17 @@ enum heap_mode {
 	HEAP_MODE_GROWTH, /* no uprobes: brk/mmap/munmap and page faults by stack */
 };
 
+/* How alloc mode sees allocations (--sampler). */
+enum heap_sampler {
+	HEAP_SAMPLER_AUTO,    /* injected where it can be, else uprobes */
+	HEAP_SAMPLER_INJECT,  /* the in-process sampler, or refuse */
+	HEAP_SAMPLER_UPROBES, /* uprobes on the allocator */
+};
+
 struct heap_opts {
 	struct stack_opts st;
 	enum heap_mode mode;
+	enum heap_sampler sampler;
 	uint64_t rate;	      /* mean bytes between sampled allocations (--rate); 1: all */
 	int64_t min_age_ns;   /* inuse: only blocks older than this (--min-age) */
 	double max_overhead;  /* refuse above this expected slowdown, percent */

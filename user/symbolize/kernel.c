@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "symbolize/kernel.h"
-#include "util/hash.h"
 #include "util/log.h"
 
 /*
@@ -36,8 +35,6 @@ struct ksyms {
 	char *arena;
 	struct ksym_alias *aliases;
 	size_t naliases;
-	/* Name → symbol (index < n) or alias (index - n), built when first asked. */
-	struct hashtab by_name;
 };
 
 struct loader {
@@ -288,59 +285,29 @@ static const char *name_of(const struct ksyms *ks, size_t idx, uint64_t *addr)
 	return ks->aliases[idx - ks->n].name;
 }
 
-static bool name_eq(const void *ctx, size_t idx, const void *key)
-{
-	uint64_t addr;
-
-	return !strcmp(name_of(ctx, idx, &addr), key);
-}
-
-static uint64_t name_hash(const char *name)
-{
-	return hash_bytes(name, strlen(name), 0);
-}
-
-/* The first of equal names wins: the preferred symbol, then aliases by address. */
-static int index_names(struct ksyms *ks)
-{
-	size_t i, total = ks->n + ks->naliases;
-	const char *name;
-	uint64_t addr;
-	int err;
-
-	err = hashtab__reserve(&ks->by_name, total);
-	for (i = 0; !err && i < total; i++) {
-		name = name_of(ks, i, &addr);
-		if (hashtab__find(&ks->by_name, name_hash(name), name_eq, ks, name) < 0)
-			err = hashtab__insert(&ks->by_name, name_hash(name), i);
-	}
-	if (err)
-		hashtab__fini(&ks->by_name);
-	return err;
-}
-
+/*
+ * The first of equal names wins: the preferred symbol, then aliases by
+ * address.  A scan: a capture asks for a name or two (offcpu's scheduler
+ * bounds), and an index of every name would keep 2 MB for them.
+ */
 int ksyms__addr(struct ksyms *ks, const char *name, uint64_t *addr)
 {
-	long idx;
-	int err;
+	size_t i, total = ks->n + ks->naliases;
+	uint64_t a;
 
-	if (!ks->by_name.len) {
-		err = index_names(ks);
-		if (err)
-			return err;
+	for (i = 0; i < total; i++) {
+		if (!strcmp(name_of(ks, i, &a), name)) {
+			*addr = a;
+			return 0;
+		}
 	}
-	idx = hashtab__find(&ks->by_name, name_hash(name), name_eq, ks, name);
-	if (idx < 0)
-		return -ENOENT;
-	name_of(ks, idx, addr);
-	return 0;
+	return -ENOENT;
 }
 
 void ksyms__free(struct ksyms *ks)
 {
 	if (!ks)
 		return;
-	hashtab__fini(&ks->by_name);
 	free(ks->aliases);
 	free(ks->syms);
 	free(ks->arena);
