@@ -132,11 +132,19 @@ if ! command -v javac >/dev/null || ! command -v jcmd >/dev/null; then
 else
 	javac -d "$TMP" tests/workloads/JitSplit.java
 	need "JitSplit compiles" test -f "$TMP/JitSplit.class"
+	# The map is a snapshot: code compiled after it has no name.  C1 alone
+	# (-XX:TieredStopAtLevel=1) compiles each method once, so once the
+	# four have their code the map written then holds it for good.
 	start_runtime java java -XX:+PreserveFramePointer -XX:CompileCommand=quiet \
-		-XX:CompileCommand=dontinline,JitSplit::* -cp "$TMP" JitSplit 30
+		-XX:CompileCommand=dontinline,JitSplit::* -XX:TieredStopAtLevel=1 \
+		-XX:+PrintCompilation -cp "$TMP" JitSplit 40
 	need "java started" test -n "$RPID"
-	# Let the methods reach C2, then have the JVM write its map.
-	sleep 2
+	compiled() {
+		awk '$0 !~ /%/ { for (i = 2; i < NF; i++) if ($i == "1" && $(i + 1) ~ /^JitSplit::(work|alpha|beta|gamma)$/) c[$(i + 1)] = 1 }
+		     END { exit length(c) < 4 }' "$TMP/java.out"
+	}
+	for _ in $(seq 300); do compiled && break; sleep 0.1; done
+	need "C1 compiled work, alpha, beta and gamma" compiled
 	jcmd "$RPID" Compiler.perfmap >/dev/null 2>&1
 	JMAP=/tmp/perf-$RPID.map
 	need "jcmd wrote $JMAP with the methods" grep -q 'JitSplit.alpha' "$JMAP"
