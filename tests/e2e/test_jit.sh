@@ -11,6 +11,10 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/e2e/lib.sh
 
+# The runtimes write their maps in /tmp: removed at exit, whatever happened.
+MAPS=()
+trap 'rm -f "${MAPS[@]}"; cleanup' EXIT
+
 echo "jit: end-to-end"
 
 SPLIT_JS=$PWD/tests/workloads/jit_split.js
@@ -73,6 +77,7 @@ else
 		--no-turbo-inlining "$SPLIT_JS" 30 "$TMP/late"
 	need "node --perf-basic-prof started" test -n "$RPID"
 	MAP=/tmp/perf-$RPID.map
+	MAPS+=("$MAP")
 	wait_line "$MAP" 'JS:.*alpha' 10 >/dev/null
 	"$BPFPROF" cpu -p "$RPID" -d 4 -F 999 -o "$TMP/node.pb.gz" >"$TMP/node.top" 2>"$TMP/node.err"
 	check_rc "node perf map: capture" $?
@@ -147,6 +152,7 @@ else
 	need "C1 compiled work, alpha, beta and gamma" compiled
 	jcmd "$RPID" Compiler.perfmap >/dev/null 2>&1
 	JMAP=/tmp/perf-$RPID.map
+	MAPS+=("$JMAP")
 	need "jcmd wrote $JMAP with the methods" grep -q 'JitSplit.alpha' "$JMAP"
 	"$BPFPROF" cpu -p "$RPID" -d 4 -F 999 -o "$TMP/java.pb.gz" >"$TMP/java.top" 2>"$TMP/java.err"
 	check_rc "java: capture" $?

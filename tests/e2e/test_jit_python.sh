@@ -9,6 +9,10 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/e2e/lib.sh
 
+# The runtimes write their maps in /tmp: removed at exit, whatever happened.
+MAPS=()
+trap 'rm -f "${MAPS[@]}"; cleanup' EXIT
+
 echo "jit python: end-to-end"
 
 # A Python 3.12+ among pyenv's versions (its shims are slow) or on PATH.
@@ -32,6 +36,7 @@ wait_line "$TMP/py.out" '^ready [0-9]+' 20
 RPID=$(awk '/^ready/ { print $2; exit }' "$TMP/py.out")
 need "python -X perf started" test -n "$RPID"
 MAP=/tmp/perf-$RPID.map
+MAPS+=("$MAP")
 need "python wrote $MAP" wait_line "$MAP" 'py::gamma' 10
 "$BPFPROF" cpu -p "$RPID" -d 4 -F 999 -o "$TMP/py.pb.gz" >/dev/null 2>"$TMP/py.err"
 check_rc "python: capture" $?
