@@ -44,6 +44,11 @@ struct symbolizer {
 	struct sym_jit_stats jit_stats;
 };
 
+void symbolizer__stats(const struct symbolizer *s, struct symcache_stats *out)
+{
+	symcache__stats(s->cache, out);
+}
+
 /* A file that is not a readable ELF: remembered, not tried again. */
 static char not_elf;
 
@@ -116,10 +121,13 @@ static struct sym_file *elf_of(struct symbolizer *s, struct pfile *pf)
 	}
 	pfile__path(pf, path, sizeof(path));
 	f = symcache__open(s->cache, path);
-	if (f)
+	if (f) {
 		sym_file__set_owner(f, pf);
-	else
+		pr_debug("symbol table of %s opened (build id %s)\n", pf->name,
+			 pf->build_id[0] ? pf->build_id : "none");
+	} else {
 		pr_debug("%s: no symbols: %s\n", pf->name, strerror(errno));
+	}
 	pf->priv[PFILE_SYMBOLIZER] = f ? (void *)f : &not_elf;
 	return f;
 }

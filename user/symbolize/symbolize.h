@@ -99,4 +99,12 @@ int symbolizer__kernel(struct symbolizer *s, uint64_t addr, struct sym_loc *out)
  */
 int symbolizer__kernel_addr(struct symbolizer *s, const char *name, uint64_t *addr);
 
+/*
+ * The symbol tables open: one per mapped file, which the file table
+ * identifies by build id (else device and inode), so every container of one
+ * image shares one.  See symbolize/elf.h's struct symcache_stats.
+ */
+struct symcache_stats;
+void symbolizer__stats(const struct symbolizer *s, struct symcache_stats *out);
+
 #endif
