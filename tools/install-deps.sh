@@ -14,7 +14,7 @@ pkgs=(
 	golang-go
 	linux-perf time bpftrace curl
 	g++ libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
-	xxd chromium nodejs
+	xxd chromium nodejs openjdk-17-jdk-headless
 	redis-server
 )
 

@@ -673,6 +673,7 @@ void agent__expire(struct agent *a)
 	a->st.processes_forgotten +=
 		proctab__evict_gone(a->s->procs_tab, mono_ns() - (int64_t)keep * 1000000000LL);
 	proctab__evict(a->s->procs_tab, a->lim.proc_bytes);
+	symbolizer__jit_forget_gone(a->s->sym);
 	/*
 	 * Symbols of files no profile asked for lately: a host runs many
 	 * programs over a day, the agent keeps the symbols of those it sees
