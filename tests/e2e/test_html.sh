@@ -42,11 +42,12 @@ browser() {
 	[ "$rc" -eq 0 ] || [ "$E2E_FAILED" -gt 0 ] || fail "html_browser.js $1 exited $rc"
 }
 
-# total FILE INDEX [PPROF_FLAGS...]: the value pprof -top accounts for, in the sample type's unit.
+# total FILE INDEX [PPROF_FLAGS...]: the value pprof -top accounts for, in the sample type's unit,
+# with every node shown (by default small nodes are left out of that sum).
 total() {
 	local file=$1 index=$2
 	shift 2
-	go tool pprof -top -unit=ns -sample_index="$index" "$@" "$file" 2>/dev/null |
+	go tool pprof -top -unit=ns -nodefraction=0 -nodecount=1000000 -sample_index="$index" "$@" "$file" 2>/dev/null |
 		sed -n 's/^Showing nodes accounting for \(-\{0,1\}[0-9]*\)\(ns\)\{0,1\}, .*/\1/p'
 }
 
