@@ -237,6 +237,38 @@ static __always_inline bool syscall_stub_return(struct unwind_ctx *c, __u64 *ra)
 }
 
 /*
+ * A return address in code without CFI followed by an epilogue that finds
+ * the caller from sp alone: "add $imm8, %rsp; ret" or "pop %rbp; ret".
+ * Emulated, it is exact whatever rbp holds.  That is the shape of the
+ * trampolines runtimes generate between their own frames (CPython 3.12+'s
+ * -X perf: "sub $8, %rsp; call *%rcx; add $8, %rsp; ret", 3.13's "push
+ * %rbp; mov %rsp, %rbp; call *%rcx; pop %rbp; ret"), where the
+ * interpreter around them keeps no frame pointer for the fallback.
+ */
+static __always_inline bool epilogue_return(struct unwind_ctx *c, __u64 *ra)
+{
+	__u8 insn[5];
+	__u64 sp = c->sp, bp = c->bp;
+
+	if (!read_user_bytes(c, insn, sizeof(insn), c->ip))
+		return false;
+	if (insn[0] == 0x48 && insn[1] == 0x83 && insn[2] == 0xc4 && insn[4] == 0xc3) {
+		sp += insn[3];
+	} else if (insn[0] == 0x5d && insn[1] == 0xc3) {
+		if (!read_user(c, &bp, sp))
+			return false;
+		sp += 8;
+	} else {
+		return false;
+	}
+	if (!read_user(c, ra, sp) || !*ra || (c->proc && !find_map(c->proc, *ra - 1)))
+		return false;
+	c->sp = sp + 8;
+	c->bp = bp;
+	return true;
+}
+
+/*
  * A launched command, when its profile type asks (stop_for_maps in
  * session.h): stop it when a stack runs through code
  * whose mapping userspace has not read yet (the libraries the loader maps
@@ -431,6 +463,12 @@ static long unwind_step(__u64 i, void *data)
 		c->sp += 8;
 		c->ip = ra;
 		return 0;
+	}
+	if ((!row || row->cfa == UNWIND_NONE) && i > 0 && i < unwind_cfi_frames &&
+	    epilogue_return(c, &ra)) {
+		count(CNT_UNWIND_EPILOGUE);
+		c->ip = ra;
+		return ra ? 0 : 1;
 	}
 	if (!row || row->cfa == UNWIND_NONE) {
 		/* No table (or --unwind fp past the leaf): trust the frame pointer. */

@@ -8,13 +8,13 @@ pkgs=(
 	clang llvm make gcc pkg-config clang-format
 	libbpf-dev libelf-dev libdw-dev zlib1g-dev libmicrohttpd-dev libcurl4-openssl-dev
 	protobuf-compiler python3 libjson-c-dev
-	podman runc yamllint
+	podman runc yamllint python3-yaml systemd
 	bpftool
 	libcmocka-dev
 	golang-go
 	linux-perf time bpftrace curl
 	g++ libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
-	xxd chromium nodejs
+	xxd chromium nodejs openjdk-17-jdk-headless
 	redis-server
 )
 

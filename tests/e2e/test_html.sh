@@ -42,12 +42,12 @@ browser() {
 	[ "$rc" -eq 0 ] || [ "$E2E_FAILED" -gt 0 ] || fail "html_browser.js $1 exited $rc"
 }
 
-# total FILE INDEX [PPROF_FLAGS...]: the value pprof -top accounts for, in the sample type's unit.
+# total FILE INDEX [PPROF_FLAGS...]: the value pprof -top accounts for, in the sample type's unit,
+# with every node shown (by default small nodes are left out of that sum).
 total() {
 	local file=$1 index=$2
 	shift 2
-	# -nodefraction=0: nodes under 0.5% of the total would not be accounted for.
-	go tool pprof -top -nodefraction=0 -unit=ns -sample_index="$index" "$@" "$file" 2>/dev/null |
+	go tool pprof -top -unit=ns -nodefraction=0 -nodecount=1000000 -sample_index="$index" "$@" "$file" 2>/dev/null |
 		sed -n 's/^Showing nodes accounting for \(-\{0,1\}[0-9]*\)\(ns\)\{0,1\}, .*/\1/p'
 }
 
@@ -89,8 +89,8 @@ check "report --html writes the same data block" \
 expect "report --html of a file that is not a profile" 2 "not a pprof profile" -- \
 	"$BPFPROF" report --html "$TMP/x.html" "$TMP/cpu.json"
 check "no page is left behind a failure" test ! -e "$TMP/x.html"
-expect "report --html with --folded (one report at a time)" 2 "different reports" -- \
-	"$BPFPROF" report --html "$TMP/x.html" --folded "$TMP/cpu.pb.gz"
+expect "report --base without --html" 2 "base needs --html" -- \
+	"$BPFPROF" report --base "$TMP/cpu.pb.gz" "$TMP/cpu.pb.gz"
 
 # --- a diff: 70/30, then 30/70 ---
 # About 100 samples a capture on a busy 2-CPU machine: a share is known to a

@@ -45,7 +45,7 @@ struct fake {
 	struct agent_http *probe;
 	long probe_status;
 	/* The last query seen, copied. */
-	char endpoint[16], service[64], pod[64], container[64];
+	char endpoint[16], service[64], pod[64], namespace[64], container[64], container_id[80];
 	int seconds;
 };
 
@@ -67,7 +67,9 @@ static int fake_profile(void *ctx, const struct agent_query *q, uint8_t **body, 
 	copy(f->endpoint, sizeof(f->endpoint), q->endpoint);
 	copy(f->service, sizeof(f->service), q->service);
 	copy(f->pod, sizeof(f->pod), q->pod);
+	copy(f->namespace, sizeof(f->namespace), q->namespace);
 	copy(f->container, sizeof(f->container), q->container);
+	copy(f->container_id, sizeof(f->container_id), q->container_id);
 	f->seconds = q->seconds;
 	if (f->mode == BLOCK) {
 		f->waiting++;
@@ -310,6 +312,13 @@ static void test_query(void **state)
 	assert_string_equal(fake.service, "db main");
 	assert_string_equal(fake.pod, "p-1");
 	assert_string_equal(fake.container, "c1");
+	assert_string_equal(fake.namespace, "(any)");
+	assert_string_equal(fake.container_id, "(any)");
+	assert_int_equal(get(h, "/debug/pprof/profile?namespace=shop&container_id=0aF9", &r), 200);
+	assert_string_equal(fake.namespace, "shop");
+	assert_string_equal(fake.container_id, "0aF9");
+	assert_string_equal(fake.pod, "(any)");
+	assert_string_equal(fake.service, "(any)");
 	assert_int_equal(get(h, "/debug/pprof/profile?seconds=3600", &r), 200);
 	assert_int_equal(fake.seconds, 3600);
 
@@ -327,6 +336,13 @@ static void test_query(void **state)
 	assert_int_equal(get(h, "/debug/pprof/profile?service=", &r), 400);
 	assert_int_equal(get(h, "/debug/pprof/profile?service=a%0Ab", &r), 400);
 	assert_int_equal(get(h, "/debug/pprof/profile?debug=1", &r), 400);
+	assert_int_equal(get(h, "/debug/pprof/profile?pod=a&pod=b", &r), 400);
+	assert_string_equal(r.body, "bpfprof: pod given twice\n");
+	assert_int_equal(get(h, "/debug/pprof/profile?namespace=", &r), 400);
+	assert_int_equal(get(h, "/debug/pprof/profile?container_id=abc&container_id=abc", &r), 400);
+	assert_int_equal(get(h, "/debug/pprof/profile?container_id=checkout", &r), 400);
+	assert_string_equal(r.body,
+			    "bpfprof: invalid container_id 'checkout': expected hex digits\n");
 	/* None of them reached the agent. */
 	assert_int_equal(fake.calls, calls);
 	agent_http__stop(h);

@@ -62,6 +62,10 @@ static void test_shapes(void **state)
 		{ 107, "conmon", "conmon", NULL, POD },			/* CRI-O's monitor */
 		{ 108, "api", "api", ID, POD },				/* kubepods, cgroupfs driver */
 		{ 109, "api", "api", ID, POD },				/* guaranteed QoS: no class */
+		{ 123, "api", "api", ID, POD },				/* CRI-O, cgroupfs driver */
+		{ 124, "api", "api", ID, POD },				/* containerd, cgroup v1 (name=systemd) */
+		{ 125, "app", "app", ID },				/* rootless Docker, below user@1000 */
+		{ 126, "app", "app", ID },				/* a Podman pod's slice: not Kubernetes' */
 		{ 120, "inner", "inner", "00000000000000000000000000000000"
 					 "00000000000000000000000000000001" }, /* nested: the innermost */
 		{ 121, "x", "x" },					/* not 64 hex */
@@ -107,6 +111,14 @@ static void test_cgroup_container(void **state)
 	assert_string_equal(c.runtime, "containerd");
 	assert_true(cgroup_container("/a/crio-" ID ".scope", &c));
 	assert_string_equal(c.runtime, "crio");
+	assert_true(cgroup_container("/kubepods/burstable/pod" POD "/crio-" ID, &c));
+	assert_string_equal(c.runtime, "crio");
+	assert_string_equal(c.pod_uid, POD);
+	assert_true(cgroup_container("/machine.slice/machine-libpod_pod_" ID ".slice/libpod-" ID
+				     ".scope/container",
+				     &c));
+	assert_string_equal(c.runtime, "podman");
+	assert_string_equal(c.pod_uid, "");
 	assert_true(cgroup_container("/kubepods/besteffort/pod" POD "/" ID, &c));
 	assert_string_equal(c.runtime, "");
 	assert_string_equal(c.pod_uid, POD);

@@ -22,6 +22,7 @@
 
 #include "nm.h"
 #include "proc/procs.h"
+#include "symbolize/elf.h"
 #include "symbolize/symbolize.h"
 #include "util/util.h"
 
@@ -316,6 +317,53 @@ static void test_deleted_binary(void **state)
 	sym_free(s);
 }
 
+/*
+ * Copies of one binary (another inode, the same build id), as every
+ * container of one image maps it: one symbol table for all.
+ */
+static void test_one_table_per_build_id(void **state)
+{
+	char dir[] = "/tmp/test_symbolize.XXXXXX", path[3][PATH_MAX];
+	struct symcache_stats before, after;
+	struct symbolizer *s = sym_new("/proc");
+	struct sym_loc loc;
+	struct child c[3];
+	int i;
+
+	assert_non_null(s);
+	assert_non_null(mkdtemp(dir));
+	for (i = 0; i < 3; i++) {
+		snprintf(path[i], sizeof(path[i]), "%s/symtest%d", dir, i);
+		copy_file(SYMTEST, path[i]);
+		spawn(path[i], &c[i]);
+		assert_int_equal(proctab__refresh(procs, c[i].pid), 0);
+		reap(&c[i]);
+		assert_int_equal(unlink(path[i]), 0);
+		if (i == 0) {
+			symbolizer__stats(s, &before);
+			assert_int_equal(symbolizer__user(s, c[0].pid, c[0].plain_function, &loc),
+					 0);
+			symbolizer__stats(s, &after);
+			/* symtest's table, and maybe its libraries' (symbolized lazily: none). */
+			assert_int_equal(after.files, before.files + 1);
+			assert_int_equal(after.opened, before.opened + 1);
+			assert_true(after.file_bytes > before.file_bytes);
+			assert_true(after.cache_bytes > before.cache_bytes);
+		}
+	}
+	assert_int_equal(rmdir(dir), 0);
+	symbolizer__stats(s, &before);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(symbolizer__user(s, c[i].pid, c[i].plain_function, &loc), 0);
+		assert_int_equal(loc.nframes, 1);
+		assert_string_equal(loc.frames[0].function, "plain_function");
+	}
+	symbolizer__stats(s, &after);
+	assert_int_equal(after.files, before.files);
+	assert_int_equal(after.opened, before.opened);
+	sym_free(s);
+}
+
 static void test_libc(void **state)
 {
 	struct symbolizer *s = sym_new("/proc");
@@ -601,6 +649,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_child_process, kill_live_child),
 		cmocka_unit_test_teardown(test_deleted_binary, kill_live_child),
 		cmocka_unit_test_teardown(test_stripped_binary, kill_live_child),
+		cmocka_unit_test_teardown(test_one_table_per_build_id, kill_live_child),
 		cmocka_unit_test(test_libc),
 		cmocka_unit_test(test_evicted_files),
 		cmocka_unit_test(test_own_vdso),

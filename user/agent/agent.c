@@ -673,6 +673,7 @@ void agent__expire(struct agent *a)
 	a->st.processes_forgotten +=
 		proctab__evict_gone(a->s->procs_tab, mono_ns() - (int64_t)keep * 1000000000LL);
 	proctab__evict(a->s->procs_tab, a->lim.proc_bytes);
+	symbolizer__jit_forget_gone(a->s->sym);
 	/*
 	 * Symbols of files no profile asked for lately: a host runs many
 	 * programs over a day, the agent keeps the symbols of those it sees
@@ -796,16 +797,24 @@ static int add_rec(struct build_set *bs, const struct rec *r, uint32_t service)
 	return capture_add_sample(&b->k, (const struct stack_key *)r->key, values, extra, nextra);
 }
 
-static bool wanted(const struct agent *a, const struct rec *r, int type, const char *service)
+static bool wanted(const struct agent *a, const struct rec *r, int type,
+		   const struct agent_filter *service)
 {
+	const struct agent_service *sv;
+
 	if (type >= 0 && r->type != type)
 		return false;
-	return !service || (r->service < a->nservices && a->services[r->service].name &&
-			    !strcmp(a->services[r->service].name, service));
+	if (agent_filter__empty(service))
+		return true;
+	if (r->service >= a->nservices)
+		return false;
+	sv = &a->services[r->service];
+	return agent_filter__match(service, sv->name, sv->nlabels, sv->label_names,
+				   sv->label_values);
 }
 
-int agent__build(struct agent *a, const struct agent_window *w, int type, const char *service,
-		 bool merge, agent_profile_fn fn, void *ctx)
+int agent__build(struct agent *a, const struct agent_window *w, int type,
+		 const struct agent_filter *service, bool merge, agent_profile_fn fn, void *ctx)
 {
 	struct build_set bs = { .a = a, .w = w };
 	size_t i, j;

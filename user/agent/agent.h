@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agent/filter.h"
 #include "bpfprof/types.h"
 #include "profile_type/profile_type.h"
 
@@ -125,12 +126,12 @@ typedef int (*agent_profile_fn)(void *ctx, int type, uint32_t service, struct pr
 
 /*
  * Builds the profiles of window w: one per type and service, or only of
- * type (-1: all) and of the service named service (NULL: each its own).
+ * type (-1: all) and of the services service matches (NULL: each its own).
  * With merge, the services matched go into one profile (service = UINT32_MAX).
  * Returns 0 or -errno.
  */
-int agent__build(struct agent *a, const struct agent_window *w, int type, const char *service,
-		 bool merge, agent_profile_fn fn, void *ctx);
+int agent__build(struct agent *a, const struct agent_window *w, int type,
+		 const struct agent_filter *service, bool merge, agent_profile_fn fn, void *ctx);
 /* An empty profile of type (its sample types, period and times): NULL when out of memory. */
 struct profile *agent__empty_profile(struct agent *a, int type, const struct agent_window *w);
 

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -82,7 +83,7 @@ static bool live(const struct agent_http *h, const struct endpoint *e)
 /* The query of a profile request, checked: the first problem is the 400's message. */
 struct params {
 	struct agent_query q;
-	int seen_seconds, seen_service, seen_pod, seen_container, seen_debug;
+	int seen_seconds, seen_debug;
 	char error[256];
 };
 
@@ -121,10 +122,35 @@ static const char *filter_value(struct params *p, const char *key, const char *v
 	return value;
 }
 
+/* The query's field for a filter's key, or NULL. */
+static const char **filter_slot(struct params *p, const char *key)
+{
+	if (!strcmp(key, "service"))
+		return &p->q.service;
+	if (!strcmp(key, "pod"))
+		return &p->q.pod;
+	if (!strcmp(key, "namespace"))
+		return &p->q.namespace;
+	if (!strcmp(key, "container"))
+		return &p->q.container;
+	if (!strcmp(key, "container_id"))
+		return &p->q.container_id;
+	return NULL;
+}
+
+static bool is_hex_id(const char *s)
+{
+	for (; *s; s++)
+		if (!isxdigit((unsigned char)*s))
+			return false;
+	return true;
+}
+
 static enum MHD_Result check_param(void *cls, enum MHD_ValueKind kind, const char *key,
 				   const char *value)
 {
 	struct params *p = cls;
+	const char **f;
 	long v;
 
 	if (!strcmp(key, "seconds")) {
@@ -136,18 +162,15 @@ static enum MHD_Result check_param(void *cls, enum MHD_ValueKind kind, const cha
 				  value ? value : "", AGENT_HTTP_MAX_SECONDS);
 		else
 			p->q.seconds = v;
-	} else if (!strcmp(key, "service")) {
-		if (p->seen_service++)
-			bad_param(p, "bpfprof: service given twice");
-		p->q.service = filter_value(p, key, value);
-	} else if (!strcmp(key, "pod")) {
-		if (p->seen_pod++)
-			bad_param(p, "bpfprof: pod given twice");
-		p->q.pod = filter_value(p, key, value);
-	} else if (!strcmp(key, "container")) {
-		if (p->seen_container++)
-			bad_param(p, "bpfprof: container given twice");
-		p->q.container = filter_value(p, key, value);
+	} else if ((f = filter_slot(p, key))) {
+		if (*f)
+			bad_param(p, "bpfprof: %s given twice", key);
+		else
+			*f = filter_value(p, key, value);
+		if (*f && !strcmp(key, "container_id") && !is_hex_id(*f)) {
+			bad_param(p, "bpfprof: invalid container_id '%s': expected hex digits", *f);
+			*f = NULL;
+		}
 	} else if (!strcmp(key, "debug")) {
 		/* debug=0 is Go's protobuf; the text forms are not built here. */
 		if (value && *value && strcmp(value, "0"))
@@ -157,8 +180,8 @@ static enum MHD_Result check_param(void *cls, enum MHD_ValueKind kind, const cha
 				  value);
 	} else {
 		bad_param(p,
-			  "bpfprof: unknown parameter '%s': expected seconds, service, pod or "
-			  "container",
+			  "bpfprof: unknown parameter '%s': expected seconds, service, pod, "
+			  "namespace, container or container_id",
 			  key);
 	}
 	return MHD_YES;
@@ -293,7 +316,9 @@ static enum MHD_Result answer_index(struct agent_http *h, struct MHD_Connection 
 				e->name, e->type);
 	}
 	fputs("</table>\n<p>Filters: <code>service=NAME</code>, <code>pod=</code>, "
-	      "<code>container=</code>. The agent's own health: <a href='/metrics'>/metrics</a>."
+	      "<code>namespace=</code>, <code>container=</code> (its name), "
+	      "<code>container_id=</code> (a prefix will do). The agent's own health: <a "
+	      "href='/metrics'>/metrics</a>."
 	      "</p>\n<p>For example: <code>go tool pprof "
 	      "http://HOST:PORT/debug/pprof/profile?seconds=30&amp;service=NAME</code></p>\n"
 	      "</body>\n</html>\n",

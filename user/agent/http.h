@@ -12,8 +12,8 @@
  *   GET /debug/pprof/allocs         growth    } the next N seconds
  *   GET /metrics                    Prometheus text
  *
- * Query: seconds=1..3600, service=, pod=, container=, debug=0; anything
- * else is a 400.  Methods other than GET and HEAD get 405, other paths 404.
+ * Query: seconds=1..3600, service=, pod=, namespace=, container=,
+ * container_id= (hex, a prefix will do), debug=0; anything else is a 400.  Methods other than GET and HEAD get 405, other paths 404.
  */
 #ifndef BPFPROF_AGENT_HTTP_H
 #define BPFPROF_AGENT_HTTP_H
@@ -25,14 +25,14 @@
 #define AGENT_HTTP_DEFAULT_SECONDS 30 /* /profile without seconds, as Go */
 #define AGENT_HTTP_MAX_SECONDS 3600
 #define AGENT_HTTP_MAX_REQUESTS 8 /* profile requests at once, by default */
-/* The longest service=, pod= or container= value. */
+/* The longest filter value (service=, pod=, namespace=, container=, container_id=). */
 #define AGENT_HTTP_MAX_FILTER 255
 
 struct agent_query {
 	const char *endpoint; /* "profile", "block", "mutex", "allocs" */
 	int seconds;	      /* the next N seconds; 0: cumulative since the agent started */
-	/* Filters, NULL: any.  pod and container are issue #14's, passed through. */
-	const char *service, *pod, *container;
+	/* Filters, NULL: any (agent/filter.h says how they match). */
+	const char *service, *pod, *namespace, *container, *container_id;
 };
 
 /* Called from the HTTP threads, several at once: each op must be thread-safe. */

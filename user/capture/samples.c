@@ -16,6 +16,7 @@
 #include "util/log.h"
 #include "profile/profile.h"
 #include "capture/session.h"
+#include "symbolize/symbolize.h"
 #include "util/util.h"
 #include "capture/stacks.h"
 #include "proc/container.h"
@@ -352,6 +353,25 @@ static struct profile *new_profile(struct session *s, const struct profile_shape
 	return p;
 }
 
+/* What the runtimes' perf maps and jitdumps gave, and what reading them cost. */
+static void jit_report(struct session *s, struct profile *p, bool final)
+{
+	const struct sym_jit_stats *st = symbolizer__jit_stats(s->sym);
+	char line[256];
+
+	if (!st->map_entries && !st->dump_entries)
+		return;
+	snprintf(line, sizeof(line),
+		 "JIT names: %" PRIu64 " from perf maps, %" PRIu64 " from jitdumps, of %" PRIu64
+		 " processes; %" PRIu64 " reads (%" PRIu64 " after a miss), %" PRIu64
+		 " KiB of maps read in %.1f ms",
+		 st->map_entries, st->dump_entries, st->procs, st->reads, st->miss_reads,
+		 st->map_bytes / 1024, st->read_ns / 1e6);
+	if (final)
+		pr_debug("%s\n", line);
+	profile__add_comment(p, line);
+}
+
 static int make_profile(struct session *s, const struct profile_shape *shape, int stacks_fd,
 			capture_fill_fn fill, void *arg, struct profile **out, bool final)
 {
@@ -375,6 +395,7 @@ static int make_profile(struct session *s, const struct profile_shape *shape, in
 	if (!err) {
 		capture_report_losses(s, k.counters, stack_resolver__unmapped(k.r), k.p, final);
 		capture_unwind_report(s, k.p, final);
+		jit_report(s, k.p, final);
 	}
 	stack_resolver__free(k.r);
 cleanup:

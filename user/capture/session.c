@@ -111,6 +111,8 @@ static void read_maps(struct session *s, struct pproc *p, bool reset)
 	p->read_at = mono_ns();
 	if (reset)
 		p->first_at = p->read_at;
+	if (!err)
+		symbolizer__jit_refresh(s->sym, p->pid);
 	if (!err && s->on_maps)
 		s->on_maps(s->on_maps_ctx, p->pid);
 }
@@ -280,6 +282,7 @@ static void refresh_mappings(struct session *s, bool all)
 			continue;
 		}
 		p->read_at = now;
+		symbolizer__jit_refresh(s->sym, p->pid);
 		if (s->on_maps)
 			s->on_maps(s->on_maps_ctx, p->pid);
 	}

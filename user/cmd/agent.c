@@ -28,6 +28,8 @@
 #include "capture/target.h"
 #include "cmd/cmd.h"
 #include "proc/container.h"
+#include "symbolize/elf.h"
+#include "symbolize/symbolize.h"
 #include "proc/procs.h"
 #include "proc/stat.h"
 #include "profile/pprof.h"
@@ -285,8 +287,7 @@ struct request {
 	bool cumulative;
 	bool anchored; /* the window starts at the first drain the main thread saw it at */
 	int seconds;
-	char service[128];
-	bool has_service;
+	struct agent_filter filter; /* the query's strings: its caller waits for done */
 	bool done;
 	int status;
 	uint8_t *body;
@@ -373,9 +374,26 @@ static size_t series_labels(struct agent_run *r, const struct agent_type *t,
 	return n;
 }
 
+/*
+ * The output directory of a service: its name, and in a container the
+ * container's short id, since replicas of one workload share the name
+ * (their series differ by container_id) and would write the same file.
+ */
+static const char *service_dir(const struct agent_service *sv, char *buf, size_t size)
+{
+	for (int i = 0; i < sv->nlabels; i++) {
+		if (!strcmp(sv->label_names[i], "container_id")) {
+			snprintf(buf, size, "%s@%.12s", sv->name, sv->label_values[i]);
+			return buf;
+		}
+	}
+	return sv->name;
+}
+
 static int ship(void *ctx, int type, uint32_t service, struct profile *p)
 {
 	struct agent_run *r = ctx;
+	char dir[SERVICE_NAME_MAX + 16];
 	const struct agent_type *t = agent__type(r->a, type);
 	const struct agent_service *sv = agent__service(r->a, service);
 	uint8_t *gz = NULL;
@@ -386,7 +404,8 @@ static int ship(void *ctx, int type, uint32_t service, struct profile *p)
 	if (err || !sv)
 		goto out;
 	if (r->outdir)
-		outdir__write(r->outdir, sv->name, t->agent->name, p->time_nanos, gz, len);
+		outdir__write(r->outdir, service_dir(sv, dir, sizeof(dir)), t->agent->name,
+			      p->time_nanos, gz, len);
 	if (r->pusher && r->nseries < r->series_cap) {
 		struct push_label *l = r->labels + r->nseries * r->labels_per;
 
@@ -451,8 +470,7 @@ static void answer(struct agent_run *r, struct request *q)
 	struct profile *p = NULL;
 	int err;
 
-	err = agent__build(r->a, &w, q->type, q->has_service ? q->service : NULL, true, keep_one,
-			   &p);
+	err = agent__build(r->a, &w, q->type, &q->filter, true, keep_one, &p);
 	if (!err && !p)
 		p = agent__empty_profile(r->a, q->type, &w);
 	if (!err && !p)
@@ -523,16 +541,13 @@ static int on_profile(void *ctx, const struct agent_query *aq, uint8_t **body, s
 			 aq->endpoint);
 		return 404;
 	}
-	if (aq->pod || aq->container) {
-		snprintf(err, errlen, "pod= and container= filters are not supported yet");
-		return 400;
-	}
 	q.cumulative = aq->seconds == 0;
 	q.seconds = aq->seconds;
-	if (aq->service) {
-		snprintf(q.service, sizeof(q.service), "%s", aq->service);
-		q.has_service = true;
-	}
+	q.filter = (struct agent_filter){ .service = aq->service,
+					  .pod = aq->pod,
+					  .namespace = aq->namespace,
+					  .container = aq->container,
+					  .container_id = aq->container_id };
 	pthread_mutex_lock(&r->lock);
 	if (r->stopping) {
 		pthread_mutex_unlock(&r->lock);
@@ -701,10 +716,28 @@ static void render_metrics(struct agent_run *r)
 	       st.processes_forgotten);
 	metric(&t, "process_table_bytes", "gauge", "Memory of the process and file tables.",
 	       proctab__bytes(r->s.procs_tab));
-	metric(&t, "symbol_files", "gauge", "ELF files open for symbols.", st.symbol_files);
+	metric(&t, "symbol_files", "gauge",
+	       "ELF files open for symbols: one per mapped file (build id), shared by every "
+	       "process and container that maps it.",
+	       st.symbol_files);
 	metric(&t, "symbol_files_closed_total", "counter",
 	       "ELF files closed after a minute without a lookup (opened again when needed).",
 	       st.symbol_files_closed);
+	if (r->s.sym) {
+		struct symcache_stats ss;
+
+		symbolizer__stats(r->s.sym, &ss);
+		metric(&t, "symbol_files_opened_total", "counter", "ELF files opened for symbols.",
+		       ss.opened);
+		metric(&t, "symbol_file_bytes", "gauge",
+		       "Sizes of the ELF files open for symbols (mapped: shared, reclaimable "
+		       "pages).",
+		       ss.file_bytes);
+		metric(&t, "symbol_table_bytes", "gauge",
+		       "Memory the open symbol files' tables allocated (segments, sorted symbols, "
+		       "address caches; libdw's own not counted).",
+		       ss.cache_bytes);
+	}
 	if (r->s.unwinder) {
 		struct unwinder_stats us;
 

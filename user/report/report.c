@@ -17,14 +17,38 @@ struct acc {
 	const char *name;
 };
 
-/* A location without lines is named by its address, as pprof does. */
+/* Whether loc was named from a runtime's perf map or jitdump (its mapping's file). */
+static bool is_jit(const struct profile *p, const struct pf_location *loc)
+{
+	const struct pf_mapping *m = profile__mapping(p, loc->mapping_id);
+	const char *name, *base;
+	size_t len;
+
+	if (!m)
+		return false;
+	name = profile__str(p, m->filename);
+	base = strrchr(name, '/');
+	base = base ? base + 1 : name;
+	len = strlen(base);
+	return (len > 9 && !strncmp(base, "perf-", 5) && !strcmp(base + len - 4, ".map")) ||
+	       (len > 9 && !strncmp(base, "jit-", 4) && !strcmp(base + len - 5, ".dump"));
+}
+
+/*
+ * A location without lines is named by its address, as pprof does.  With
+ * mark, a function of generated code is marked " [jit]" (in buf).
+ */
 static const char *frame_name(const struct profile *p, const struct pf_location *loc, size_t line,
-			      char *buf, size_t len)
+			      char *buf, size_t len, bool mark)
 {
 	const struct pf_function *f;
 
 	if (line < loc->nlines) {
 		f = profile__function(p, loc->lines[line].function_id);
+		if (f && mark && is_jit(p, loc)) {
+			snprintf(buf, len, "%s [jit]", profile__str(p, f->name));
+			return buf;
+		}
 		if (f)
 			return profile__str(p, f->name);
 	}
@@ -160,7 +184,7 @@ static int add_sample(struct accs *t, const struct profile *p, size_t si, int64_
 {
 	const struct pf_sample *s = &p->samples[si];
 	const struct pf_location *loc;
-	char buf[24];
+	char buf[1024];
 	struct acc *a;
 	size_t i, l;
 	bool leaf = true;
@@ -170,7 +194,7 @@ static int add_sample(struct accs *t, const struct profile *p, size_t si, int64_
 		if (!loc)
 			return -EINVAL;
 		for (l = 0; l < (loc->nlines ? loc->nlines : 1); l++) {
-			a = acc_get(t, frame_name(p, loc, l, buf, sizeof(buf)));
+			a = acc_get(t, frame_name(p, loc, l, buf, sizeof(buf), true));
 			if (!a)
 				return -ENOMEM;
 			if (leaf)
@@ -373,7 +397,8 @@ static int fold_sample(const struct profile *p, const struct pf_sample *s, char 
 		if (!loc)
 			return -EINVAL;
 		for (l = loc->nlines ? loc->nlines : 1; l-- > 0 && !err;)
-			err = fold_frame(buf, cap, &len, frame_name(p, loc, l, addr, sizeof(addr)));
+			err = fold_frame(buf, cap, &len,
+					 frame_name(p, loc, l, addr, sizeof(addr), false));
 	}
 	if (!err && !len)
 		err = fold_frame(buf, cap, &len, "[no stack]");

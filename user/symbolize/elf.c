@@ -6,6 +6,7 @@
 #include <gelf.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "symbolize/dwarf_frames.h"
@@ -43,6 +44,7 @@ struct sym_file {
 	Dwfl_Module *mod;
 	Dwarf_Addr bias; /* module address = ELF vaddr + bias */
 	char build_id[2 * 64 + 1];
+	size_t file_size; /* libdw maps the file: its pages are shared, not copied */
 	struct load_seg *segs;
 	size_t nsegs;
 	/*
@@ -79,6 +81,7 @@ struct sym_ent {
 struct symcache {
 	struct sym_file **files; /* in no order: the file table finds them */
 	size_t n, cap;
+	uint64_t opened;
 	struct strpool *strs;
 };
 
@@ -187,11 +190,14 @@ static void read_build_id(struct sym_file *f)
 static int sym_file__load(struct sym_file *f, const char *path)
 {
 	const char *name;
+	struct stat st;
 	int fd, err;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	if (!fstat(fd, &st))
+		f->file_size = st.st_size;
 	f->dwfl = dwfl_begin(&dwfl_callbacks);
 	if (!f->dwfl) {
 		close(fd);
@@ -244,6 +250,7 @@ struct sym_file *symcache__open(struct symcache *c, const char *path)
 	}
 	f->idx = c->n;
 	c->files[c->n++] = f;
+	c->opened++;
 	return f;
 fail:
 	pr_debug("cannot open %s: %s\n", path, strerror(-err));
@@ -291,6 +298,21 @@ void symcache__close(struct symcache *c, struct sym_file *f)
 	c->files[f->idx] = c->files[--c->n];
 	c->files[f->idx]->idx = f->idx;
 	sym_file__free(f);
+}
+
+void symcache__stats(const struct symcache *c, struct symcache_stats *out)
+{
+	const struct sym_file *f;
+	size_t i;
+
+	*out = (struct symcache_stats){ .files = c->n, .opened = c->opened };
+	for (i = 0; i < c->n; i++) {
+		f = c->files[i];
+		out->file_bytes += f->file_size;
+		out->cache_bytes += sizeof(*f) + f->nsegs * sizeof(*f->segs) +
+				    f->nsyms * sizeof(*f->syms) + f->ents_cap * sizeof(*f->ents) +
+				    f->pool_cap * sizeof(*f->pool);
+	}
 }
 
 const char *sym_file__build_id(const struct sym_file *f)

@@ -40,6 +40,14 @@ size_t symcache__close_idle(struct symcache *c, int64_t before_ns,
 /* Files open. */
 size_t symcache__count(const struct symcache *c);
 
+struct symcache_stats {
+	size_t files;	   /* ELF files open: one per mapped file (build id), however many map it */
+	uint64_t opened;   /* files opened since the cache was made */
+	size_t file_bytes; /* their sizes: libdw maps them (shared, reclaimable pages) */
+	size_t cache_bytes; /* what the cache allocated for them: segments, address caches */
+};
+void symcache__stats(const struct symcache *c, struct symcache_stats *out);
+
 /* Hex GNU build id, or "". */
 const char *sym_file__build_id(const struct sym_file *f);
 /* Whether f has a symbol table / DWARF: read when first asked (costly: debug info). */

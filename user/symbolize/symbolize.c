@@ -5,19 +5,50 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "symbolize/elf.h"
+#include "symbolize/jit.h"
 #include "symbolize/kernel.h"
+#include "util/hash.h"
 #include "util/log.h"
+#include "util/strpool.h"
+#include "util/util.h"
 #include "proc/procs.h"
 #include "symbolize/symbolize.h"
+
+/* A lookup that misses reads a process's JIT files again at most this often. */
+#define JIT_REREAD_NS 1000000000LL
+
+/* What a process's runtime wrote about its generated code. */
+struct jitproc {
+	int pid;
+	int nspid; /* the pid as the process sees it (its own pid namespace) */
+	int64_t read_at;
+	char map_name[40];     /* "/tmp/perf-NSPID.map", as the process sees it */
+	const char *dump_name; /* the jitdump's path in the process, NULL: none found */
+	struct perfmap pm;
+	struct jitdump jd;
+	struct jitmap *from_map, *from_dump;
+	int map_err, dump_err; /* the last read's, to say it once */
+};
 
 struct symbolizer {
 	struct proctab *procs; /* borrowed: the processes and files the capture tracks */
 	struct symcache *cache;
 	struct ksyms *ksyms;
 	int ksyms_err; /* why kallsyms could not be loaded; 0 until tried */
+	struct strpool *jit_strs;
+	struct jitproc **jits;
+	size_t njits, jits_cap;
+	struct hashtab jit_by_pid;
+	struct sym_jit_stats jit_stats;
 };
+
+void symbolizer__stats(const struct symbolizer *s, struct symcache_stats *out)
+{
+	symcache__stats(s->cache, out);
+}
 
 /* A file that is not a readable ELF: remembered, not tried again. */
 static char not_elf;
@@ -40,7 +71,8 @@ struct symbolizer *symbolizer__new(struct proctab *procs)
 		return NULL;
 	s->procs = procs;
 	s->cache = symcache__new();
-	if (!s->cache) {
+	s->jit_strs = strpool__new();
+	if (!s->cache || !s->jit_strs) {
 		symbolizer__free(s);
 		errno = ENOMEM;
 		return NULL;
@@ -61,6 +93,15 @@ void symbolizer__free(struct symbolizer *s)
 	filetab__clear_priv(files, PFILE_SYMBOLIZER);
 	ksyms__free(s->ksyms);
 	symcache__free(s->cache);
+	for (size_t i = 0; i < s->njits; i++) {
+		jitmap__free(s->jits[i]->from_map);
+		jitmap__free(s->jits[i]->from_dump);
+		jitdump__fini(&s->jits[i]->jd);
+		free(s->jits[i]);
+	}
+	free(s->jits);
+	hashtab__fini(&s->jit_by_pid);
+	strpool__free(s->jit_strs);
 	free(s);
 }
 
@@ -81,10 +122,13 @@ static struct sym_file *elf_of(struct symbolizer *s, struct pfile *pf)
 	}
 	pfile__path(pf, path, sizeof(path));
 	f = symcache__open(s->cache, path);
-	if (f)
+	if (f) {
 		sym_file__set_owner(f, pf);
-	else
+		pr_debug("symbol table of %s opened (build id %s)\n", pf->name,
+			 pf->build_id[0] ? pf->build_id : "none");
+	} else {
 		pr_debug("%s: no symbols: %s\n", pf->name, strerror(errno));
+	}
 	pf->priv[PFILE_SYMBOLIZER] = f ? (void *)f : &not_elf;
 	return f;
 }
@@ -133,6 +177,225 @@ static void module_offset(struct sym_loc *out, uint64_t file_offset)
 	out->nframes = 1;
 }
 
+static bool jit_pid_eq(const void *ctx, size_t idx, const void *key)
+{
+	const struct symbolizer *s = ctx;
+
+	return s->jits[idx]->pid == *(const int *)key;
+}
+
+/* The pid of pid in its own pid namespace: the last NSpid field of its status. */
+static int ns_pid(const char *procfs, int pid)
+{
+	char path[PATH_MAX], line[256], *p, *end;
+	long v, last = pid;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%d/status", procfs, pid);
+	f = fopen(path, "re");
+	if (!f)
+		return pid;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "NSpid:", 6))
+			continue;
+		for (p = line + 6;; p = end) {
+			v = strtol(p, &end, 10);
+			if (end == p)
+				break;
+			if (v > 0 && v <= INT_MAX)
+				last = v;
+		}
+		break;
+	}
+	fclose(f);
+	return (int)last;
+}
+
+static struct jitproc *jitproc_get(struct symbolizer *s, int pid)
+{
+	uint64_t h = hash_u64((uint32_t)pid);
+	long i = hashtab__find(&s->jit_by_pid, h, jit_pid_eq, s, &pid);
+	struct jitproc *j;
+
+	if (i >= 0)
+		return s->jits[i];
+	if (s->njits == s->jits_cap) {
+		size_t cap = s->jits_cap ? s->jits_cap * 2 : 16;
+		struct jitproc **a = realloc(s->jits, cap * sizeof(*a));
+
+		if (!a)
+			return NULL;
+		s->jits = a;
+		s->jits_cap = cap;
+	}
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return NULL;
+	j->pid = pid;
+	j->nspid = ns_pid(proctab__procfs(s->procs), pid);
+	snprintf(j->map_name, sizeof(j->map_name), "/tmp/perf-%d.map", j->nspid);
+	j->from_map = jitmap__new(s->jit_strs);
+	j->from_dump = jitmap__new(s->jit_strs);
+	if (!j->from_map || !j->from_dump || hashtab__insert(&s->jit_by_pid, h, s->njits)) {
+		jitmap__free(j->from_map);
+		jitmap__free(j->from_dump);
+		free(j);
+		return NULL;
+	}
+	s->jits[s->njits++] = j;
+	return j;
+}
+
+/* Whether p maps code a runtime may have generated. */
+static bool has_jit_code(const struct pproc *p)
+{
+	size_t i;
+
+	for (i = 0; p && i < p->n; i++)
+		if (p->maps[i].live && jit_mapping(p->maps[i].path))
+			return true;
+	return false;
+}
+
+/* CPU time of this thread in ns: what reading costs, apart from waiting for a CPU. */
+static int64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Reads what is new in the perf map and jitdump of j's process. */
+static void jit_read(struct symbolizer *s, struct jitproc *j, const struct pproc *p)
+{
+	const char *procfs = proctab__procfs(s->procs);
+	int64_t t0 = thread_cpu_ns();
+	char path[PATH_MAX];
+	uint64_t before;
+	size_t i;
+	int err;
+
+	j->read_at = mono_ns();
+	s->jit_stats.reads++;
+	for (i = 0; p && !j->dump_name && i < p->n; i++)
+		if (jit_dump_path(p->maps[i].path))
+			j->dump_name = p->maps[i].path;
+	snprintf(path, sizeof(path), "%s/%d/root%s", procfs, j->pid, j->map_name);
+	before = j->pm.bytes_read;
+	err = perfmap__read(&j->pm, path, j->from_map);
+	s->jit_stats.map_bytes += j->pm.bytes_read - before;
+	if (err && err != -ENOENT && err != j->map_err)
+		pr_warn("pid %d: cannot read %s: %s\n", j->pid, j->map_name, strerror(-err));
+	j->map_err = err;
+	if (!j->dump_name) {
+		s->jit_stats.read_ns += thread_cpu_ns() - t0;
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/%d/root%s", procfs, j->pid, j->dump_name);
+	err = jitdump__read(&j->jd, path, j->from_dump);
+	if (err && err != -ENOENT && err != j->dump_err)
+		pr_warn("pid %d: cannot read %s: %s\n", j->pid, j->dump_name, strerror(-err));
+	j->dump_err = err;
+	s->jit_stats.read_ns += thread_cpu_ns() - t0;
+}
+
+void symbolizer__jit_refresh(struct symbolizer *s, int pid)
+{
+	const struct pproc *p = proctab__find(s->procs, pid);
+	struct jitproc *j;
+
+	if (!p || p->exited || !has_jit_code(p))
+		return;
+	j = jitproc_get(s, pid);
+	if (j)
+		jit_read(s, j, p);
+}
+
+size_t symbolizer__jit_forget_gone(struct symbolizer *s)
+{
+	size_t i, n = 0, gone = 0;
+
+	for (i = 0; i < s->njits; i++) {
+		struct jitproc *j = s->jits[i];
+
+		if (proctab__find(s->procs, j->pid)) {
+			s->jits[n++] = j;
+			continue;
+		}
+		jitmap__free(j->from_map);
+		jitmap__free(j->from_dump);
+		jitdump__fini(&j->jd);
+		free(j);
+		gone++;
+	}
+	s->njits = n;
+	if (!gone)
+		return 0;
+	/* Indexes moved: the pid index again (it cannot fail: it held more). */
+	hashtab__fini(&s->jit_by_pid);
+	if (hashtab__reserve(&s->jit_by_pid, n) == 0)
+		for (i = 0; i < n; i++)
+			hashtab__insert(&s->jit_by_pid, hash_u64((uint32_t)s->jits[i]->pid), i);
+	return gone;
+}
+
+const struct sym_jit_stats *symbolizer__jit_stats(struct symbolizer *s)
+{
+	size_t i;
+
+	s->jit_stats.procs = s->njits;
+	s->jit_stats.map_entries = s->jit_stats.dump_entries = s->jit_stats.bytes = 0;
+	for (i = 0; i < s->njits; i++) {
+		s->jit_stats.map_entries += jitmap__count(s->jits[i]->from_map);
+		s->jit_stats.dump_entries += jitmap__count(s->jits[i]->from_dump);
+		s->jit_stats.bytes += jitmap__bytes(s->jits[i]->from_map) +
+				      jitmap__bytes(s->jits[i]->from_dump) + sizeof(*s->jits[i]);
+	}
+	return &s->jit_stats;
+}
+
+/* Names addr from the runtime's files: true when found. */
+static bool jit_lookup(struct symbolizer *s, int pid, uint64_t addr, struct sym_loc *out)
+{
+	const struct pproc *p = proctab__find(s->procs, pid);
+	struct jitproc *j = jitproc_get(s, pid);
+	const struct jit_line *line = NULL;
+	const struct jit_sym *sym;
+	const char *name;
+
+	if (!j)
+		return false;
+	if (!j->read_at)
+		jit_read(s, j, p);
+	for (;;) {
+		name = j->dump_name;
+		sym = jitmap__find(j->from_dump, addr);
+		if (!sym) {
+			name = j->map_name;
+			sym = jitmap__find(j->from_map, addr);
+		}
+		if (sym || !p || p->exited || mono_ns() - j->read_at < JIT_REREAD_NS)
+			break;
+		s->jit_stats.miss_reads++;
+		jit_read(s, j, p);
+	}
+	if (!sym)
+		return false;
+	line = jit_sym__line(sym, addr);
+	out->map_file = name;
+	out->has_functions = true;
+	out->has_lines = line != NULL;
+	out->frames[0] = (struct sym_frame){
+		.function = sym->name,
+		.system_name = sym->name,
+		.file = line ? line->file : NULL,
+		.line = line ? line->line : 0,
+	};
+	out->nframes = 1;
+	return true;
+}
+
 int symbolizer__user(struct symbolizer *s, int pid, uint64_t addr, struct sym_loc *out)
 {
 	const struct pmap *m = pproc__find(proctab__find(s->procs, pid), addr);
@@ -146,6 +409,8 @@ int symbolizer__user(struct symbolizer *s, int pid, uint64_t addr, struct sym_lo
 	out->map_end = m->end;
 	out->map_offset = m->offset;
 	out->map_file = m->path;
+	if (jit_mapping(m->path) && jit_lookup(s, pid, addr, out))
+		return 0;
 	/* Anonymous and JIT code: a mapping without symbols is still an answer. */
 	if (!m->path[0])
 		return 0;

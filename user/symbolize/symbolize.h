@@ -71,6 +71,33 @@ int symbolizer__user(struct symbolizer *s, int pid, uint64_t addr, struct sym_lo
 size_t symbolizer__close_idle(struct symbolizer *s, int64_t before_ns);
 /* ELF files open for symbols. */
 size_t symbolizer__open_files(const struct symbolizer *s);
+/*
+ * Reads what pid's runtime has appended to its perf map and jitdump since
+ * the last read, when it maps anonymous executable memory: called while
+ * the process lives (the session's refresh) so that code named only by a
+ * process that exits before the end keeps its names.
+ */
+void symbolizer__jit_refresh(struct symbolizer *s, int pid);
+
+/*
+ * For a long-running capture: forgets what was read for the processes the
+ * process table no longer holds (their names stay in the string pool).
+ * Returns how many.
+ */
+size_t symbolizer__jit_forget_gone(struct symbolizer *s);
+
+struct sym_jit_stats {
+	uint64_t procs;	       /* processes whose JIT files were looked for */
+	uint64_t reads;	       /* reads of them */
+	uint64_t miss_reads;   /* of which after a lookup missed */
+	uint64_t map_bytes;    /* perf map bytes read */
+	uint64_t map_entries;  /* entries held from perf maps */
+	uint64_t dump_entries; /* from jitdumps */
+	uint64_t bytes;	       /* memory the entries hold */
+	uint64_t read_ns;      /* CPU time spent reading them */
+};
+const struct sym_jit_stats *symbolizer__jit_stats(struct symbolizer *s);
+
 /* Symbolizes a kernel address; -ENOENT when kallsyms are unavailable. */
 int symbolizer__kernel(struct symbolizer *s, uint64_t addr, struct sym_loc *out);
 /*
@@ -78,5 +105,13 @@ int symbolizer__kernel(struct symbolizer *s, uint64_t addr, struct sym_loc *out)
  * -ENOENT when there is none or kallsyms are unavailable.
  */
 int symbolizer__kernel_addr(struct symbolizer *s, const char *name, uint64_t *addr);
+
+/*
+ * The symbol tables open: one per mapped file, which the file table
+ * identifies by build id (else device and inode), so every container of one
+ * image shares one.  See symbolize/elf.h's struct symcache_stats.
+ */
+struct symcache_stats;
+void symbolizer__stats(const struct symbolizer *s, struct symcache_stats *out);
 
 #endif

@@ -47,6 +47,8 @@ enum target_mode {
 	  "capture ended first (marked [lost user stack])")                                        \
 	X(CNT_OFFCPU_KEPT, DEBUG, "off-CPU intervals kept by sampling (the others were left out)") \
 	X(CNT_UNWIND_FP_FALLBACK, DEBUG, "frames without CFI unwound by frame pointer")            \
+	X(CNT_UNWIND_EPILOGUE, DEBUG,                                                              \
+	  "frames without CFI unwound by the epilogue after their call (trampolines)")             \
 	X(CNT_UNWIND_READ_FAILED, NOTE,                                                            \
 	  "reads of stack memory failed while unwinding (those stacks are cut short)")             \
 	X(CNT_MUTEX_WAITS_FULL, DEBUG, "futex waits lost: the per-thread wait map was full")       \
