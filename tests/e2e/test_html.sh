@@ -89,8 +89,8 @@ check "report --html writes the same data block" \
 expect "report --html of a file that is not a profile" 2 "not a pprof profile" -- \
 	"$BPFPROF" report --html "$TMP/x.html" "$TMP/cpu.json"
 check "no page is left behind a failure" test ! -e "$TMP/x.html"
-expect "report --base without --html" 2 "base needs --html" -- \
-	"$BPFPROF" report --base "$TMP/cpu.pb.gz" "$TMP/cpu.pb.gz"
+expect "report --html with --folded (one report at a time)" 2 "different reports" -- \
+	"$BPFPROF" report --html "$TMP/x.html" --folded "$TMP/cpu.pb.gz"
 
 # --- a diff: 70/30, then 30/70 ---
 # About 100 samples a capture on a busy 2-CPU machine: a share is known to a
