@@ -3,7 +3,7 @@
 # The flame graph page (--html, report --html, serve's view=flame) in a real
 # browser: Debian's chromium, headless, driven by playwright-core, from
 # file:// with every other request refused.  Against cpu_split (three
-# functions, two threads) and cpu_shares (two functions, 70/30 then 30/70)
+# functions, two threads) and cpu_split again (burn_a and burn_b, 70/30 then 30/70)
 # for a diff; numbers are compared with go tool pprof's.  Screenshots of
 # every view stay in build/html-*.png.
 set -u
@@ -96,20 +96,20 @@ expect "report --html with --folded (one report at a time)" 2 "different reports
 # About 100 samples a capture on a busy 2-CPU machine: a share is known to a
 # few points, so the 40-point move is checked to 15; the page's numbers are
 # checked against pprof's to 0.1.
-"$BPFPROF" cpu -q -d 3 -o "$TMP/before.pb.gz" -- "$WORKLOADS/cpu_shares" 3 70 2>/dev/null
-"$BPFPROF" cpu -q -d 3 -o "$TMP/after.pb.gz" -- "$WORKLOADS/cpu_shares" 3 30 2>/dev/null
+"$BPFPROF" cpu -q -d 3 -o "$TMP/before.pb.gz" -- "$WORKLOADS/cpu_split" 3 1 7:3:0 2>/dev/null
+"$BPFPROF" cpu -q -d 3 -o "$TMP/after.pb.gz" -- "$WORKLOADS/cpu_split" 3 1 3:7:0 2>/dev/null
 "$BPFPROF" report --html "$TMP/diff.html" --base "$TMP/before.pb.gz" "$TMP/after.pb.gz" 2>"$TMP/diff.err"
 check_rc "report --html --base exits 0" $?
-a0=$(pprof_share "$TMP/before.pb.gz" share_a)
-a1=$(pprof_share "$TMP/after.pb.gz" share_a)
-b0=$(pprof_share "$TMP/before.pb.gz" share_b)
-b1=$(pprof_share "$TMP/after.pb.gz" share_b)
-need "the workload split 70/30 then 30/70 (pprof: share_a $a0% -> $a1%, share_b $b0% -> $b1%)" \
+a0=$(pprof_share "$TMP/before.pb.gz" burn_a)
+a1=$(pprof_share "$TMP/after.pb.gz" burn_a)
+b0=$(pprof_share "$TMP/before.pb.gz" burn_b)
+b1=$(pprof_share "$TMP/after.pb.gz" burn_b)
+need "the workload split 70/30 then 30/70 (pprof: burn_a $a0% -> $a1%, burn_b $b0% -> $b1%)" \
 	sh -c "awk 'BEGIN { exit !($a0 > 60 && $a1 < 40 && $b0 < 40 && $b1 > 60) }'"
 cat >"$TMP/diff.json" <<EOF
 { "total": $(total "$TMP/after.pb.gz" cpu), "baseTotal": $(total "$TMP/before.pb.gz" cpu),
-  "funcs": [ { "name": "share_a", "base": $a0, "now": $a1, "expect": -40, "tol": 15 },
-             { "name": "share_b", "base": $b0, "now": $b1, "expect": 40, "tol": 15 } ] }
+  "funcs": [ { "name": "burn_a", "base": $a0, "now": $a1, "expect": -40, "tol": 15 },
+             { "name": "burn_b", "base": $b0, "now": $b1, "expect": 40, "tol": 15 } ] }
 EOF
 browser diff "$TMP/diff.html" "$TMP/diff.json"
 
