@@ -323,41 +323,68 @@ static double pct(int64_t v, int64_t total)
 	return total ? 100.0 * (double)v / (double)total : 0.0;
 }
 
-int report_top(FILE *out, const struct profile *p, int si, int n, enum report_skip skip)
+/* A value, with its sign when the table is of differences. */
+static void format_cell(char *buf, size_t len, int64_t v, const char *unit, bool delta)
 {
-	struct report_row *rows = NULL;
-	char flat[32], cum[32], tot[32], shown[32];
-	const char *unit;
-	int64_t total, sum = 0;
-	int nrows, i;
+	char num[32];
 
-	nrows = functions(p, si, skip, &rows, &total);
-	if (nrows < 0)
-		return nrows;
+	report_format_value(num, sizeof(num), v, unit);
+	snprintf(buf, len, "%s%s", delta && v > 0 ? "+" : "", num);
+}
+
+/*
+ * The table of rows[0..n) of nrows, as pprof -top prints it; a table of
+ * differences shows signs.  Frees the rows.
+ */
+static void print_rows(FILE *out, struct report_row *rows, int nrows, int n, int64_t total,
+		       const char *unit, bool delta)
+{
+	char flat[40], cum[40], tot[32], shown[40];
+	int64_t sum = 0;
+	int i;
+
 	if (n <= 0 || n > nrows)
 		n = nrows;
-	unit = profile__str(p, p->sample_types[si].unit);
 	for (i = 0; i < n; i++)
 		sum += rows[i].flat;
-	report_format_value(shown, sizeof(shown), sum, unit);
+	format_cell(shown, sizeof(shown), sum, unit, delta);
 	report_format_value(tot, sizeof(tot), total, unit);
-	fprintf(out, "Showing nodes accounting for %s, %.2f%% of %s total\n", shown,
-		pct(sum, total), tot);
+	fprintf(out,
+		delta ? "Showing nodes accounting for %s, %+.2f%% of %s total\n"
+		      : "Showing nodes accounting for %s, %.2f%% of %s total\n",
+		shown, pct(sum, total), tot);
 	if (n < nrows)
 		fprintf(out, "Showing top %d nodes out of %d\n", n, nrows);
-	fprintf(out, "%10s %6s %6s %10s %6s\n", "flat", "flat%", "sum%", "cum", "cum%");
+	if (delta)
+		fprintf(out, "%10s %7s %7s %10s %7s\n", "flat", "flat%", "sum%", "cum", "cum%");
+	else
+		fprintf(out, "%10s %6s %6s %10s %6s\n", "flat", "flat%", "sum%", "cum", "cum%");
 	sum = 0;
 	for (i = 0; i < n; i++) {
 		sum += rows[i].flat;
-		report_format_value(flat, sizeof(flat), rows[i].flat, unit);
-		report_format_value(cum, sizeof(cum), rows[i].cum, unit);
-		fprintf(out, "%10s %5.2f%% %5.2f%% %10s %5.2f%%  %s\n", flat,
-			pct(rows[i].flat, total), pct(sum, total), cum, pct(rows[i].cum, total),
-			rows[i].name);
+		format_cell(flat, sizeof(flat), rows[i].flat, unit, delta);
+		format_cell(cum, sizeof(cum), rows[i].cum, unit, delta);
+		fprintf(out,
+			delta ? "%10s %+6.2f%% %+6.2f%% %10s %+6.2f%%  %s\n"
+			      : "%10s %5.2f%% %5.2f%% %10s %5.2f%%  %s\n",
+			flat, pct(rows[i].flat, total), pct(sum, total), cum,
+			pct(rows[i].cum, total), rows[i].name);
 	}
 	for (i = 0; i < nrows; i++)
 		free((char *)rows[i].name);
 	free(rows);
+}
+
+int report_top(FILE *out, const struct profile *p, int si, int n, enum report_skip skip)
+{
+	struct report_row *rows = NULL;
+	int64_t total;
+	int nrows;
+
+	nrows = functions(p, si, skip, &rows, &total);
+	if (nrows < 0)
+		return nrows;
+	print_rows(out, rows, nrows, n, total, profile__str(p, p->sample_types[si].unit), false);
 	return 0;
 }
 
@@ -498,21 +525,10 @@ static int cmp_diff_rows(const void *a, const void *b)
 	return 0;
 }
 
-/* A difference with its sign: "+1.2s", "-300ms", "0". */
-static void format_delta(char *buf, size_t len, int64_t v, const char *unit)
-{
-	char num[32];
-
-	report_format_value(num, sizeof(num), v, unit);
-	snprintf(buf, len, "%s%s", v > 0 ? "+" : "", num);
-}
-
 int report_diff_top(FILE *out, const struct profile *diff, int si, int n)
 {
 	struct report_row *rows = NULL;
-	char flat[40], cum[40], tot[32], shown[40];
-	const char *unit;
-	int64_t total, sum = 0, ignored;
+	int64_t total, ignored;
 	int nrows, i, kept = 0;
 
 	nrows = functions(diff, si, REPORT_SKIP_NONE, &rows, &ignored);
@@ -529,29 +545,7 @@ int report_diff_top(FILE *out, const struct profile *diff, int si, int n)
 	if (nrows)
 		qsort(rows, nrows, sizeof(*rows), cmp_diff_rows);
 	total = profile__diff_total(diff, si);
-	if (n <= 0 || n > nrows)
-		n = nrows;
-	unit = profile__str(diff, diff->sample_types[si].unit);
-	for (i = 0; i < n; i++)
-		sum += rows[i].flat;
-	format_delta(shown, sizeof(shown), sum, unit);
-	report_format_value(tot, sizeof(tot), total, unit);
-	fprintf(out, "Showing nodes accounting for %s, %+.2f%% of %s total\n", shown,
-		pct(sum, total), tot);
-	if (n < nrows)
-		fprintf(out, "Showing top %d nodes out of %d\n", n, nrows);
-	fprintf(out, "%10s %7s %7s %10s %7s\n", "flat", "flat%", "sum%", "cum", "cum%");
-	sum = 0;
-	for (i = 0; i < n; i++) {
-		sum += rows[i].flat;
-		format_delta(flat, sizeof(flat), rows[i].flat, unit);
-		format_delta(cum, sizeof(cum), rows[i].cum, unit);
-		fprintf(out, "%10s %+6.2f%% %+6.2f%% %10s %+6.2f%%  %s\n", flat,
-			pct(rows[i].flat, total), pct(sum, total), cum, pct(rows[i].cum, total),
-			rows[i].name);
-	}
-	for (i = 0; i < nrows; i++)
-		free((char *)rows[i].name);
-	free(rows);
+	print_rows(out, rows, nrows, n, total, profile__str(diff, diff->sample_types[si].unit),
+		   true);
 	return 0;
 }
