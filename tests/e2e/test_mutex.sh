@@ -177,7 +177,8 @@ if [ -n "$futex2" ]; then
 fi
 
 # --- by pid: --lock, the raw_syscalls fallback, -a ---
-start_workload mutex_sites 60 "$TMP/pid.res" || exit 1
+# Long enough for every capture below on a loaded host (it is killed at the end).
+start_workload mutex_sites 300 "$TMP/pid.res" || exit 1
 pid=$WPID
 hot=$(awk '$1 == "lock" && $2 == "hot" { print $3 }' "$TMP/mutex_sites".*.out)
 out=$TMP/lock.pb.gz
