@@ -9,27 +9,7 @@ cd "$(dirname "$0")/../.."
 . tests/e2e/lib.sh
 
 echo "heap:"
-
-# bytes FILE FUNCTION INDEX: cum bytes of FUNCTION for sample type INDEX, from go tool pprof.
-bytes() {
-	go tool pprof -top -nodecount=1000 -unit=B -sample_index="$3" "$1" 2>/dev/null |
-		awk -v fn="$2" '$6 == fn || $6 " " $7 == fn { sub("B$", "", $4); print $4; exit }'
-}
-
-# expected OUT FUNCTION FIELD: the workload's own number (2: kept, 3: allocated).
-expected() {
-	awk -v fn="$2" -v f="$3" '$1 == fn { print $f; exit }' "$1"
-}
-
-# close_to NAME GOT WANT PERCENT
-close_to() {
-	local name=$1 got=$2 want=$3 pct=$4
-	if [ -n "$got" ] && within "$got" "$want" "$(awk -v w="$want" -v p="$pct" 'BEGIN { print w * p / 100 }')"; then
-		pass "$name: $got bytes, workload $want (within $pct%)"
-	else
-		fail "$name: got '${got}' bytes, workload $want (want within $pct%)"
-	fi
-}
+. tests/e2e/heaplib.sh
 
 # --- --rate 1, a launched command: every allocation, exact -------------------
 out=$TMP/r1.out

@@ -96,8 +96,8 @@ expect "report --html with --folded (one report at a time)" 2 "different reports
 # About 100 samples a capture on a busy 2-CPU machine: a share is known to a
 # few points, so the 40-point move is checked to 15; the page's numbers are
 # checked against pprof's to 0.1.
-"$BPFPROF" cpu -q -d 3 -o "$TMP/before.pb.gz" -- "$WORKLOADS/cpu_split" 3 1 7:3:0 2>/dev/null
-"$BPFPROF" cpu -q -d 3 -o "$TMP/after.pb.gz" -- "$WORKLOADS/cpu_split" 3 1 3:7:0 2>/dev/null
+"$BPFPROF" cpu -q -d 3 -o "$TMP/before.pb.gz" -- "$WORKLOADS/cpu_split" 3 1 70:30:0 2>/dev/null
+"$BPFPROF" cpu -q -d 3 -o "$TMP/after.pb.gz" -- "$WORKLOADS/cpu_split" 3 1 30:70:0 2>/dev/null
 "$BPFPROF" report --html "$TMP/diff.html" --base "$TMP/before.pb.gz" "$TMP/after.pb.gz" 2>"$TMP/diff.err"
 check_rc "report --html --base exits 0" $?
 a0=$(pprof_share "$TMP/before.pb.gz" burn_a)

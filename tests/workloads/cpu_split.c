@@ -5,7 +5,10 @@
  * CPU time splits the same way.
  *
  * usage: cpu_split [SECONDS [THREADS [A:B:C]]]   (SECONDS 0 = until killed)
- * A:B:C sets other shares, in tenths of a round (default 5:3:2).
+ * A:B:C sets other shares, as points of a round of A+B+C points, each
+ * CHUNK iterations (default 5:3:2).  A round of 100 points (70:30:0) lasts
+ * about 30 ms, several sampling periods: shorter rounds can beat with a
+ * 10 ms timer and skew the split.
  * Prints "ready <pid>" on stderr once running.
  */
 #define _GNU_SOURCE
