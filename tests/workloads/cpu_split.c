@@ -6,9 +6,9 @@
  *
  * usage: cpu_split [SECONDS [THREADS [A:B:C]]]   (SECONDS 0 = until killed)
  * A:B:C sets other shares, as points of a round of A+B+C points, each
- * CHUNK iterations (default 5:3:2).  A round of 100 points (70:30:0) lasts
- * about 30 ms, several sampling periods: shorter rounds can beat with a
- * 10 ms timer and skew the split.
+ * CHUNK iterations (default 50:30:20).  A round of 100 points lasts about
+ * 30 ms, several sampling periods: shorter rounds (5:3:2 was 3 ms) beat
+ * with a 10 ms timer and skew the split.
  * Prints "ready <pid>" on stderr once running.
  */
 #define _GNU_SOURCE
@@ -53,7 +53,7 @@ static double now(void)
 }
 
 static double seconds;
-static unsigned long share_a = 5, share_b = 3, share_c = 2;
+static unsigned long share_a = 50, share_b = 30, share_c = 20;
 
 static void *worker(void *arg)
 {
