@@ -86,6 +86,25 @@ int perfmap__parse_line(const char *s, size_t len, uint64_t *start, uint64_t *si
 			const char **name, size_t *name_len);
 
 /*
+ * What a reader other than the symbolizer takes from a jitdump (the
+ * unwinder: code ranges and their unwind tables).
+ */
+struct jitdump_ops {
+	/*
+	 * Code loaded at [addr, addr + size).  eh_frame: the .eh_frame of the
+	 * UNWINDING_INFO record written just before it (eh_size bytes; its
+	 * .eh_frame_hdr left out), which the runtime placed in memory at
+	 * addr + size rounded up to 8 bytes; NULL when there was none.
+	 */
+	void (*load)(void *ctx, uint64_t addr, uint64_t size, const unsigned char *eh_frame,
+		     size_t eh_size);
+	/* The code at old_addr moved to new_addr (CODE_MOVE). */
+	void (*move)(void *ctx, uint64_t old_addr, uint64_t new_addr, uint64_t size);
+	/* The file was replaced or shrank: what it said before is void. */
+	void (*reset)(void *ctx);
+};
+
+/*
  * A jitdump file (the format of Linux's
  * tools/perf/Documentation/jitdump-specification.txt) read as it grows:
  * the complete records appended since the last read.  A record cut by the
@@ -104,8 +123,21 @@ struct jitdump {
 	struct jit_line *pending;
 	size_t npending;
 	uint64_t pending_addr;
+	/* Set by a reader that wants code ranges and unwind tables (m may then be NULL). */
+	const struct jitdump_ops *ops;
+	void *ops_ctx;
+	/* The last UNWINDING_INFO's .eh_frame, for the CODE_LOAD that follows it (ops only). */
+	unsigned char *eh_frame;
+	size_t eh_size;
+	uint64_t bad_unwinding; /* UNWINDING_INFO records whose sizes do not add up */
 };
 
+/*
+ * Reads what is new in the jitdump at path: names into m (when not NULL),
+ * code and unwind tables to jd->ops (when set).  A file replaced or shrunk
+ * is read again from its start, m cleared and ops reset first.  0 or
+ * -errno.
+ */
 int jitdump__read(struct jitdump *jd, const char *path, struct jitmap *m);
 void jitdump__fini(struct jitdump *jd);
 
