@@ -52,16 +52,16 @@ static size_t gen_code(uint8_t *p)
 	uint64_t target = (uint64_t)(uintptr_t)burn;
 	size_t n = 0;
 
-	p[n++] = 0x55;					      /* 0: push %rbp */
-	memcpy(p + n, "\x48\x83\xec\x10", 4), n += 4;	      /* 1: sub $16,%rsp */
-	memcpy(p + n, "\x31\xed", 2), n += 2;		      /* 5: xor %ebp,%ebp */
-	memcpy(p + n, "\x48\xb8", 2), n += 2;		      /* 7: movabs $burn,%rax */
+	p[n++] = 0x55;				      /* 0: push %rbp */
+	memcpy(p + n, "\x48\x83\xec\x10", 4), n += 4; /* 1: sub $16,%rsp */
+	memcpy(p + n, "\x31\xed", 2), n += 2;	      /* 5: xor %ebp,%ebp */
+	memcpy(p + n, "\x48\xb8", 2), n += 2;	      /* 7: movabs $burn,%rax */
 	memcpy(p + n, &target, 8), n += 8;
-	memcpy(p + n, "\xff\xd0", 2), n += 2;		      /* 17: call *%rax */
-	p[n++] = 0x90;					      /* 19: nop */
-	memcpy(p + n, "\x48\x83\xc4\x10", 4), n += 4;	      /* 20: add $16,%rsp */
-	p[n++] = 0x5d;					      /* 24: pop %rbp */
-	p[n++] = 0xc3;					      /* 25: ret */
+	memcpy(p + n, "\xff\xd0", 2), n += 2;	      /* 17: call *%rax */
+	p[n++] = 0x90;				      /* 19: nop */
+	memcpy(p + n, "\x48\x83\xc4\x10", 4), n += 4; /* 20: add $16,%rsp */
+	p[n++] = 0x5d;				      /* 24: pop %rbp */
+	p[n++] = 0xc3;				      /* 25: ret */
 	return n;
 }
 
@@ -80,21 +80,21 @@ static size_t gen_eh_frame(uint8_t *p, uint64_t eh_addr, uint64_t code_addr, uin
 			   size_t *hdr_size)
 {
 	static const uint8_t cie[] = {
-		0x14, 0, 0, 0,	  /* length */
-		0, 0, 0, 0,	  /* CIE id */
-		1, 'z', 'R', 0,	  /* version, augmentation */
-		1, 0x78, 16,	  /* code align 1, data align -8, return address r16 */
-		1, 0x1b,	  /* augmentation data: FDE pointers pcrel sdata4 */
-		0x0c, 7, 8,	  /* def_cfa rsp+8 */
-		0x90, 1,	  /* r16 at cfa-8 */
-		0, 0,		  /* nops */
+		0x14, 0,    0,	 0, /* length */
+		0,    0,    0,	 0, /* CIE id */
+		1,    'z',  'R', 0, /* version, augmentation */
+		1,    0x78, 16,	    /* code align 1, data align -8, return address r16 */
+		1,    0x1b,	    /* augmentation data: FDE pointers pcrel sdata4 */
+		0x0c, 7,    8,	    /* def_cfa rsp+8 */
+		0x90, 1,	    /* r16 at cfa-8 */
+		0,    0,	    /* nops */
 	};
 	static const uint8_t insns[] = {
-		0x41, 0x0e, 16, 0x86, 2, /* after push: cfa rsp+16, rbp at cfa-16 */
-		0x44, 0x0e, 32,		 /* after sub: cfa rsp+32 */
-		0x53, 0x0e, 16,		 /* at pop (24): cfa rsp+16 */
-		0x41, 0x0e, 8, 0xc6,	 /* at ret (25): cfa rsp+8, rbp restored */
-		0, 0, 0, 0, 0, 0, 0, 0,	 /* nops: the FDE to 40 bytes */
+		0x41, 0x0e, 16, 0x86, 2,	  /* after push: cfa rsp+16, rbp at cfa-16 */
+		0x44, 0x0e, 32,			  /* after sub: cfa rsp+32 */
+		0x53, 0x0e, 16,			  /* at pop (24): cfa rsp+16 */
+		0x41, 0x0e, 8,	0xc6,		  /* at ret (25): cfa rsp+8, rbp restored */
+		0,    0,    0,	0,    0, 0, 0, 0, /* nops: the FDE to 40 bytes */
 	};
 	size_t fde = sizeof(cie), n, hdr;
 	uint64_t fde_addr = eh_addr + fde, hdr_addr;
@@ -102,7 +102,7 @@ static size_t gen_eh_frame(uint8_t *p, uint64_t eh_addr, uint64_t code_addr, uin
 	memcpy(p, cie, sizeof(cie));
 	n = fde;
 	put32(p + n, 4 + 4 + 4 + 1 + sizeof(insns)); /* length */
-	put32(p + n + 4, (uint32_t)(n + 4));	       /* back to the CIE */
+	put32(p + n + 4, (uint32_t)(n + 4));	     /* back to the CIE */
 	put32(p + n + 8, (uint32_t)(code_addr - (fde_addr + 8)));
 	put32(p + n + 12, code_size);
 	p[n + 16] = 0; /* augmentation data length */
