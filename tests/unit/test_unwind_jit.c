@@ -35,12 +35,12 @@ static void put32(uint8_t *p, uint32_t v)
 static size_t eh_frame(uint8_t *p, uint64_t eh_addr, uint64_t code_addr)
 {
 	static const uint8_t cie[] = {
-		0x14, 0, 0, 0, 0, 0, 0, 0, 1, 'z', 'R', 0, 1, 0x78, 16, 1, 0x1b,
-		0x0c, 7, 8, 0x90, 1, 0, 0,
+		0x14, 0,    0,	0, 0,	 0,    0, 0, 1,	   'z', 'R', 0,
+		1,    0x78, 16, 1, 0x1b, 0x0c, 7, 8, 0x90, 1,	0,   0,
 	};
 	static const uint8_t insns[] = {
-		0x41, 0x0e, 16, 0x86, 2, 0x44, 0x0e, 32, 0x53, 0x0e, 16, 0x41,
-		0x0e, 8,    0xc6, 0,    0, 0,    0,	   0, 0,    0,	  0,
+		0x41, 0x0e, 16,	  0x86, 2, 0x44, 0x0e, 32, 0x53, 0x0e, 16, 0x41,
+		0x0e, 8,    0xc6, 0,	0, 0,	 0,    0,  0,	 0,    0,
 	};
 	size_t n = sizeof(cie);
 
