@@ -528,6 +528,59 @@ static void test_symbolizer(void **state)
 }
 
 /*
+ * A container's perf map is opened inside its root: a symbolic link on the
+ * way (its /tmp, say) resolves there, never to the host's files, even as
+ * an absolute path or through "..".  A link that stays inside is fine.
+ */
+static void test_open_in_root(void **state)
+{
+	struct fx *f = *state;
+	char root[PATH_MAX + 16], host[PATH_MAX + 16], path[2 * PATH_MAX];
+	struct perfmap pm = { 0 };
+	struct stat st;
+	int fd;
+
+	snprintf(root, sizeof(root), "%s/root", f->dir);
+	snprintf(host, sizeof(host), "%s/host", f->dir);
+	assert_int_equal(mkdir(root, 0755), 0);
+	assert_int_equal(mkdir(host, 0755), 0);
+	snprintf(path, sizeof(path), "%s/perf-7.map", host);
+	put(path, "w", "1000 10 host_secret\n");
+	/* /tmp in the container: a link to the host's directory, by absolute path. */
+	snprintf(path, sizeof(path), "%s/tmp", root);
+	assert_int_equal(symlink(host, path), 0);
+	/* Joined to the root and opened on the host, it would be followed. */
+	snprintf(path, sizeof(path), "%s/tmp/perf-7.map", root);
+	fd = open(path, O_RDONLY | O_NOFOLLOW);
+	assert_true(fd >= 0);
+	close(fd);
+	/* In the root the link's target does not exist (or loops back to the link). */
+	assert_true(jit_open_in_root(root, "/tmp/perf-7.map", &st) < 0);
+	assert_true(perfmap__read_in(&pm, root, "/tmp/perf-7.map", f->m) < 0);
+	assert_null(name_at(f->m, 0x1000));
+	/* By "..": it stops at the root. */
+	snprintf(path, sizeof(path), "%s/up", root);
+	assert_int_equal(symlink("../../host", path), 0);
+	assert_int_equal(jit_open_in_root(root, "/up/perf-7.map", &st), -ENOENT);
+	assert_int_equal(jit_open_in_root(root, "/../host/perf-7.map", &st), -ENOENT);
+	/* A link inside the root: the container's own file. */
+	snprintf(path, sizeof(path), "%s/var", root);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/var/tmp", root);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/var/tmp/perf-8.map", root);
+	put(path, "w", "2000 10 container_fn\n");
+	snprintf(path, sizeof(path), "%s/tmp8", root);
+	assert_int_equal(symlink("/var/tmp", path), 0);
+	assert_int_equal(perfmap__read_in(&pm, root, "/tmp8/perf-8.map", f->m), 0);
+	assert_string_equal(name_at(f->m, 0x2000), "container_fn");
+	/* The last component stays refused as a link. */
+	snprintf(path, sizeof(path), "%s/var/tmp/perf-9.map", root);
+	assert_int_equal(symlink("perf-8.map", path), 0);
+	assert_int_equal(jit_open_in_root(root, "/var/tmp/perf-9.map", &st), -ELOOP);
+}
+
+/*
  * A long-running capture sees JIT processes come and go: each one's names
  * (every one distinct) go with it, so what the symbolizer holds for JIT
  * code does not grow with the processes it has seen.
@@ -605,6 +658,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_jitdump, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_symbolizer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_names_freed_with_process, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_in_root, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -256,7 +256,7 @@ static void test_jitdump_records(void **state)
 	dump_load(&d, a, true);
 	dump_load(&d, b, false);
 	write_dump(path, &d);
-	assert_int_equal(jitcode__read(c, path), 1);
+	assert_int_equal(jitcode__read(c, NULL, path), 1);
 	jitcode__stats(c, &st);
 	assert_int_equal(st.loads, 2);
 	assert_int_equal(st.funcs, 1); /* b had no UNWINDING_INFO before it */
@@ -264,18 +264,18 @@ static void test_jitdump_records(void **state)
 	expect_function(t.rows, 0x1000);
 	unwind_table__free(&t);
 	/* Nothing new. */
-	assert_int_equal(jitcode__read(c, path), 0);
+	assert_int_equal(jitcode__read(c, NULL, path), 0);
 	/* Appended: code without a table loaded over a. */
 	dump_load(&d, a, false);
 	write_dump(path, &d);
-	assert_int_equal(jitcode__read(c, path), 1);
+	assert_int_equal(jitcode__read(c, NULL, path), 1);
 	jitcode__stats(c, &st);
 	assert_int_equal(st.funcs, 0);
 	/* Replaced by a shorter file: read from its start. */
 	d.len = 40;
 	dump_load(&d, b, true);
 	write_dump(path, &d);
-	assert_int_equal(jitcode__read(c, path), 1);
+	assert_int_equal(jitcode__read(c, NULL, path), 1);
 	assert_int_equal(jitcode__table(c, keep_all, NULL, &base, &t), 0);
 	expect_function(t.rows, 0x1100);
 	unwind_table__free(&t);

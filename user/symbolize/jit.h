@@ -78,6 +78,8 @@ struct perfmap {
  * (-ENOENT: no such file).
  */
 int perfmap__read(struct perfmap *pm, const char *path, struct jitmap *m);
+/* The same for path as a process whose root directory is root sees it (jit_open_in_root). */
+int perfmap__read_in(struct perfmap *pm, const char *root, const char *path, struct jitmap *m);
 /*
  * Parses one line (without its newline): "START SIZE name", START and SIZE
  * hexadecimal with or without "0x".  0 or -EINVAL.
@@ -139,6 +141,19 @@ struct jitdump {
  * -errno.
  */
 int jitdump__read(struct jitdump *jd, const char *path, struct jitmap *m);
+int jitdump__read_in(struct jitdump *jd, const char *root, const char *path, struct jitmap *m);
+
+/*
+ * Opens path for reading, a regular file whose last component is not a
+ * symbolic link, as a process whose root directory is root (say
+ * "/proc/PID/root") sees it: every link on the way is resolved inside that
+ * root (openat2's RESOLVE_IN_ROOT), so a link in a container cannot lead
+ * to the host's files.  Where openat2 is missing (before Linux 5.6) it
+ * says so once and opens root + path.  root NULL: path as it is.  The
+ * descriptor, or -errno (-EINVAL: not a regular file).
+ */
+struct stat;
+int jit_open_in_root(const char *root, const char *path, struct stat *st);
 void jitdump__fini(struct jitdump *jd);
 
 /* Whether a mapping of this path may hold generated code (perf's rule). */

@@ -261,18 +261,19 @@ static int read_header(struct jitdump *jd, int fd)
 
 int jitdump__read(struct jitdump *jd, const char *path, struct jitmap *m)
 {
+	return jitdump__read_in(jd, NULL, path, m);
+}
+
+int jitdump__read_in(struct jitdump *jd, const char *root, const char *path, struct jitmap *m)
+{
 	unsigned char *buf = NULL, hdr[JITDUMP_RECORD_HEADER];
 	uint32_t id, size;
 	struct stat st;
 	int fd, err = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	fd = jit_open_in_root(root, path, &st);
 	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return -EINVAL;
-	}
+		return fd;
 	if (!jd->off || (uint64_t)st.st_dev != jd->dev || (uint64_t)st.st_ino != jd->ino ||
 	    (uint64_t)st.st_size < jd->off) {
 		if (m)

@@ -284,9 +284,9 @@ static void jit_read(struct symbolizer *s, struct jitproc *j, const struct pproc
 	for (i = 0; p && !j->dump_name && i < p->n; i++)
 		if (jit_dump_path(p->maps[i].path))
 			j->dump_name = p->maps[i].path;
-	snprintf(path, sizeof(path), "%s/%d/root%s", procfs, j->pid, j->map_name);
+	snprintf(path, sizeof(path), "%s/%d/root", procfs, j->pid);
 	before = j->pm.bytes_read;
-	err = perfmap__read(&j->pm, path, j->from_map);
+	err = perfmap__read_in(&j->pm, path, j->map_name, j->from_map);
 	s->jit_stats.map_bytes += j->pm.bytes_read - before;
 	if (err && err != -ENOENT && err != j->map_err)
 		pr_warn("pid %d: cannot read %s: %s\n", j->pid, j->map_name, strerror(-err));
@@ -295,8 +295,7 @@ static void jit_read(struct symbolizer *s, struct jitproc *j, const struct pproc
 		s->jit_stats.read_ns += thread_cpu_ns() - t0;
 		return;
 	}
-	snprintf(path, sizeof(path), "%s/%d/root%s", procfs, j->pid, j->dump_name);
-	err = jitdump__read(&j->jd, path, j->from_dump);
+	err = jitdump__read_in(&j->jd, path, j->dump_name, j->from_dump);
 	if (err && err != -ENOENT && err != j->dump_err)
 		pr_warn("pid %d: cannot read %s: %s\n", j->pid, j->dump_name, strerror(-err));
 	j->dump_err = err;

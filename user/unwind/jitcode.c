@@ -212,12 +212,12 @@ void jitcode__move(struct jitcode *c, uint64_t old_addr, uint64_t new_addr, uint
 	remove_range(c, new_addr, new_addr + size);
 }
 
-int jitcode__read(struct jitcode *c, const char *path)
+int jitcode__read(struct jitcode *c, const char *root, const char *path)
 {
 	int err;
 
 	c->changed = false;
-	err = jitdump__read(&c->jd, path, NULL);
+	err = jitdump__read_in(&c->jd, root, path, NULL);
 	if (err)
 		return err;
 	return c->changed;

@@ -33,10 +33,10 @@ struct jitcode_stats {
 struct jitcode *jitcode__new(void);
 void jitcode__free(struct jitcode *c);
 /*
- * Reads what is new in the jitdump at path.  1 when the functions described
+ * Reads what is new in the jitdump at path (inside root: jit_open_in_root).  1 when the functions described
  * changed, 0 when not, -errno.  A replaced or truncated file starts over.
  */
-int jitcode__read(struct jitcode *c, const char *path);
+int jitcode__read(struct jitcode *c, const char *root, const char *path);
 /* The same from records handed over directly (tests, and jitcode__read). */
 void jitcode__load(struct jitcode *c, uint64_t addr, uint64_t size, const unsigned char *eh_frame,
 		   size_t eh_size);

@@ -566,8 +566,8 @@ static struct file *jit_update(struct unwinder *u, struct pproc *p)
 		j = jit_add(u, p->pid);
 	if (!j)
 		return NULL;
-	snprintf(path, sizeof(path), "%s/%d/root%s", proctab__procfs(u->procs), p->pid, dump);
-	changed = jitcode__read(j->code, path);
+	snprintf(path, sizeof(path), "%s/%d/root", proctab__procfs(u->procs), p->pid);
+	changed = jitcode__read(j->code, path, dump);
 	if (changed < 0)
 		pr_debug("pid %d: cannot read %s: %s\n", p->pid, dump, strerror(-changed));
 	sig = jit_maps_sig(p);
