@@ -502,7 +502,7 @@ static void jit_sweep(struct unwinder *u)
 }
 
 /* Builds and publishes j's table afresh; BPF falls back to frame pointers meanwhile. */
-static void jit_publish(struct unwinder *u, struct jitproc *j, struct pproc *p)
+static void jit_publish(struct unwinder *u, struct jitproc *j, const struct pproc *p)
 {
 	struct unwind_table t;
 	struct file *f;
@@ -511,7 +511,7 @@ static void jit_publish(struct unwinder *u, struct jitproc *j, struct pproc *p)
 	int err;
 
 	jit_unpublish(u, j);
-	err = jitcode__table(j->code, jit_keep, p, &base, &t);
+	err = jitcode__table(j->code, jit_keep, (void *)p, &base, &t);
 	if (err)
 		return;
 	f = &u->files[j->id - 1];
@@ -544,7 +544,7 @@ static void jit_publish(struct unwinder *u, struct jitproc *j, struct pproc *p)
  * Reads what is new in p's jitdump and republishes its table when the code
  * or its mappings changed.  Returns the table's owner, or NULL: none.
  */
-static struct file *jit_update(struct unwinder *u, struct pproc *p)
+static struct file *jit_update(struct unwinder *u, const struct pproc *p)
 {
 	const char *dump = NULL;
 	struct jitproc *j = jit_find(u, p->pid);
@@ -580,7 +580,7 @@ static struct file *jit_update(struct unwinder *u, struct pproc *p)
 
 int unwinder__track_pid(struct unwinder *u, int pid)
 {
-	struct pproc *p = (struct pproc *)proctab__find(u->procs, pid);
+	const struct pproc *p = proctab__find(u->procs, pid);
 	struct unwind_proc proc = { 0 };
 	struct file *f, *jit;
 	uint32_t jit_file_id = 0;
