@@ -14,6 +14,7 @@
 #include <inttypes.h>
 #include <libelf.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -89,7 +90,7 @@ uint64_t got_load_bias(Elf *elf, const struct vma *v)
  * symbols by name, as the loader binds them): 0 where it has none.
  */
 void got_real_functions(int pid, const struct heap_allocator *a, const struct vma_list *maps,
-			   uint64_t real[SFN__MAX])
+			uint64_t real[SFN__MAX])
 {
 	const struct vma *v = NULL;
 	Elf_Scn *scn = NULL;
@@ -219,21 +220,50 @@ out:
 	return err;
 }
 
+bool got_is_object(const struct vma_list *maps, size_t k)
+{
+	const struct vma *v = &maps->vmas[k];
+
+	if (v->offset != 0 || v->path[0] != '/' || strstr(v->path, "/memfd:") ||
+	    tracee_in_loader(maps, v->start))
+		return false;
+	return !(k > 0 && maps->vmas[k - 1].offset == 0 &&
+		 !strcmp(maps->vmas[k - 1].path, v->path));
+}
+
+int got_objects(const struct vma_list *maps, uint64_t **starts)
+{
+	size_t k;
+	int n = 0;
+
+	*starts = calloc(maps->n + 1, sizeof(**starts));
+	if (!*starts)
+		return -ENOMEM;
+	for (k = 0; k < maps->n; k++)
+		if (got_is_object(maps, k))
+			(*starts)[n++] = maps->vmas[k].start;
+	return n;
+}
+
+static bool skipped(const struct got_patch *c, uint64_t start)
+{
+	int i;
+
+	for (i = 0; i < c->nskip; i++)
+		if (c->skip[i] == start)
+			return true;
+	return false;
+}
+
 int got_patch_all(struct got_patch *c, const struct vma_list *maps)
 {
-	const struct vma *v;
 	size_t k;
 	int err;
 
 	for (k = 0; k < maps->n; k++) {
-		v = &maps->vmas[k];
-		if (v->offset != 0 || v->path[0] != '/' || strstr(v->path, "/memfd:") ||
-		    tracee_in_loader(maps, v->start))
+		if (!got_is_object(maps, k) || skipped(c, maps->vmas[k].start))
 			continue;
-		if (k > 0 && maps->vmas[k - 1].offset == 0 &&
-		    !strcmp(maps->vmas[k - 1].path, v->path))
-			continue;
-		err = patch_object(c, v, maps);
+		err = patch_object(c, &maps->vmas[k], maps);
 		if (err)
 			return err;
 	}
@@ -241,8 +271,7 @@ int got_patch_all(struct got_patch *c, const struct vma_list *maps)
 }
 
 /* Writes back every slot still pointing into the sampler at base; how many. */
-int got_undo(struct tracee *s, uint64_t base, const struct sampler_slot *slots,
-		      uint64_t n)
+int got_undo(struct tracee *s, uint64_t base, const struct sampler_slot *slots, uint64_t n)
 {
 	uint64_t i, cur;
 	int restored = 0;

@@ -7,6 +7,8 @@
 #define BPFPROF_HEAP_GOT_H
 
 #include <gelf.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "heap/sampler/layout.h"
@@ -23,6 +25,8 @@ struct got_patch {
 	uint64_t nslots;
 	int patched;
 	int objects;
+	const uint64_t *skip; /* objects (first addresses) left alone: patched already */
+	int nskip;
 };
 
 /* /proc/PID/map_files/START-END opened with flags: a descriptor or -1. */
@@ -34,6 +38,12 @@ int heap_open_map_file(int pid, uint64_t start, uint64_t end, int flags);
  */
 void got_real_functions(int pid, const struct heap_allocator *a, const struct vma_list *maps,
 			uint64_t real[SFN__MAX]);
+
+/* Whether maps->vmas[k] is the first mapping of an object whose slots are patched. */
+bool got_is_object(const struct vma_list *maps, size_t k);
+
+/* The start of every such object, in *starts (malloc'ed): how many, or -ENOMEM. */
+int got_objects(const struct vma_list *maps, uint64_t **starts);
 
 /* Every loaded object's allocation slots pointed at the sampler: 0 or -errno. */
 int got_patch_all(struct got_patch *c, const struct vma_list *maps);

@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "heap/alloc.h"
+#include "heap/dlopen.h"
 #include "heap/got.h"
 #include "heap/inject.h"
 #include "heap/sampler/layout.h"
@@ -169,6 +170,20 @@ static void fill_exp(unsigned int *exp)
 	for (i = 0; i < (1 << SAMPLER_EXP_BITS); i++)
 		exp[i] = (unsigned int)(-log((i + 0.5) / (1 << SAMPLER_EXP_BITS)) *
 					(1 << SAMPLER_EXP_SHIFT));
+}
+
+/* Remembers the objects mapped now: those a later dlopen adds are the others. */
+static void note_objects(struct heap_injection *in, const struct vma_list *maps)
+{
+	uint64_t *starts;
+	int n = got_objects(maps, &starts);
+
+	in->objects_hash = got_objects_hash(maps);
+	if (n < 0)
+		return; /* out of memory: the old list stays, more constructors get breakpoints */
+	free(in->known);
+	in->known = starts;
+	in->nknown = n;
 }
 
 int heap_inject(int pid, const struct heap_allocator *a, uint64_t rate,
@@ -328,7 +343,7 @@ int heap_inject(int pid, const struct heap_allocator *a, uint64_t rate,
 	out->nslots = c.patched;
 	out->nobjects = c.objects;
 	out->nthreads = s->n;
-	out->objects_hash = got_objects_hash(&maps);
+	note_objects(out, &maps);
 restore_regs:
 	ptrace(PTRACE_SETREGS, pid, 0, &s->saved);
 resume:
@@ -375,6 +390,9 @@ int heap_uninject(struct heap_injection *in, char *why, size_t whylen)
 	if (in->memfd >= 0)
 		close(in->memfd);
 	in->memfd = -1;
+	free(in->known);
+	in->known = NULL;
+	in->nknown = 0;
 	err = tracee_open_mem(s);
 	if (!err)
 		err = tracee_stop_all(s, why, whylen);
@@ -445,45 +463,36 @@ uint64_t heap_inject_code_size(void)
 	return CODE_SIZE;
 }
 
-int heap_inject_refresh(struct heap_injection *in, char *why, size_t whylen)
+/*
+ * s stopped: every object's slots redirected to in's sampler, those of
+ * objects mapped since the last time new.  Returns how many slots, or
+ * -errno (-ESRCH: not our sampler any more, an exec) with why.
+ */
+static int patch_stopped(struct heap_injection *in, struct tracee *s, const struct vma_list *maps,
+			 bool only_new, char *why, size_t whylen)
 {
-	struct tracee *s;
-	struct sampler_data *d;
-	struct vma_list maps = { 0 };
+	struct sampler_data *d = calloc(1, sizeof(*d));
 	struct got_patch c = { 0 };
-	uint64_t h, real[SFN__MAX];
-	int err, ntries;
+	uint64_t real[SFN__MAX];
+	int err = -ESRCH;
 
-	if (procmaps__read("/proc", in->pid, &maps))
-		return -ESRCH;
-	h = got_objects_hash(&maps);
-	procmaps__free(&maps);
-	if (h == in->objects_hash)
-		return 0;
-	s = calloc(1, sizeof(*s));
-	d = calloc(1, sizeof(*d));
-	if (!s || !d) {
-		free(s);
-		free(d);
+	if (!d)
 		return -ENOMEM;
-	}
-	s->pid = in->pid;
-	s->mem = -1;
-	err = tracee_open_mem(s);
-	if (!err)
-		err = tracee_stop_quiet(s, &maps, &ntries, why, whylen);
-	if (err)
-		goto out;
-	err = -ESRCH; /* not our sampler any more (exec) */
-	if (find_sampler(&maps) != in->base ||
+	if (find_sampler(maps) != in->base ||
 	    tracee_read(s, in->base + DATA_OFF, d, offsetof(struct sampler_data, threads)) ||
 	    d->magic != SAMPLER_MAGIC)
-		goto resume;
+		goto out;
 	memcpy(real, d->real, sizeof(real));
 	c = (struct got_patch){
-		.s = s, .base = in->base, .real = real, .slots = d->slots, .nslots = d->nslots
+		.s = s,
+		.base = in->base,
+		.real = real,
+		.slots = d->slots,
+		.nslots = d->nslots,
+		.skip = only_new ? in->known : NULL,
+		.nskip = only_new ? in->nknown : 0,
 	};
-	err = got_patch_all(&c, &maps);
+	err = got_patch_all(&c, maps);
 	if (c.nslots != d->nslots) {
 		d->nslots = c.nslots;
 		err = tracee_write(s, D_FIELD(in->base, slots), d->slots,
@@ -497,15 +506,115 @@ int heap_inject_refresh(struct heap_injection *in, char *why, size_t whylen)
 			 strerror(-err));
 	else
 		err = c.patched;
-	in->objects_hash = got_objects_hash(&maps);
+	note_objects(in, maps);
 	in->nslots += c.patched;
-resume:
-	tracee_resume_all(s);
-	procmaps__free(&maps);
+	in->late_objects += c.objects;
 out:
+	free(d);
+	return err;
+}
+
+static struct tracee *new_tracee(int pid)
+{
+	struct tracee *s = calloc(1, sizeof(*s));
+
+	if (s) {
+		s->pid = pid;
+		s->mem = -1;
+	}
+	return s;
+}
+
+static void free_tracee(struct tracee *s)
+{
 	if (s->mem >= 0)
 		close(s->mem);
 	free(s);
-	free(d);
+}
+
+int heap_inject_refresh(struct heap_injection *in, char *why, size_t whylen)
+{
+	struct vma_list maps = { 0 };
+	struct tracee *s;
+	uint64_t h;
+	int err, ntries;
+
+	if (procmaps__read("/proc", in->pid, &maps))
+		return -ESRCH;
+	h = got_objects_hash(&maps);
+	procmaps__free(&maps);
+	if (h == in->objects_hash)
+		return 0;
+	s = new_tracee(in->pid);
+	if (!s)
+		return -ENOMEM;
+	err = tracee_open_mem(s);
+	if (!err)
+		err = tracee_stop_quiet(s, &maps, &ntries, why, whylen);
+	if (!err) {
+		err = patch_stopped(in, s, &maps, false, why, whylen);
+		tracee_resume_all(s);
+		procmaps__free(&maps);
+	}
+	free_tracee(s);
+	return err;
+}
+
+/* The index of thread tid among those stopped, or -1. */
+static int thread_index(const struct tracee *s, int tid)
+{
+	int i;
+
+	for (i = 0; i < s->n; i++)
+		if (s->tids[i] == tid)
+			return i;
+	return -1;
+}
+
+int heap_inject_loaded(struct heap_injection *in, int tid, bool held, int64_t timeout_ns, char *why,
+		       size_t whylen)
+{
+	struct vma_list maps = { 0 };
+	struct tracee *s;
+	int err, i;
+
+	if (!held)
+		return -EAGAIN; /* the thread ran on: only a stop outside the loader is safe */
+	s = new_tracee(in->pid);
+	if (!s) {
+		kill(in->pid, SIGCONT);
+		return -ENOMEM;
+	}
+	err = tracee_open_mem(s);
+	if (!err)
+		err = tracee_stop_all(s, why, whylen);
+	if (err) {
+		if (err != -ESRCH && err != -E2BIG)
+			tracee_explain(in->pid, -err, why, whylen);
+		goto out;
+	}
+	for (i = 0; held && i < s->n; i++)
+		if (s->sigs[i] == SIGSTOP)
+			s->sigs[i] = 0; /* BPF's, holding the process: not given back */
+	i = thread_index(s, tid);
+	err = procmaps__read("/proc", in->pid, &maps);
+	if (!err)
+		err = i < 0 ? -EAGAIN
+			    : heap_dl_run_to_init(s, i, &maps, in->known, in->nknown, timeout_ns);
+	procmaps__free(&maps);
+	/* The relocations done: the maps again (RELRO's mprotect split mappings). */
+	if (!err)
+		err = procmaps__read("/proc", in->pid, &maps);
+	if (!err) {
+		err = patch_stopped(in, s, &maps, true, why, whylen);
+		procmaps__free(&maps);
+	} else if (err != -EAGAIN) {
+		snprintf(why, whylen, "cannot follow pid %d's dlopen: %s", in->pid, strerror(-err));
+	}
+	tracee_resume_all(s);
+out:
+	if (held)
+		kill(in->pid, SIGCONT);
+	free_tracee(s);
 	return err;
 }

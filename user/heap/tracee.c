@@ -291,7 +291,6 @@ int tracee_syscall(struct tracee *s, long nr, uint64_t a1, uint64_t a2, uint64_t
 	return -EIO;
 }
 
-
 int tracee_open_mem(struct tracee *s)
 {
 	char path[64];
