@@ -409,6 +409,8 @@ static void stop_dl_watch(struct heap_run *run)
 		run->dl_quit = true;
 		pthread_join(run->dl_thread, NULL);
 		run->dl_running = false;
+		/* A report BPF sent before its probe went: the process it stopped goes on. */
+		ring_buffer__consume(run->dl_rb);
 	}
 	ring_buffer__free(run->dl_rb);
 	run->dl_rb = NULL;

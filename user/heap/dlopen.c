@@ -338,8 +338,8 @@ static int run_alone(struct tracee *s, int i, const struct inits *in, int64_t ti
 	}
 }
 
-int heap_dl_run_to_init(struct tracee *s, int i, const struct vma_list *maps,
-			const uint64_t *known, int nknown, int64_t timeout_ns)
+int heap_dl_run_to_init(struct tracee *s, int i, const struct vma_list *maps, const uint64_t *known,
+			int nknown, int64_t timeout_ns)
 {
 	struct inits in = { .n = 0 };
 	size_t k;

@@ -37,8 +37,8 @@ int heap_dl_open(int pid, const struct heap_dl *dl);
  * not get there within timeout_ns (blocked, say, on a lock a stopped thread
  * holds; it is stopped again, nothing changed), or another -errno.
  */
-int heap_dl_run_to_init(struct tracee *s, int i, const struct vma_list *maps,
-			const uint64_t *known, int nknown, int64_t timeout_ns);
+int heap_dl_run_to_init(struct tracee *s, int i, const struct vma_list *maps, const uint64_t *known,
+			int nknown, int64_t timeout_ns);
 
 /*
  * Whether pid is its terminal's foreground job: then it is not held at r_brk,

@@ -598,6 +598,8 @@ int heap_inject_loaded(struct heap_injection *in, int tid, bool held, int64_t ti
 			s->sigs[i] = 0; /* BPF's, holding the process: not given back */
 	i = thread_index(s, tid);
 	err = procmaps__read("/proc", in->pid, &maps);
+	if (!err && find_sampler(&maps) != in->base)
+		err = -ESRCH; /* an exec'd program's loader: not ours to follow */
 	if (!err)
 		err = i < 0 ? -EAGAIN
 			    : heap_dl_run_to_init(s, i, &maps, in->known, in->nknown, timeout_ns);
