@@ -276,6 +276,7 @@ int heap_inject(int pid, const struct heap_allocator *a, uint64_t rate,
 		}
 		d->ntracked = 0;
 		d->dropped = 0;
+		memset(d->busy, 0, sizeof(d->busy));
 	} else {
 		base = map_sampler(s, &memfd, why, whylen);
 		if (!base) {
