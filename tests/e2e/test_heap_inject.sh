@@ -129,12 +129,14 @@ check "the workload finishes its own checks (exit $rc: $(tail -n1 "$SOUT"))" sh 
 # dlopen_now loads libdl_sized.so when told and calls into it at once: its
 # constructor, then lib_keep() right after dlopen returns, keep known bytes.
 # bpfprof stops the process at the loader's r_brk and redirects the new
-# library's slots before its constructor runs: exact at --rate 1.
+# library's slots before its constructor runs: exact at --rate 1.  Three
+# more threads allocate and check their blocks all along (DLNOW_THREADS).
 dlnow() {
 	local name=$1 prof
 	shift
 	rm -f "$TMP/go"
-	DLOPEN_NOW_GO=$TMP/go "$WORKLOADS/dlopen_now" "$WORKLOADS/libdl_sized.so" 30 >"$TMP/$name.out" 2>&1 &
+	DLOPEN_NOW_GO=$TMP/go "$WORKLOADS/dlopen_now" "$WORKLOADS/libdl_sized.so" 30 "${DLNOW_THREADS:-0}" \
+		>"$TMP/$name.out" 2>&1 &
 	WPID=$!
 	E2E_PIDS+=("$WPID")
 	wait_line "$TMP/$name.out" '^ready' 5
@@ -148,8 +150,9 @@ dlnow() {
 	RC=$?
 	stop_workload "$WPID"
 }
-dlnow dln
+DLNOW_THREADS=3 dlnow dln
 check_rc "dlopen right after the injection: exits 0" "$RC"
+check "the other threads' blocks are intact" sh -c "! grep -q CORRUPT '$TMP/dln.out'"
 check "the library's slots are redirected at the loader's report, not by the poll" \
 	grep -q '1 objects loaded since the injection redirected at the loader.s report, 0 by the poll' "$TMP/dln.err"
 close_to "its constructor's allocations (lib_ctor_alloc), --rate 1" \
