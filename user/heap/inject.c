@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Injecting the heap sampler into a running process: the session of one
+ * Injecting the heap sampler into a running process: the steps of one
  * injection, on heap/tracee.c (stopping the threads, the target's own
  * syscalls) and heap/got.c (finding and rewriting the slots).
  *
