@@ -19,6 +19,10 @@
  * read-only RELRO pages too, as a debugger's breakpoints do), and the
  * threads resume.  What each slot held is kept in the sampler's own data,
  * so any later bpfprof restores them, even after this one was killed.
+ *
+ * Objects loaded later get the same: at the loader's report, stopped by
+ * BPF at r_brk (heap_inject_loaded, heap/dlopen.c), else as soon as no
+ * thread is in the loader (heap_inject_refresh, also polled once a second).
  */
 #include <dirent.h>
 #include <elf.h>
