@@ -10,8 +10,10 @@
 #            samples, nothing traps (no BPF)
 # Rounds are interleaved (the order rotates each round) so drift hits all
 # alike; the table shows each state's median, its spread (min..max) and
-# the median's change against none.  Needs 2 CPUs; run it on a quiet
-# machine.  Not a test: nothing here passes or fails.
+# the median's change against none; and redis-server's CPU time per
+# request (from /proc/PID/schedstat), which a busy machine disturbs less
+# than the throughput.  Needs 2 CPUs; run it on a quiet machine.  Not a
+# test: nothing here passes or fails.
 #   ROUNDS=7 REQUESTS=200000 CONFIGS="none sampler orphan" tools/bench/redis.sh
 set -eu
 cd "$(dirname "$0")/../.."
@@ -38,7 +40,7 @@ stop_all() {
 	return 0
 }
 trap 'stop_all; rm -rf "$tmp"' EXIT
-declare -A rps
+declare -A rps cpu
 
 start_redis() {
 	port=$((20000 + RANDOM % 20000))
@@ -72,10 +74,20 @@ sampler() {
 	fi
 }
 
-# The requests per second of every test, summed.
+# redis-server's CPU time so far (ns, every thread).
+server_ns() {
+	cat /proc/"$rpid"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { print s }'
+}
+
+# The requests per second of every test, summed, into rps[$1]; CPU ns per request into cpu[$1].
 bench() {
-	taskset -c "$CLIENT_CPU" redis-benchmark -p "$port" -q -n "$REQUESTS" -t "$TESTS" -d 256 -P 4 2>/dev/null |
-		tr '\r' '\n' | awk '{ for (i = 1; i <= NF; i++) if ($i == "requests") s += $(i - 1) } END { print s }'
+	local ntests t0 r
+	ntests=$(echo "$TESTS" | tr ',' '\n' | wc -l)
+	t0=$(server_ns)
+	r=$(taskset -c "$CLIENT_CPU" redis-benchmark -p "$port" -q -n "$REQUESTS" -t "$TESTS" -d 256 -P 4 2>/dev/null |
+		tr '\r' '\n' | awk '{ for (i = 1; i <= NF; i++) if ($i == "requests") s += $(i - 1) } END { print s }')
+	rps[$1]+="$r "
+	cpu[$1]+="$(awk -v a="$t0" -v b="$(server_ns)" -v n=$((REQUESTS * ntests)) 'BEGIN { printf "%.0f", (b - a) / n }') "
 }
 
 for r in $(seq "$ROUNDS"); do
@@ -87,21 +99,31 @@ for r in $(seq "$ROUNDS"); do
 		sampler) sampler ;;
 		orphan) sampler --kill ;;
 		esac
-		rps[$c]+="$(bench) "
+		bench "$c"
 		stop_all
 	done
 done
 
-base=$(echo "${rps[none]:-}" | median)
-printf "redis-benchmark -t %s -d 256 -P 4, %d requests each, requests/s summed over the tests;\n" "$TESTS" "$REQUESTS"
-printf "redis-server on CPU %s, the client and bpfprof on CPU %s; %d interleaved rounds\n" "$SERVER_CPU" "$CLIENT_CPU" "$ROUNDS"
-printf "%-8s %10s %21s %8s %9s\n" state median "min..max" spread "vs none"
-for c in "${configs[@]}"; do
-	echo "${rps[$c]}" | tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -g | awk -v c="$c" -v b="$base" '
-		{ a[NR] = $1 }
-		END {
-			if (!NR) { printf "%-8s %10s\n", c, "-"; exit }
-			m = a[int((NR + 1) / 2)]
-			printf "%-8s %10.0f %10.0f..%-10.0f %7.1f%% %8s\n", c, m, a[1], a[NR],
-				(a[NR] - a[1]) / m * 100, b ? sprintf("%+.1f%%", (m - b) / b * 100) : "-" }'
-done
+# table NAME UNIT VALUES...: one line per state, from the array named NAME.
+table() {
+	local -n a=$1
+	local base c
+	base=$(echo "${a[none]:-}" | median)
+	printf "%-8s %12s %23s %8s %9s\n" state "median $2" "min..max" spread "vs none"
+	for c in "${configs[@]}"; do
+		echo "${a[$c]:-}" | tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -g | awk -v c="$c" -v b="$base" '
+			{ v[NR] = $1 }
+			END {
+				if (!NR) { printf "%-8s %12s\n", c, "-"; exit }
+				m = v[int((NR + 1) / 2)]
+				printf "%-8s %12.0f %11.0f..%-11.0f %7.1f%% %8s\n", c, m, v[1], v[NR],
+					(v[NR] - v[1]) / m * 100, b ? sprintf("%+.1f%%", (m - b) / b * 100) : "-" }'
+	done
+}
+
+printf "redis-benchmark -t %s -d 256 -P 4, %d requests each; redis-server on CPU %s, the client\n" "$TESTS" "$REQUESTS" "$SERVER_CPU"
+printf "and bpfprof on CPU %s; %d interleaved rounds\n" "$CLIENT_CPU" "$ROUNDS"
+echo "throughput, requests/s summed over the tests:"
+table rps req/s
+echo "redis-server's CPU time per request:"
+table cpu ns
