@@ -149,12 +149,12 @@ int heap_dl_find(int pid, struct heap_dl *dl, char *why, size_t whylen)
 	return err;
 }
 
-static bool known_object(const uint64_t *known, int nknown, uint64_t start)
+static bool known_object(const uint64_t *known, int nknown, uint64_t key)
 {
 	int i;
 
 	for (i = 0; i < nknown; i++)
-		if (known[i] == start)
+		if (known[i] == key)
 			return true;
 	return false;
 }
@@ -346,7 +346,8 @@ int heap_dl_run_to_init(struct tracee *s, int i, const struct vma_list *maps, co
 	int err;
 
 	for (k = 0; k < maps->n; k++)
-		if (got_is_object(maps, k) && !known_object(known, nknown, maps->vmas[k].start))
+		if (got_is_object(maps, k) &&
+		    !known_object(known, nknown, got_object_key(&maps->vmas[k])))
 			object_inits(s->pid, &maps->vmas[k], maps, &in);
 	if (!in.n)
 		return -EAGAIN;

@@ -231,6 +231,11 @@ bool got_is_object(const struct vma_list *maps, size_t k)
 		 !strcmp(maps->vmas[k - 1].path, v->path));
 }
 
+uint64_t got_object_key(const struct vma *v)
+{
+	return v->start ^ (v->inode * 0x9e3779b97f4a7c15ULL);
+}
+
 int got_objects(const struct vma_list *maps, uint64_t **starts)
 {
 	size_t k;
@@ -241,16 +246,16 @@ int got_objects(const struct vma_list *maps, uint64_t **starts)
 		return -ENOMEM;
 	for (k = 0; k < maps->n; k++)
 		if (got_is_object(maps, k))
-			(*starts)[n++] = maps->vmas[k].start;
+			(*starts)[n++] = got_object_key(&maps->vmas[k]);
 	return n;
 }
 
-static bool skipped(const struct got_patch *c, uint64_t start)
+static bool skipped(const struct got_patch *c, uint64_t key)
 {
 	int i;
 
 	for (i = 0; i < c->nskip; i++)
-		if (c->skip[i] == start)
+		if (c->skip[i] == key)
 			return true;
 	return false;
 }
@@ -261,7 +266,7 @@ int got_patch_all(struct got_patch *c, const struct vma_list *maps)
 	int err;
 
 	for (k = 0; k < maps->n; k++) {
-		if (!got_is_object(maps, k) || skipped(c, maps->vmas[k].start))
+		if (!got_is_object(maps, k) || skipped(c, got_object_key(&maps->vmas[k])))
 			continue;
 		err = patch_object(c, &maps->vmas[k], maps);
 		if (err)
@@ -296,6 +301,6 @@ uint64_t got_objects_hash(const struct vma_list *maps)
 
 	for (k = 0; k < maps->n; k++)
 		if (maps->vmas[k].offset == 0 && maps->vmas[k].path[0] == '/')
-			h = (h ^ maps->vmas[k].start) * 1099511628211ULL;
+			h = (h ^ got_object_key(&maps->vmas[k])) * 1099511628211ULL;
 	return h;
 }

@@ -25,7 +25,7 @@ struct got_patch {
 	uint64_t nslots;
 	int patched;
 	int objects;
-	const uint64_t *skip; /* objects (first addresses) left alone: patched already */
+	const uint64_t *skip; /* objects (got_object_key) left alone: patched already */
 	int nskip;
 };
 
@@ -42,8 +42,14 @@ void got_real_functions(int pid, const struct heap_allocator *a, const struct vm
 /* Whether maps->vmas[k] is the first mapping of an object whose slots are patched. */
 bool got_is_object(const struct vma_list *maps, size_t k);
 
-/* The start of every such object, in *starts (malloc'ed): how many, or -ENOMEM. */
-int got_objects(const struct vma_list *maps, uint64_t **starts);
+/*
+ * An object's key, from its first mapping: its address and its file, so
+ * that another library loaded where a closed one was is a new object.
+ */
+uint64_t got_object_key(const struct vma *v);
+
+/* The key of every such object, in *keys (malloc'ed): how many, or -ENOMEM. */
+int got_objects(const struct vma_list *maps, uint64_t **keys);
 
 /* Every loaded object's allocation slots pointed at the sampler: 0 or -errno. */
 int got_patch_all(struct got_patch *c, const struct vma_list *maps);

@@ -27,7 +27,7 @@ struct heap_injection {
 	int nthreads;
 	int tries;	       /* stops it took to find no thread in the dynamic loader */
 	uint64_t objects_hash; /* of the objects mapped when last patched */
-	uint64_t *known;       /* those objects' first addresses (malloc'ed) */
+	uint64_t *known;       /* those objects' keys (got_object_key; malloc'ed) */
 	int nknown;
 	int late_objects; /* objects loaded since the injection whose slots were redirected */
 	uint64_t dropped; /* sampled blocks the sampler's table had no room for (at uninject) */
