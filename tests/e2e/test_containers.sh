@@ -9,18 +9,15 @@
 # from the host; fifty containers of one image share one symbol table; the
 # deployment files validated.
 #
-# Podman with runc, cgroupfs and the rlimits it may not raise (crun fails
-# on this host's hybrid cgroups).  Where podman cannot run the script skips
-# with one line, which tests/run.sh counts as skipped; under CI=true, where
-# podman runs, that is a failure.
+# Podman as tests/e2e/podman.sh runs it; where podman cannot run the script
+# skips with one line (a failure under CI=true).
 set -u
 cd "$(dirname "$0")/../.."
 . tests/e2e/lib.sh
+. tests/e2e/podman.sh
 
 echo "containers: end-to-end"
 
-PODMAN=(podman --cgroup-manager=cgroupfs)
-RUN=("${PODMAN[@]}" run --runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024)
 TAG=bpfprof-e2e-$$
 IMG_A=$TAG-work-a IMG_B=$TAG-work-b IMG_AGENT=$TAG-agent IMG_MANY=$TAG-many
 CT_A=$TAG-a CT_B=$TAG-b CT_AGENT=$TAG-agent
@@ -32,16 +29,6 @@ POD_A=checkout-7f9-$$ NS_A=shop-$$
 MANY=${FLEET_MANY:-50}
 CT_MANY=()
 for i in $(seq "$MANY"); do CT_MANY+=("$TAG-m$i"); done
-
-skip_all() {
-	if [ "${CI:-}" = true ]; then
-		fail "podman cannot run here, and CI's machine runs it: $*"
-		finish
-		exit
-	fi
-	echo "e2e: skipped: $*"
-	exit 0
-}
 
 # Containers and images by name, whatever happened; then lib.sh's cleanup.
 cleanup_containers() {
@@ -115,9 +102,7 @@ fi
 
 # --- can podman run a container here? ---
 
-command -v podman >/dev/null || skip_all "no podman (make deps installs it)"
-command -v runc >/dev/null || skip_all "no runc (make deps installs it)"
-[ -x "$BPFPROF" ] || skip_all "no $BPFPROF: run make first"
+need_podman
 
 # Workloads FROM scratch: static binaries with known functions (frame
 # pointers, no inlining, as tests/workloads are built).
@@ -170,8 +155,7 @@ CF
 for x in a b; do
 	img=$IMG_A cf=$TMP/Containerfile.work
 	[ $x = b ] && img=$IMG_B cf=$TMP/Containerfile.work-b
-	"${PODMAN[@]}" build -q -f "$cf" -t "$img" "$TMP/$x" >"$TMP/build.$x" 2>&1 ||
-		skip_all "podman build fails here: $(tail -n1 "$TMP/build.$x")"
+	podman_build "$img" "$cf" "$TMP/$x"
 done
 "${RUN[@]}" -d --name "$CT_A" \
 	--annotation io.kubernetes.pod.name=$POD_A \

@@ -6,28 +6,17 @@
 # bpfprof on the host reads it through /proc/PID/root and NSpid: the three
 # functions are named, with their 50/30/20 shares within 5 points.
 #
-# Podman with runc, cgroupfs and the rlimits it may not raise, as
-# test_containers.sh; where podman cannot run the script is skipped.
+# Podman as test_containers.sh runs it (tests/e2e/podman.sh); where podman
+# cannot run the script is skipped.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/e2e/lib.sh
+. tests/e2e/podman.sh
 
 echo "jit container: end-to-end"
 
-PODMAN=(podman --cgroup-manager=cgroupfs)
-RUN=("${PODMAN[@]}" run --runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024)
 TAG=bpfprof-e2e-jit-$$
 IMG=$TAG-node CT=$TAG-node
-
-skip_all() {
-	if [ "${CI:-}" = true ]; then
-		fail "podman cannot run here, and CI's machine runs it: $*"
-		finish
-		exit
-	fi
-	echo "e2e: skipped: $*"
-	exit 0
-}
 
 cleanup_container() {
 	"${PODMAN[@]}" rm -f -t 0 "$CT" >/dev/null 2>&1
@@ -36,19 +25,14 @@ cleanup_container() {
 }
 trap cleanup_container EXIT
 
-command -v podman >/dev/null || skip_all "no podman (make deps installs it)"
-command -v runc >/dev/null || skip_all "no runc (make deps installs it)"
+need_podman
 command -v node >/dev/null || skip_all "no node (make deps installs it)"
-[ -x "$BPFPROF" ] || skip_all "no $BPFPROF: run make first"
 
 # The image: node, the libraries ldd names (at their paths), an empty /tmp.
 CTX=$TMP/ctx
 mkdir -p "$CTX/tmp" "$CTX/app"
 NODE=$(readlink -f "$(command -v node)")
-for f in "$NODE" $(ldd "$NODE" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'); do
-	mkdir -p "$CTX$(dirname "$f")"
-	cp -L "$f" "$CTX$f"
-done
+scratch_copy "$CTX" "$NODE"
 mkdir -p "$CTX/usr/bin"
 [ "$NODE" = /usr/bin/node ] || ln -s "$NODE" "$CTX/usr/bin/node"
 cp tests/workloads/jit_split.js "$CTX/app/"
@@ -58,8 +42,7 @@ COPY . /
 ENTRYPOINT ["/usr/bin/node", "--perf-basic-prof", "--no-turbo-inlining", "/app/jit_split.js"]
 CF
 chmod 1777 "$CTX/tmp"
-"${PODMAN[@]}" build -q -f "$CTX/Containerfile" -t "$IMG" "$CTX" >"$TMP/build" 2>&1 ||
-	skip_all "podman build fails here: $(tail -n1 "$TMP/build")"
+podman_build "$IMG" "$CTX/Containerfile" "$CTX"
 "${RUN[@]}" -d --name "$CT" "$IMG" 30 >"$TMP/id" 2>&1 ||
 	skip_all "podman run fails here: $(tail -n1 "$TMP/id")"
 

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -526,6 +527,124 @@ static void test_symbolizer(void **state)
 	proctab__free(t);
 }
 
+/*
+ * A container's perf map is opened inside its root: a symbolic link on the
+ * way (its /tmp, say) resolves there, never to the host's files, even as
+ * an absolute path or through "..".  A link that stays inside is fine.
+ */
+static void test_open_in_root(void **state)
+{
+	struct fx *f = *state;
+	char root[PATH_MAX + 16], host[PATH_MAX + 16], path[2 * PATH_MAX];
+	struct perfmap pm = { 0 };
+	struct stat st;
+	int fd;
+
+	snprintf(root, sizeof(root), "%s/root", f->dir);
+	snprintf(host, sizeof(host), "%s/host", f->dir);
+	assert_int_equal(mkdir(root, 0755), 0);
+	assert_int_equal(mkdir(host, 0755), 0);
+	snprintf(path, sizeof(path), "%s/perf-7.map", host);
+	put(path, "w", "1000 10 host_secret\n");
+	/* /tmp in the container: a link to the host's directory, by absolute path. */
+	snprintf(path, sizeof(path), "%s/tmp", root);
+	assert_int_equal(symlink(host, path), 0);
+	/* Joined to the root and opened on the host, it would be followed. */
+	snprintf(path, sizeof(path), "%s/tmp/perf-7.map", root);
+	fd = open(path, O_RDONLY | O_NOFOLLOW);
+	assert_true(fd >= 0);
+	close(fd);
+	/* In the root the link's target does not exist (or loops back to the link). */
+	assert_true(jit_open_in_root(root, "/tmp/perf-7.map", &st) < 0);
+	assert_true(perfmap__read_in(&pm, root, "/tmp/perf-7.map", f->m) < 0);
+	assert_null(name_at(f->m, 0x1000));
+	/* By "..": it stops at the root. */
+	snprintf(path, sizeof(path), "%s/up", root);
+	assert_int_equal(symlink("../../host", path), 0);
+	assert_int_equal(jit_open_in_root(root, "/up/perf-7.map", &st), -ENOENT);
+	assert_int_equal(jit_open_in_root(root, "/../host/perf-7.map", &st), -ENOENT);
+	/* A link inside the root: the container's own file. */
+	snprintf(path, sizeof(path), "%s/var", root);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/var/tmp", root);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/var/tmp/perf-8.map", root);
+	put(path, "w", "2000 10 container_fn\n");
+	snprintf(path, sizeof(path), "%s/tmp8", root);
+	assert_int_equal(symlink("/var/tmp", path), 0);
+	assert_int_equal(perfmap__read_in(&pm, root, "/tmp8/perf-8.map", f->m), 0);
+	assert_string_equal(name_at(f->m, 0x2000), "container_fn");
+	/* The last component stays refused as a link. */
+	snprintf(path, sizeof(path), "%s/var/tmp/perf-9.map", root);
+	assert_int_equal(symlink("perf-8.map", path), 0);
+	assert_int_equal(jit_open_in_root(root, "/var/tmp/perf-9.map", &st), -ELOOP);
+}
+
+/*
+ * A long-running capture sees JIT processes come and go: each one's names
+ * (every one distinct) go with it, so what the symbolizer holds for JIT
+ * code does not grow with the processes it has seen.
+ */
+static void test_names_freed_with_process(void **state)
+{
+	struct fx *f = *state;
+	char path[PATH_MAX + 64], line[128];
+	size_t first = 0, most = 0, bytes, heap_at_10 = 0;
+	struct proctab *t;
+	struct symbolizer *s;
+	struct sym_loc loc;
+	FILE *fp;
+	int pid, i;
+
+	t = proctab__new(f->dir);
+	assert_non_null(t);
+	s = symbolizer__new(t);
+	assert_non_null(s);
+	for (pid = 5000; pid < 5200; pid++) {
+		snprintf(path, sizeof(path), "%s/%d", f->dir, pid);
+		assert_int_equal(mkdir(path, 0755), 0);
+		snprintf(path, sizeof(path), "%s/%d/root", f->dir, pid);
+		assert_int_equal(mkdir(path, 0755), 0);
+		snprintf(path, sizeof(path), "%s/%d/root/tmp", f->dir, pid);
+		assert_int_equal(mkdir(path, 0755), 0);
+		snprintf(path, sizeof(path), "%s/%d/status", f->dir, pid);
+		snprintf(line, sizeof(line), "Name:\tnode\nTgid:\t%d\nNSpid:\t%d\n", pid, pid);
+		put(path, "w", line);
+		snprintf(path, sizeof(path), "%s/%d/maps", f->dir, pid);
+		put(path, "w", "7f0000000000-7f0000100000 r-xp 00000000 00:00 0 \n");
+		snprintf(path, sizeof(path), "%s/%d/root/tmp/perf-%d.map", f->dir, pid, pid);
+		fp = fopen(path, "w");
+		assert_non_null(fp);
+		for (i = 0; i < 500; i++)
+			fprintf(fp, "%llx 10 JS:*function_%d_of_process_%d app.js:%d\n",
+				0x7f0000001000ULL + 0x10 * i, i, pid, i);
+		assert_int_equal(fclose(fp), 0);
+
+		assert_int_equal(proctab__refresh(t, pid), 0);
+		assert_int_equal(symbolizer__user(s, pid, 0x7f0000001000 + 0x10 * 7, &loc), 0);
+		assert_int_equal(loc.nframes, 1);
+		snprintf(line, sizeof(line), "JS:*function_7_of_process_%d app.js:7", pid);
+		assert_string_equal(loc.frames[0].function, line);
+		bytes = symbolizer__jit_stats(s)->bytes;
+		first = first ? first : bytes;
+		most = bytes > most ? bytes : most;
+		proctab__forget(t, pid);
+		assert_int_equal(symbolizer__jit_forget_gone(s), 1);
+		assert_int_equal(symbolizer__jit_stats(s)->bytes, 0);
+		if (pid == 5010)
+			heap_at_10 = mallinfo2().uordblks;
+	}
+	/* 200 processes of 500 names each: one process's worth at most. */
+	assert_true(most <= first);
+	/* And the heap agrees: 190 more processes' names (~4.5 MB) are not kept. */
+	bytes = mallinfo2().uordblks;
+	printf("heap in use after 10 JIT processes: %zu bytes, after 200: %zu\n", heap_at_10,
+	       bytes);
+	assert_true(bytes < heap_at_10 + 512 * 1024);
+	symbolizer__free(s);
+	proctab__free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -538,6 +657,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refused_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_jitdump, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_symbolizer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_names_freed_with_process, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_in_root, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

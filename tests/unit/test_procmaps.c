@@ -4,7 +4,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -219,6 +221,108 @@ static void test_read_self(void **state)
 	procmaps__free(&l);
 }
 
+/*
+ * The executable vmas of a full read; live, [vsyscall] aside (not a vma:
+ * PROCMAP_QUERY does not see it, and nothing is ever sampled there).
+ */
+static void exec_subset(struct vma_list *l, bool live)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < l->n; i++) {
+		if (l->vmas[i].exec && (!live || strcmp(l->vmas[i].path, "[vsyscall]")))
+			l->vmas[n++] = l->vmas[i];
+		else
+			free(l->vmas[i].path);
+	}
+	l->n = n;
+}
+
+static void assert_same_vmas(const struct vma_list *a, const struct vma_list *b)
+{
+	assert_int_equal(a->n, b->n);
+	for (size_t i = 0; i < a->n; i++) {
+		const struct vma *x = &a->vmas[i], *y = &b->vmas[i];
+
+		assert_int_equal(x->start, y->start);
+		assert_int_equal(x->end, y->end);
+		assert_int_equal(x->offset, y->offset);
+		assert_int_equal(x->inode, y->inode);
+		assert_int_equal(x->dev_major, y->dev_major);
+		assert_int_equal(x->dev_minor, y->dev_minor);
+		assert_true(x->read == y->read && x->write == y->write && x->exec == y->exec &&
+			    x->shared == y->shared && x->deleted == y->deleted);
+		assert_string_equal(x->path, y->path);
+	}
+}
+
+/*
+ * The executable vmas alone (PROCMAP_QUERY on this kernel) equal those of
+ * the text: a file, a deleted file, a memfd, anonymous code, the vdso.
+ */
+static void test_read_exec_self(void **state)
+{
+	char tmpl[] = "/tmp/bpfprof-maps-XXXXXX";
+	struct vma_list all = {}, exec = {};
+	long page = sysconf(_SC_PAGESIZE);
+	void *del, *anon, *mfd;
+	int fd, memfd, found = 0;
+
+	fd = mkstemp(tmpl);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, page), 0);
+	del = mmap(NULL, page, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
+	assert_true(del != MAP_FAILED);
+	unlink(tmpl);
+	close(fd);
+	memfd = memfd_create("bpfprof-test", 0);
+	assert_true(memfd >= 0);
+	assert_int_equal(ftruncate(memfd, page), 0);
+	mfd = mmap(NULL, page, PROT_READ | PROT_EXEC, MAP_SHARED, memfd, 0);
+	assert_true(mfd != MAP_FAILED);
+	close(memfd);
+	anon = mmap(NULL, page, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(anon != MAP_FAILED);
+
+	assert_int_equal(procmaps__read("/proc", getpid(), &all), 0);
+	assert_int_equal(procmaps__read_exec("/proc", getpid(), &exec), 0);
+	exec_subset(&all, true);
+	assert_same_vmas(&all, &exec);
+	for (size_t i = 0; i < exec.n; i++) {
+		const struct vma *v = &exec.vmas[i];
+
+		if (v->start == (uintptr_t)del)
+			found += v->deleted && !strcmp(v->path, tmpl);
+		else if (v->start == (uintptr_t)mfd)
+			found += v->shared && strstr(v->path, "bpfprof-test") != NULL;
+		else if (v->start == (uintptr_t)anon)
+			found += !v->path[0];
+		else if (!strcmp(v->path, "[vdso]"))
+			found++;
+	}
+	assert_int_equal(found, 4);
+	procmaps__free(&all);
+	procmaps__free(&exec);
+	munmap(del, page);
+	munmap(mfd, page);
+	munmap(anon, page);
+}
+
+/* A maps file with no PROCMAP_QUERY (a fixture): the same from its text. */
+static void test_read_exec_fixture(void **state)
+{
+	struct vma_list all = {}, exec = {};
+
+	assert_int_equal(procmaps__read(PROCFS, PID, &all), 0);
+	assert_int_equal(procmaps__read_exec(PROCFS, PID, &exec), 0);
+	exec_subset(&all, false);
+	assert_true(exec.n > 0);
+	assert_same_vmas(&all, &exec);
+	procmaps__free(&all);
+	procmaps__free(&exec);
+	assert_int_equal(procmaps__read_exec(PROCFS, 99999999, &exec), -ESRCH);
+}
+
 static void test_free_null(void **state)
 {
 	struct vma_list l = {};
@@ -236,6 +340,7 @@ int main(void)
 		cmocka_unit_test(test_parse_edge_lines), cmocka_unit_test(test_parse_empty),
 		cmocka_unit_test(test_malformed),	 cmocka_unit_test(test_missing_pid),
 		cmocka_unit_test(test_read_self),	 cmocka_unit_test(test_free_null),
+		cmocka_unit_test(test_read_exec_self),	 cmocka_unit_test(test_read_exec_fixture),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,6 +16,7 @@
 #include "util/log.h"
 #include "profile/profile.h"
 #include "capture/session.h"
+#include "unwind/jitcode.h"
 #include "unwind/unwinder.h"
 
 int capture_unwind_size(struct bpf_object *obj, const struct stack_opts *st, bool tables)
@@ -88,6 +89,17 @@ void capture_unwind_report(struct session *s, struct profile *p, bool final)
 	if (final)
 		pr_info("%s\n", line);
 	profile__add_comment(p, line);
+	if (st.jit_procs) {
+		snprintf(line, sizeof(line),
+			 "generated code: %zu functions with unwind tables from jitdump in %zu "
+			 "processes; %" PRIu64 " tables unusable, %" PRIu64 " functions past the "
+			 "bound of %u rows a process, %zu tables without room",
+			 st.jit_funcs, st.jit_procs, st.jit_bad, st.jit_dropped, JITCODE_MAX_ROWS,
+			 st.jit_full);
+		if (final)
+			pr_info("%s\n", line);
+		profile__add_comment(p, line);
+	}
 	if (st.files_full) {
 		snprintf(line, sizeof(line),
 			 "%zu files got no unwind table: the rows map was full (their frames "

@@ -29,6 +29,12 @@ struct vma_list {
 int procmaps__parse(FILE *f, struct vma_list *out);
 /* Reads <procfs>/<pid>/maps; procfs is "/proc" except in tests.  -ESRCH when gone. */
 int procmaps__read(const char *procfs, int pid, struct vma_list *out);
+/*
+ * The executable vmas only, the same as procmaps__read() keeps: by
+ * PROCMAP_QUERY where the kernel has it (no text for the other vmas),
+ * else from the text.
+ */
+int procmaps__read_exec(const char *procfs, int pid, struct vma_list *out);
 /* The vma holding addr, or NULL. */
 const struct vma *procmaps__find(const struct vma_list *l, uint64_t addr);
 void procmaps__free(struct vma_list *l);

@@ -262,7 +262,7 @@ int proctab__refresh(struct proctab *t, int pid)
 	struct pproc *p;
 	int err;
 
-	err = procmaps__read(t->procfs, pid, &maps);
+	err = procmaps__read_exec(t->procfs, pid, &maps);
 	if (err) {
 		if (err == -ESRCH)
 			proctab__exit(t, pid);

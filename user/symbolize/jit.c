@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "symbolize/jit.h"
+#include "util/log.h"
 #include "util/strpool.h"
 
 struct jitmap {
@@ -264,11 +269,55 @@ int perfmap__parse_line(const char *s, size_t len, uint64_t *start, uint64_t *si
 	return 0;
 }
 
-/* Opens path for reading: a regular file, not through a symbolic link. */
-static int open_regular(const char *path, struct stat *st)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+#define JIT_OPEN_FLAGS (O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
 
+static int openat2_in_root(int root_fd, const char *path)
+{
+	struct open_how how = {
+		.flags = JIT_OPEN_FLAGS,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+
+	return syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
+}
+
+/* -ENOSYS once openat2 was found missing: every open then takes the old way. */
+static int openat2_err;
+
+/* path under root by the old way: only its last component is kept from being a link. */
+static int open_joined(const char *root, const char *path)
+{
+	char full[PATH_MAX];
+
+	if (snprintf(full, sizeof(full), "%s%s", root, path) >= (int)sizeof(full))
+		return -ENAMETOOLONG;
+	return open(full, JIT_OPEN_FLAGS);
+}
+
+int jit_open_in_root(const char *root, const char *path, struct stat *st)
+{
+	int root_fd, fd;
+
+	if (!root) {
+		fd = open(path, JIT_OPEN_FLAGS);
+	} else if (openat2_err) {
+		fd = open_joined(root, path);
+	} else {
+		root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (root_fd < 0)
+			return -errno;
+		fd = openat2_in_root(root_fd, path);
+		if (fd < 0 && errno == ENOSYS) {
+			openat2_err = -ENOSYS;
+			pr_warn("openat2 is missing (Linux 5.6+): runtimes' files are opened "
+				"through "
+				"%s, where a symbolic link in a container's path leads to the "
+				"host's\n",
+				root);
+			fd = open_joined(root, path);
+		}
+		close(root_fd);
+	}
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, st) || !S_ISREG(st->st_mode)) {
@@ -305,6 +354,11 @@ static bool perfmap_same(const struct perfmap *pm, int fd)
 
 int perfmap__read(struct perfmap *pm, const char *path, struct jitmap *m)
 {
+	return perfmap__read_in(pm, NULL, path, m);
+}
+
+int perfmap__read_in(struct perfmap *pm, const char *root, const char *path, struct jitmap *m)
+{
 	char *buf;
 	size_t have = 0, i, start, name_len;
 	uint64_t addr, size;
@@ -313,7 +367,7 @@ int perfmap__read(struct perfmap *pm, const char *path, struct jitmap *m)
 	ssize_t got;
 	int fd, err = 0;
 
-	fd = open_regular(path, &st);
+	fd = jit_open_in_root(root, path, &st);
 	if (fd < 0)
 		return fd;
 	if (!pm->reads || (uint64_t)st.st_dev != pm->dev || (uint64_t)st.st_ino != pm->ino ||

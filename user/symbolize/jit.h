@@ -78,12 +78,33 @@ struct perfmap {
  * (-ENOENT: no such file).
  */
 int perfmap__read(struct perfmap *pm, const char *path, struct jitmap *m);
+/* The same for path as a process whose root directory is root sees it (jit_open_in_root). */
+int perfmap__read_in(struct perfmap *pm, const char *root, const char *path, struct jitmap *m);
 /*
  * Parses one line (without its newline): "START SIZE name", START and SIZE
  * hexadecimal with or without "0x".  0 or -EINVAL.
  */
 int perfmap__parse_line(const char *s, size_t len, uint64_t *start, uint64_t *size,
 			const char **name, size_t *name_len);
+
+/*
+ * What a reader other than the symbolizer takes from a jitdump (the
+ * unwinder: code ranges and their unwind tables).
+ */
+struct jitdump_ops {
+	/*
+	 * Code loaded at [addr, addr + size).  eh_frame: the .eh_frame of the
+	 * UNWINDING_INFO record written just before it (eh_size bytes; its
+	 * .eh_frame_hdr left out), which the runtime placed in memory at
+	 * addr + size rounded up to 8 bytes; NULL when there was none.
+	 */
+	void (*load)(void *ctx, uint64_t addr, uint64_t size, const unsigned char *eh_frame,
+		     size_t eh_size);
+	/* The code at old_addr moved to new_addr (CODE_MOVE). */
+	void (*move)(void *ctx, uint64_t old_addr, uint64_t new_addr, uint64_t size);
+	/* The file was replaced or shrank: what it said before is void. */
+	void (*reset)(void *ctx);
+};
 
 /*
  * A jitdump file (the format of Linux's
@@ -104,9 +125,35 @@ struct jitdump {
 	struct jit_line *pending;
 	size_t npending;
 	uint64_t pending_addr;
+	/* Set by a reader that wants code ranges and unwind tables (m may then be NULL). */
+	const struct jitdump_ops *ops;
+	void *ops_ctx;
+	/* The last UNWINDING_INFO's .eh_frame, for the CODE_LOAD that follows it (ops only). */
+	unsigned char *eh_frame;
+	size_t eh_size;
+	uint64_t bad_unwinding; /* UNWINDING_INFO records whose sizes do not add up */
 };
 
+/*
+ * Reads what is new in the jitdump at path: names into m (when not NULL),
+ * code and unwind tables to jd->ops (when set).  A file replaced or shrunk
+ * is read again from its start, m cleared and ops reset first.  0 or
+ * -errno.
+ */
 int jitdump__read(struct jitdump *jd, const char *path, struct jitmap *m);
+int jitdump__read_in(struct jitdump *jd, const char *root, const char *path, struct jitmap *m);
+
+/*
+ * Opens path for reading, a regular file whose last component is not a
+ * symbolic link, as a process whose root directory is root (say
+ * "/proc/PID/root") sees it: every link on the way is resolved inside that
+ * root (openat2's RESOLVE_IN_ROOT), so a link in a container cannot lead
+ * to the host's files.  Where openat2 is missing (before Linux 5.6) it
+ * says so once and opens root + path.  root NULL: path as it is.  The
+ * descriptor, or -errno (-EINVAL: not a regular file).
+ */
+struct stat;
+int jit_open_in_root(const char *root, const char *path, struct stat *st);
 void jitdump__fini(struct jitdump *jd);
 
 /* Whether a mapping of this path may hold generated code (perf's rule). */

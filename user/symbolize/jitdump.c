@@ -2,8 +2,9 @@
 /*
  * jitdump, as Linux's tools/perf/Documentation/jitdump-specification.txt
  * describes it: a file header, then records of a common header (id, total
- * size, timestamp) and a body.  Only what names code is kept: code loads
- * and moves, and the debug info (source lines) that precedes a load.
+ * size, timestamp) and a body.  Kept: what names code (code loads and
+ * moves, and the debug info, source lines, that precedes a load), and for
+ * a reader with ops (the unwinder) the unwinding info that precedes a load.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -51,11 +52,24 @@ static uint64_t get64(const unsigned char *p)
 	return v;
 }
 
-void jitdump__fini(struct jitdump *jd)
+static void drop_pending(struct jitdump *jd)
 {
 	free(jd->pending);
 	jd->pending = NULL;
 	jd->npending = 0;
+}
+
+static void drop_eh_frame(struct jitdump *jd)
+{
+	free(jd->eh_frame);
+	jd->eh_frame = NULL;
+	jd->eh_size = 0;
+}
+
+void jitdump__fini(struct jitdump *jd)
+{
+	drop_pending(jd);
+	drop_eh_frame(jd);
 }
 
 /* A NUL-terminated string inside [p, lim): its length, or -1. */
@@ -125,13 +139,13 @@ static int debug_info(struct jitdump *jd, struct jitmap *m, const unsigned char 
 		if (lines[i].addr >= code_addr + JITDUMP_ELF_TEXT_OFFSET)
 			lines[i].addr -= JITDUMP_ELF_TEXT_OFFSET;
 		lines[i].line = (int)get32(p + 8);
-		lines[i].file = len && plausible_name(p + 16, len)
+		lines[i].file = m && len && plausible_name(p + 16, len)
 					? jitmap__intern(m, (const char *)p + 16, len)
 					: NULL;
-		jd->bad_names += len && !lines[i].file;
+		jd->bad_names += m && len && !lines[i].file;
 		p += 16 + len + 1;
 	}
-	jitdump__fini(jd);
+	drop_pending(jd);
 	jd->pending = lines;
 	jd->npending = nr;
 	jd->pending_addr = code_addr;
@@ -154,11 +168,45 @@ static int code_load(struct jitdump *jd, struct jitmap *m, const unsigned char *
 	code_size = get64(p + 24);
 	if (jd->pending && jd->pending_addr == code_addr)
 		nlines = jd->npending;
-	err = jitmap__add(m, code_addr, code_size, (const char *)p + 40, len, jd->pending, nlines);
+	if (jd->ops && code_size)
+		jd->ops->load(jd->ops_ctx, code_addr, code_size, jd->eh_frame, jd->eh_size);
+	err = m ? jitmap__add(m, code_addr, code_size, (const char *)p + 40, len, jd->pending,
+			      nlines)
+		: (code_size ? 0 : -EINVAL);
 	jitdump__fini(jd);
 	if (!err)
 		jd->loads++;
 	return err == -EINVAL ? 0 : err; /* an empty function names nothing */
+}
+
+/*
+ * unwinding_size, eh_frame_hdr_size, mapped_size, then unwinding_size
+ * bytes: the .eh_frame, its .eh_frame_hdr last.  It describes the code of
+ * the CODE_LOAD that follows; only a reader with ops keeps it.
+ */
+static int unwinding_info(struct jitdump *jd, const unsigned char *p, const unsigned char *lim)
+{
+	uint64_t size, hdr_size;
+
+	if (lim - p < 24)
+		return -EINVAL;
+	size = get64(p);
+	hdr_size = get64(p + 8);
+	jd->unwinding_infos++;
+	jd->unwinding_bytes += size;
+	drop_eh_frame(jd);
+	if (size > (uint64_t)(lim - p - 24) || hdr_size > size) {
+		jd->bad_unwinding++;
+		return 0;
+	}
+	if (!jd->ops || size == hdr_size)
+		return 0; /* nothing but a header: no table (V8 writes that for code without one) */
+	jd->eh_frame = malloc(size - hdr_size);
+	if (!jd->eh_frame)
+		return -ENOMEM;
+	memcpy(jd->eh_frame, p + 24, size - hdr_size);
+	jd->eh_size = size - hdr_size;
+	return 0;
 }
 
 static int code_move(struct jitdump *jd, struct jitmap *m, const unsigned char *p,
@@ -167,7 +215,9 @@ static int code_move(struct jitdump *jd, struct jitmap *m, const unsigned char *
 	/* pid, tid, vma, old_code_addr, new_code_addr, code_size, code_index */
 	if (lim - p < 48)
 		return -EINVAL;
-	if (jitmap__move(m, get64(p + 16), get64(p + 24), get64(p + 32)) == 0)
+	if (jd->ops)
+		jd->ops->move(jd->ops_ctx, get64(p + 16), get64(p + 24), get64(p + 32));
+	if (!m || jitmap__move(m, get64(p + 16), get64(p + 24), get64(p + 32)) == 0)
 		jd->moves++;
 	return 0;
 }
@@ -183,12 +233,7 @@ static int record(struct jitdump *jd, struct jitmap *m, uint32_t id, const unsig
 	case JIT_CODE_DEBUG_INFO:
 		return debug_info(jd, m, p, lim);
 	case JIT_CODE_UNWINDING_INFO:
-		/* unwinding_size, eh_frame_hdr_size, mapped_size, then the tables */
-		if (lim - p < 24)
-			return -EINVAL;
-		jd->unwinding_infos++;
-		jd->unwinding_bytes += get64(p);
-		return 0;
+		return unwinding_info(jd, p, lim);
 	default:
 		return 0; /* CODE_CLOSE and ids this reader does not know */
 	}
@@ -216,21 +261,25 @@ static int read_header(struct jitdump *jd, int fd)
 
 int jitdump__read(struct jitdump *jd, const char *path, struct jitmap *m)
 {
+	return jitdump__read_in(jd, NULL, path, m);
+}
+
+int jitdump__read_in(struct jitdump *jd, const char *root, const char *path, struct jitmap *m)
+{
 	unsigned char *buf = NULL, hdr[JITDUMP_RECORD_HEADER];
 	uint32_t id, size;
 	struct stat st;
 	int fd, err = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	fd = jit_open_in_root(root, path, &st);
 	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return -EINVAL;
-	}
+		return fd;
 	if (!jd->off || (uint64_t)st.st_dev != jd->dev || (uint64_t)st.st_ino != jd->ino ||
 	    (uint64_t)st.st_size < jd->off) {
-		jitmap__clear(m);
+		if (m)
+			jitmap__clear(m);
+		if (jd->ops && jd->off)
+			jd->ops->reset(jd->ops_ctx);
 		jitdump__fini(jd);
 		jd->dev = st.st_dev;
 		jd->ino = st.st_ino;

@@ -30,6 +30,7 @@ struct jitproc {
 	struct perfmap pm;
 	struct jitdump jd;
 	struct jitmap *from_map, *from_dump;
+	struct strpool *strs;  /* the names both hold: freed with the process */
 	int map_err, dump_err; /* the last read's, to say it once */
 };
 
@@ -38,7 +39,6 @@ struct symbolizer {
 	struct symcache *cache;
 	struct ksyms *ksyms;
 	int ksyms_err; /* why kallsyms could not be loaded; 0 until tried */
-	struct strpool *jit_strs;
 	struct jitproc **jits;
 	size_t njits, jits_cap;
 	struct hashtab jit_by_pid;
@@ -71,14 +71,23 @@ struct symbolizer *symbolizer__new(struct proctab *procs)
 		return NULL;
 	s->procs = procs;
 	s->cache = symcache__new();
-	s->jit_strs = strpool__new();
-	if (!s->cache || !s->jit_strs) {
+	if (!s->cache) {
 		symbolizer__free(s);
 		errno = ENOMEM;
 		return NULL;
 	}
 	filetab__on_release(proctab__files(procs), PFILE_SYMBOLIZER, release_file, s);
 	return s;
+}
+
+/* A process's JIT state and every name it read. */
+static void jitproc_free(struct jitproc *j)
+{
+	jitmap__free(j->from_map);
+	jitmap__free(j->from_dump);
+	jitdump__fini(&j->jd);
+	strpool__free(j->strs);
+	free(j);
 }
 
 void symbolizer__free(struct symbolizer *s)
@@ -93,15 +102,10 @@ void symbolizer__free(struct symbolizer *s)
 	filetab__clear_priv(files, PFILE_SYMBOLIZER);
 	ksyms__free(s->ksyms);
 	symcache__free(s->cache);
-	for (size_t i = 0; i < s->njits; i++) {
-		jitmap__free(s->jits[i]->from_map);
-		jitmap__free(s->jits[i]->from_dump);
-		jitdump__fini(&s->jits[i]->jd);
-		free(s->jits[i]);
-	}
+	for (size_t i = 0; i < s->njits; i++)
+		jitproc_free(s->jits[i]);
 	free(s->jits);
 	hashtab__fini(&s->jit_by_pid);
-	strpool__free(s->jit_strs);
 	free(s);
 }
 
@@ -234,12 +238,11 @@ static struct jitproc *jitproc_get(struct symbolizer *s, int pid)
 	j->pid = pid;
 	j->nspid = ns_pid(proctab__procfs(s->procs), pid);
 	snprintf(j->map_name, sizeof(j->map_name), "/tmp/perf-%d.map", j->nspid);
-	j->from_map = jitmap__new(s->jit_strs);
-	j->from_dump = jitmap__new(s->jit_strs);
+	j->strs = strpool__new();
+	j->from_map = j->strs ? jitmap__new(j->strs) : NULL;
+	j->from_dump = j->strs ? jitmap__new(j->strs) : NULL;
 	if (!j->from_map || !j->from_dump || hashtab__insert(&s->jit_by_pid, h, s->njits)) {
-		jitmap__free(j->from_map);
-		jitmap__free(j->from_dump);
-		free(j);
+		jitproc_free(j);
 		return NULL;
 	}
 	s->jits[s->njits++] = j;
@@ -281,9 +284,9 @@ static void jit_read(struct symbolizer *s, struct jitproc *j, const struct pproc
 	for (i = 0; p && !j->dump_name && i < p->n; i++)
 		if (jit_dump_path(p->maps[i].path))
 			j->dump_name = p->maps[i].path;
-	snprintf(path, sizeof(path), "%s/%d/root%s", procfs, j->pid, j->map_name);
+	snprintf(path, sizeof(path), "%s/%d/root", procfs, j->pid);
 	before = j->pm.bytes_read;
-	err = perfmap__read(&j->pm, path, j->from_map);
+	err = perfmap__read_in(&j->pm, path, j->map_name, j->from_map);
 	s->jit_stats.map_bytes += j->pm.bytes_read - before;
 	if (err && err != -ENOENT && err != j->map_err)
 		pr_warn("pid %d: cannot read %s: %s\n", j->pid, j->map_name, strerror(-err));
@@ -292,8 +295,7 @@ static void jit_read(struct symbolizer *s, struct jitproc *j, const struct pproc
 		s->jit_stats.read_ns += thread_cpu_ns() - t0;
 		return;
 	}
-	snprintf(path, sizeof(path), "%s/%d/root%s", procfs, j->pid, j->dump_name);
-	err = jitdump__read(&j->jd, path, j->from_dump);
+	err = jitdump__read_in(&j->jd, path, j->dump_name, j->from_dump);
 	if (err && err != -ENOENT && err != j->dump_err)
 		pr_warn("pid %d: cannot read %s: %s\n", j->pid, j->dump_name, strerror(-err));
 	j->dump_err = err;
@@ -323,10 +325,7 @@ size_t symbolizer__jit_forget_gone(struct symbolizer *s)
 			s->jits[n++] = j;
 			continue;
 		}
-		jitmap__free(j->from_map);
-		jitmap__free(j->from_dump);
-		jitdump__fini(&j->jd);
-		free(j);
+		jitproc_free(j);
 		gone++;
 	}
 	s->njits = n;
@@ -350,7 +349,8 @@ const struct sym_jit_stats *symbolizer__jit_stats(struct symbolizer *s)
 		s->jit_stats.map_entries += jitmap__count(s->jits[i]->from_map);
 		s->jit_stats.dump_entries += jitmap__count(s->jits[i]->from_dump);
 		s->jit_stats.bytes += jitmap__bytes(s->jits[i]->from_map) +
-				      jitmap__bytes(s->jits[i]->from_dump) + sizeof(*s->jits[i]);
+				      jitmap__bytes(s->jits[i]->from_dump) +
+				      strpool__bytes(s->jits[i]->strs) + sizeof(*s->jits[i]);
 	}
 	return &s->jit_stats;
 }

@@ -81,8 +81,8 @@ void symbolizer__jit_refresh(struct symbolizer *s, int pid);
 
 /*
  * For a long-running capture: forgets what was read for the processes the
- * process table no longer holds (their names stay in the string pool).
- * Returns how many.
+ * process table no longer holds, their names with it (each process has
+ * its own string pool).  Returns how many.
  */
 size_t symbolizer__jit_forget_gone(struct symbolizer *s);
 
@@ -93,7 +93,7 @@ struct sym_jit_stats {
 	uint64_t map_bytes;    /* perf map bytes read */
 	uint64_t map_entries;  /* entries held from perf maps */
 	uint64_t dump_entries; /* from jitdumps */
-	uint64_t bytes;	       /* memory the entries hold */
+	uint64_t bytes;	       /* memory the entries and their names hold */
 	uint64_t read_ns;      /* CPU time spent reading them */
 };
 const struct sym_jit_stats *symbolizer__jit_stats(struct symbolizer *s);

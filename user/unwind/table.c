@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <elf.h>
 
 #include "elf/section.h"
 #include "elf/gopclntab.h"
@@ -22,6 +23,7 @@ struct builder {
 	struct unwind_table *t;
 	size_t cap;
 	size_t fn_first; /* the current function's first row */
+	uint64_t bias;	 /* subtracted from each pc: rows of generated code are relative */
 	int err;
 };
 
@@ -39,9 +41,9 @@ static void add_row(struct builder *b, uint64_t pc, struct unwind_row row)
 {
 	struct unwind_row *last = b->t->n > b->fn_first ? &b->t->rows[b->t->n - 1] : NULL;
 
-	if (b->err || pc > UINT32_MAX)
+	if (b->err || pc < b->bias || pc - b->bias > UINT32_MAX)
 		return;
-	row.pc = pc;
+	row.pc = pc - b->bias;
 	if (last && last->pc == row.pc) {
 		*last = row;
 		return;
@@ -502,4 +504,87 @@ const struct unwind_row *unwind_table__find(const struct unwind_table *t, uint32
 			hi = mid;
 	}
 	return lo ? &t->rows[lo - 1] : NULL;
+}
+
+/*
+ * An ELF image in memory holding only .eh_frame at eh_addr (and the
+ * section names), for libdw's CFI reader: generated code has no file.
+ */
+static void *eh_frame_image(const void *eh, size_t eh_size, uint64_t eh_addr, size_t *size)
+{
+	static const char names[] = "\0.eh_frame\0.shstrtab";
+	size_t data_off = sizeof(Elf64_Ehdr), names_off = data_off + ((eh_size + 7) & ~(size_t)7);
+	size_t sh_off = names_off + ((sizeof(names) + 7) & ~(size_t)7);
+	Elf64_Ehdr *eh_hdr;
+	Elf64_Shdr *sh;
+	char *img;
+
+	*size = sh_off + 3 * sizeof(Elf64_Shdr);
+	img = calloc(1, *size);
+	if (!img)
+		return NULL;
+	eh_hdr = (Elf64_Ehdr *)img;
+	memcpy(eh_hdr->e_ident, ELFMAG, SELFMAG);
+	eh_hdr->e_ident[EI_CLASS] = ELFCLASS64;
+	eh_hdr->e_ident[EI_DATA] = ELFDATA2LSB;
+	eh_hdr->e_ident[EI_VERSION] = EV_CURRENT;
+	eh_hdr->e_type = ET_DYN;
+	eh_hdr->e_machine = EM_X86_64;
+	eh_hdr->e_version = EV_CURRENT;
+	eh_hdr->e_ehsize = sizeof(Elf64_Ehdr);
+	eh_hdr->e_shoff = sh_off;
+	eh_hdr->e_shentsize = sizeof(Elf64_Shdr);
+	eh_hdr->e_shnum = 3;
+	eh_hdr->e_shstrndx = 2;
+	memcpy(img + data_off, eh, eh_size);
+	memcpy(img + names_off, names, sizeof(names));
+	sh = (Elf64_Shdr *)(img + sh_off);
+	sh[1] = (Elf64_Shdr){ .sh_name = 1,
+			      .sh_type = SHT_PROGBITS,
+			      .sh_flags = SHF_ALLOC,
+			      .sh_addr = eh_addr,
+			      .sh_offset = data_off,
+			      .sh_size = eh_size,
+			      .sh_addralign = 8 };
+	sh[2] = (Elf64_Shdr){ .sh_name = 11,
+			      .sh_type = SHT_STRTAB,
+			      .sh_offset = names_off,
+			      .sh_size = sizeof(names),
+			      .sh_addralign = 1 };
+	return img;
+}
+
+int unwind_table__from_eh_frame(const void *eh, size_t eh_size, uint64_t eh_addr, uint64_t start,
+				uint64_t size, struct unwind_table *out)
+{
+	struct builder b = { .t = out, .bias = start };
+	Dwarf_CFI *cfi;
+	size_t img_size;
+	void *img;
+	Elf *elf;
+
+	memset(out, 0, sizeof(*out));
+	if (!eh_size || !size || size > UINT32_MAX)
+		return -EINVAL;
+	img = eh_frame_image(eh, eh_size, eh_addr, &img_size);
+	if (!img)
+		return -ENOMEM;
+	elf_version(EV_CURRENT);
+	elf = elf_memory(img, img_size);
+	cfi = elf ? dwarf_getcfi_elf(elf) : NULL;
+	if (cfi) {
+		add_function(&b, cfi, start, start + size);
+		dwarf_cfi_end(cfi);
+	}
+	if (elf)
+		elf_end(elf);
+	free(img);
+	if (!b.err && out->n < 2)
+		b.err = -ENOENT; /* no FDE for the code: only the closing row, if that */
+	if (b.err) {
+		unwind_table__free(out);
+		return b.err;
+	}
+	normalize(out);
+	return 0;
 }

@@ -22,6 +22,14 @@ struct unwind_table {
 
 /* Builds the table of the ELF file open at fd; -ENOENT when it has no CFI. */
 int unwind_table__build(int fd, struct unwind_table *out);
+/*
+ * The table of generated code at [start, start + size) from its .eh_frame
+ * (eh_size bytes, at address eh_addr in the process: pc-relative pointers
+ * count from there), rows relative to start; the last one, "no CFI", at
+ * the end of what the CFI describes.  -ENOENT when it describes none of it.
+ */
+int unwind_table__from_eh_frame(const void *eh, size_t eh_size, uint64_t eh_addr, uint64_t start,
+				uint64_t size, struct unwind_table *out);
 void unwind_table__free(struct unwind_table *t);
 /* The row that holds pc, or NULL when pc is before the first row. */
 const struct unwind_row *unwind_table__find(const struct unwind_table *t, uint32_t pc);

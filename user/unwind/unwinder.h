@@ -26,6 +26,13 @@ struct unwinder_stats {
 	size_t procs_swept;  /* exited processes taken out of the full processes map */
 	size_t procs_full;   /* processes left without tables: as many live ones as the map holds */
 	size_t max_procs;    /* what the processes map holds */
+	/* Generated code described by jitdump's UNWINDING_INFO (unwind/jitcode.h). */
+	size_t jit_procs;     /* processes with a jitdump */
+	size_t jit_funcs;     /* functions with a table */
+	size_t jit_rows;      /* rows of the last table published */
+	uint64_t jit_bad;     /* .eh_frame that described none of its code */
+	uint64_t jit_dropped; /* functions past a process's bound */
+	size_t jit_full;      /* tables left out: the rows map was full */
 };
 
 /*

@@ -138,3 +138,15 @@ const char *strpool__add(struct strpool *p, const char *s)
 {
 	return strpool__addn(p, s, strlen(s));
 }
+
+size_t strpool__bytes(const struct strpool *p)
+{
+	const struct chunk *c;
+	size_t n = sizeof(*p) + p->cap * sizeof(*p->ents);
+
+	if (p->tab.slots)
+		n += (p->tab.mask + 1) * sizeof(*p->tab.slots);
+	for (c = p->chunks; c; c = c->next)
+		n += sizeof(*c) + c->size;
+	return n;
+}

@@ -19,5 +19,7 @@ void strpool__free(struct strpool *p);
 const char *strpool__addn(struct strpool *p, const char *s, size_t len);
 /* The pooled copy of the NUL-terminated s; NULL and errno = ENOMEM. */
 const char *strpool__add(struct strpool *p, const char *s);
+/* Bytes the pool holds: its chunks and its index. */
+size_t strpool__bytes(const struct strpool *p);
 
 #endif
