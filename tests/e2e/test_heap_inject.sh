@@ -154,7 +154,7 @@ DLNOW_THREADS=3 dlnow dln
 check_rc "dlopen right after the injection: exits 0" "$RC"
 check "the other threads' blocks are intact" sh -c "! grep -q CORRUPT '$TMP/dln.out'"
 check "the library's slots are redirected at the loader's report, not by the poll" \
-	grep -q '1 objects loaded since the injection redirected at the loader.s report, 0 by the poll' "$TMP/dln.err"
+	grep -q 'objects loaded since the injection redirected: 1 at the loader.s report, before their constructors; 0 just after it; 0 by the poll' "$TMP/dln.err"
 close_to "its constructor's allocations (lib_ctor_alloc), --rate 1" \
 	"$(bytes "$TMP/dln.pb.gz" lib_ctor_alloc inuse_space)" "$(expected "$TMP/dln.out" lib_ctor_alloc 2)" 0
 close_to "the calls right after dlopen returned (lib_keep), --rate 1" \
@@ -168,7 +168,7 @@ close_to "the calls right after dlopen returned (lib_keep), --rate 1" \
 dlnow dlpoll BPFPROF_TEST_HEAP_POLL_ONLY=1
 check_rc "the poll alone: exits 0" "$RC"
 check "the poll alone redirects the library's slots, later" \
-	grep -q '0 objects loaded since the injection redirected at the loader.s report, 1 by the poll' "$TMP/dlpoll.err"
+	grep -q 'objects loaded since the injection redirected: 0 at the loader.s report, before their constructors; 0 just after it; 1 by the poll' "$TMP/dlpoll.err"
 got=$(bytes "$TMP/dlpoll.pb.gz" lib_keep inuse_space)
 check "and misses the calls right after dlopen (lib_keep ${got:-0} of $(expected "$TMP/dlpoll.out" lib_keep 2) bytes)" \
 	test "${got:-0}" -lt "$(expected "$TMP/dlpoll.out" lib_keep 2)"
@@ -182,7 +182,7 @@ wait_line "$TMP/dl.out" '^ready' 5
 check_rc "a process that keeps dlopening: exits 0" $?
 check "the slots of libraries loaded since the injection are redirected too" \
 	grep -qE '[1-9][0-9]* GOT slots of objects (loaded since|it dlopened) redirected' "$TMP/dl.err"
-n=$(sed -n 's/.* \([0-9]*\) objects loaded since the injection redirected.*/\1/p' "$TMP/dl.err")
+n=$(sed -n 's/.*objects loaded since the injection redirected: \([0-9]*\) at the loader.*/\1/p' "$TMP/dl.err")
 got=$(bytes "$TMP/dl.pb.gz" lib_alloc alloc_space)
 # One library more or less: one may be loaded, not yet called, at the
 # injection (redirected then), or redirected but not yet called at the end.

@@ -77,6 +77,7 @@ struct heap_run {
 	int *dl_links;		  /* per target, -1: none */
 	bool *dl_held;		  /* per target: BPF stops it there */
 	int *dl_objects;	  /* per target: objects redirected at the loader's report */
+	int *dl_after;		  /* ... just after it, once no thread was in the loader */
 	int *poll_objects;	  /* ... by the once-a-second poll */
 	pthread_mutex_t inj_lock; /* the injections: the watcher thread and the tick */
 	struct ring_buffer *dl_rb;
@@ -354,7 +355,7 @@ static int on_dl_event(void *ctx, void *data, size_t len)
 	run->dl_objects[i] += run->inj[i].late_objects - before;
 	if (n == -EAGAIN) {
 		/* Not held there, or no constructor reached: as soon as it is out of the loader. */
-		n = refresh(run, i, &run->poll_objects[i]);
+		n = refresh(run, i, &run->dl_after[i]);
 	} else if (n < 0 && n != -ESRCH) {
 		pr_warn("heap: %s\n", why);
 	} else if (n > 0) {
@@ -415,10 +416,15 @@ static void stop_dl_watch(struct heap_run *run)
 	ring_buffer__free(run->dl_rb);
 	run->dl_rb = NULL;
 	for (i = 0; run->inj && i < run->nallocs; i++)
-		if (run->inj[i].pid && (run->dl_objects[i] || run->poll_objects[i]))
-			pr_info("heap: pid %d: %d objects loaded since the injection redirected "
-				"at the loader's report, %d by the poll\n",
-				run->inj[i].pid, run->dl_objects[i], run->poll_objects[i]);
+		if (run->inj[i].pid &&
+		    (run->dl_objects[i] || run->dl_after[i] || run->poll_objects[i]))
+			pr_info("heap: pid %d: objects loaded since the injection redirected: %d "
+				"at "
+				"the loader's report, before their constructors; %d just after it; "
+				"%d "
+				"by the poll\n",
+				run->inj[i].pid, run->dl_objects[i], run->dl_after[i],
+				run->poll_objects[i]);
 }
 
 /*
@@ -587,9 +593,10 @@ static int prepare_targets(struct heap_run *run)
 	run->dl_links = calloc(t->npids, sizeof(*run->dl_links));
 	run->dl_held = calloc(t->npids, sizeof(*run->dl_held));
 	run->dl_objects = calloc(t->npids, sizeof(*run->dl_objects));
+	run->dl_after = calloc(t->npids, sizeof(*run->dl_after));
 	run->poll_objects = calloc(t->npids, sizeof(*run->poll_objects));
 	if (!run->allocs || !run->inj || !run->dl_links || !run->dl_held || !run->dl_objects ||
-	    !run->poll_objects)
+	    !run->dl_after || !run->poll_objects)
 		return capture_explain("find the allocator", -ENOMEM);
 	for (i = 0; i < t->npids; i++)
 		run->dl_links[i] = -1;
@@ -897,6 +904,7 @@ cleanup:
 	free(run.dl_links);
 	free(run.dl_held);
 	free(run.dl_objects);
+	free(run.dl_after);
 	free(run.poll_objects);
 	return ret;
 }
