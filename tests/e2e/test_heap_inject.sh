@@ -135,12 +135,14 @@ dlnow() {
 	local name=$1 prof
 	shift
 	rm -f "$TMP/go"
-	DLOPEN_NOW_GO=$TMP/go "$WORKLOADS/dlopen_now" "$WORKLOADS/libdl_sized.so" 30 "${DLNOW_THREADS:-0}" \
+	# It lives DLNOW_SECONDS (1) after its allocations; bpfprof ends when it does.
+	DLOPEN_NOW_GO=$TMP/go "$WORKLOADS/dlopen_now" "$WORKLOADS/libdl_sized.so" "${DLNOW_SECONDS:-1}" \
+		"${DLNOW_THREADS:-0}" \
 		>"$TMP/$name.out" 2>&1 &
 	WPID=$!
 	E2E_PIDS+=("$WPID")
 	wait_line "$TMP/$name.out" '^ready' 5
-	env "$@" "$BPFPROF" heap -v -p "$WPID" --sampler inject --rate 1 -d 3 -o "$TMP/$name.pb.gz" \
+	env "$@" "$BPFPROF" heap -v -p "$WPID" --sampler inject --rate 1 -d 60 -o "$TMP/$name.pb.gz" \
 		>/dev/null 2>"$TMP/$name.err" &
 	prof=$!
 	E2E_PIDS+=("$prof")
@@ -165,7 +167,8 @@ close_to "the calls right after dlopen returned (lib_keep), --rate 1" \
 # checks above fail without the loader's report.  The poll would have to
 # stop the process within the microseconds between dlopen's mapping and
 # the calls, and it never redirects while a thread is inside the loader.
-dlnow dlpoll BPFPROF_TEST_HEAP_POLL_ONLY=1
+# It lives 3 s more, for the poll (once a second) to come.
+DLNOW_SECONDS=3 dlnow dlpoll BPFPROF_TEST_HEAP_POLL_ONLY=1
 check_rc "the poll alone: exits 0" "$RC"
 check "the poll alone redirects the library's slots, later" \
 	grep -q 'objects loaded since the injection redirected: 0 at the loader.s report, before their constructors; 0 just after it; 1 by the poll' "$TMP/dlpoll.err"
