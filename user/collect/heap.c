@@ -353,11 +353,11 @@ static int on_dl_event(void *ctx, void *data, size_t len)
 	n = heap_inject_loaded(&run->inj[i], (int)(uint32_t)id, run->dl_held[i], DL_RUN_NS, why,
 			       sizeof(why));
 	run->dl_objects[i] += run->inj[i].late_objects - before;
-	if (n == -EAGAIN) {
+	if (n < 0 && n != -ESRCH) {
+		if (n != -EAGAIN)
+			pr_warn("heap: %s\n", why);
 		/* Not held there, or no constructor reached: as soon as it is out of the loader. */
 		n = refresh(run, i, &run->dl_after[i]);
-	} else if (n < 0 && n != -ESRCH) {
-		pr_warn("heap: %s\n", why);
 	} else if (n > 0) {
 		pr_debug("heap: pid %d: %d GOT slots of objects it dlopened redirected at the "
 			 "loader's report, the process held %.2f ms\n",
