@@ -40,6 +40,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 configs=(${CONFIGS:-none bpftrace floor-entry floor heap heap-entry heap-uretprobe heap-rate1 growth sampler sampler-rate1 sampler-orphan})
 STOPS=$tmp/stops
+: >"$STOPS"
 declare -A ns
 
 run() {
@@ -115,5 +116,21 @@ for c in "${configs[@]}"; do
 done
 printf "the target stopped for the injection: median %s ms, at most %s ms (%d injections)\n" \
 	"$(median <"$STOPS")" "$(sort -g "$STOPS" | tail -n1)" "$(wc -l <"$STOPS")"
+
+# The sampler's free once sampled blocks are live (tools/bench/sampler_free.c,
+# the sampler's code linked in directly): a free+malloc pair over a ring of
+# 64k blocks, the free bare or through the sampler, which must look the
+# block up among the sampled ones.
+cc -O2 -fPIC -fno-plt -fcf-protection=none -fvisibility=hidden -mgeneral-regs-only \
+	-c user/heap/sampler/sampler.c -o "$tmp/sampler.o"
+cc -O2 -Iuser/heap/sampler tools/bench/sampler_free.c "$tmp/sampler.o" -o "$tmp/sampler_free" -lm
+declare -A fr
+for _ in $(seq "$ROUNDS"); do
+	for m in bare sampler; do
+		fr[$m]+="$("$tmp/sampler_free" "$m" 400000 20000000 65536 | awk '{ print $2 }') "
+	done
+done
+printf "free+malloc(32) over 64k blocks, about 200 sampled blocks live: %s ns bare, %s ns through the sampler's free (medians of %d)\n" \
+	"$(echo "${fr[bare]}" | median)" "$(echo "${fr[sampler]}" | median)" "$ROUNDS"
 
 # redis-benchmark against Debian's redis-server: tools/bench/redis.sh (make bench runs it too).
