@@ -226,7 +226,34 @@ size=$(find "$TMP/ret" -name '*.pb.gz' -printf '%s\n' | awk '{ s += $1 } END { p
 check "--max-disk 12K: $(find "$TMP/ret" -name '*.pb.gz' | wc -l) files, $size bytes" test "$size" -le 12288 -a "$size" -gt 0
 check "--max-disk keeps the newest interval ($newest)" test -n "$newest"
 
-# --- 5. bad input: one line, exit 2 ---
+# --- 5. short-lived processes: each one's own code, named ---
+# A shell starts a 50 ms busy program every 100 ms: the agent has each one's
+# mappings while it lives (the shell's child before its exec takes the
+# shell's; the exec'd image is read once its loader has mapped its
+# libraries), so its samples come out symbolized, in its own service.
+SC=gamma$$
+cp "$WORKLOADS/cpu_split" "$TMP/$SC"
+bash -c 'while :; do "$1" 0.05 1 >/dev/null 2>&1; sleep 0.05; done' spawner "$TMP/$SC" &
+SPAWNER=$!
+E2E_PIDS+=($SPAWNER)
+"$BPFPROF" agent --output-dir "$TMP/short" --interval 4s -d 8s --hz 99 --types cpu,offcpu \
+	-q 2>"$TMP/agent5.err"
+check_rc "agent beside a process started every 100 ms exits 0" $?
+kill $SPAWNER 2>/dev/null
+files=("$TMP/short/$SC"/cpu-*.pb.gz)
+if [ -e "${files[0]}" ]; then
+	# The share of its samples in the program's own functions (burn_a/b/c):
+	# all but its start-up and exit, when its maps were read in time.
+	share=$(go tool pprof -top -focus='^burn_[abc]$' "${files[@]}" 2>/dev/null |
+		sed -n 's/^Showing nodes accounting for [^,]*, \([0-9.]*\)% of .*/\1/p' | head -n1)
+	pids=$(go tool pprof -raw "${files[@]}" 2>/dev/null | grep -o 'pid:\[[0-9]*\]' | sort -u | wc -l)
+	check "short-lived $SC: ${share:-no}% of samples in its burn_ functions (>= 80) over $pids processes" \
+		awk -v s="${share:-0}" -v p="$pids" 'BEGIN { exit !(s >= 80 && p >= 10) }'
+else
+	fail "short-lived $SC: no profiles ($(ls "$TMP/short" 2>/dev/null | head -n 20 | tr '\n' ' '))"
+fi
+
+# --- 6. bad input: one line, exit 2 ---
 
 expect "no sink" 2 'no sink' -- "$BPFPROF" agent -d 1s
 expect "unknown type" 2 "unknown type 'heap'" -- "$BPFPROF" agent --types cpu,heap --output-dir "$TMP/x"

@@ -29,6 +29,7 @@ int capture_key_labels(struct session *s, const struct stack_key *key, char *com
 		       struct pf_label_desc *labels)
 {
 	const char *process = session__process_name(s, key->pid);
+	const struct pproc *proc = s && s->procs_tab ? proctab__find(s->procs_tab, key->pid) : NULL;
 	const char *procfs = s && s->procs_tab ? proctab__procfs(s->procs_tab) : "/proc";
 	const struct container_meta *m = NULL;
 	int n = 0;
@@ -41,8 +42,14 @@ int capture_key_labels(struct session *s, const struct stack_key *key, char *com
 	labels[n++] = (struct pf_label_desc){ .key = "comm", .str = comm_buf };
 	labels[n++] =
 		(struct pf_label_desc){ .key = "process", .str = process ? process : comm_buf };
-	/* An error (ENOMEM) costs the container labels, not the sample. */
-	if (container_of_pid(procfs, key->pid, &m) || !m)
+	/*
+	 * An error (ENOMEM) costs the container labels, not the sample.  A
+	 * process found gone keeps the answer it had; procfs has no other.
+	 */
+	if (proc && proc->exited ? container_of_gone_pid(key->pid, &m)
+				 : container_of_pid(procfs, key->pid, &m))
+		return n;
+	if (!m)
 		return n;
 	labels[n++] = (struct pf_label_desc){ .key = "container_id", .str = m->id };
 	if (m->name[0])

@@ -154,6 +154,61 @@ static unsigned long long start_ticks(uint64_t start_ns)
 	return tck > 0 && tck <= 1000000000 ? start_ns / (1000000000 / tck) : 0;
 }
 
+/* How long after its first event an exec'd image's maps are read (see session.h). */
+#define READ_DELAY_NS 3000000LL
+
+static bool is_pending(const struct session *s, int pid)
+{
+	for (size_t i = 0; i < s->npending; i++)
+		if (s->pending[i].pid == pid)
+			return true;
+	return false;
+}
+
+/* Queues pid's read; false when the queue is full (read it now). */
+static bool defer_read(struct session *s, int pid, const char *comm, unsigned long long start)
+{
+	struct pending_read *r;
+	size_t i;
+
+	for (i = 0; i < s->npending && s->pending[i].pid != pid; i++)
+		;
+	if (i == sizeof(s->pending) / sizeof(s->pending[0]))
+		return false;
+	r = &s->pending[i];
+	if (i == s->npending) {
+		s->npending++;
+		r->due = mono_ns() + READ_DELAY_NS;
+	}
+	r->pid = pid;
+	r->reset = true;
+	r->start = start;
+	snprintf(r->comm, sizeof(r->comm), "%s", comm);
+	return true;
+}
+
+/* Reads the queued processes due by now (all: every one); the ms until the next is due. */
+static int read_pending(struct session *s, bool all)
+{
+	int64_t now = mono_ns(), next = INT64_MAX;
+	size_t i = 0;
+
+	while (i < s->npending) {
+		struct pending_read r = s->pending[i];
+
+		if (!all && r.due > now) {
+			next = r.due < next ? r.due : next;
+			i++;
+			continue;
+		}
+		s->pending[i] = s->pending[--s->npending];
+		track(s, r.pid, r.comm, r.reset, r.start);
+	}
+	if (next == INT64_MAX)
+		return -1;
+	return (int)((next - now + 999999) / 1000000);
+}
+
 /*
  * A fork that has not exec'd (a shell's child before its exec, a server's
  * worker): its parent's mappings, executable and container, when they are
@@ -165,8 +220,9 @@ static bool track_fork(struct session *s, const struct bpfprof_proc_event *e)
 	const struct pproc *parent = proctab__find(s->procs_tab, e->ppid);
 	struct pproc *p;
 
-	if (!parent || parent->exited || !parent->read_at || !parent->n || e->ppid == e->pid)
-		return false;
+	if (!parent || parent->exited || !parent->read_at || !parent->n || e->ppid == e->pid ||
+	    is_pending(s, e->ppid))
+		return false; /* (pending: its record still holds the image before its exec) */
 	if (proctab__fork(s->procs_tab, e->pid, parent))
 		return false;
 	p = proctab__get(s->procs_tab, e->pid);
@@ -183,6 +239,11 @@ static bool track_fork(struct session *s, const struct bpfprof_proc_event *e)
 void session__track(struct session *s, int pid, const char *comm)
 {
 	track(s, pid, comm, false, 0);
+}
+
+void session__process_gone(struct session *s, int pid)
+{
+	proctab__exit(s->procs_tab, pid);
 }
 
 const char *session__process_name(struct session *s, int pid)
@@ -231,6 +292,7 @@ static int on_proc_event(void *ctx, void *data, size_t len)
 	const struct bpfprof_proc_event *e = data;
 	char comm[BPFPROF_COMM_LEN + 1];
 	const struct pproc *p;
+	bool reset;
 
 	if (len < sizeof(*e))
 		return 0;
@@ -252,10 +314,14 @@ static int on_proc_event(void *ctx, void *data, size_t len)
 	 * before (pids wrap; BPF reports it afresh after its fork): its
 	 * mappings start afresh.  A target given by pid keeps what was read.
 	 */
-	track(s, e->pid, comm,
-	      e->type == BPFPROF_PROC_EXEC ||
-		      (e->type == BPFPROF_PROC_NEW && s->target && s->target->mode != TARGET_PIDS),
-	      start_ticks(e->start_ns));
+	reset = e->type == BPFPROF_PROC_EXEC ||
+		(e->type == BPFPROF_PROC_NEW && s->target && s->target->mode != TARGET_PIDS);
+	if (e->type == BPFPROF_PROC_MAPS && is_pending(s, e->pid))
+		return 0; /* read soon anyway */
+	if (reset && s->target && s->target->mode != TARGET_PIDS &&
+	    defer_read(s, e->pid, comm, start_ticks(e->start_ns)))
+		return 0;
+	track(s, e->pid, comm, reset, start_ticks(e->start_ns));
 	if ((e->type == BPFPROF_PROC_MAPS && s->stop_for_maps) || e->type == BPFPROF_PROC_ENTRY)
 		resume_after_stop(s, e->pid);
 	return 0;
@@ -322,7 +388,7 @@ static void refresh_mappings(struct session *s, bool all)
 
 	for (i = 0; i < proctab__slots(s->procs_tab); i++) {
 		p = proctab__slot(s->procs_tab, i);
-		if (!p || p->read_at == 0)
+		if (!p || p->read_at == 0 || p->exited)
 			continue; /* gone */
 		if (!all && now - p->read_at < (now - p->first_at < 10000000000LL ? 1000000000LL
 										  : 10000000000LL))
@@ -379,6 +445,7 @@ int session__run(struct session *s)
 			snapshot_requested = 0;
 			if (s->progress)
 				fprintf(stderr, "\r\033[K");
+			read_pending(s, true);
 			refresh_mappings(s, true);
 			err = s->on_snapshot(s->on_snapshot_ctx);
 			if (err)
@@ -386,11 +453,14 @@ int session__run(struct session *s)
 		}
 		if (s->on_tick && now >= next_tick) {
 			next_tick = now + 1000000000LL;
+			read_pending(s, true); /* its samples are read now */
 			if (s->on_tick(s->on_tick_ctx))
 				break;
 		}
 		if (s->rb) {
-			err = ring_buffer__poll(s->rb, 100);
+			int wait = read_pending(s, false);
+
+			err = ring_buffer__poll(s->rb, wait < 0 || wait > 100 ? 100 : wait);
 			if (err == -EINTR) {
 				err = 0;
 				continue;
@@ -408,6 +478,7 @@ int session__run(struct session *s)
 	s->elapsed_ns = mono_ns() - s->start_mono;
 	if (s->rb)
 		ring_buffer__consume(s->rb);
+	read_pending(s, true);
 	refresh_mappings(s, true);
 	if (s->stop_for_maps)
 		stop_for_maps_watch(s, true); /* none stays stopped by us when the capture ends */

@@ -67,6 +67,19 @@ struct session {
 		int pid;
 		int64_t until; /* CLOCK_MONOTONIC ns */
 	} resumed[8];
+	/*
+	 * Host-wide or a cgroup: an exec'd image's maps are read a few ms after
+	 * its first event (the dynamic loader is still mapping its libraries
+	 * then), once instead of twice.
+	 */
+	struct pending_read {
+		int pid;
+		bool reset;		  /* the record starts afresh (exec, new) */
+		unsigned long long start; /* clock ticks since boot, 0: unknown */
+		int64_t due;		  /* CLOCK_MONOTONIC ns */
+		char comm[16];
+	} pending[64];
+	size_t npending;
 	int (*on_snapshot)(void *ctx);
 	void *on_snapshot_ctx;
 	/*
@@ -92,6 +105,8 @@ void session__track(struct session *s, int pid, const char *comm);
 int session__run(struct session *s);
 /* Sums the per-CPU counters. */
 int session__counters(struct session *s, uint64_t out[CNT__MAX]);
+/* pid was found gone (by whoever asked procfs about it): nothing more is read about it. */
+void session__process_gone(struct session *s, int pid);
 /* The executable name of pid, or NULL when it was never seen. */
 const char *session__process_name(struct session *s, int pid);
 

@@ -334,8 +334,10 @@ static int service_adapter(void *ctx, int pid, const char *exe, const char **nam
 
 	char path[64], link[16];
 
-	if (!proc_stat_read(pid, &st))
+	if (!proc_stat_read(pid, &st)) {
+		session__process_gone(&r->s, pid);
 		return -ESRCH;
+	}
 	/* Kernel threads have no executable: one service, not one per thread name. */
 	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
 	if (readlink(path, link, sizeof(link)) < 0 && errno == ENOENT) {

@@ -917,6 +917,19 @@ int container_of_pid(const char *procfs, int pid, const struct container_meta **
 	return container_of_pid_at(procfs, pid, 0, out);
 }
 
+int container_of_gone_pid(int pid, const struct container_meta **out)
+{
+	long i;
+
+	*out = NULL;
+	if (pid <= 0 || !pids.e)
+		return 0;
+	i = hashtab__find(&pids.index, hash_u64(pid), pid_eq, NULL, &pid);
+	if (i >= 0 && pids.e[i].in_container)
+		*out = pids.e[i].m;
+	return 0;
+}
+
 int container_of_pid_inherit(int pid, int ppid, unsigned long long start)
 {
 	const struct pentry *parent;

@@ -133,6 +133,8 @@ int container_of_pid(const char *procfs, int pid, const struct container_meta **
 /* The same, with pid's start time (clock ticks since boot, as /proc/PID/stat's) known. */
 int container_of_pid_at(const char *procfs, int pid, unsigned long long start,
 			const struct container_meta **out);
+/* The answer kept for pid, found gone: no procfs read.  Always 0. */
+int container_of_gone_pid(int pid, const struct container_meta **out);
 /*
  * pid is a fork of ppid (same cgroup, no exec since): its answer is
  * ppid's, without reading procfs.  -ENOENT when ppid has none.
