@@ -12,6 +12,7 @@
 #include "symbolize/dwarf_frames.h"
 #include "symbolize/elf.h"
 #include "elf/gopclntab.h"
+#include "util/bsearch.h"
 #include "util/hash.h"
 #include "util/log.h"
 #include "util/strpool.h"
@@ -496,19 +497,11 @@ static void build_syms(struct sym_file *f)
 /* The symbol whose range holds addr (a module address), or NULL. */
 static const struct sym_ent *find_sym(struct sym_file *f, uint64_t addr)
 {
-	size_t lo = 0, hi, i, back;
+	size_t lo, i, back;
 
 	if (!f->syms_built)
 		build_syms(f);
-	hi = f->nsyms;
-	while (lo < hi) { /* lo: the first symbol above addr */
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (f->syms[mid].addr <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	lo = bsearch_upper(f->syms, f->nsyms, addr, addr); /* the first symbol above addr */
 	/* The nearest start below, else one that encloses it (nested symbols). */
 	for (i = lo, back = 0; i > 0 && back < 8; i--, back++) {
 		if (addr < f->syms[i - 1].end)

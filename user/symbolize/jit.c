@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "symbolize/jit.h"
+#include "util/bsearch.h"
 #include "util/log.h"
 #include "util/strpool.h"
 
@@ -168,20 +169,12 @@ static int jitmap_sort(struct jitmap *m)
 const struct jit_sym *jitmap__find(struct jitmap *m, uint64_t addr)
 {
 	const struct jit_sym *best = NULL;
-	size_t lo = 0, hi;
+	size_t lo;
 
 	if (m->dirty && jitmap_sort(m))
 		return NULL;
-	hi = m->n;
 	/* The first entry starting after addr. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (m->syms[mid].start <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	lo = bsearch_upper(m->syms, m->n, addr, start);
 	/* Back over the entries starting at or before addr while one may still hold it. */
 	while (lo > 0 && m->maxend[lo - 1] > addr) {
 		const struct jit_sym *s = &m->syms[--lo];
@@ -194,17 +187,7 @@ const struct jit_sym *jitmap__find(struct jitmap *m, uint64_t addr)
 
 const struct jit_line *jit_sym__line(const struct jit_sym *sym, uint64_t addr)
 {
-	size_t lo = 0, hi = sym->nlines;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (sym->lines[mid].addr <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo ? &sym->lines[lo - 1] : NULL;
+	return bsearch_last_le(sym->lines, sym->nlines, addr, addr);
 }
 
 const char *jitmap__intern(struct jitmap *m, const char *s, size_t len)

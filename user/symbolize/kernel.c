@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "symbolize/kernel.h"
+#include "util/bsearch.h"
 #include "util/log.h"
 
 /*
@@ -255,18 +256,8 @@ cleanup:
 
 const struct ksym *ksyms__find(const struct ksyms *ks, uint64_t addr)
 {
-	size_t lo = 0, hi = ks->n;
-
 	/* The last symbol whose address is <= addr. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (ks->syms[mid].addr <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo ? &ks->syms[lo - 1] : NULL;
+	return bsearch_last_le(ks->syms, ks->n, addr, addr);
 }
 
 void ksyms__range(const struct ksyms *ks, uint64_t *lo, uint64_t *hi)
