@@ -17,18 +17,27 @@ struct acc {
 	const char *name;
 };
 
-/* Whether loc was named from a runtime's perf map or jitdump (its mapping's file). */
-static bool is_jit(const struct profile *p, const struct pf_location *loc)
+/* The last component of the file of loc's mapping; NULL without a mapping. */
+static const char *mapping_base(const struct profile *p, const struct pf_location *loc)
 {
 	const struct pf_mapping *m = profile__mapping(p, loc->mapping_id);
 	const char *name, *base;
-	size_t len;
 
 	if (!m)
-		return false;
+		return NULL;
 	name = profile__str(p, m->filename);
 	base = strrchr(name, '/');
-	base = base ? base + 1 : name;
+	return base ? base + 1 : name;
+}
+
+/* Whether loc was named from a runtime's perf map or jitdump (its mapping's file). */
+static bool is_jit(const struct profile *p, const struct pf_location *loc)
+{
+	const char *base = mapping_base(p, loc);
+	size_t len;
+
+	if (!base)
+		return false;
 	len = strlen(base);
 	return (len > 9 && !strncmp(base, "perf-", 5) && !strcmp(base + len - 4, ".map")) ||
 	       (len > 9 && !strncmp(base, "jit-", 4) && !strcmp(base + len - 5, ".dump"));
@@ -128,15 +137,11 @@ static bool is_libc(const struct profile *p, const struct pf_location *loc)
 						"ld-linux",   "ld-musl",     "libc.musl",
 						"libstdc++",  "libjemalloc", "libtcmalloc",
 						"libmimalloc" };
-	const struct pf_mapping *m = profile__mapping(p, loc->mapping_id);
-	const char *name, *base;
+	const char *base = mapping_base(p, loc);
 	size_t i;
 
-	if (!m)
+	if (!base)
 		return false;
-	name = profile__str(p, m->filename);
-	base = strrchr(name, '/');
-	base = base ? base + 1 : name;
 	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
 		if (!strncmp(base, prefixes[i], strlen(prefixes[i])))
 			return true;
