@@ -415,6 +415,15 @@ static void flame_free(struct flame *f)
 	free(f->samples[1].v);
 }
 
+/*
+ * A diff is not made here with profile__diff (profile/diff.c): the page
+ * shows base and new side by side (the base's own flat and cum, each as a
+ * share of its own total, and the base tree matched to the new one path by
+ * path), which a subtracted profile no longer holds, so both profiles are
+ * written whole and the page subtracts.  Its differences are
+ * profile__diff's numbers (new minus base per function, flat and cum).
+ * The base's sample types are matched by name here, not by position.
+ */
 int flame_write_data(FILE *out, const struct profile *p, const struct profile *base)
 {
 	struct flame f = { 0 };
