@@ -139,13 +139,25 @@ static void test_online_cpus(void **state)
 	free(mask);
 }
 
+static void test_path_base(void **state)
+{
+	static const char path[] = "/usr/lib/libc.so.6";
+
+	assert_ptr_equal(path_base(path), path + 9);
+	assert_string_equal(path_base("libc.so.6"), "libc.so.6");
+	assert_string_equal(path_base("/"), "");
+	assert_string_equal(path_base("dir/"), "");
+	assert_string_equal(path_base(""), "");
+	assert_string_equal(path_base("[kernel.kallsyms]"), "[kernel.kallsyms]");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_long),     cmocka_unit_test(test_parse_long_bad),
 		cmocka_unit_test(test_duration_units), cmocka_unit_test(test_duration_bad),
 		cmocka_unit_test(test_duration_range), cmocka_unit_test(test_clocks),
-		cmocka_unit_test(test_online_cpus),
+		cmocka_unit_test(test_online_cpus),    cmocka_unit_test(test_path_base),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,6 +27,7 @@
 #include "report/flame.h"
 #include "util/hash.h"
 #include "util/log.h"
+#include "util/util.h"
 
 /* The page's code, embedded by the Makefile (xxd -i of web/). */
 extern unsigned char flame_html[], flame_css[], flame_js[];
@@ -122,13 +123,6 @@ static long str_id(struct flame *f, const char *s)
 	return itab_add(&f->strings, s, strlen(s));
 }
 
-static const char *base_name(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	return slash ? slash + 1 : path;
-}
-
 static bool has_prefix(const char *s, const char *prefix)
 {
 	return !strncmp(s, prefix, strlen(prefix));
@@ -153,7 +147,7 @@ static enum flame_kind frame_kind(const struct profile *p, const struct pf_locat
 	file = profile__str(p, m->filename);
 	if (!strcmp(file, "[kernel.kallsyms]") || has_prefix(file, "[kernel"))
 		return FLAME_KERNEL;
-	base = base_name(file);
+	base = path_base(file);
 	for (i = 0; i < sizeof(runtime) / sizeof(runtime[0]); i++)
 		if (has_prefix(base, runtime[i]))
 			return FLAME_RUNTIME;

@@ -10,6 +10,7 @@
 #include "profile/profile.h"
 #include "report/report.h"
 #include "util/hash.h"
+#include "util/util.h"
 
 struct acc {
 	int64_t flat, cum;
@@ -21,13 +22,8 @@ struct acc {
 static const char *mapping_base(const struct profile *p, const struct pf_location *loc)
 {
 	const struct pf_mapping *m = profile__mapping(p, loc->mapping_id);
-	const char *name, *base;
 
-	if (!m)
-		return NULL;
-	name = profile__str(p, m->filename);
-	base = strrchr(name, '/');
-	return base ? base + 1 : name;
+	return m ? path_base(profile__str(p, m->filename)) : NULL;
 }
 
 /* Whether loc was named from a runtime's perf map or jitdump (its mapping's file). */

@@ -190,7 +190,6 @@ static void read_build_id(struct sym_file *f)
  */
 static int sym_file__load(struct sym_file *f, const char *path)
 {
-	const char *name;
 	struct stat st;
 	int fd, err;
 
@@ -204,10 +203,9 @@ static int sym_file__load(struct sym_file *f, const char *path)
 		close(fd);
 		return -ENOMEM;
 	}
-	name = strrchr(path, '/');
 	dwfl_report_begin(f->dwfl);
 	/* base 0 with add_p_vaddr: the module sits at the ELF's own vaddrs. */
-	f->mod = dwfl_report_elf(f->dwfl, name ? name + 1 : path, path, fd, 0, true);
+	f->mod = dwfl_report_elf(f->dwfl, path_base(path), path, fd, 0, true);
 	if (!f->mod) {
 		pr_debug("%s: %s\n", path, dwfl_errmsg(-1));
 		close(fd); /* dwfl_report_elf consumes fd only on success */

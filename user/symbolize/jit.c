@@ -14,6 +14,7 @@
 #include "util/bsearch.h"
 #include "util/log.h"
 #include "util/strpool.h"
+#include "util/util.h"
 
 struct jitmap {
 	struct strpool *pool;
@@ -420,10 +421,8 @@ bool jit_mapping(const char *path)
 
 bool jit_dump_path(const char *path)
 {
-	const char *base = strrchr(path, '/');
-	size_t len;
+	const char *base = path_base(path);
+	size_t len = strlen(base);
 
-	base = base ? base + 1 : path;
-	len = strlen(base);
 	return len > 9 && !strncmp(base, "jit-", 4) && !strcmp(base + len - 5, ".dump");
 }

@@ -171,9 +171,8 @@ static void loc_reset(struct sym_loc *out)
 /* The frame of an address its file has no symbol for: "libfoo.so+0x1f2a". */
 static void module_offset(struct sym_loc *out, uint64_t file_offset)
 {
-	const char *base = strrchr(out->map_file, '/');
+	const char *base = path_base(out->map_file);
 
-	base = base ? base + 1 : out->map_file;
 	snprintf(out->module_offset, sizeof(out->module_offset), "%.64s+0x%" PRIx64, base,
 		 file_offset);
 	out->frames[0] = (struct sym_frame){ .function = out->module_offset,

@@ -129,6 +129,13 @@ bool str_has_suffix(const char *s, const char *suffix)
 	return n >= m && !strcmp(s + n - m, suffix);
 }
 
+const char *path_base(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
 bool path_next_component(const char **p, char *out, size_t size)
 {
 	const char *s = *p, *e;

@@ -30,6 +30,8 @@ int online_cpus(bool **mask, int *ncpus);
 
 /* Whether s ends with suffix. */
 bool str_has_suffix(const char *s, const char *suffix);
+/* The last component of path: what follows its last '/', else all of it. */
+const char *path_base(const char *path);
 /*
  * Copies the next component of a '/'-separated path *p into out (cut to
  * size), and moves *p past it; false when there is none left.
