@@ -57,19 +57,15 @@ static long itab_add(struct itab *t, const void *data, size_t len)
 	struct ikey k = { (char *)data, len };
 	uint64_t hash = hash_bytes(data, len, 0);
 	long found = hashtab__find(&t->h, hash, ikey_eq, t, &k);
+	struct ikey *e;
 	char *copy;
 
 	if (found >= 0)
 		return found;
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 256;
-		struct ikey *e = realloc(t->e, cap * sizeof(*e));
-
-		if (!e)
-			return -ENOMEM;
-		t->e = e;
-		t->cap = cap;
-	}
+	e = array_grow(t->e, &t->cap, t->n, sizeof(*e), 256);
+	if (!e)
+		return -ENOMEM;
+	t->e = e;
 	if (hashtab__reserve(&t->h, t->n + 1))
 		return -ENOMEM;
 	copy = malloc(len + 1);
@@ -100,15 +96,11 @@ struct ivec {
 
 static int ivec_push(struct ivec *a, int64_t x)
 {
-	if (a->n == a->cap) {
-		size_t cap = a->cap ? a->cap * 2 : 1024;
-		int64_t *v = realloc(a->v, cap * sizeof(*v));
+	int64_t *v = array_grow(a->v, &a->cap, a->n, sizeof(*v), 1024);
 
-		if (!v)
-			return -ENOMEM;
-		a->v = v;
-		a->cap = cap;
-	}
+	if (!v)
+		return -ENOMEM;
+	a->v = v;
 	a->v[a->n++] = x;
 	return 0;
 }

@@ -78,21 +78,17 @@ static bool acc_eq(const void *ctx, size_t idx, const void *key)
 static struct acc *acc_get(struct accs *t, const char *name)
 {
 	uint64_t hash = hash_bytes(name, strlen(name), 0);
+	struct acc *a;
 	long found;
 	char *copy;
 
 	found = hashtab__find(&t->index, hash, acc_eq, t, name);
 	if (found >= 0)
 		return &t->a[found];
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 256;
-		struct acc *a = realloc(t->a, cap * sizeof(*a));
-
-		if (!a)
-			return NULL;
-		t->a = a;
-		t->cap = cap;
-	}
+	a = array_grow(t->a, &t->cap, t->n, sizeof(*a), 256);
+	if (!a)
+		return NULL;
+	t->a = a;
 	if (hashtab__reserve(&t->index, t->n + 1))
 		return NULL;
 	copy = strdup(name);

@@ -222,20 +222,16 @@ static int sym_file__load(struct sym_file *f, const char *path)
 
 struct sym_file *symcache__open(struct symcache *c, const char *path)
 {
+	struct sym_file **files;
 	struct sym_file *f;
 	int err;
 
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 64;
-		struct sym_file **files = realloc(c->files, cap * sizeof(*files));
-
-		if (!files) {
-			err = -ENOMEM;
-			goto fail;
-		}
-		c->files = files;
-		c->cap = cap;
+	files = array_grow(c->files, &c->cap, c->n, sizeof(*files), 64);
+	if (!files) {
+		err = -ENOMEM;
+		goto fail;
 	}
+	c->files = files;
 	f = calloc(1, sizeof(*f));
 	if (!f) {
 		err = -ENOMEM;
@@ -604,17 +600,12 @@ static struct addr_ent *cache_find(struct sym_file *f, uint64_t vaddr)
 
 static int cache_add(struct sym_file *f, uint64_t vaddr, const struct sym_frame *frames, int n)
 {
+	struct addr_ent *ents = array_grow(f->ents, &f->ents_cap, f->nents, sizeof(*ents), 256);
 	int err;
 
-	if (f->nents == f->ents_cap) {
-		size_t cap = f->ents_cap ? f->ents_cap * 2 : 256;
-		struct addr_ent *ents = realloc(f->ents, cap * sizeof(*ents));
-
-		if (!ents)
-			return -ENOMEM;
-		f->ents = ents;
-		f->ents_cap = cap;
-	}
+	if (!ents)
+		return -ENOMEM;
+	f->ents = ents;
 	err = hashtab__reserve(&f->ents_tab, f->nents + 1);
 	if (err)
 		return err;

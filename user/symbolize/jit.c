@@ -73,15 +73,10 @@ int jitmap__add(struct jitmap *m, uint64_t start, uint64_t size, const char *nam
 
 	if (!size || start + size < start)
 		return -EINVAL;
-	if (m->n == m->cap) {
-		size_t cap = m->cap ? m->cap * 2 : 256;
-
-		syms = realloc(m->syms, cap * sizeof(*syms));
-		if (!syms)
-			return -ENOMEM;
-		m->syms = syms;
-		m->cap = cap;
-	}
+	syms = array_grow(m->syms, &m->cap, m->n, sizeof(*syms), 256);
+	if (!syms)
+		return -ENOMEM;
+	m->syms = syms;
 	s = strpool__addn(m->pool, name, len);
 	if (!s)
 		return -ENOMEM;

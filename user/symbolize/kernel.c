@@ -8,6 +8,7 @@
 #include "symbolize/kernel.h"
 #include "util/bsearch.h"
 #include "util/log.h"
+#include "util/util.h"
 
 /*
  * kallsyms has a few hundred thousand lines: names go into one growing
@@ -102,15 +103,10 @@ static int add_line(struct loader *ld, char *line)
 	if (module)
 		*module++ = '\0';
 
-	if (ld->n == ld->cap) {
-		size_t cap = ld->cap ? ld->cap * 2 : 4096;
-
-		r = realloc(ld->raw, cap * sizeof(*r));
-		if (!r)
-			return -ENOMEM;
-		ld->raw = r;
-		ld->cap = cap;
-	}
+	r = array_grow(ld->raw, &ld->cap, ld->n, sizeof(*r), 4096);
+	if (!r)
+		return -ENOMEM;
+	ld->raw = r;
 	r = &ld->raw[ld->n];
 	r->addr = addr;
 	r->seq = ld->n;

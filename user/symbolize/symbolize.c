@@ -218,19 +218,14 @@ static struct jitproc *jitproc_get(struct symbolizer *s, int pid)
 {
 	uint64_t h = hash_u64((uint32_t)pid);
 	long i = hashtab__find(&s->jit_by_pid, h, jit_pid_eq, s, &pid);
-	struct jitproc *j;
+	struct jitproc **a, *j;
 
 	if (i >= 0)
 		return s->jits[i];
-	if (s->njits == s->jits_cap) {
-		size_t cap = s->jits_cap ? s->jits_cap * 2 : 16;
-		struct jitproc **a = realloc(s->jits, cap * sizeof(*a));
-
-		if (!a)
-			return NULL;
-		s->jits = a;
-		s->jits_cap = cap;
-	}
+	a = array_grow(s->jits, &s->jits_cap, s->njits, sizeof(*a), 16);
+	if (!a)
+		return NULL;
+	s->jits = a;
 	j = calloc(1, sizeof(*j));
 	if (!j)
 		return NULL;
