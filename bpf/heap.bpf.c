@@ -398,4 +398,59 @@ int heap_sampled(struct pt_regs *ctx)
 	return 0;
 }
 
+/*
+ * The dynamic loader's r_brk (glibc's _dl_debug_state), in a process with
+ * the in-process sampler: the loader calls it with r_state RT_ADD before it
+ * maps new objects (dlopen) and RT_CONSISTENT once they are in its list,
+ * before it relocates them and runs their constructors.  At RT_CONSISTENT
+ * after RT_ADD the process is stopped (when the cookie's bit 0 asks) and
+ * userspace told the notifying thread's pid_tgid and the time: it lets that thread run
+ * on alone to the new objects' first constructor, and redirects their GOT
+ * slots there (heap/dlopen.c).  The cookie: the r_debug's address | hold.
+ */
+#define RT_CONSISTENT 0
+#define RT_ADD 1
+#define DL_SIGSTOP 19
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} dl_events SEC(".maps");
+
+/* Processes between RT_ADD and RT_CONSISTENT. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u8);
+} dl_adding SEC(".maps");
+
+SEC("uprobe")
+int heap_dl_notify(struct pt_regs *ctx)
+{
+	__u64 cookie = bpf_get_attach_cookie(ctx), id = bpf_get_current_pid_tgid(), *e;
+	__u32 tgid = id >> 32;
+	__u8 one = 1;
+	int state;
+
+	/* struct r_debug: r_version, r_map, r_brk, then r_state at 24. */
+	if (bpf_probe_read_user(&state, sizeof(state), (void *)((cookie & ~7ULL) + 24)))
+		return 0;
+	if (state == RT_ADD) {
+		bpf_map_update_elem(&dl_adding, &tgid, &one, BPF_ANY);
+		return 0;
+	}
+	if (state != RT_CONSISTENT || bpf_map_delete_elem(&dl_adding, &tgid))
+		return 0; /* a dlclose's, or no object added */
+	if (cookie & 1)
+		bpf_send_signal(DL_SIGSTOP);
+	e = bpf_ringbuf_reserve(&dl_events, 2 * sizeof(*e), 0);
+	if (!e)
+		return 0;
+	e[0] = id;
+	e[1] = bpf_ktime_get_ns(); /* CLOCK_MONOTONIC: how long the stop lasted */
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -125,7 +125,21 @@ static __always_inline bool is_target_task(struct task_struct *task, __u32 tgid)
 	return false;
 }
 
-static __always_inline void emit_proc_event(__u32 type, __u32 tgid, struct task_struct *leader)
+/*
+ * Not exec'd since its fork (exec bumps self_exec_id; the fork copied the
+ * parent's into parent_exec_id) and the same executable as its parent (not
+ * re-parented to another program since): its mappings are its parent's.
+ */
+static __always_inline bool forked_image(struct task_struct *leader)
+{
+	struct task_struct *parent = BPF_CORE_READ(leader, real_parent);
+	struct file *exe = BPF_CORE_READ(leader, mm, exe_file);
+
+	return BPF_CORE_READ(leader, self_exec_id) == BPF_CORE_READ(leader, parent_exec_id) &&
+	       exe && exe == BPF_CORE_READ(parent, mm, exe_file);
+}
+
+static __noinline void emit_proc_event(__u32 type, __u32 tgid, struct task_struct *leader)
 {
 	struct bpfprof_proc_event *e = bpf_ringbuf_reserve(&proc_events, sizeof(*e), 0);
 
@@ -136,6 +150,11 @@ static __always_inline void emit_proc_event(__u32 type, __u32 tgid, struct task_
 	e->type = type;
 	e->pid = tgid;
 	BPF_CORE_READ_STR_INTO(&e->comm, leader, comm);
+	e->ppid = BPF_CORE_READ(leader, real_parent, tgid);
+	e->start_ns = BPF_CORE_READ(leader, start_boottime);
+	e->flags = (type == BPFPROF_PROC_NEW || type == BPFPROF_PROC_FORK) && forked_image(leader)
+			   ? BPFPROF_PROC_F_FORKED
+			   : 0;
 	bpf_ringbuf_submit(e, 0);
 }
 

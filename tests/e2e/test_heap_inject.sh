@@ -6,7 +6,8 @@
 # stop time printed with -v, a self-checking multi-threaded workload
 # attached and detached repeatedly, bpfprof killed with SIGKILL mid-capture
 # (the target runs on, the next bpfprof reuses its sampler), libraries
-# dlopened after the injection, and the
+# dlopened after the injection (redirected before their constructors run),
+# and the
 # refusals: an allocator linked into the program, another tracer, bad input.
 set -u
 cd "$(dirname "$0")/../.."
@@ -124,7 +125,58 @@ wait "$SPID"
 rc=$?
 check "the workload finishes its own checks (exit $rc: $(tail -n1 "$SOUT"))" sh -c "[ $rc -eq 0 ] && grep -q '^ok ' '$SOUT'"
 
-# --- libraries loaded after the injection (polled once a second) ---------------
+# --- libraries loaded after the injection ------------------------------------
+# dlopen_now loads libdl_sized.so when told and calls into it at once: its
+# constructor, then lib_keep() right after dlopen returns, keep known bytes.
+# bpfprof stops the process at the loader's r_brk and redirects the new
+# library's slots before its constructor runs: exact at --rate 1.  Three
+# more threads allocate and check their blocks all along (DLNOW_THREADS).
+dlnow() {
+	local name=$1 prof
+	shift
+	rm -f "$TMP/go"
+	# It lives DLNOW_SECONDS (1) after its allocations; bpfprof ends when it does.
+	DLOPEN_NOW_GO=$TMP/go "$WORKLOADS/dlopen_now" "$WORKLOADS/libdl_sized.so" "${DLNOW_SECONDS:-1}" \
+		"${DLNOW_THREADS:-0}" \
+		>"$TMP/$name.out" 2>&1 &
+	WPID=$!
+	E2E_PIDS+=("$WPID")
+	wait_line "$TMP/$name.out" '^ready' 5
+	env "$@" "$BPFPROF" heap -v -p "$WPID" --sampler inject --rate 1 -d 60 -o "$TMP/$name.pb.gz" \
+		>/dev/null 2>"$TMP/$name.err" &
+	prof=$!
+	E2E_PIDS+=("$prof")
+	wait_line "$TMP/$name.err" 'samples in-process|cannot' 30
+	touch "$TMP/go"
+	wait "$prof"
+	RC=$?
+	stop_workload "$WPID"
+}
+DLNOW_THREADS=3 dlnow dln
+check_rc "dlopen right after the injection: exits 0" "$RC"
+check "the other threads' blocks are intact" sh -c "! grep -q CORRUPT '$TMP/dln.out'"
+check "the library's slots are redirected at the loader's report, not by the poll" \
+	grep -q 'objects loaded since the injection redirected: 1 at the loader.s report, before their constructors; 0 just after it; 0 by the poll' "$TMP/dln.err"
+close_to "its constructor's allocations (lib_ctor_alloc), --rate 1" \
+	"$(bytes "$TMP/dln.pb.gz" lib_ctor_alloc inuse_space)" "$(expected "$TMP/dln.out" lib_ctor_alloc 2)" 0
+close_to "the calls right after dlopen returned (lib_keep), --rate 1" \
+	"$(bytes "$TMP/dln.pb.gz" lib_keep inuse_space)" "$(expected "$TMP/dln.out" lib_keep 2)" 0
+
+# The same with the r_brk probe left out (an environment variable only the
+# tests set): the once-a-second poll redirects the library later, so the
+# checks above fail without the loader's report.  The poll would have to
+# stop the process within the microseconds between dlopen's mapping and
+# the calls, and it never redirects while a thread is inside the loader.
+# It lives 3 s more, for the poll (once a second) to come.
+DLNOW_SECONDS=3 dlnow dlpoll BPFPROF_TEST_HEAP_POLL_ONLY=1
+check_rc "the poll alone: exits 0" "$RC"
+check "the poll alone redirects the library's slots, later" \
+	grep -q 'objects loaded since the injection redirected: 0 at the loader.s report, before their constructors; 0 just after it; 1 by the poll' "$TMP/dlpoll.err"
+got=$(bytes "$TMP/dlpoll.pb.gz" lib_keep inuse_space)
+check "and misses the calls right after dlopen (lib_keep ${got:-0} of $(expected "$TMP/dlpoll.out" lib_keep 2) bytes)" \
+	test "${got:-0}" -lt "$(expected "$TMP/dlpoll.out" lib_keep 2)"
+
+# A process that dlopens a fresh copy of a library every 20 ms.
 "$WORKLOADS/dlopen_alloc" "$WORKLOADS/libdl_alloc.so" 30 >"$TMP/dl.out" 2>&1 &
 WPID=$!
 E2E_PIDS+=("$WPID")
@@ -132,7 +184,13 @@ wait_line "$TMP/dl.out" '^ready' 5
 "$BPFPROF" heap -v -p "$WPID" --sampler inject --rate 1 -d 2.5 -o "$TMP/dl.pb.gz" >/dev/null 2>"$TMP/dl.err"
 check_rc "a process that keeps dlopening: exits 0" $?
 check "the slots of libraries loaded since the injection are redirected too" \
-	grep -qE '[1-9][0-9]* GOT slots of objects loaded since redirected' "$TMP/dl.err"
+	grep -qE '[1-9][0-9]* GOT slots of objects (loaded since|it dlopened) redirected' "$TMP/dl.err"
+n=$(sed -n 's/.*objects loaded since the injection redirected: \([0-9]*\) at the loader.*/\1/p' "$TMP/dl.err")
+got=$(bytes "$TMP/dl.pb.gz" lib_alloc alloc_space)
+# One library more or less: one may be loaded, not yet called, at the
+# injection (redirected then), or redirected but not yet called at the end.
+check "each library's allocation recorded (${got:-0} bytes, 4096 for each of ${n:-0} libraries)" \
+	test "${n:-0}" -gt 0 -a "${got:-0}" -ge $(((${n:-0} - 1) * 4096)) -a "${got:-0}" -le $(((${n:-0} + 1) * 4096))
 check "and all restored at the end" grep -qE '[1-9][0-9]* GOT slots restored' "$TMP/dl.err"
 stop_workload "$WPID"
 

@@ -5,7 +5,9 @@
  * sampler injected and taken out 200 times.  After each, every GOT slot
  * the sampler redirected is read back and must hold its value from before
  * the first injection; while injected, each must point into the sampler.
- * The workload must neither crash nor see a block change.  Needs root
+ * The workload must neither crash nor see a block change.  And the
+ * loader's r_brk (heap/dlopen.c) is found where glibc's _dl_debug_state
+ * is: in the loader's code, a function that only returns.  Needs root
  * (ptrace of another process); skipped otherwise.
  */
 #include <errno.h>
@@ -24,7 +26,9 @@
 #include <cmocka.h>
 
 #include "heap/alloc.h"
+#include "heap/dlopen.h"
 #include "heap/inject.h"
+#include "proc/maps.h"
 #include "proc/procs.h"
 
 #define STRESS "build/workloads/heap_stress"
@@ -136,10 +140,58 @@ static void inject_200_times(void **state)
 	proctab__free(procs);
 }
 
+static void finds_r_brk(void **state)
+{
+	struct vma_list maps = { 0 };
+	const struct vma *v;
+	unsigned char code[8], in_file[8];
+	struct heap_dl dl;
+	char why[512], path[64];
+	int fd, mem, st, file;
+	pid_t pid;
+
+	if (geteuid() != 0 || access(STRESS, X_OK)) {
+		skip();
+		return;
+	}
+	pid = start_stress(&fd);
+	if (heap_dl_find(pid, &dl, why, sizeof(why)))
+		fail_msg("%s", why);
+	assert_int_equal(procmaps__read("/proc", pid, &maps), 0);
+	v = procmaps__find(&maps, dl.r_brk);
+	assert_non_null(v);
+	assert_true(v->exec);
+	assert_non_null(strstr(v->path, "ld-linux"));
+	v = procmaps__find(&maps, dl.r_debug);
+	assert_non_null(v);
+	assert_non_null(strstr(v->path, "ld-linux"));
+	/* _dl_debug_state: `ret`, after an endbr64 where the loader has CET notes. */
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	mem = open(path, O_RDONLY);
+	assert_true(mem >= 0);
+	assert_int_equal(pread(mem, code, sizeof(code), (off_t)dl.r_brk), sizeof(code));
+	if (code[0] != 0xc3 && !(memcmp(code, "\xf3\x0f\x1e\xfa", 4) == 0 && code[4] == 0xc3))
+		fail_msg("r_brk %#lx starts %02x %02x %02x %02x %02x, not a bare return",
+			 (unsigned long)dl.r_brk, code[0], code[1], code[2], code[3], code[4]);
+	/* The uprobe's offset: r_brk's place in the loader's file, the same bytes there. */
+	v = procmaps__find(&maps, dl.r_brk);
+	file = open(v->path, O_RDONLY);
+	assert_true(file >= 0);
+	assert_int_equal(pread(file, in_file, sizeof(in_file), (off_t)dl.brk_off), sizeof(in_file));
+	assert_memory_equal(in_file, code, sizeof(code));
+	close(file);
+	close(mem);
+	procmaps__free(&maps);
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(inject_200_times),
+		cmocka_unit_test(finds_r_brk),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

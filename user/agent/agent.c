@@ -237,8 +237,9 @@ static uint32_t service_of(struct agent *a, int pid)
 
 	if (e && (e->drain == a->drains || (first_at && e->first_at == first_at)))
 		return e->service;
-	if (a->service_fn && a->service_fn(a->service_ctx, pid, exe, &name, &n, k, v) == 0 &&
-	    name) {
+	/* One found gone has nothing left to ask (procfs) about. */
+	if (a->service_fn && !(p && p->exited) &&
+	    a->service_fn(a->service_ctx, pid, exe, &name, &n, k, v) == 0 && name) {
 		id = intern_service(a, name, n, k, v);
 	} else {
 		/* Gone before it could be asked about: its executable still names it. */

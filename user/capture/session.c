@@ -111,6 +111,8 @@ static void read_maps(struct session *s, struct pproc *p, bool reset)
 	p->read_at = mono_ns();
 	if (reset)
 		p->first_at = p->read_at;
+	if (err == -ESRCH)
+		p->read_at = 0; /* gone: nothing to refresh */
 	if (!err)
 		symbolizer__jit_refresh(s->sym, p->pid);
 	if (!err && s->on_maps)
@@ -122,7 +124,7 @@ static void read_maps(struct session *s, struct pproc *p, bool reset)
  * read again and merged, since a process seen at exec or at its first sample
  * may not have mapped its libraries yet.
  */
-static void track(struct session *s, int pid, const char *comm, bool exec)
+static void track(struct session *s, int pid, const char *comm, bool exec, unsigned long long start)
 {
 	struct pproc *p = proctab__get(s->procs_tab, pid);
 	const struct container_meta *m;
@@ -137,14 +139,50 @@ static void track(struct session *s, int pid, const char *comm, bool exec)
 	 * labels); not for one found gone already (a short life).
 	 */
 	if (exec && !p->exited)
-		container_of_pid(proctab__procfs(s->procs_tab), pid, &m);
+		container_of_pid_at(proctab__procfs(s->procs_tab), pid, start, &m);
 	if (exec || !p->name[0])
 		exe_name(s, p, comm);
 }
 
+/* /proc/PID/stat's start time (clock ticks since boot) from BPF's ns. */
+static unsigned long long start_ticks(uint64_t start_ns)
+{
+	static long tck;
+
+	if (!tck)
+		tck = sysconf(_SC_CLK_TCK);
+	return tck > 0 && tck <= 1000000000 ? start_ns / (1000000000 / tck) : 0;
+}
+
+/*
+ * A fork that has not exec'd (a shell's child before its exec, a server's
+ * worker): its parent's mappings, executable and container, when they are
+ * known, without reading procfs.  The usual refresh reads its own maps if
+ * it lives on.  False: track it the usual way.
+ */
+static bool track_fork(struct session *s, const struct bpfprof_proc_event *e)
+{
+	const struct pproc *parent = proctab__find(s->procs_tab, e->ppid);
+	struct pproc *p;
+
+	if (!parent || parent->exited || !parent->read_at || !parent->n || e->ppid == e->pid)
+		return false;
+	if (proctab__fork(s->procs_tab, e->pid, parent))
+		return false;
+	p = proctab__get(s->procs_tab, e->pid);
+	p->read_at = p->first_at = mono_ns();
+	parent = proctab__find(s->procs_tab, e->ppid);
+	snprintf(p->name, sizeof(p->name), "%s", parent->name);
+	container_of_pid_inherit(e->pid, e->ppid, start_ticks(e->start_ns));
+	symbolizer__jit_refresh(s->sym, p->pid);
+	if (s->on_maps)
+		s->on_maps(s->on_maps_ctx, p->pid);
+	return true;
+}
+
 void session__track(struct session *s, int pid, const char *comm)
 {
-	track(s, pid, comm, false);
+	track(s, pid, comm, false, 0);
 }
 
 const char *session__process_name(struct session *s, int pid)
@@ -192,6 +230,7 @@ static int on_proc_event(void *ctx, void *data, size_t len)
 	struct session *s = ctx;
 	const struct bpfprof_proc_event *e = data;
 	char comm[BPFPROF_COMM_LEN + 1];
+	const struct pproc *p;
 
 	if (len < sizeof(*e))
 		return 0;
@@ -199,13 +238,24 @@ static int on_proc_event(void *ctx, void *data, size_t len)
 	comm[BPFPROF_COMM_LEN] = '\0';
 	pr_debug("process event %u: pid %u (%s)\n", e->type, e->pid, comm);
 	/*
+	 * A pid found gone: its events still queued are about the process
+	 * that was (a new one under the pid would come as new first).
+	 */
+	if ((e->type == BPFPROF_PROC_EXEC || (e->type == BPFPROF_PROC_MAPS && !s->stop_for_maps)) &&
+	    (p = proctab__find(s->procs_tab, e->pid)) && p->exited)
+		return 0;
+	if ((e->type == BPFPROF_PROC_NEW || e->type == BPFPROF_PROC_FORK) &&
+	    e->flags & BPFPROF_PROC_F_FORKED && track_fork(s, e))
+		return 0;
+	/*
 	 * Host-wide or a cgroup, "new" may be a new process under a pid seen
 	 * before (pids wrap; BPF reports it afresh after its fork): its
 	 * mappings start afresh.  A target given by pid keeps what was read.
 	 */
 	track(s, e->pid, comm,
 	      e->type == BPFPROF_PROC_EXEC ||
-		      (e->type == BPFPROF_PROC_NEW && s->target && s->target->mode != TARGET_PIDS));
+		      (e->type == BPFPROF_PROC_NEW && s->target && s->target->mode != TARGET_PIDS),
+	      start_ticks(e->start_ns));
 	if ((e->type == BPFPROF_PROC_MAPS && s->stop_for_maps) || e->type == BPFPROF_PROC_ENTRY)
 		resume_after_stop(s, e->pid);
 	return 0;

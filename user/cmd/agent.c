@@ -819,7 +819,9 @@ static bool tick(void *ctx)
 		agent__expire(r->a);
 		r->next_expire = now + 5000000000LL;
 	}
-	render_metrics(r);
+	/* Rendered for a listener only: nothing else reads them. */
+	if (r->o->listen)
+		render_metrics(r);
 	return false;
 }
 

@@ -21,6 +21,8 @@
 #include <bpf/libbpf.h>
 
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 
 #include "profile_type/collectors.h"
 #include "profile/pprof.h"
@@ -30,6 +32,7 @@
 #include "heap.skel.h"
 #include "heap/alloc.h"
 #include "heap/cost.h"
+#include "heap/dlopen.h"
 #include "proc/stat.h"
 #include "heap/guard.h"
 #include "heap/inject.h"
@@ -70,7 +73,21 @@ struct heap_run {
 	int ninjected;
 	int attaching; /* the target slot heap_inject's callback attaches for */
 	bool guarded;  /* the overhead guard watches uprobed -p targets */
+	/* dlopen in injected targets: the loader's r_brk probed (heap/dlopen.c). */
+	int *dl_links;		  /* per target, -1: none */
+	bool *dl_held;		  /* per target: BPF stops it there */
+	int *dl_objects;	  /* per target: objects redirected at the loader's report */
+	int *dl_after;		  /* ... just after it, once no thread was in the loader */
+	int *poll_objects;	  /* ... by the once-a-second poll */
+	pthread_mutex_t inj_lock; /* the injections: the watcher thread and the tick */
+	struct ring_buffer *dl_rb;
+	pthread_t dl_thread;
+	bool dl_running;
+	volatile bool dl_quit;
 };
+
+/* How long the thread that dlopened may run alone to its objects' first constructor. */
+#define DL_RUN_NS 50000000LL
 
 static const struct value_type_desc heap_types[] = {
 	{ "alloc_objects", "count" },
@@ -119,6 +136,8 @@ static void *open_and_load(struct session *s, const void *opts, bool btf, int *e
 	bpf_program__set_expected_attach_type(skel->progs.heap_free,
 					      (enum bpf_attach_type)UPROBE_ATTACH_MULTI);
 	bpf_program__set_expected_attach_type(skel->progs.heap_sampled,
+					      (enum bpf_attach_type)UPROBE_ATTACH_MULTI);
+	bpf_program__set_expected_attach_type(skel->progs.heap_dl_notify,
 					      (enum bpf_attach_type)UPROBE_ATTACH_MULTI);
 	capture_select_tp(skel->obj, btf);
 	*err = heap_bpf__load(skel);
@@ -220,6 +239,46 @@ static int attach_sampler(void *ctx, int memfd, uint64_t probe_off)
 }
 
 /*
+ * The uprobe on the loader's r_brk in injected target slot, so that its
+ * dlopens are redirected as they happen; without it (no r_debug found, or
+ * BPFPROF_TEST_HEAP_POLL_ONLY set, which the tests use to show what the
+ * poll alone misses) only the once-a-second poll finds them.
+ */
+static void attach_dl(struct heap_run *run, int slot)
+{
+	int pid = run->s->target->pids[slot], fd;
+	char why[PATH_MAX + 128], path[64];
+	struct heap_dl dl;
+	uint64_t cookie;
+
+	if (getenv("BPFPROF_TEST_HEAP_POLL_ONLY"))
+		return;
+	if (heap_dl_find(pid, &dl, why, sizeof(why))) {
+		pr_debug("heap: %s: libraries it loads later are found by polling\n", why);
+		return;
+	}
+	fd = heap_dl_open(pid, &dl);
+	if (fd < 0) {
+		pr_debug("heap: pid %d: cannot open its dynamic loader: %s\n", pid, strerror(-fd));
+		return;
+	}
+	/* A terminal's foreground job is not stopped: its shell would take the terminal. */
+	run->dl_held[slot] = !heap_dl_foreground(pid);
+	cookie = dl.r_debug | run->dl_held[slot];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	run->dl_links[slot] =
+		uprobe_multi_attach(bpf_program__fd(run->skel->progs.heap_dl_notify),
+				    UPROBE_ATTACH_MULTI, path, &dl.brk_off, &cookie, 1, pid, false);
+	close(fd);
+	if (run->dl_links[slot] < 0)
+		pr_debug("heap: pid %d: cannot probe its dynamic loader's r_brk: %s\n", pid,
+			 strerror(-run->dl_links[slot]));
+	else
+		pr_debug("heap: pid %d: its dlopens followed at r_brk %#" PRIx64 "%s\n", pid,
+			 dl.r_brk, run->dl_held[slot] ? "" : " (not held: a foreground job)");
+}
+
+/*
  * --sampler inject or auto: the sampler in target slot.  0 when injected; a
  * refusal's -errno after printing why (a warning under auto, which falls back).
  */
@@ -246,6 +305,7 @@ static int inject_target(struct heap_run *run, int slot)
 		return err;
 	}
 	run->ninjected++;
+	attach_dl(run, slot);
 	pr_info("heap: pid %d allocates with %s (%s), samples in-process: %s sampler, %d GOT "
 		"slots redirected in %d objects\n",
 		pid, run->allocs[slot].kind, run->allocs[slot].file,
@@ -259,6 +319,114 @@ static int inject_target(struct heap_run *run, int slot)
 	return 0;
 }
 
+/* Objects target slot loaded since: redirected, counted in *objects; slots or -errno. */
+static int refresh(struct heap_run *run, int slot, int *objects)
+{
+	struct heap_injection *in = &run->inj[slot];
+	char why[PATH_MAX + 128];
+	int n, before = in->late_objects;
+
+	n = heap_inject_refresh(in, why, sizeof(why));
+	if (n < 0 && n != -ESRCH)
+		pr_warn("heap: %s\n", why);
+	*objects += in->late_objects - before;
+	return n;
+}
+
+/* The watcher thread's: BPF saw a process's loader report new objects (r_brk). */
+static int on_dl_event(void *ctx, void *data, size_t len)
+{
+	struct heap_run *run = ctx;
+	uint64_t id = ((const uint64_t *)data)[0], t0 = ((const uint64_t *)data)[1];
+	int pid = (int)(id >> 32), i, n, before;
+	char why[PATH_MAX + 128];
+
+	for (i = 0; i < run->nallocs; i++)
+		if (run->inj[i].pid == pid)
+			break;
+	if (i == run->nallocs) {
+		kill(pid, SIGCONT); /* not ours any more (uninjected): never left stopped */
+		return 0;
+	}
+	pthread_mutex_lock(&run->inj_lock);
+	before = run->inj[i].late_objects;
+	n = heap_inject_loaded(&run->inj[i], (int)(uint32_t)id, run->dl_held[i], DL_RUN_NS, why,
+			       sizeof(why));
+	run->dl_objects[i] += run->inj[i].late_objects - before;
+	if (n < 0 && n != -ESRCH) {
+		if (n != -EAGAIN)
+			pr_warn("heap: %s\n", why);
+		/* Not held there, or no constructor reached: as soon as it is out of the loader. */
+		n = refresh(run, i, &run->dl_after[i]);
+	} else if (n > 0) {
+		pr_debug("heap: pid %d: %d GOT slots of objects it dlopened redirected at the "
+			 "loader's report, the process held %.2f ms\n",
+			 pid, n, (mono_ns() - (int64_t)t0) / 1e6);
+	}
+	pthread_mutex_unlock(&run->inj_lock);
+	return 0;
+}
+
+static void *dl_watch(void *arg)
+{
+	struct heap_run *run = arg;
+
+	while (!run->dl_quit)
+		ring_buffer__poll(run->dl_rb, 100);
+	return NULL;
+}
+
+/* The watcher thread, when some target's r_brk is probed. */
+static int start_dl_watch(struct heap_run *run)
+{
+	int i, err;
+
+	for (i = 0; i < run->nallocs && run->dl_links[i] < 0; i++)
+		;
+	if (i == run->nallocs)
+		return 0;
+	run->dl_rb =
+		ring_buffer__new(bpf_map__fd(run->skel->maps.dl_events), on_dl_event, run, NULL);
+	if (!run->dl_rb)
+		return -errno;
+	err = pthread_create(&run->dl_thread, NULL, dl_watch, run);
+	if (err)
+		return -err;
+	run->dl_running = true;
+	return 0;
+}
+
+/* The r_brk probes gone, the watcher stopped: what each target's dlopens got. */
+static void stop_dl_watch(struct heap_run *run)
+{
+	int i;
+
+	for (i = 0; run->dl_links && i < run->nallocs; i++) {
+		if (run->dl_links[i] >= 0)
+			close(run->dl_links[i]);
+		run->dl_links[i] = -1;
+	}
+	if (run->dl_running) {
+		run->dl_quit = true;
+		pthread_join(run->dl_thread, NULL);
+		run->dl_running = false;
+		/* A report BPF sent before its probe went: the process it stopped goes on. */
+		ring_buffer__consume(run->dl_rb);
+	}
+	ring_buffer__free(run->dl_rb);
+	run->dl_rb = NULL;
+	for (i = 0; run->inj && i < run->nallocs; i++)
+		if (run->inj[i].pid &&
+		    (run->dl_objects[i] || run->dl_after[i] || run->poll_objects[i]))
+			pr_info("heap: pid %d: objects loaded since the injection redirected: %d "
+				"at "
+				"the loader's report, before their constructors; %d just after it; "
+				"%d "
+				"by the poll\n",
+				run->inj[i].pid, run->dl_objects[i], run->dl_after[i],
+				run->poll_objects[i]);
+}
+
 /*
  * The session's once-a-second hook: libraries a sampled process loaded
  * since (dlopen) get their slots redirected; then the guard, if any.
@@ -266,18 +434,20 @@ static int inject_target(struct heap_run *run, int slot)
 static bool heap_tick(void *ctx)
 {
 	struct heap_run *run = ctx;
-	char why[PATH_MAX + 128];
 	int i, n;
 
 	for (i = 0; i < run->nallocs; i++) {
 		if (!run->inj[i].pid)
 			continue;
-		n = heap_inject_refresh(&run->inj[i], why, sizeof(why));
+		pthread_mutex_lock(&run->inj_lock);
+		/* Stopped: by BPF at r_brk, perhaps, for the watcher thread. */
+		n = proc_is_stopped(run->inj[i].pid) ? 0 : refresh(run, i, &run->poll_objects[i]);
+		pthread_mutex_unlock(&run->inj_lock);
 		if (n > 0)
-			pr_debug("heap: pid %d: %d GOT slots of objects loaded since redirected\n",
+			pr_debug("heap: pid %d: %d GOT slots of objects loaded since redirected "
+				 "(the "
+				 "poll)\n",
 				 run->inj[i].pid, n);
-		else if (n < 0 && n != -ESRCH)
-			pr_warn("heap: %s\n", why);
 	}
 	return run->guarded ? heap_guard__tick(&run->guard) : false;
 }
@@ -288,6 +458,7 @@ static void uninject_all(struct heap_run *run)
 	char why[PATH_MAX + 128];
 	int i, n;
 
+	stop_dl_watch(run);
 	for (i = 0; run->inj && i < run->nallocs; i++) {
 		if (!run->inj[i].pid)
 			continue;
@@ -419,8 +590,16 @@ static int prepare_targets(struct heap_run *run)
 
 	run->allocs = calloc(t->npids, sizeof(*run->allocs));
 	run->inj = calloc(t->npids, sizeof(*run->inj));
-	if (!run->allocs || !run->inj)
+	run->dl_links = calloc(t->npids, sizeof(*run->dl_links));
+	run->dl_held = calloc(t->npids, sizeof(*run->dl_held));
+	run->dl_objects = calloc(t->npids, sizeof(*run->dl_objects));
+	run->dl_after = calloc(t->npids, sizeof(*run->dl_after));
+	run->poll_objects = calloc(t->npids, sizeof(*run->poll_objects));
+	if (!run->allocs || !run->inj || !run->dl_links || !run->dl_held || !run->dl_objects ||
+	    !run->dl_after || !run->poll_objects)
 		return capture_explain("find the allocator", -ENOMEM);
+	for (i = 0; i < t->npids; i++)
+		run->dl_links[i] = -1;
 	for (i = 0; i < t->npids; i++) {
 		if (t->argv) {
 			err = target__resolve_command(t->argv[0], exe, sizeof(exe));
@@ -485,6 +664,11 @@ static int start_guard(struct heap_run *run)
 	int err;
 
 	if (run->ninjected) {
+		err = start_dl_watch(run);
+		if (err)
+			pr_warn("heap: cannot follow dlopen as it happens (%s): polling once a "
+				"second\n",
+				strerror(-err));
 		s->on_tick = heap_tick;
 		s->on_tick_ctx = run;
 	}
@@ -656,7 +840,7 @@ static int on_snapshot(void *ctx)
 
 int collect_heap(struct session *s, const struct heap_opts *o, struct profile **out)
 {
-	struct heap_run run = { .s = s, .o = o };
+	struct heap_run run = { .s = s, .o = o, .inj_lock = PTHREAD_MUTEX_INITIALIZER };
 	struct capture_links links = { 0 };
 	struct profile_shape sh;
 	int ret, err;
@@ -717,6 +901,11 @@ cleanup:
 	heap_guard__free(&run.guard);
 	free(run.allocs);
 	free(run.inj);
+	free(run.dl_links);
+	free(run.dl_held);
+	free(run.dl_objects);
+	free(run.dl_after);
+	free(run.poll_objects);
 	return ret;
 }
 

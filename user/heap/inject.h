@@ -27,6 +27,9 @@ struct heap_injection {
 	int nthreads;
 	int tries;	       /* stops it took to find no thread in the dynamic loader */
 	uint64_t objects_hash; /* of the objects mapped when last patched */
+	uint64_t *known;       /* those objects' keys (got_object_key; malloc'ed) */
+	int nknown;
+	int late_objects; /* objects loaded since the injection whose slots were redirected */
 	uint64_t dropped; /* sampled blocks the sampler's table had no room for (at uninject) */
 };
 
@@ -59,6 +62,17 @@ int heap_uninject(struct heap_injection *in, char *why, size_t whylen);
  * of slots newly redirected, or -errno (why says; -ESRCH: gone or exec'd).
  */
 int heap_inject_refresh(struct heap_injection *in, char *why, size_t whylen);
+
+/*
+ * The loader reported new objects (r_brk, RT_CONSISTENT after RT_ADD) from
+ * thread tid, and held: BPF stopped the process there (SIGSTOP, continued
+ * here).  Their slots redirected before their constructors run (see
+ * heap/dlopen.h): the number of slots, -EAGAIN when that could not be done
+ * (not held, no constructor, or it took longer than timeout_ns; nothing
+ * changed: heap_inject_refresh then), or another -errno (why says).
+ */
+int heap_inject_loaded(struct heap_injection *in, int tid, bool held, int64_t timeout_ns, char *why,
+		       size_t whylen);
 
 /*
  * The slots the sampler in in->pid lists (redirected, until heap_uninject)

@@ -752,6 +752,7 @@ struct container_cache *container_cache__default(void)
 struct pentry {
 	int pid; /* 0: free */
 	bool in_container;
+	bool gone; /* its /proc/PID/stat was gone at the last check */
 	unsigned long long start;
 	int64_t checked;	  /* mono ns */
 	struct container_meta *m; /* when in_container */
@@ -824,57 +825,83 @@ static int resolve_pid(const char *procfs, struct pentry *e)
 	return 0;
 }
 
-int container_of_pid(const char *procfs, int pid, const struct container_meta **out)
+/* pid's entry, made (empty, e->pid 0 on return) when there is none; NULL: no memory. */
+static struct pentry *pid_entry(int pid)
 {
 	uint64_t h = hash_u64(pid);
-	int64_t now = mono_ns();
-	struct proc_stat st;
-	struct pentry *e;
 	long i;
+
+	if (!pids.e) {
+		if (!(pids.e = calloc(PID_CAP, sizeof(*pids.e))) ||
+		    hashtab__reserve(&pids.index, PID_CAP)) {
+			free_pids();
+			return NULL;
+		}
+		atexit(free_pids);
+	}
+	i = hashtab__find(&pids.index, h, pid_eq, NULL, &pid);
+	if (i >= 0)
+		return &pids.e[i];
+	if (pids.n == PID_CAP) {
+		/* PID_CAP processes seen: start over rather than track age. */
+		free_metas();
+		memset(pids.e, 0, PID_CAP * sizeof(*pids.e));
+		hashtab__fini(&pids.index);
+		pids.n = 0;
+		if (hashtab__reserve(&pids.index, PID_CAP))
+			return NULL;
+	}
+	i = pids.n++;
+	hashtab__insert(&pids.index, h, i);
+	return &pids.e[i];
+}
+
+/* /proc/PID/stat's start time of pid, when start (from elsewhere) is 0; 0 when gone. */
+static unsigned long long start_of(int pid, unsigned long long start)
+{
+	struct proc_stat st;
+
+	if (start)
+		return start;
+	return proc_stat_read(pid, &st) ? st.start : 0;
+}
+
+int container_of_pid_at(const char *procfs, int pid, unsigned long long start,
+			const struct container_meta **out)
+{
+	int64_t now = mono_ns();
+	struct pentry *e;
 	int err;
 
 	*out = NULL;
 	if (pid <= 0)
 		return 0;
-	if (!pids.e) {
-		if (!(pids.e = calloc(PID_CAP, sizeof(*pids.e))) ||
-		    hashtab__reserve(&pids.index, PID_CAP)) {
-			free_pids();
-			return -ENOMEM;
-		}
-		atexit(free_pids);
-	}
-	i = hashtab__find(&pids.index, h, pid_eq, NULL, &pid);
-	if (i >= 0) {
-		e = &pids.e[i];
+	e = pid_entry(pid);
+	if (!e)
+		return -ENOMEM;
+	if (e->pid) {
 		if (now - e->checked < PID_RECHECK_NS)
 			goto found;
 		e->checked = now;
+		/* Found gone: asked again only for a process under the pid. */
+		if (e->gone && !start)
+			goto found;
+		start = start_of(pid, start);
+		e->gone = !start;
 		/*
 		 * The same process keeps its answer, unless its runtime had not
 		 * written its state yet (the cache asks again after a while).
 		 */
-		if ((!proc_stat_read(pid, &st) || st.start == e->start) &&
+		if ((!start || start == e->start) &&
 		    (!e->in_container || e->m->name[0] || e->m->pod[0]))
 			goto found;
-		if (proc_stat_read(pid, &st))
-			e->start = st.start; /* another process with the pid */
+		if (start)
+			e->start = start; /* another process with the pid */
 	} else {
-		if (pids.n == PID_CAP) {
-			/* PID_CAP processes seen: start over rather than track age. */
-			free_metas();
-			memset(pids.e, 0, PID_CAP * sizeof(*pids.e));
-			hashtab__fini(&pids.index);
-			pids.n = 0;
-			if (hashtab__reserve(&pids.index, PID_CAP))
-				return -ENOMEM;
-		}
-		i = pids.n++;
-		e = &pids.e[i];
 		e->pid = pid;
-		e->start = proc_stat_read(pid, &st) ? st.start : 0;
+		e->start = start_of(pid, start);
+		e->gone = !e->start;
 		e->checked = now;
-		hashtab__insert(&pids.index, h, i);
 	}
 	err = resolve_pid(procfs, e);
 	if (err)
@@ -882,5 +909,42 @@ int container_of_pid(const char *procfs, int pid, const struct container_meta **
 found:
 	if (e->in_container)
 		*out = e->m;
+	return 0;
+}
+
+int container_of_pid(const char *procfs, int pid, const struct container_meta **out)
+{
+	return container_of_pid_at(procfs, pid, 0, out);
+}
+
+int container_of_pid_inherit(int pid, int ppid, unsigned long long start)
+{
+	const struct pentry *parent;
+	struct pentry *e;
+	long i;
+
+	if (pid <= 0 || ppid <= 0 || !pids.e)
+		return -ENOENT;
+	i = hashtab__find(&pids.index, hash_u64(ppid), pid_eq, NULL, &ppid);
+	if (i < 0)
+		return -ENOENT;
+	e = pid_entry(pid);
+	if (!e)
+		return -ENOMEM;
+	/* pid_entry may have started over: the parent again. */
+	i = hashtab__find(&pids.index, hash_u64(ppid), pid_eq, NULL, &ppid);
+	if (i < 0)
+		return -ENOENT;
+	parent = &pids.e[i];
+	if (parent->in_container) {
+		if (!e->m && !(e->m = malloc(sizeof(*e->m))))
+			return -ENOMEM;
+		*e->m = *parent->m;
+	}
+	e->pid = pid;
+	e->gone = false;
+	e->in_container = parent->in_container;
+	e->start = start;
+	e->checked = mono_ns();
 	return 0;
 }

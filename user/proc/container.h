@@ -130,5 +130,13 @@ struct container_cache *container_cache__default(void);
  * -ENOMEM.
  */
 int container_of_pid(const char *procfs, int pid, const struct container_meta **out);
+/* The same, with pid's start time (clock ticks since boot, as /proc/PID/stat's) known. */
+int container_of_pid_at(const char *procfs, int pid, unsigned long long start,
+			const struct container_meta **out);
+/*
+ * pid is a fork of ppid (same cgroup, no exec since): its answer is
+ * ppid's, without reading procfs.  -ENOENT when ppid has none.
+ */
+int container_of_pid_inherit(int pid, int ppid, unsigned long long start);
 
 #endif

@@ -278,6 +278,30 @@ int proctab__refresh(struct proctab *t, int pid)
 	return err;
 }
 
+int proctab__fork(struct proctab *t, int pid, const struct pproc *parent)
+{
+	struct pproc *p = proctab__get(t, pid);
+	struct pmap *m;
+	size_t i;
+
+	if (!p)
+		return -ENOMEM;
+	m = calloc(parent->n + 1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	memcpy(m, parent->maps, parent->n * sizeof(*m));
+	for (i = 0; i < parent->n; i++)
+		if (m[i].file)
+			m[i].file->refs++;
+	unref(p->maps, p->n);
+	free(p->maps);
+	p->maps = m;
+	p->n = parent->n;
+	p->exe = parent->exe;
+	p->exited = false;
+	return 0;
+}
+
 int proctab__exec(struct proctab *t, int pid)
 {
 	long idx = find_idx(t, pid);

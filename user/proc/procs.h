@@ -56,6 +56,11 @@ struct filetab *proctab__files(struct proctab *t);
  * exited).
  */
 int proctab__refresh(struct proctab *t, int pid);
+/*
+ * pid is a fork of parent that has not exec'd (BPF says so): its mappings
+ * and executable are parent's, copied without reading procfs.  0 or -ENOMEM.
+ */
+int proctab__fork(struct proctab *t, int pid, const struct pproc *parent);
 /* pid has exec'd: forgets its old mappings, then refreshes. */
 int proctab__exec(struct proctab *t, int pid);
 /* pid has exited: its mappings stay until evicted. */

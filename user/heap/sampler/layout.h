@@ -8,7 +8,7 @@
 #define BPFPROF_SAMPLER_LAYOUT_H
 
 #define SAMPLER_MAGIC 0x31706d6173667062ULL /* "bpfsamp1" */
-#define SAMPLER_VERSION 1
+#define SAMPLER_VERSION 2
 
 /* The wrapped functions: index into real[] and the blob's entry table. */
 enum sampler_fn {
@@ -52,11 +52,17 @@ struct sampler_data {
 	unsigned long long rate;	   /* mean bytes between samples; 1: all */
 	unsigned long long real[SFN__MAX]; /* the allocator's functions */
 	unsigned long long seed;
-	unsigned long long ntracked;		 /* sampled blocks in table */
-	unsigned long long dropped;		 /* sampled but table bucket full */
-	unsigned long long nslots;		 /* slots[] in use */
-	unsigned int exp[1 << SAMPLER_EXP_BITS]; /* -ln(u) << SAMPLER_EXP_SHIFT */
+	unsigned long long nslots; /* slots[] in use */
+	/* Written at each sampled call: a line of their own, away from real[] that every call reads. */
+	unsigned long long ntracked __attribute__((aligned(64))); /* sampled blocks in table */
+	unsigned long long dropped; /* sampled but table bucket full */
+	unsigned int exp[1 << SAMPLER_EXP_BITS] __attribute__((aligned(64))); /* -ln(u) << SHIFT */
 	struct sampler_slot slots[SAMPLER_MAX_SLOTS];
+	/*
+	 * A bit per table bucket, set while it may hold a block: a free looks
+	 * here (8 KiB, cached) before the bucket (a miss in 4 MiB).
+	 */
+	unsigned long long busy[(1 << SAMPLER_BUCKET_BITS) / 64];
 	struct sampler_thread threads[1 << SAMPLER_THREAD_BITS];
 	/* Sampled blocks' addresses, 8-way buckets (a cache line each); 0: free. */
 	unsigned long long table[(1 << SAMPLER_BUCKET_BITS) * SAMPLER_BUCKET_WAYS]

@@ -98,22 +98,36 @@ static noinline int decide(struct sampler_thread *t, size_t n)
 	return n != 0;
 }
 
-static inline unsigned long long *bucket(unsigned long long p)
+static inline unsigned long bucket_no(unsigned long long p)
 {
-	return &D.table[((p >> 4) * 0x9e3779b97f4a7c15ULL) >> (64 - SAMPLER_BUCKET_BITS) << 3];
+	return ((p >> 4) * 0x9e3779b97f4a7c15ULL) >> (64 - SAMPLER_BUCKET_BITS);
 }
 
-/* Remembers a sampled block; 0 when its bucket is full (the sample is dropped). */
+static inline unsigned long long *bucket(unsigned long b)
+{
+	return &D.table[b << 3];
+}
+
+#define BUSY_WORD(b) (&D.busy[(b) >> 6])
+#define BUSY_BIT(b) (1ULL << ((b)&63))
+
+/*
+ * Remembers a sampled block; 0 when its bucket is full (the sample is
+ * dropped).  The bucket's busy bit is set after the block is in it, before
+ * the caller gets the block (so before any free of it).
+ */
 static int track(void *p)
 {
-	unsigned long long *b = bucket((unsigned long long)p), zero;
+	unsigned long b = bucket_no((unsigned long long)p);
+	unsigned long long *e = bucket(b), zero;
 	int i;
 
 	for (i = 0; i < SAMPLER_BUCKET_WAYS; i++) {
 		zero = 0;
-		if (!__atomic_load_n(&b[i], __ATOMIC_RELAXED) &&
-		    __atomic_compare_exchange_n(&b[i], &zero, (unsigned long long)p, 0,
-						__ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+		if (!__atomic_load_n(&e[i], __ATOMIC_RELAXED) &&
+		    __atomic_compare_exchange_n(&e[i], &zero, (unsigned long long)p, 0,
+						__ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
+			__atomic_fetch_or(BUSY_WORD(b), BUSY_BIT(b), __ATOMIC_SEQ_CST);
 			__atomic_fetch_add(&D.ntracked, 1, __ATOMIC_RELAXED);
 			return 1;
 		}
@@ -122,21 +136,55 @@ static int track(void *p)
 	return 0;
 }
 
-/* Forgets p if it was sampled: 1 when it was. */
-static inline int untrack(void *p)
+static int bucket_empty(const unsigned long long *e)
 {
-	unsigned long long *b, v;
 	int i;
+
+	for (i = 0; i < SAMPLER_BUCKET_WAYS; i++)
+		if (__atomic_load_n(&e[i], __ATOMIC_SEQ_CST))
+			return 0;
+	return 1;
+}
+
+/*
+ * The bucket emptied: its busy bit cleared, then the bucket looked at
+ * again, and the bit set back if a track() filled it meanwhile (that one
+ * sets the bit after its insert too: whichever comes last, a bucket with
+ * a block keeps its bit).
+ */
+static noinline void bucket_emptied(unsigned long b, const unsigned long long *e)
+{
+	__atomic_fetch_and(BUSY_WORD(b), ~BUSY_BIT(b), __ATOMIC_SEQ_CST);
+	if (!bucket_empty(e))
+		__atomic_fetch_or(BUSY_WORD(b), BUSY_BIT(b), __ATOMIC_SEQ_CST);
+}
+
+/* Whether p may be a sampled block: a few instructions, no miss, for every free. */
+static inline int maybe_tracked(void *p)
+{
+	unsigned long b;
 
 	if (likely(!__atomic_load_n(&D.ntracked, __ATOMIC_RELAXED)) || !p)
 		return 0;
-	b = bucket((unsigned long long)p);
+	b = bucket_no((unsigned long long)p);
+	return (__atomic_load_n(BUSY_WORD(b), __ATOMIC_RELAXED) & BUSY_BIT(b)) != 0;
+}
+
+/* Forgets p if it was sampled: 1 when it was. */
+static noinline int untrack(void *p)
+{
+	unsigned long b = bucket_no((unsigned long long)p);
+	unsigned long long *e = bucket(b), v;
+	int i;
+
 	for (i = 0; i < SAMPLER_BUCKET_WAYS; i++) {
 		v = (unsigned long long)p;
-		if (__atomic_load_n(&b[i], __ATOMIC_RELAXED) == v &&
-		    __atomic_compare_exchange_n(&b[i], &v, 0, 0, __ATOMIC_ACQ_REL,
+		if (__atomic_load_n(&e[i], __ATOMIC_RELAXED) == v &&
+		    __atomic_compare_exchange_n(&e[i], &v, 0, 0, __ATOMIC_SEQ_CST,
 						__ATOMIC_RELAXED)) {
 			__atomic_fetch_sub(&D.ntracked, 1, __ATOMIC_RELAXED);
+			if (bucket_empty(e))
+				bucket_emptied(b, e);
 			return 1;
 		}
 	}
@@ -227,7 +275,7 @@ static noinline void *realloc_slow(struct sampler_thread *t, void *p, size_t n)
 
 void *sampler_realloc(void *p, size_t n)
 {
-	if (unlikely(untrack(p)))
+	if (unlikely(maybe_tracked(p)) && untrack(p))
 		freed(p, D.real[SFN_REALLOC]);
 	COUNT(n)
 	return REAL(SFN_REALLOC, realloc_t)(p, n);
@@ -250,7 +298,7 @@ void *sampler_reallocarray(void *p, size_t a, size_t b)
 
 	if (__builtin_mul_overflow(a, b, &n))
 		return REAL(SFN_REALLOCARRAY, reallocarray_t)(p, a, b);
-	if (unlikely(untrack(p)))
+	if (unlikely(maybe_tracked(p)) && untrack(p))
 		freed(p, D.real[SFN_REALLOCARRAY]);
 	COUNT(n)
 	return REAL(SFN_REALLOCARRAY, reallocarray_t)(p, a, b);
@@ -297,9 +345,17 @@ int sampler_posix_memalign(void **out, size_t al, size_t n)
 	return posix_memalign_slow(t, out, al, n);
 }
 
+/* Out of line, so that the free of an unsampled block saves no register. */
+static noinline void free_slow(void *p)
+{
+	if (untrack(p))
+		freed(p, D.real[SFN_FREE]);
+	REAL(SFN_FREE, free_t)(p);
+}
+
 void sampler_free(void *p)
 {
-	if (unlikely(untrack(p)))
-		freed(p, D.real[SFN_FREE]);
+	if (unlikely(maybe_tracked(p)))
+		return free_slow(p);
 	REAL(SFN_FREE, free_t)(p);
 }

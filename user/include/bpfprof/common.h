@@ -298,10 +298,19 @@ enum bpfprof_proc_event_type {
 	BPFPROF_PROC_ENTRY = 5,
 };
 
+/*
+ * BPFPROF_PROC_NEW or _FORK of a process that has not exec'd since its fork
+ * and runs its parent's executable: its mappings are (still) its parent's.
+ */
+#define BPFPROF_PROC_F_FORKED 1
+
 struct bpfprof_proc_event {
 	__u32 type;		     /* enum bpfprof_proc_event_type */
 	__u32 pid;		     /* tgid */
 	char comm[BPFPROF_COMM_LEN]; /* of the process's main thread */
+	__u32 ppid;		     /* its parent's tgid */
+	__u32 flags;		     /* BPFPROF_PROC_F_* */
+	__u64 start_ns;		     /* its start, ns since boot (as /proc/PID/stat's, in ns) */
 };
 
 #endif
