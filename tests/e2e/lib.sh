@@ -38,6 +38,24 @@ check() {
 	if "$@"; then pass "$name"; else fail "$name"; fi
 }
 
+# check_raw FILE: go tool pprof -raw reads the profile FILE and warns of
+# nothing; its text stays in $TMP/raw.txt for the checks that follow.
+check_raw() {
+	go tool pprof -raw "$1" >"$TMP/raw.txt" 2>"$TMP/raw.err"
+	check "go tool pprof -raw reads it" test $? -eq 0
+	check "go tool pprof -raw prints no warning" test ! -s "$TMP/raw.err"
+}
+
+# check_raw_contentions FILE KIND: check_raw, then the sample and period
+# types of Go's KIND profile (mutex or block): contentions and delay.
+check_raw_contentions() {
+	check_raw "$1"
+	check "Go's $2 profile names: contentions/count delay/nanoseconds" \
+		grep -qE '^ *contentions/count delay/nanoseconds' "$TMP/raw.txt"
+	check "period type contentions/count, period 1" \
+		sh -c "grep -q '^PeriodType: contentions count' '$TMP/raw.txt' && grep -q '^Period: 1\$' '$TMP/raw.txt'"
+}
+
 finish() {
 	echo "e2e: $E2E_PASSED passed, $E2E_FAILED failed"
 	[ "$E2E_FAILED" -eq 0 ]

@@ -126,13 +126,7 @@ check "the top table's first row is the caller of pthread_mutex_lock (counted_lo
 	sh -c "grep -A1 -E '^ +flat +flat%' '$TMP/waiter.txt' | tail -n1 | grep -qE ' counted_lock\$'"
 check "mutex prints the path it wrote" grep -q "wrote $out" "$TMP/waiter.txt"
 
-go tool pprof -raw "$out" >"$TMP/raw.txt" 2>"$TMP/raw.err"
-check "go tool pprof -raw reads it" test $? -eq 0
-check "go tool pprof -raw prints no warning" test ! -s "$TMP/raw.err"
-check "Go's mutex profile names: contentions/count delay/nanoseconds" \
-	grep -qE '^ *contentions/count delay/nanoseconds' "$TMP/raw.txt"
-check "period type contentions/count, period 1" \
-	sh -c "grep -q '^PeriodType: contentions count' '$TMP/raw.txt' && grep -q '^Period: 1\$' '$TMP/raw.txt'"
+check_raw_contentions "$out" mutex
 check "lock, comm and process labels" \
 	sh -c "grep -q 'lock:\[$hot\]' '$TMP/raw.txt' && grep -q 'comm:\[hot-a\]' '$TMP/raw.txt' && grep -q 'process:\[mutex_sites\]' '$TMP/raw.txt'"
 check "pid and tid labels" grep -qE 'pid:\[[0-9]+\] tid:\[[0-9]+\]' "$TMP/raw.txt"

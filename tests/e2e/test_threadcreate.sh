@@ -43,6 +43,17 @@ expect_count() {
 	fi
 }
 
+# expect_creations NAME FILE A B P: maker-a created A threads, maker-b B
+# (spawn_a A and spawn_b B by call site), forker P processes.
+expect_creations() {
+	counts "$2" >"$TMP/counts"
+	expect_count "$1" "$TMP/counts" maker-a thread "$3"
+	expect_count "$1" "$TMP/counts" maker-b thread "$4"
+	expect_count "$1" "$TMP/counts" forker process "$5"
+	check "$1: thread creations by call site: spawn_a $3, spawn_b $4 ($(sites "$2"))" \
+		test "$(sites "$2")" = "$3 $4"
+}
+
 # --- launched with --: 30 threads from spawn_a, 20 from spawn_b, 5 forks ---
 out=$TMP/cmd.pb.gz
 if "$BPFPROF" threadcreate -o "$out" -- "$WORKLOADS/threadcreate_sites" 30 20 5 0.5 \
@@ -72,9 +83,7 @@ check "the main thread's first creations: main <- pthread_create, 3 times" \
 check "no frame in an unknown mapping" sh -c "! grep -q 'no known mapping' '$TMP/cmd.err'"
 check "prints the path it wrote" grep -q "wrote $out" "$TMP/cmd.txt"
 
-go tool pprof -raw "$out" >"$TMP/raw.txt" 2>"$TMP/raw.err"
-check "go tool pprof -raw reads it" test $? -eq 0
-check "go tool pprof -raw prints no warning" test ! -s "$TMP/raw.err"
+check_raw "$out"
 check "Go's threadcreate names: threadcreate/count, period 1" \
 	sh -c "grep -qE '^ *threadcreate/count\$' '$TMP/raw.txt' && grep -q '^PeriodType: threadcreate count' '$TMP/raw.txt' && grep -q '^Period: 1\$' '$TMP/raw.txt'"
 check "pid, tid and process labels" \
@@ -91,12 +100,7 @@ pid=$WPID
 out=$TMP/pid.pb.gz
 "$BPFPROF" threadcreate -p "$pid" -d 10 -q -o "$out" 2>"$TMP/pid.err"
 check "threadcreate -p exits 0 when the target exits" test $? -eq 0
-counts "$out" >"$TMP/counts"
-expect_count "-p" "$TMP/counts" maker-a thread 40
-expect_count "-p" "$TMP/counts" maker-b thread 10
-expect_count "-p" "$TMP/counts" forker process 3
-check "-p: thread creations by call site: spawn_a 40, spawn_b 10 ($(sites "$out"))" \
-	test "$(sites "$out")" = "40 10"
+expect_creations "-p" "$out" 40 10 3
 stop_workload "$pid"
 
 # --- children are followed: the shell's child is profiled too ---
@@ -114,12 +118,7 @@ out=$TMP/raw.pb.gz
 BPFPROF_RAW_TP=1 "$BPFPROF" threadcreate -q -o "$out" -- "$WORKLOADS/threadcreate_sites" 7 4 2 0.5 \
 	2>"$TMP/rawtp.err"
 check "raw_tp fallback exits 0" test $? -eq 0
-counts "$out" >"$TMP/counts"
-expect_count "raw_tp" "$TMP/counts" maker-a thread 7
-expect_count "raw_tp" "$TMP/counts" maker-b thread 4
-expect_count "raw_tp" "$TMP/counts" forker process 2
-check "raw_tp: thread creations by call site: spawn_a 7, spawn_b 4 ($(sites "$out"))" \
-	test "$(sites "$out")" = "7 4"
+expect_creations "raw_tp" "$out" 7 4 2
 go tool pprof -traces "$out" 2>/dev/null | awk '/^ +[0-9]+ +[^ ]/ { print $2 }' | sort -u >"$TMP/leaves"
 check "raw_tp fallback: every stack starts at kernel_clone" test "$(cat "$TMP/leaves")" = kernel_clone
 

@@ -139,13 +139,58 @@ static void test_online_cpus(void **state)
 	free(mask);
 }
 
+static void test_path_base(void **state)
+{
+	static const char path[] = "/usr/lib/libc.so.6";
+
+	assert_ptr_equal(path_base(path), path + 9);
+	assert_string_equal(path_base("libc.so.6"), "libc.so.6");
+	assert_string_equal(path_base("/"), "");
+	assert_string_equal(path_base("dir/"), "");
+	assert_string_equal(path_base(""), "");
+	assert_string_equal(path_base("[kernel.kallsyms]"), "[kernel.kallsyms]");
+}
+
+static void test_array_grow(void **state)
+{
+	size_t cap = 0, n;
+	int *a = NULL, *b;
+
+	/* Empty: the first capacity. */
+	a = array_grow(a, &cap, 0, sizeof(*a), 4);
+	assert_non_null(a);
+	assert_int_equal(cap, 4);
+	for (n = 0; n < 4; n++) {
+		b = array_grow(a, &cap, n, sizeof(*a), 4);
+		assert_ptr_equal(b, a); /* room already: the same array */
+		assert_int_equal(cap, 4);
+		a[n] = (int)n;
+	}
+	/* Full: twice the capacity, the elements kept. */
+	a = array_grow(a, &cap, 4, sizeof(*a), 4);
+	assert_non_null(a);
+	assert_int_equal(cap, 8);
+	for (n = 0; n < 4; n++)
+		assert_int_equal(a[n], (int)n);
+	/* A capacity whose double overflows: NULL, the capacity kept. */
+	cap = SIZE_MAX / 2 + 1;
+	assert_null(array_grow(a, &cap, cap, sizeof(*a), 4));
+	assert_int_equal(cap, SIZE_MAX / 2 + 1);
+	/* One whose doubled size in bytes overflows: NULL too. */
+	cap = SIZE_MAX / 8;
+	assert_null(array_grow(a, &cap, cap, sizeof(*a), 4));
+	assert_int_equal(cap, SIZE_MAX / 8);
+	free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_long),     cmocka_unit_test(test_parse_long_bad),
 		cmocka_unit_test(test_duration_units), cmocka_unit_test(test_duration_bad),
 		cmocka_unit_test(test_duration_range), cmocka_unit_test(test_clocks),
-		cmocka_unit_test(test_online_cpus),
+		cmocka_unit_test(test_online_cpus),    cmocka_unit_test(test_path_base),
+		cmocka_unit_test(test_array_grow),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

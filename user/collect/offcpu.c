@@ -200,6 +200,19 @@ struct fill_ctx {
 	int64_t block_rate_ns; /* as loaded: 0 when exact */
 };
 
+/* The profile's comment (and a debug line) on n intervals counted up to the end. */
+static int note_in_progress(struct sample_sink *k, uint64_t n)
+{
+	char line[160];
+
+	snprintf(line, sizeof(line),
+		 "%" PRIu64 " off-CPU intervals still in progress at the end, counted up to "
+		 "the end of the capture",
+		 n);
+	pr_debug("%s\n", line);
+	return profile__add_comment(k->p, line);
+}
+
 /*
  * Threads still off-CPU at the end: each counts as one interval, up to the
  * end, so a thread parked for the whole capture shows its wait.  Some
@@ -214,7 +227,6 @@ static int add_in_progress(struct sample_sink *k, const struct fill_ctx *c)
 	struct pf_label_desc label;
 	int64_t values[2], runtime;
 	uint64_t n = 0;
-	char line[160];
 	int err;
 
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
@@ -237,14 +249,7 @@ static int add_in_progress(struct sample_sink *k, const struct fill_ctx *c)
 			return err;
 		n++;
 	}
-	if (!n)
-		return 0;
-	snprintf(line, sizeof(line),
-		 "%" PRIu64 " off-CPU intervals still in progress at the end, counted up to "
-		 "the end of the capture",
-		 n);
-	pr_debug("%s\n", line);
-	return profile__add_comment(k->p, line);
+	return n ? note_in_progress(k, n) : 0;
 }
 
 /*
@@ -283,12 +288,7 @@ static int note_sampling(struct sample_sink *k, const struct fill_ctx *c)
 	err = profile__add_comment(k->p, line);
 	if (err || !n)
 		return err;
-	snprintf(line, sizeof(line),
-		 "%" PRIu64 " off-CPU intervals still in progress at the end, counted up to "
-		 "the end of the capture",
-		 n);
-	pr_debug("%s\n", line);
-	return profile__add_comment(k->p, line);
+	return note_in_progress(k, n);
 }
 
 static int fill(struct sample_sink *k, void *arg)

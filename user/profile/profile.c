@@ -4,21 +4,12 @@
 #include <string.h>
 
 #include "profile/index.h"
+#include "util/util.h"
 
 /* Room for element n of an array of cap elements; NULL when out of memory. */
 static void *grow(void *arr, size_t *cap, size_t n, size_t size)
 {
-	size_t ncap;
-
-	if (n < *cap)
-		return arr;
-	ncap = *cap ? *cap * 2 : 16;
-	if (ncap > SIZE_MAX / size)
-		return NULL;
-	arr = realloc(arr, ncap * size);
-	if (arr)
-		*cap = ncap;
-	return arr;
+	return array_grow(arr, cap, n, size, 16);
 }
 
 static void *memdup(const void *src, size_t len)

@@ -27,6 +27,7 @@
 #include "report/flame.h"
 #include "util/hash.h"
 #include "util/log.h"
+#include "util/util.h"
 
 /* The page's code, embedded by the Makefile (xxd -i of web/). */
 extern unsigned char flame_html[], flame_css[], flame_js[];
@@ -56,19 +57,15 @@ static long itab_add(struct itab *t, const void *data, size_t len)
 	struct ikey k = { (char *)data, len };
 	uint64_t hash = hash_bytes(data, len, 0);
 	long found = hashtab__find(&t->h, hash, ikey_eq, t, &k);
+	struct ikey *e;
 	char *copy;
 
 	if (found >= 0)
 		return found;
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 256;
-		struct ikey *e = realloc(t->e, cap * sizeof(*e));
-
-		if (!e)
-			return -ENOMEM;
-		t->e = e;
-		t->cap = cap;
-	}
+	e = array_grow(t->e, &t->cap, t->n, sizeof(*e), 256);
+	if (!e)
+		return -ENOMEM;
+	t->e = e;
 	if (hashtab__reserve(&t->h, t->n + 1))
 		return -ENOMEM;
 	copy = malloc(len + 1);
@@ -99,15 +96,11 @@ struct ivec {
 
 static int ivec_push(struct ivec *a, int64_t x)
 {
-	if (a->n == a->cap) {
-		size_t cap = a->cap ? a->cap * 2 : 1024;
-		int64_t *v = realloc(a->v, cap * sizeof(*v));
+	int64_t *v = array_grow(a->v, &a->cap, a->n, sizeof(*v), 1024);
 
-		if (!v)
-			return -ENOMEM;
-		a->v = v;
-		a->cap = cap;
-	}
+	if (!v)
+		return -ENOMEM;
+	a->v = v;
 	a->v[a->n++] = x;
 	return 0;
 }
@@ -120,13 +113,6 @@ struct flame {
 static long str_id(struct flame *f, const char *s)
 {
 	return itab_add(&f->strings, s, strlen(s));
-}
-
-static const char *base_name(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	return slash ? slash + 1 : path;
 }
 
 static bool has_prefix(const char *s, const char *prefix)
@@ -153,7 +139,7 @@ static enum flame_kind frame_kind(const struct profile *p, const struct pf_locat
 	file = profile__str(p, m->filename);
 	if (!strcmp(file, "[kernel.kallsyms]") || has_prefix(file, "[kernel"))
 		return FLAME_KERNEL;
-	base = base_name(file);
+	base = path_base(file);
 	for (i = 0; i < sizeof(runtime) / sizeof(runtime[0]); i++)
 		if (has_prefix(base, runtime[i]))
 			return FLAME_RUNTIME;
@@ -415,6 +401,15 @@ static void flame_free(struct flame *f)
 	free(f->samples[1].v);
 }
 
+/*
+ * A diff is not made here with profile__diff (profile/diff.c): the page
+ * shows base and new side by side (the base's own flat and cum, each as a
+ * share of its own total, and the base tree matched to the new one path by
+ * path), which a subtracted profile no longer holds, so both profiles are
+ * written whole and the page subtracts.  Its differences are
+ * profile__diff's numbers (new minus base per function, flat and cum).
+ * The base's sample types are matched by name here, not by position.
+ */
 int flame_write_data(FILE *out, const struct profile *p, const struct profile *base)
 {
 	struct flame f = { 0 };

@@ -10,6 +10,7 @@
 #include "profile/profile.h"
 #include "report/report.h"
 #include "util/hash.h"
+#include "util/util.h"
 
 struct acc {
 	int64_t flat, cum;
@@ -17,18 +18,22 @@ struct acc {
 	const char *name;
 };
 
+/* The last component of the file of loc's mapping; NULL without a mapping. */
+static const char *mapping_base(const struct profile *p, const struct pf_location *loc)
+{
+	const struct pf_mapping *m = profile__mapping(p, loc->mapping_id);
+
+	return m ? path_base(profile__str(p, m->filename)) : NULL;
+}
+
 /* Whether loc was named from a runtime's perf map or jitdump (its mapping's file). */
 static bool is_jit(const struct profile *p, const struct pf_location *loc)
 {
-	const struct pf_mapping *m = profile__mapping(p, loc->mapping_id);
-	const char *name, *base;
+	const char *base = mapping_base(p, loc);
 	size_t len;
 
-	if (!m)
+	if (!base)
 		return false;
-	name = profile__str(p, m->filename);
-	base = strrchr(name, '/');
-	base = base ? base + 1 : name;
 	len = strlen(base);
 	return (len > 9 && !strncmp(base, "perf-", 5) && !strcmp(base + len - 4, ".map")) ||
 	       (len > 9 && !strncmp(base, "jit-", 4) && !strcmp(base + len - 5, ".dump"));
@@ -73,21 +78,17 @@ static bool acc_eq(const void *ctx, size_t idx, const void *key)
 static struct acc *acc_get(struct accs *t, const char *name)
 {
 	uint64_t hash = hash_bytes(name, strlen(name), 0);
+	struct acc *a;
 	long found;
 	char *copy;
 
 	found = hashtab__find(&t->index, hash, acc_eq, t, name);
 	if (found >= 0)
 		return &t->a[found];
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 256;
-		struct acc *a = realloc(t->a, cap * sizeof(*a));
-
-		if (!a)
-			return NULL;
-		t->a = a;
-		t->cap = cap;
-	}
+	a = array_grow(t->a, &t->cap, t->n, sizeof(*a), 256);
+	if (!a)
+		return NULL;
+	t->a = a;
 	if (hashtab__reserve(&t->index, t->n + 1))
 		return NULL;
 	copy = strdup(name);
@@ -128,15 +129,11 @@ static bool is_libc(const struct profile *p, const struct pf_location *loc)
 						"ld-linux",   "ld-musl",     "libc.musl",
 						"libstdc++",  "libjemalloc", "libtcmalloc",
 						"libmimalloc" };
-	const struct pf_mapping *m = profile__mapping(p, loc->mapping_id);
-	const char *name, *base;
+	const char *base = mapping_base(p, loc);
 	size_t i;
 
-	if (!m)
+	if (!base)
 		return false;
-	name = profile__str(p, m->filename);
-	base = strrchr(name, '/');
-	base = base ? base + 1 : name;
 	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
 		if (!strncmp(base, prefixes[i], strlen(prefixes[i])))
 			return true;

@@ -21,6 +21,7 @@
 #include "report/report.h"
 #include "util/hash.h"
 #include "util/strpool.h"
+#include "util/util.h"
 
 #define SVG_WIDTH 1200.0
 #define SVG_PAD 10.0
@@ -98,13 +99,6 @@ static long child(struct tree *t, size_t parent, const char *name, enum kind kin
 	return (long)t->len++;
 }
 
-static const char *base_name(const char *path)
-{
-	const char *s = strrchr(path, '/');
-
-	return s ? s + 1 : path;
-}
-
 /* The C and C++ runtime's files (Go's runtime is told by its functions' names). */
 static bool runtime_file(const char *base)
 {
@@ -128,9 +122,9 @@ static enum kind kind_of(const struct profile *p, const struct pf_location *loc,
 		return K_KERNEL;
 	if (!m && !loc->address && name[0] == '[')
 		return K_MARKER; /* [lost user stack: ...], [truncated], [no stack] */
-	if (!strncmp(name, "runtime.", 8) || runtime_file(base_name(file)))
+	if (!strncmp(name, "runtime.", 8) || runtime_file(path_base(file)))
 		return K_RUNTIME;
-	if (m && m != p->mappings && strstr(base_name(file), ".so"))
+	if (m && m != p->mappings && strstr(path_base(file), ".so"))
 		return K_LIBRARY;
 	return K_PROGRAM;
 }

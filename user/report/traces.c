@@ -16,6 +16,7 @@
 #include "profile/diff.h"
 #include "profile/profile.h"
 #include "report/report.h"
+#include "util/util.h"
 
 #define SEPARATOR "-----------+-------------------------------------------------------"
 
@@ -127,10 +128,9 @@ int report_header(FILE *out, const struct profile *p, int si)
 
 	if (p->nmappings) {
 		const char *file = profile__str(p, p->mappings[0].filename);
-		const char *base = strrchr(file, '/');
 
 		if (*file)
-			fprintf(out, "File: %s\n", base ? base + 1 : file);
+			fprintf(out, "File: %s\n", path_base(file));
 		if (*profile__str(p, p->mappings[0].build_id))
 			fprintf(out, "Build ID: %s\n", profile__str(p, p->mappings[0].build_id));
 	}
@@ -261,7 +261,7 @@ static const char *frame(const struct profile *p, const struct pf_location *loc,
 	const struct pf_function *f =
 		l < loc->nlines ? profile__function(p, loc->lines[l].function_id) : NULL;
 	const struct pf_mapping *m;
-	const char *file, *base;
+	const char *file;
 
 	if (f && *profile__str(p, f->name))
 		return profile__str(p, f->name);
@@ -269,8 +269,7 @@ static const char *frame(const struct profile *p, const struct pf_location *loc,
 	file = m ? profile__str(p, m->filename) : "";
 	if (!*file)
 		return "<unknown>";
-	base = strrchr(file, '/');
-	snprintf(buf, len, "[%s]", base ? base + 1 : file);
+	snprintf(buf, len, "[%s]", path_base(file));
 	return buf;
 }
 

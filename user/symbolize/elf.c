@@ -12,6 +12,7 @@
 #include "symbolize/dwarf_frames.h"
 #include "symbolize/elf.h"
 #include "elf/gopclntab.h"
+#include "util/bsearch.h"
 #include "util/hash.h"
 #include "util/log.h"
 #include "util/strpool.h"
@@ -189,7 +190,6 @@ static void read_build_id(struct sym_file *f)
  */
 static int sym_file__load(struct sym_file *f, const char *path)
 {
-	const char *name;
 	struct stat st;
 	int fd, err;
 
@@ -203,10 +203,9 @@ static int sym_file__load(struct sym_file *f, const char *path)
 		close(fd);
 		return -ENOMEM;
 	}
-	name = strrchr(path, '/');
 	dwfl_report_begin(f->dwfl);
 	/* base 0 with add_p_vaddr: the module sits at the ELF's own vaddrs. */
-	f->mod = dwfl_report_elf(f->dwfl, name ? name + 1 : path, path, fd, 0, true);
+	f->mod = dwfl_report_elf(f->dwfl, path_base(path), path, fd, 0, true);
 	if (!f->mod) {
 		pr_debug("%s: %s\n", path, dwfl_errmsg(-1));
 		close(fd); /* dwfl_report_elf consumes fd only on success */
@@ -223,20 +222,16 @@ static int sym_file__load(struct sym_file *f, const char *path)
 
 struct sym_file *symcache__open(struct symcache *c, const char *path)
 {
+	struct sym_file **files;
 	struct sym_file *f;
 	int err;
 
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 64;
-		struct sym_file **files = realloc(c->files, cap * sizeof(*files));
-
-		if (!files) {
-			err = -ENOMEM;
-			goto fail;
-		}
-		c->files = files;
-		c->cap = cap;
+	files = array_grow(c->files, &c->cap, c->n, sizeof(*files), 64);
+	if (!files) {
+		err = -ENOMEM;
+		goto fail;
 	}
+	c->files = files;
 	f = calloc(1, sizeof(*f));
 	if (!f) {
 		err = -ENOMEM;
@@ -496,19 +491,11 @@ static void build_syms(struct sym_file *f)
 /* The symbol whose range holds addr (a module address), or NULL. */
 static const struct sym_ent *find_sym(struct sym_file *f, uint64_t addr)
 {
-	size_t lo = 0, hi, i, back;
+	size_t lo, i, back;
 
 	if (!f->syms_built)
 		build_syms(f);
-	hi = f->nsyms;
-	while (lo < hi) { /* lo: the first symbol above addr */
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (f->syms[mid].addr <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	lo = bsearch_upper(f->syms, f->nsyms, addr, addr); /* the first symbol above addr */
 	/* The nearest start below, else one that encloses it (nested symbols). */
 	for (i = lo, back = 0; i > 0 && back < 8; i--, back++) {
 		if (addr < f->syms[i - 1].end)
@@ -613,17 +600,12 @@ static struct addr_ent *cache_find(struct sym_file *f, uint64_t vaddr)
 
 static int cache_add(struct sym_file *f, uint64_t vaddr, const struct sym_frame *frames, int n)
 {
+	struct addr_ent *ents = array_grow(f->ents, &f->ents_cap, f->nents, sizeof(*ents), 256);
 	int err;
 
-	if (f->nents == f->ents_cap) {
-		size_t cap = f->ents_cap ? f->ents_cap * 2 : 256;
-		struct addr_ent *ents = realloc(f->ents, cap * sizeof(*ents));
-
-		if (!ents)
-			return -ENOMEM;
-		f->ents = ents;
-		f->ents_cap = cap;
-	}
+	if (!ents)
+		return -ENOMEM;
+	f->ents = ents;
 	err = hashtab__reserve(&f->ents_tab, f->nents + 1);
 	if (err)
 		return err;

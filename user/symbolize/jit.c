@@ -11,8 +11,10 @@
 #include <unistd.h>
 
 #include "symbolize/jit.h"
+#include "util/bsearch.h"
 #include "util/log.h"
 #include "util/strpool.h"
+#include "util/util.h"
 
 struct jitmap {
 	struct strpool *pool;
@@ -71,15 +73,10 @@ int jitmap__add(struct jitmap *m, uint64_t start, uint64_t size, const char *nam
 
 	if (!size || start + size < start)
 		return -EINVAL;
-	if (m->n == m->cap) {
-		size_t cap = m->cap ? m->cap * 2 : 256;
-
-		syms = realloc(m->syms, cap * sizeof(*syms));
-		if (!syms)
-			return -ENOMEM;
-		m->syms = syms;
-		m->cap = cap;
-	}
+	syms = array_grow(m->syms, &m->cap, m->n, sizeof(*syms), 256);
+	if (!syms)
+		return -ENOMEM;
+	m->syms = syms;
 	s = strpool__addn(m->pool, name, len);
 	if (!s)
 		return -ENOMEM;
@@ -168,20 +165,12 @@ static int jitmap_sort(struct jitmap *m)
 const struct jit_sym *jitmap__find(struct jitmap *m, uint64_t addr)
 {
 	const struct jit_sym *best = NULL;
-	size_t lo = 0, hi;
+	size_t lo;
 
 	if (m->dirty && jitmap_sort(m))
 		return NULL;
-	hi = m->n;
 	/* The first entry starting after addr. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (m->syms[mid].start <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	lo = bsearch_upper(m->syms, m->n, addr, start);
 	/* Back over the entries starting at or before addr while one may still hold it. */
 	while (lo > 0 && m->maxend[lo - 1] > addr) {
 		const struct jit_sym *s = &m->syms[--lo];
@@ -194,17 +183,7 @@ const struct jit_sym *jitmap__find(struct jitmap *m, uint64_t addr)
 
 const struct jit_line *jit_sym__line(const struct jit_sym *sym, uint64_t addr)
 {
-	size_t lo = 0, hi = sym->nlines;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (sym->lines[mid].addr <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo ? &sym->lines[lo - 1] : NULL;
+	return bsearch_last_le(sym->lines, sym->nlines, addr, addr);
 }
 
 const char *jitmap__intern(struct jitmap *m, const char *s, size_t len)
@@ -437,10 +416,8 @@ bool jit_mapping(const char *path)
 
 bool jit_dump_path(const char *path)
 {
-	const char *base = strrchr(path, '/');
-	size_t len;
+	const char *base = path_base(path);
+	size_t len = strlen(base);
 
-	base = base ? base + 1 : path;
-	len = strlen(base);
 	return len > 9 && !strncmp(base, "jit-", 4) && !strcmp(base + len - 5, ".dump");
 }

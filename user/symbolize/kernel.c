@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include "symbolize/kernel.h"
+#include "util/bsearch.h"
 #include "util/log.h"
+#include "util/util.h"
 
 /*
  * kallsyms has a few hundred thousand lines: names go into one growing
@@ -101,15 +103,10 @@ static int add_line(struct loader *ld, char *line)
 	if (module)
 		*module++ = '\0';
 
-	if (ld->n == ld->cap) {
-		size_t cap = ld->cap ? ld->cap * 2 : 4096;
-
-		r = realloc(ld->raw, cap * sizeof(*r));
-		if (!r)
-			return -ENOMEM;
-		ld->raw = r;
-		ld->cap = cap;
-	}
+	r = array_grow(ld->raw, &ld->cap, ld->n, sizeof(*r), 4096);
+	if (!r)
+		return -ENOMEM;
+	ld->raw = r;
 	r = &ld->raw[ld->n];
 	r->addr = addr;
 	r->seq = ld->n;
@@ -255,18 +252,8 @@ cleanup:
 
 const struct ksym *ksyms__find(const struct ksyms *ks, uint64_t addr)
 {
-	size_t lo = 0, hi = ks->n;
-
 	/* The last symbol whose address is <= addr. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (ks->syms[mid].addr <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo ? &ks->syms[lo - 1] : NULL;
+	return bsearch_last_le(ks->syms, ks->n, addr, addr);
 }
 
 void ksyms__range(const struct ksyms *ks, uint64_t *lo, uint64_t *hi)

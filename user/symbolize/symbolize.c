@@ -171,9 +171,8 @@ static void loc_reset(struct sym_loc *out)
 /* The frame of an address its file has no symbol for: "libfoo.so+0x1f2a". */
 static void module_offset(struct sym_loc *out, uint64_t file_offset)
 {
-	const char *base = strrchr(out->map_file, '/');
+	const char *base = path_base(out->map_file);
 
-	base = base ? base + 1 : out->map_file;
 	snprintf(out->module_offset, sizeof(out->module_offset), "%.64s+0x%" PRIx64, base,
 		 file_offset);
 	out->frames[0] = (struct sym_frame){ .function = out->module_offset,
@@ -219,19 +218,14 @@ static struct jitproc *jitproc_get(struct symbolizer *s, int pid)
 {
 	uint64_t h = hash_u64((uint32_t)pid);
 	long i = hashtab__find(&s->jit_by_pid, h, jit_pid_eq, s, &pid);
-	struct jitproc *j;
+	struct jitproc **a, *j;
 
 	if (i >= 0)
 		return s->jits[i];
-	if (s->njits == s->jits_cap) {
-		size_t cap = s->jits_cap ? s->jits_cap * 2 : 16;
-		struct jitproc **a = realloc(s->jits, cap * sizeof(*a));
-
-		if (!a)
-			return NULL;
-		s->jits = a;
-		s->jits_cap = cap;
-	}
+	a = array_grow(s->jits, &s->jits_cap, s->njits, sizeof(*a), 16);
+	if (!a)
+		return NULL;
+	s->jits = a;
 	j = calloc(1, sizeof(*j));
 	if (!j)
 		return NULL;

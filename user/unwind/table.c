@@ -11,6 +11,7 @@
 #include "elf/section.h"
 #include "elf/gopclntab.h"
 
+#include "util/bsearch.h"
 #include "util/log.h"
 #include "unwind/table.h"
 
@@ -493,17 +494,7 @@ void unwind_table__free(struct unwind_table *t)
 
 const struct unwind_row *unwind_table__find(const struct unwind_table *t, uint32_t pc)
 {
-	size_t lo = 0, hi = t->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (t->rows[mid].pc <= pc)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo ? &t->rows[lo - 1] : NULL;
+	return bsearch_last_le(t->rows, t->n, pc, pc);
 }
 
 /*

@@ -6,6 +6,7 @@
 
 #include "util/strpool.h"
 #include "util/hash.h"
+#include "util/util.h"
 
 /*
  * Strings are copied into large chunks rather than malloc'd one by one:
@@ -68,13 +69,11 @@ static bool entry_eq(const void *ctx, size_t idx, const void *key)
 
 static int grow(struct strpool *p)
 {
-	size_t cap = p->cap ? p->cap * 2 : 1024;
-	struct entry *ents = realloc(p->ents, cap * sizeof(*ents));
+	struct entry *ents = array_grow(p->ents, &p->cap, p->n, sizeof(*ents), 1024);
 
 	if (!ents)
 		return -ENOMEM;
 	p->ents = ents;
-	p->cap = cap;
 	return 0;
 }
 

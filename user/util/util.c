@@ -122,11 +122,33 @@ int online_cpus(bool **mask, int *ncpus)
 	return 0;
 }
 
+void *array_grow(void *arr, size_t *cap, size_t n, size_t size, size_t first)
+{
+	size_t ncap;
+
+	if (n < *cap)
+		return arr;
+	ncap = *cap ? *cap * 2 : first;
+	if (ncap <= *cap || ncap > SIZE_MAX / size) /* the doubling wrapped, or the bytes would */
+		return NULL;
+	arr = realloc(arr, ncap * size);
+	if (arr)
+		*cap = ncap;
+	return arr;
+}
+
 bool str_has_suffix(const char *s, const char *suffix)
 {
 	size_t n = strlen(s), m = strlen(suffix);
 
 	return n >= m && !strcmp(s + n - m, suffix);
+}
+
+const char *path_base(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
 }
 
 bool path_next_component(const char **p, char *out, size_t size)

@@ -28,8 +28,17 @@ int64_t wall_ns(void);
 /* The online CPUs from /sys/devices/system/cpu/online; -errno on failure. */
 int online_cpus(bool **mask, int *ncpus);
 
+/*
+ * Room for element n in the array arr of *cap elements of size bytes: arr
+ * itself while n < *cap, else arr reallocated to twice *cap elements (to
+ * first when empty), *cap updated.  NULL when out of memory (arr is kept).
+ */
+void *array_grow(void *arr, size_t *cap, size_t n, size_t size, size_t first);
+
 /* Whether s ends with suffix. */
 bool str_has_suffix(const char *s, const char *suffix);
+/* The last component of path: what follows its last '/', else all of it. */
+const char *path_base(const char *path);
 /*
  * Copies the next component of a '/'-separated path *p into out (cut to
  * size), and moves *p past it; false when there is none left.
