@@ -4,6 +4,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 for b in tools/bench/*.sh; do
+	[ "$b" = tools/bench/lib.sh ] && continue # sourced by the others
 	echo "== $(basename "$b" .sh)"
 	bash "$b"
 	echo

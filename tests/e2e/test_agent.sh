@@ -252,6 +252,10 @@ if [ -e "${files[0]}" ]; then
 else
 	fail "short-lived $SC: no profiles ($(ls "$TMP/short" 2>/dev/null | head -n 20 | tr '\n' ' '))"
 fi
+# Off-CPU, every host has kernel threads sleeping: one service, "kernel".
+kthreads=$(cd "$TMP/short" && ls -d kworker* ksoftirqd* rcu_* 2>/dev/null | tr '\n' ' ')
+check "kernel threads are one service, kernel${kthreads:+ (not $kthreads)}" \
+	test -d "$TMP/short/kernel" -a -z "$kthreads"
 
 # --- 6. bad input: one line, exit 2 ---
 

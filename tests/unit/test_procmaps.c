@@ -308,6 +308,16 @@ static void test_read_exec_self(void **state)
 	munmap(anon, page);
 }
 
+/* A kernel thread (kthreadd, pid 2) has no memory: no mappings, not "gone". */
+static void test_read_exec_kthread(void **state)
+{
+	struct vma_list l = {};
+
+	assert_int_equal(procmaps__read_exec("/proc", 2, &l), 0);
+	assert_int_equal(l.n, 0);
+	procmaps__free(&l);
+}
+
 /* A maps file with no PROCMAP_QUERY (a fixture): the same from its text. */
 static void test_read_exec_fixture(void **state)
 {
@@ -335,12 +345,13 @@ static void test_free_null(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_read_fixture),	 cmocka_unit_test(test_special_paths),
-		cmocka_unit_test(test_find_bounds),	 cmocka_unit_test(test_parse_sorts),
-		cmocka_unit_test(test_parse_edge_lines), cmocka_unit_test(test_parse_empty),
-		cmocka_unit_test(test_malformed),	 cmocka_unit_test(test_missing_pid),
-		cmocka_unit_test(test_read_self),	 cmocka_unit_test(test_free_null),
-		cmocka_unit_test(test_read_exec_self),	 cmocka_unit_test(test_read_exec_fixture),
+		cmocka_unit_test(test_read_fixture),	  cmocka_unit_test(test_special_paths),
+		cmocka_unit_test(test_find_bounds),	  cmocka_unit_test(test_parse_sorts),
+		cmocka_unit_test(test_parse_edge_lines),  cmocka_unit_test(test_parse_empty),
+		cmocka_unit_test(test_malformed),	  cmocka_unit_test(test_missing_pid),
+		cmocka_unit_test(test_read_self),	  cmocka_unit_test(test_free_null),
+		cmocka_unit_test(test_read_exec_self),	  cmocka_unit_test(test_read_exec_fixture),
+		cmocka_unit_test(test_read_exec_kthread),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

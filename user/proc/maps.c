@@ -280,12 +280,15 @@ static int read_maps(const char *procfs, int pid, bool exec_only, struct vma_lis
 		err = -errno;
 		return err == -ENOENT ? -ESRCH : err;
 	}
+	/*
+	 * No memory to query (-ESRCH: a kernel thread, or a process exiting
+	 * since the open): the text says the same as it always did, nothing.
+	 */
 	if (exec_only) {
 		err = query_exec(fd, out);
-		if (err != -ENOTTY && err != -EINVAL) {
+		if (err != -ENOTTY && err != -EINVAL && err != -ESRCH) {
 			close(fd);
-			/* The process exited between the open and the query. */
-			return err == -ESRCH ? -ESRCH : err;
+			return err;
 		}
 	}
 	f = fdopen(fd, "re");
