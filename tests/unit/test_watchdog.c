@@ -166,9 +166,24 @@ static void test_watchdog_process(void **state)
 	}
 }
 
+/* The fields of our own stat line, against what the process knows of itself. */
+static void test_stat_self(void **state)
+{
+	struct proc_stat st;
+
+	assert_true(proc_stat_read(getpid(), &st));
+	assert_int_equal(st.state, 'R');
+	assert_int_equal(st.ppid, getppid());
+	assert_int_equal(st.pgrp, getpgrp());
+	assert_true(st.tpgid == -1 || st.tpgid > 0);
+	assert_true(st.start > 0);
+	assert_false(proc_stat_read(0x3fffffff, &st));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_stat_self),
 		cmocka_unit_test(test_resume_tree),
 		cmocka_unit_test(test_watchdog_process),
 	};

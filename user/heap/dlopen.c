@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "heap/dlopen.h"
+#include "proc/stat.h"
 #include "heap/got.h"
 #include "util/util.h"
 
@@ -361,25 +362,9 @@ int heap_dl_run_to_init(struct tracee *s, int i, const struct vma_list *maps, co
 
 bool heap_dl_foreground(int pid)
 {
-	char path[64], buf[1024], *p;
-	int pgrp = 0, tpgid = 0;
-	ssize_t n;
-	int fd;
+	struct proc_stat st;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	/* After the name: state ppid pgrp session tty_nr tpgid. */
-	if (!p || sscanf(p + 1, " %*c %*d %d %*d %*d %d", &pgrp, &tpgid) != 2)
-		return false;
-	return tpgid > 0 && tpgid == pgrp;
+	return proc_stat_read(pid, &st) && st.tpgid > 0 && st.tpgid == st.pgrp;
 }
 
 int heap_dl_open(int pid, const struct heap_dl *dl)

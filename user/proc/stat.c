@@ -26,9 +26,9 @@ bool proc_stat_read(pid_t pid, struct proc_stat *st)
 	buf[n] = '\0';
 	p = strrchr(buf, ')'); /* the name may hold anything */
 	return p && sscanf(p + 1,
-			   " %c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d "
+			   " %c %d %d %*d %*d %d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d "
 			   "%*d %*d %llu",
-			   &st->state, &st->ppid, &st->start) == 3;
+			   &st->state, &st->ppid, &st->pgrp, &st->tpgid, &st->start) == 5;
 }
 
 bool proc_is_stopped(pid_t pid)

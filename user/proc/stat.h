@@ -10,6 +10,8 @@
 struct proc_stat {
 	char state; /* R, S, D, T, t, Z, ... */
 	pid_t ppid;
+	pid_t pgrp;		  /* its process group */
+	pid_t tpgid;		  /* its terminal's foreground process group, -1 without one */
 	unsigned long long start; /* clock ticks after boot: with the pid, a process's identity */
 };
 
