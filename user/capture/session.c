@@ -111,8 +111,6 @@ static void read_maps(struct session *s, struct pproc *p, bool reset)
 	p->read_at = mono_ns();
 	if (reset)
 		p->first_at = p->read_at;
-	if (err == -ESRCH)
-		p->read_at = 0; /* gone: nothing to refresh */
 	if (!err)
 		symbolizer__jit_refresh(s->sym, p->pid);
 	if (!err && s->on_maps)
@@ -144,16 +142,6 @@ static void track(struct session *s, int pid, const char *comm, bool exec, unsig
 		exe_name(s, p, comm);
 }
 
-/* /proc/PID/stat's start time (clock ticks since boot) from BPF's ns. */
-static unsigned long long start_ticks(uint64_t start_ns)
-{
-	static long tck;
-
-	if (!tck)
-		tck = sysconf(_SC_CLK_TCK);
-	return tck > 0 && tck <= 1000000000 ? start_ns / (1000000000 / tck) : 0;
-}
-
 /* How long after its first event an exec'd image's maps are read (see session.h). */
 #define READ_DELAY_NS 3000000LL
 
@@ -181,7 +169,6 @@ static bool defer_read(struct session *s, int pid, const char *comm, unsigned lo
 		r->due = mono_ns() + READ_DELAY_NS;
 	}
 	r->pid = pid;
-	r->reset = true;
 	r->start = start;
 	snprintf(r->comm, sizeof(r->comm), "%s", comm);
 	return true;
@@ -202,7 +189,7 @@ static int read_pending(struct session *s, bool all)
 			continue;
 		}
 		s->pending[i] = s->pending[--s->npending];
-		track(s, r.pid, r.comm, r.reset, r.start);
+		track(s, r.pid, r.comm, true, r.start);
 	}
 	if (next == INT64_MAX)
 		return -1;
@@ -223,13 +210,12 @@ static bool track_fork(struct session *s, const struct bpfprof_proc_event *e)
 	if (!parent || parent->exited || !parent->read_at || !parent->n || e->ppid == e->pid ||
 	    is_pending(s, e->ppid))
 		return false; /* (pending: its record still holds the image before its exec) */
-	if (proctab__fork(s->procs_tab, e->pid, parent))
+	p = proctab__fork(s->procs_tab, e->pid, parent);
+	if (!p)
 		return false;
-	p = proctab__get(s->procs_tab, e->pid);
 	p->read_at = p->first_at = mono_ns();
-	parent = proctab__find(s->procs_tab, e->ppid);
 	snprintf(p->name, sizeof(p->name), "%s", parent->name);
-	container_of_pid_inherit(e->pid, e->ppid, start_ticks(e->start_ns));
+	container_of_pid_inherit(e->pid, e->ppid, proc_start_ticks(e->start_ns));
 	symbolizer__jit_refresh(s->sym, p->pid);
 	if (s->on_maps)
 		s->on_maps(s->on_maps_ctx, p->pid);
@@ -291,8 +277,9 @@ static int on_proc_event(void *ctx, void *data, size_t len)
 	struct session *s = ctx;
 	const struct bpfprof_proc_event *e = data;
 	char comm[BPFPROF_COMM_LEN + 1];
+	bool host = s->target && s->target->mode != TARGET_PIDS, reset;
+	unsigned long long start = proc_start_ticks(e->start_ns);
 	const struct pproc *p;
-	bool reset;
 
 	if (len < sizeof(*e))
 		return 0;
@@ -314,14 +301,12 @@ static int on_proc_event(void *ctx, void *data, size_t len)
 	 * before (pids wrap; BPF reports it afresh after its fork): its
 	 * mappings start afresh.  A target given by pid keeps what was read.
 	 */
-	reset = e->type == BPFPROF_PROC_EXEC ||
-		(e->type == BPFPROF_PROC_NEW && s->target && s->target->mode != TARGET_PIDS);
+	reset = e->type == BPFPROF_PROC_EXEC || (e->type == BPFPROF_PROC_NEW && host);
 	if (e->type == BPFPROF_PROC_MAPS && is_pending(s, e->pid))
 		return 0; /* read soon anyway */
-	if (reset && s->target && s->target->mode != TARGET_PIDS &&
-	    defer_read(s, e->pid, comm, start_ticks(e->start_ns)))
+	if (reset && host && defer_read(s, e->pid, comm, start))
 		return 0;
-	track(s, e->pid, comm, reset, start_ticks(e->start_ns));
+	track(s, e->pid, comm, reset, start);
 	if ((e->type == BPFPROF_PROC_MAPS && s->stop_for_maps) || e->type == BPFPROF_PROC_ENTRY)
 		resume_after_stop(s, e->pid);
 	return 0;

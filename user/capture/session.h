@@ -72,9 +72,8 @@ struct session {
 	 * its first event (the dynamic loader is still mapping its libraries
 	 * then), once instead of twice.
 	 */
-	struct pending_read {
+	struct pending_read { /* each starts its record afresh (exec, new) */
 		int pid;
-		bool reset;		  /* the record starts afresh (exec, new) */
 		unsigned long long start; /* clock ticks since boot, 0: unknown */
 		int64_t due;		  /* CLOCK_MONOTONIC ns */
 		char comm[16];

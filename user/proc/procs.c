@@ -278,17 +278,17 @@ int proctab__refresh(struct proctab *t, int pid)
 	return err;
 }
 
-int proctab__fork(struct proctab *t, int pid, const struct pproc *parent)
+struct pproc *proctab__fork(struct proctab *t, int pid, const struct pproc *parent)
 {
 	struct pproc *p = proctab__get(t, pid);
 	struct pmap *m;
 	size_t i;
 
 	if (!p)
-		return -ENOMEM;
+		return NULL;
 	m = calloc(parent->n + 1, sizeof(*m));
 	if (!m)
-		return -ENOMEM;
+		return NULL;
 	memcpy(m, parent->maps, parent->n * sizeof(*m));
 	for (i = 0; i < parent->n; i++)
 		if (m[i].file)
@@ -299,7 +299,7 @@ int proctab__fork(struct proctab *t, int pid, const struct pproc *parent)
 	p->n = parent->n;
 	p->exe = parent->exe;
 	p->exited = false;
-	return 0;
+	return p;
 }
 
 int proctab__exec(struct proctab *t, int pid)

@@ -58,9 +58,10 @@ struct filetab *proctab__files(struct proctab *t);
 int proctab__refresh(struct proctab *t, int pid);
 /*
  * pid is a fork of parent that has not exec'd (BPF says so): its mappings
- * and executable are parent's, copied without reading procfs.  0 or -ENOMEM.
+ * and executable are parent's, copied without reading procfs.  Its record,
+ * or NULL without memory.
  */
-int proctab__fork(struct proctab *t, int pid, const struct pproc *parent);
+struct pproc *proctab__fork(struct proctab *t, int pid, const struct pproc *parent);
 /* pid has exec'd: forgets its old mappings, then refreshes. */
 int proctab__exec(struct proctab *t, int pid);
 /* pid has exited: its mappings stay until evicted. */

@@ -31,6 +31,15 @@ bool proc_stat_read(pid_t pid, struct proc_stat *st)
 			   &st->state, &st->ppid, &st->pgrp, &st->tpgid, &st->start) == 5;
 }
 
+unsigned long long proc_start_ticks(uint64_t boot_ns)
+{
+	static long tck;
+
+	if (!tck)
+		tck = sysconf(_SC_CLK_TCK);
+	return tck > 0 && tck <= 1000000000 ? boot_ns / (1000000000 / tck) : 0;
+}
+
 bool proc_is_stopped(pid_t pid)
 {
 	struct proc_stat st;

@@ -18,6 +18,9 @@ struct proc_stat {
 /* Reads pid's stat into st; false when the process is gone or the file odd. */
 bool proc_stat_read(pid_t pid, struct proc_stat *st);
 
+/* The start field's value (clock ticks after boot) of a task's start_boottime in ns. */
+unsigned long long proc_start_ticks(uint64_t boot_ns);
+
 /* Whether pid is stopped by a signal (state T). */
 bool proc_is_stopped(pid_t pid);
 
