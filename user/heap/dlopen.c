@@ -50,11 +50,7 @@ static uint64_t dynsym_value(Elf *elf, const char *want)
 	const char *name;
 	size_t i, n;
 
-	while ((scn = elf_nextscn(elf, scn))) {
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNSYM || !sh.sh_entsize)
-			continue;
-		data = elf_getdata(scn, NULL);
-		n = data ? sh.sh_size / sh.sh_entsize : 0;
+	while ((data = got_next_section(elf, &scn, SHT_DYNSYM, &sh, &n))) {
 		for (i = 0; i < n; i++) {
 			if (!gelf_getsym(data, (int)i, &sym) || sym.st_shndx == SHN_UNDEF)
 				continue;
@@ -100,13 +96,9 @@ static int find_in(int pid, const struct vma *v, struct heap_dl *dl)
 	int fd, err = -ENOENT;
 	Elf *elf;
 
-	fd = heap_open_map_file(pid, v->start, v->end, O_RDONLY);
-	if (fd < 0)
-		return -errno;
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	elf = got_open_elf(pid, v, &fd, &bias);
 	if (!elf)
-		goto out;
-	bias = got_load_bias(elf, v);
+		return -errno;
 	rdebug = dynsym_value(elf, "_r_debug");
 	if (!rdebug)
 		goto out;
@@ -121,9 +113,7 @@ static int find_in(int pid, const struct vma *v, struct heap_dl *dl)
 	dl->start = v->start;
 	dl->end = v->end;
 out:
-	if (elf)
-		elf_end(elf);
-	close(fd);
+	got_close_elf(elf, fd);
 	return err;
 }
 
@@ -182,11 +172,7 @@ static bool relative_at(Elf *elf, uint64_t vaddr, uint64_t *value)
 	GElf_Rela r;
 	size_t i, n;
 
-	while ((scn = elf_nextscn(elf, scn))) {
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_RELA || !sh.sh_entsize)
-			continue;
-		data = elf_getdata(scn, NULL);
-		n = data ? sh.sh_size / sh.sh_entsize : 0;
+	while ((data = got_next_section(elf, &scn, SHT_RELA, &sh, &n))) {
 		for (i = 0; i < n; i++)
 			if (gelf_getrela(data, (int)i, &r) && r.r_offset == vaddr &&
 			    GELF_R_TYPE(r.r_info) == R_X86_64_RELATIVE) {
@@ -216,16 +202,10 @@ static void object_inits(int pid, const struct vma *v, const struct vma_list *ma
 	int fd;
 	Elf *elf;
 
-	fd = heap_open_map_file(pid, v->start, v->end, O_RDONLY);
-	if (fd < 0)
+	elf = got_open_elf(pid, v, &fd, &bias);
+	if (!elf)
 		return;
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	bias = elf ? got_load_bias(elf, v) : 0;
-	while (elf && (scn = elf_nextscn(elf, scn))) {
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNAMIC || !sh.sh_entsize)
-			continue;
-		data = elf_getdata(scn, NULL);
-		n = data ? sh.sh_size / sh.sh_entsize : 0;
+	while ((data = got_next_section(elf, &scn, SHT_DYNAMIC, &sh, &n))) {
 		for (i = 0; i < n; i++) {
 			if (!gelf_getdyn(data, (int)i, &dyn))
 				break;
@@ -240,7 +220,7 @@ static void object_inits(int pid, const struct vma *v, const struct vma_list *ma
 				arrsz = dyn.d_un.d_val;
 		}
 	}
-	for (k = 0; elf && arr && k + 8 <= arrsz && k < 8 * MAX_INITS; k += 8) {
+	for (k = 0; arr && k + 8 <= arrsz && k < 8 * MAX_INITS; k += 8) {
 		val = 0;
 		off = file_offset(elf, arr + k);
 		if (!relative_at(elf, arr + k, &val) &&
@@ -250,9 +230,7 @@ static void object_inits(int pid, const struct vma *v, const struct vma_list *ma
 			add_init(in, maps, bias + val);
 	}
 out:
-	if (elf)
-		elf_end(elf);
-	close(fd);
+	got_close_elf(elf, fd);
 }
 
 /* Writes an int3 at each constructor, keeping the byte it replaced; 0 or -errno (none left). */

@@ -59,6 +59,48 @@ int heap_open_map_file(int pid, uint64_t start, uint64_t end, int flags)
 	return open(path, flags | O_CLOEXEC);
 }
 
+Elf *got_open_elf(int pid, const struct vma *v, int *fd, uint64_t *bias)
+{
+	Elf *elf;
+
+	*fd = heap_open_map_file(pid, v->start, v->end, O_RDONLY);
+	if (*fd < 0)
+		return NULL;
+	elf = elf_begin(*fd, ELF_C_READ_MMAP, NULL);
+	if (!elf) {
+		close(*fd);
+		*fd = -1;
+		errno = ENOENT; /* not an ELF file */
+		return NULL;
+	}
+	*bias = got_load_bias(elf, v);
+	return elf;
+}
+
+void got_close_elf(Elf *elf, int fd)
+{
+	if (elf)
+		elf_end(elf);
+	if (fd >= 0)
+		close(fd);
+}
+
+Elf_Data *got_next_section(Elf *elf, Elf_Scn **scn, GElf_Word type, GElf_Shdr *sh, size_t *n)
+{
+	Elf_Data *data;
+
+	while ((*scn = elf_nextscn(elf, *scn))) {
+		if (!gelf_getshdr(*scn, sh) || sh->sh_type != type || !sh->sh_entsize)
+			continue;
+		data = elf_getdata(*scn, NULL);
+		if (!data)
+			continue;
+		*n = sh->sh_size / sh->sh_entsize;
+		return data;
+	}
+	return NULL;
+}
+
 static int fn_of(const char *name)
 {
 	int f;
@@ -109,16 +151,10 @@ void got_real_functions(int pid, const struct heap_allocator *a, const struct vm
 			v = &maps->vmas[k];
 	if (!v)
 		return;
-	fd = heap_open_map_file(pid, v->start, v->end, O_RDONLY);
-	if (fd < 0)
+	elf = got_open_elf(pid, v, &fd, &bias);
+	if (!elf)
 		return;
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	bias = elf ? got_load_bias(elf, v) : 0;
-	while (elf && (scn = elf_nextscn(elf, scn))) {
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNSYM || !sh.sh_entsize)
-			continue;
-		data = elf_getdata(scn, NULL);
-		n = data ? sh.sh_size / sh.sh_entsize : 0;
+	while ((data = got_next_section(elf, &scn, SHT_DYNSYM, &sh, &n))) {
 		for (i = 0; i < n; i++) {
 			if (!gelf_getsym(data, (int)i, &sym) || sym.st_shndx == SHN_UNDEF ||
 			    GELF_ST_TYPE(sym.st_info) != STT_FUNC || !sym.st_value)
@@ -128,9 +164,7 @@ void got_real_functions(int pid, const struct heap_allocator *a, const struct vm
 				real[f] = bias + sym.st_value;
 		}
 	}
-	if (elf)
-		elf_end(elf);
-	close(fd);
+	got_close_elf(elf, fd);
 }
 
 static int patch_slot(struct got_patch *c, uint64_t addr, int f)
@@ -174,24 +208,18 @@ static int patch_object(struct got_patch *c, const struct vma *v, const struct v
 	const char *name;
 	Elf *elf;
 
-	fd = heap_open_map_file(c->s->pid, v->start, v->end, O_RDONLY);
-	if (fd < 0)
+	elf = got_open_elf(c->s->pid, v, &fd, &bias);
+	if (!elf)
 		return 0; /* not readable: nothing of it patched */
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (!elf || !gelf_getehdr(elf, &eh) || eh.e_machine != EM_X86_64)
+	if (!gelf_getehdr(elf, &eh) || eh.e_machine != EM_X86_64)
 		goto out;
-	bias = got_load_bias(elf, v);
-	while ((scn = elf_nextscn(elf, scn))) {
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_RELA || !sh.sh_entsize)
-			continue;
+	while ((data = got_next_section(elf, &scn, SHT_RELA, &sh, &n))) {
 		syms = elf_getscn(elf, sh.sh_link);
 		if (!syms || !gelf_getshdr(syms, &ssh) || ssh.sh_type != SHT_DYNSYM)
 			continue;
-		data = elf_getdata(scn, NULL);
 		sdata = elf_getdata(syms, NULL);
-		if (!data || !sdata)
+		if (!sdata)
 			continue;
-		n = sh.sh_size / sh.sh_entsize;
 		for (i = 0; i < n; i++) {
 			if (!gelf_getrela(data, (int)i, &rela))
 				break;
@@ -214,9 +242,7 @@ static int patch_object(struct got_patch *c, const struct vma *v, const struct v
 	}
 	c->objects += c->patched > before;
 out:
-	if (elf)
-		elf_end(elf);
-	close(fd);
+	got_close_elf(elf, fd);
 	return err;
 }
 

@@ -63,4 +63,18 @@ uint64_t got_objects_hash(const struct vma_list *maps);
 /* The load bias of the object whose first mapping (offset 0) is v. */
 uint64_t got_load_bias(Elf *elf, const struct vma *v);
 
+/*
+ * The object whose first mapping (offset 0) is v, read through pid's
+ * map_files entry, with its load bias; NULL and errno when it cannot be
+ * read.  *fd stays open until got_close_elf().
+ */
+Elf *got_open_elf(int pid, const struct vma *v, int *fd, uint64_t *bias);
+void got_close_elf(Elf *elf, int fd);
+
+/*
+ * The next section of type after *scn (NULL: the first) that has entries:
+ * its data, header and number of entries; NULL after the last.
+ */
+Elf_Data *got_next_section(Elf *elf, Elf_Scn **scn, GElf_Word type, GElf_Shdr *sh, size_t *n);
+
 #endif
