@@ -262,6 +262,8 @@ check "kernel threads are one service, kernel${kthreads:+ (not $kthreads)}" \
 expect "no sink" 2 'no sink' -- "$BPFPROF" agent -d 1s
 expect "unknown type" 2 "unknown type 'heap'" -- "$BPFPROF" agent --types cpu,heap --output-dir "$TMP/x"
 expect "interval under 1 s" 2 'interval' -- "$BPFPROF" agent --interval 500ms --output-dir "$TMP/x"
+expect "interval of 0s" 2 'interval' -- "$BPFPROF" agent --interval 0s --output-dir "$TMP/x"
+expect "duration of 0" 2 'duration' -- "$BPFPROF" agent -d 0 --output-dir "$TMP/x"
 expect "bad label" 2 'label' -- "$BPFPROF" agent --label '__x=1' --output-dir "$TMP/x"
 
 finish

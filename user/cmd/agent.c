@@ -154,22 +154,22 @@ static error_t parse_agent(int key, char *arg, struct argp_state *state)
 		o->hz = v;
 		break;
 	case OPT_BLOCK_RATE:
-		if (opt_duration(arg, &o->block_rate_ns) || o->block_rate_ns <= 0 ||
+		if (parse_duration_ns(arg, &o->block_rate_ns) || o->block_rate_ns <= 0 ||
 		    o->block_rate_ns > 1000000000LL)
 			return opt_error("invalid --block-rate '%s': expected a duration up to 1s",
 					 arg);
 		break;
 	case OPT_INTERVAL:
-		if (opt_duration(arg, &o->interval_ns) || o->interval_ns < 1000000000LL)
+		if (parse_duration_ns(arg, &o->interval_ns) || o->interval_ns < 1000000000LL)
 			return opt_error(
 				"invalid --interval '%s': expected a duration of 1s or more", arg);
 		break;
 	case 'd':
-		if (opt_duration(arg, &o->duration_ns) || o->duration_ns <= 0)
+		if (parse_duration_ns(arg, &o->duration_ns) || o->duration_ns <= 0)
 			return opt_error("invalid duration '%s': expected e.g. 30s, 5m", arg);
 		break;
 	case OPT_HISTORY:
-		if (opt_duration(arg, &o->history_ns) || o->history_ns < 1000000000LL ||
+		if (parse_duration_ns(arg, &o->history_ns) || o->history_ns < 1000000000LL ||
 		    o->history_ns > 3600 * 1000000000LL)
 			return opt_error("invalid --history '%s': expected 1s..1h", arg);
 		break;
@@ -185,7 +185,7 @@ static error_t parse_agent(int key, char *arg, struct argp_state *state)
 					 arg);
 		break;
 	case OPT_MAX_AGE:
-		if (opt_duration(arg, &o->max_age_ns) || o->max_age_ns < 1000000000LL)
+		if (parse_duration_ns(arg, &o->max_age_ns) || o->max_age_ns < 1000000000LL)
 			return opt_error("invalid --max-age '%s': expected a duration such as 6h",
 					 arg);
 		break;
