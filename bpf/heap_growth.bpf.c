@@ -63,6 +63,15 @@
 
 /* One fault in this many captures a stack (and counts for this many). */
 const volatile __u32 fault_every = 1;
+/*
+ * Memory syscalls: 0 records every call; else a call of size bytes is
+ * recorded with probability size / syscall_rate (always when it is larger)
+ * and counts max(size, syscall_rate) bytes, an unbiased estimate.  Every
+ * process's start maps a few small anonymous regions (the loader's TLS,
+ * libc's .bss): host-wide, recording each made every short-lived process
+ * one to track.
+ */
+const volatile __u64 syscall_rate = 0;
 /* sysconf(_SC_PAGESIZE): mmap and mremap lengths are rounded up to it. */
 const volatile __u64 page_size = 4096;
 
@@ -374,6 +383,24 @@ static __always_inline void on_enter(__u32 nr, __u64 a0, __u64 a1, __u64 a2, __u
 		count(CNT_GROWTH_PENDING_FULL);
 }
 
+/*
+ * The draw for a call that grew or released *grow + *release bytes (one of
+ * them is 0): true with probability bytes / syscall_rate, the amount then
+ * raised to syscall_rate.  syscall_rate is at most 1 GiB (the option's
+ * bound): the products fit in 64 bits.
+ */
+static __always_inline bool syscall_sampled(__u64 *grow, __u64 *release)
+{
+	__u64 *amount = *grow ? grow : release;
+
+	if (*amount >= syscall_rate)
+		return true;
+	if ((__u64)bpf_get_prandom_u32() * syscall_rate >= *amount << 32)
+		return false;
+	*amount = syscall_rate;
+	return true;
+}
+
 /* The exit of a memory syscall of the current thread. */
 static __always_inline void on_exit(void *ctx, __u32 nr, long ret)
 {
@@ -398,8 +425,11 @@ static __always_inline void on_exit(void *ctx, __u32 nr, long ret)
 		grow = release = 0; /* -errno; mmap and mremap's addresses are positive */
 	}
 	bpf_map_delete_elem(&pending, &tid);
-	if (grow || release)
-		record(ctx, id >> 32, tid, 0, grow, release);
+	if (!grow && !release)
+		return;
+	if (syscall_rate && !syscall_sampled(&grow, &release))
+		return;
+	record(ctx, id >> 32, tid, 0, grow, release);
 }
 
 static __always_inline void mem_enter(void *ctx, long nr, __u64 a0, __u64 a1, __u64 a2, __u64 a3)

@@ -110,6 +110,19 @@ near "--fault-every 16: grow_mmap grown_space (syscalls are not sampled)" \
 check "--fault-every 16: period 16 pages" \
 	sh -c "go tool pprof -raw '$out' 2>/dev/null | grep -q '^Period: $((16 * PAGE))\$'"
 
+# --- syscalls drawn by size (the agent's growth): estimates stay unbiased ---
+"$BPFPROF" heap --mode growth --syscall-rate 512k -q -o "$out" -- "$WORKLOADS/heap_growth" once \
+	>/dev/null 2>"$TMP/sysrate.err"
+check "--syscall-rate 512k exits 0" test $? -eq 0
+want=$((64 * MIB))
+near "--syscall-rate 512k: grow_mmap grown_space (one call above the rate: exact)" \
+	"$(cum "$out" grow_mmap grown_space)" $want 0
+# malloc grows the break ~250 times by ~132 KiB: each drawn with p ~ 1/4 and
+# counted as 512 KiB, one standard deviation ~11%; 40% is 3.6 of them.
+want=$((32 * MIB))
+near "--syscall-rate 512k: grow_brk grown_space (small calls drawn, weighted)" \
+	"$(cum "$out" grow_brk grown_space)" $want $((want * 40 / 100))
+
 # --- by pid, with snapshots: a loop that grows and releases ---
 start_workload heap_growth loop 60 || exit 1
 pid=$WPID
@@ -172,6 +185,8 @@ stop_workload "$pid"
 o=$TMP/x.pb.gz
 expect "--fault-every 0" 2 "invalid --fault-every '0'" -- \
 	"$BPFPROF" heap --mode growth -a --fault-every 0 -o "$o"
+expect "--syscall-rate 0" 2 "invalid --syscall-rate '0'" -- \
+	"$BPFPROF" heap --mode growth -a --syscall-rate 0 -o "$o"
 expect "--rate with --mode growth" 2 "need --mode alloc" -- \
 	"$BPFPROF" heap --mode growth -a --rate 4096 -o "$o"
 

@@ -921,6 +921,7 @@ enum {
 	OPT_AT_ENTRY,
 	OPT_MAX_LIVE,
 	OPT_FAULT_EVERY,
+	OPT_SYSCALL_RATE,
 	OPT_COUNT_ONLY,
 	OPT_NO_SESSION,
 	OPT_ALLOCS,
@@ -974,6 +975,10 @@ static const struct argp_option heap_options[] = {
 	  3 },
 	{ "fault-every", OPT_FAULT_EVERY, "N", 0,
 	  "--mode growth: capture a stack for one page fault in N (default 1)", 3 },
+	{ "syscall-rate", OPT_SYSCALL_RATE, "BYTES", 0,
+	  "--mode growth: record a memory syscall with probability size/BYTES, weighted to "
+	  "stay unbiased (default 0: every call)",
+	  3 },
 	{ "at-entry", OPT_AT_ENTRY, NULL, OPTION_HIDDEN,
 	  "Probe function entries (no placement): for the benchmark", 3 },
 	{ "count-only", OPT_COUNT_ONLY, NULL, OPTION_HIDDEN,
@@ -1063,6 +1068,12 @@ static error_t parse_heap(int key, char *arg, struct argp_state *state)
 		if (parse_long(arg, 1, 1000000, &v))
 			return opt_error("invalid --fault-every '%s': expected 1..1000000", arg);
 		env->heap.fault_every = v;
+		break;
+	case OPT_SYSCALL_RATE:
+		if (parse_bytes(arg, 1ULL << 30, &env->heap.syscall_rate))
+			return opt_error("invalid --syscall-rate '%s': expected bytes, 1..1g "
+					 "(e.g. 512k)",
+					 arg);
 		break;
 	case ARGP_KEY_END:
 		if (env->heap.mode == HEAP_MODE_GROWTH) {
@@ -1229,7 +1240,12 @@ static const struct type_agent heap_agent = {
 	.go_name = "allocs",
 	.metric = "memory",
 	.cumulative = true,
-	.args = { "--mode", "growth", "--fault-every", "16" },
+	/*
+	 * One sample per 512 KiB grown on average, Go's MemProfileRate: a
+	 * fault stands for 128 pages, a syscall is drawn by its size.  Denser,
+	 * every short-lived process of a host was sampled at its start.
+	 */
+	.args = { "--mode", "growth", "--fault-every", "128", "--syscall-rate", "512k" },
 	.start = heap_growth_agent_start,
 };
 

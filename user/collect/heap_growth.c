@@ -100,6 +100,7 @@ static void *open_and_load(struct session *s, const void *opts, bool btf, int *e
 	/* A kernel stack at a fault or a syscall's entry is the entry code: user stacks only. */
 	skel->rodata->capture_kernel = false;
 	skel->rodata->fault_every = o->fault_every ? o->fault_every : 1;
+	skel->rodata->syscall_rate = o->syscall_rate;
 	skel->rodata->page_size = page_size();
 	bpf_map__set_max_entries(skel->maps.growth, system ? 65536 : 16384);
 	bpf_map__set_max_entries(skel->maps.pending, system ? 65536 : 16384);

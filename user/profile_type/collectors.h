@@ -77,6 +77,12 @@ struct heap_opts {
 	uint32_t max_live;    /* size of the live map; 0: by rate */
 	uint32_t fault_every; /* growth: capture a stack for one page fault in this many */
 	/*
+	 * growth: a memory syscall is recorded with probability size /
+	 * syscall_rate (always when larger) and stands for max(size,
+	 * syscall_rate) bytes; 0: every call, exactly.
+	 */
+	uint64_t syscall_rate;
+	/*
 	 * Snapshots before the end (--interval, SIGUSR1): the collector builds a
 	 * profile of the moment and hands it here; the callee writes it (it
 	 * does not keep p).  Returns 0 or -errno.

@@ -148,7 +148,7 @@ struct type_agent {
 	const char *go_name; /* its /debug/pprof/ endpoint: "profile", "block", ... */
 	const char *metric;  /* Pyroscope's __name__: "process_cpu", "block", ... */
 	bool cumulative;     /* Go's profile is cumulative since the start (block, mutex, allocs) */
-	const char *args[6]; /* the type's options in the agent (after "-a"), NULL-ended */
+	const char *args[8]; /* the type's options in the agent (after "-a"), NULL-ended */
 	const char *rate_opt; /* the option the agent's --hz sets, or NULL */
 	/*
 	 * Loads and attaches on s (capture_begin: the first type sets up the
