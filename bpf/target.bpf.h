@@ -75,9 +75,17 @@ static __always_inline int pid_add_target(__u32 tgid)
 	return 0;
 }
 
+/*
+ * The agent itself, left out of its off-CPU, lock and growth profiles: its
+ * waits are its idling, and recording them fed back into its own cost (a
+ * wake-up per process event made an off-CPU sample to unwind).  Its CPU
+ * stays in the cpu profile, which does not set it.  0: none.
+ */
+const volatile __u32 exclude_tgid = 0;
+
 static __always_inline bool is_target(__u32 tgid)
 {
-	if (tgid == 0) /* the idle tasks */
+	if (tgid == 0 || tgid == exclude_tgid) /* the idle tasks; the agent */
 		return false;
 	switch (target_mode) {
 	case TARGET_ALL:
@@ -114,6 +122,8 @@ static __always_inline bool task_in_target_cgroup(struct task_struct *task)
  */
 static __always_inline bool is_target_task(struct task_struct *task, __u32 tgid)
 {
+	if (tgid == exclude_tgid)
+		return false;
 	switch (target_mode) {
 	case TARGET_ALL:
 		return true;

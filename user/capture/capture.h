@@ -255,6 +255,7 @@ struct unwinder;
 #define CAPTURE_SET_STACK_RODATA(skel, s, st)                                                          \
 	do {                                                                                           \
 		(skel)->rodata->target_mode = (s)->target->mode;                                       \
+		(skel)->rodata->exclude_tgid = (s)->exclude_self ? getpid() : 0;                       \
 		(skel)->rodata->per_thread = (st)->per_thread;                                         \
 		(skel)->rodata->follow_children = (st)->follow_children;                               \
 		/* --unwind fp still takes the leaf's caller from CFI (gcc's leaves have no frame). */ \

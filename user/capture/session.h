@@ -63,6 +63,11 @@ struct session {
 	 * before the watch existed; not retried since).
 	 */
 	bool stop_for_maps;
+	/*
+	 * The agent: its own process is left out of every type but cpu
+	 * (exclude_tgid in bpf/target.bpf.h).
+	 */
+	bool exclude_self;
 	struct resumed_watch { /* resumed lately: watched for a late stop */
 		int pid;
 		int64_t until; /* CLOCK_MONOTONIC ns */

@@ -1079,6 +1079,7 @@ static int run(struct agent_opts *o)
 		goto out;
 	}
 	r.s.noun = "samples";
+	r.s.exclude_self = true;
 	capture_setup_libbpf();
 	r.a = agent__start(&r.s, types, ntypes, &lim, service_adapter, &r, &err);
 	if (!r.a)

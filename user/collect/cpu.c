@@ -48,6 +48,7 @@ static void *open_and_load(struct session *s, const void *opts, bool btf, int *e
 		return NULL;
 	}
 	CAPTURE_SET_STACK_RODATA(skel, s, &o->st);
+	skel->rodata->exclude_tgid = 0; /* the agent's CPU is what it costs: shown */
 	skel->rodata->capture_user = o->user;
 	skel->rodata->capture_kernel = o->kernel;
 	bpf_map__set_max_entries(skel->maps.counts, COUNTS_MAX_ENTRIES);
