@@ -138,11 +138,18 @@ static void track(struct session *s, int pid, const char *comm, bool exec, unsig
 	 */
 	if (exec && !p->exited)
 		container_of_pid_at(proctab__procfs(s->procs_tab), pid, start, &m);
-	if (exec || !p->name[0])
+	if (p->exited && (exec || !p->name[0])) /* found gone: its comm, not procfs */
+		snprintf(p->name, sizeof(p->name), "%s", comm && *comm ? comm : "[unknown]");
+	else if (exec || !p->name[0])
 		exe_name(s, p, comm);
 }
 
-/* How long after its first event an exec'd image's maps are read (see session.h). */
+/*
+ * How old a process is when its exec'd image's maps are read (see
+ * session.h): by then the loader has mapped its libraries.  An older one is
+ * read at once, so a process first seen late in its life (an off-CPU wait
+ * reported as it ends) is read before it exits.
+ */
 #define READ_DELAY_NS 3000000LL
 
 static bool is_pending(const struct session *s, int pid)
@@ -153,12 +160,23 @@ static bool is_pending(const struct session *s, int pid)
 	return false;
 }
 
-/* Queues pid's read; false when the queue is full (read it now). */
-static bool defer_read(struct session *s, int pid, const char *comm, unsigned long long start)
+/*
+ * Queues pid's read until it is READ_DELAY_NS old (start_ns: its start,
+ * CLOCK_BOOTTIME); false when it is that old already or the queue is full
+ * (read it now).
+ */
+static bool defer_read(struct session *s, int pid, const char *comm, unsigned long long start,
+		       uint64_t start_ns)
 {
 	struct pending_read *r;
+	struct timespec ts;
+	int64_t age;
 	size_t i;
 
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	age = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec - (int64_t)start_ns;
+	if (!start_ns || age >= READ_DELAY_NS)
+		return false;
 	for (i = 0; i < s->npending && s->pending[i].pid != pid; i++)
 		;
 	if (i == sizeof(s->pending) / sizeof(s->pending[0]))
@@ -166,7 +184,7 @@ static bool defer_read(struct session *s, int pid, const char *comm, unsigned lo
 	r = &s->pending[i];
 	if (i == s->npending) {
 		s->npending++;
-		r->due = mono_ns() + READ_DELAY_NS;
+		r->due = mono_ns() + READ_DELAY_NS - age;
 	}
 	r->pid = pid;
 	r->start = start;
@@ -304,7 +322,7 @@ static int on_proc_event(void *ctx, void *data, size_t len)
 	reset = e->type == BPFPROF_PROC_EXEC || (e->type == BPFPROF_PROC_NEW && host);
 	if (e->type == BPFPROF_PROC_MAPS && is_pending(s, e->pid))
 		return 0; /* read soon anyway */
-	if (reset && host && defer_read(s, e->pid, comm, start))
+	if (reset && host && defer_read(s, e->pid, comm, start, e->start_ns))
 		return 0;
 	track(s, e->pid, comm, reset, start);
 	if ((e->type == BPFPROF_PROC_MAPS && s->stop_for_maps) || e->type == BPFPROF_PROC_ENTRY)
