@@ -14,7 +14,7 @@ cd "$(dirname "$0")/../.."
 [ "$(id -u)" -eq 0 ] || { echo "bench: run as root" >&2; exit 1; }
 
 ROUNDS=${ROUNDS:-3}
-WORK=${WORK:-6000} # cpu_work rounds per process: about 15 s each here
+WORK=${WORK:-12000} # cpu_work rounds per process: about 28 s here, two intervals
 INTERVAL=${INTERVAL:-15s} # the agent's default
 WARM=${WARM:-17}	  # seconds after its start-up before the measure: one interval and a bit
 tmp=$(mktemp -d)
